@@ -1,0 +1,37 @@
+"""The SIPAS survey web application.
+
+``create_app`` follows Flask's tutorial (flaskr): configuration is read in one
+fixed order -- defaults, then ``instance/config.py`` (optional), then
+``SURVEY_*`` environment variables, then the test configuration.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.defaults())
+    app.config["DATABASE"] = os.path.join(app.instance_path, "survey.sqlite3")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("SURVEY")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from . import db
+
+    db.init_app(app)
+
+    from . import cli
+
+    cli.init_app(app)
+
+    from .citizen import bp as citizen_bp
+
+    app.register_blueprint(citizen_bp)
+    return app

@@ -1,0 +1,53 @@
+"""The one place that opens the database.
+
+``get_db()`` returns a :class:`sqlite_utils.Database` cached on ``flask.g`` for
+the request; ``close_db`` closes it at teardown. ``connect(path)`` is the same
+connection set-up for code that runs outside a request (CLI, simulator,
+benchmarks): WAL mode, a busy timeout and foreign keys on.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from flask import Flask, current_app, g
+
+from .migrations import migrate
+
+
+def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    db = sqlite_utils.Database(conn)
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    return db
+
+
+def get_db() -> sqlite_utils.Database:
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    return g.db
+
+
+def close_db(exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def init_db(app: Flask) -> list[str]:
+    """Create or migrate the database of ``app``; return the migrations applied."""
+    db = connect(app.config["DATABASE"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    try:
+        return migrate(db)
+    finally:
+        db.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)

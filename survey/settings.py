@@ -1,0 +1,42 @@
+"""Every setting the application reads: one table of (name, default, help).
+
+The table feeds ``create_app`` (defaults) and the README's settings section; a
+test fails when a setting has no help text. Any setting can be given in
+``instance/config.py`` or in the environment as ``SURVEY_<NAME>`` (values in
+the environment are parsed as JSON where possible: ``SURVEY_KIOSK_IDLE_SECONDS=90``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: list[Setting] = [
+    Setting("SECRET_KEY", "dev-only-change-me",
+            "Signs sessions and CSRF tokens. Must be a long random value outside debug mode."),
+    Setting("DATABASE", None,
+            "Path of the SQLite database. Default: survey.sqlite3 in the instance folder."),
+    Setting("DEFAULT_QUESTIONNAIRE", "sipas-hcm-26",
+            "Id of the questionnaire the citizen pages serve."),
+    Setting("DEFAULT_LANGUAGE", "vi", "Language of citizen pages until the respondent switches (vi or en)."),
+    Setting("TIMEZONE", "Asia/Ho_Chi_Minh", "Time zone in which days and periods are counted."),
+    Setting("SQLITE_BUSY_TIMEOUT_MS", 5000, "How long a writer waits for the database lock before failing."),
+    Setting("MAX_CONTENT_LENGTH", 64 * 1024, "Largest request body accepted, in bytes."),
+    Setting("WTF_CSRF_TIME_LIMIT", None,
+            "CSRF token lifetime in seconds; None ties it to the session so an open form never expires."),
+    Setting("SESSION_COOKIE_SAMESITE", "Lax", "SameSite attribute of the session cookie."),
+    Setting("SESSION_COOKIE_HTTPONLY", True, "The session cookie is not readable by scripts."),
+    Setting("KIOSK_IDLE_SECONDS", 60, "A kiosk mid-form with no touch for this long asks 'Are you still there?' and resets."),
+    Setting("KIOSK_THANKS_SECONDS", 5, "How long a kiosk shows the thank-you screen before a fresh form."),
+]
+
+
+def defaults() -> dict[str, Any]:
+    return {s.name: s.default for s in SETTINGS if s.default is not None or s.name != "DATABASE"}
