@@ -1,0 +1,139 @@
+"""Command-line commands: ``flask --app survey <command>``."""
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from . import catalog, db as database, units as unit_store
+
+
+def _open():
+    return database.connect(current_app.config["DATABASE"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("init-db")
+@click.option("--demo", is_flag=True, help="Also load the demo units (HCMC's 22 districts, 2021-2025).")
+@with_appcontext
+def init_db_command(demo: bool) -> None:
+    """Create or migrate the database and register the shipped questionnaires.
+
+    Safe to run again: it never removes or changes responses. It also writes
+    a random SECRET_KEY to instance/config.py the first time.
+
+    Example: flask --app survey init-db --demo
+    """
+    _ensure_secret_key(current_app)
+    applied = database.init_db(current_app)
+    db = _open()
+    try:
+        try:
+            added = catalog.register_shipped(db)
+        except ValueError as exc:
+            _fail(str(exc))
+        click.echo(f"Database: {current_app.config['DATABASE']}")
+        click.echo(f"Migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
+        click.echo(f"Questionnaires registered: {', '.join(added) if added else 'none new'}")
+        if demo:
+            added_units, updated = unit_store.load_demo(db)
+            click.echo(f"Demo units: {added_units} added, {updated} already present")
+    finally:
+        db.close()
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    config = Path(app.instance_path) / "config.py"
+    if config.exists() and "SECRET_KEY" in config.read_text(encoding="utf-8"):
+        return
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write(f"# Written by `flask --app survey init-db`; keep it secret.\nSECRET_KEY = {secrets.token_hex(32)!r}\n")
+    app.config.from_pyfile(str(config))
+    click.echo(f"Wrote a new random SECRET_KEY to {config}")
+
+
+@click.command("import-units")
+@click.argument("csv_path", type=click.Path(dir_okay=False))
+@click.option("--period", help="Only import rows whose period column equals this (e.g. 2021-2025).")
+@click.option("--parent", help="Slug of the unit the imported units belong to, when the CSV has no parent column.")
+@with_appcontext
+def import_units_command(csv_path: str, period: str | None, parent: str | None) -> None:
+    """Import (add or update by slug) reporting units from a CSV file.
+
+    Columns: code, slug, name_vi, name_en, kind; optional: period, parent (a
+    slug), population (or population_2019). Every row is checked first; if any
+    row is bad, the problems are listed by line and nothing is imported.
+
+    Example: flask --app survey import-units wards-2025.csv --parent tp-ho-chi-minh
+    """
+    db = _open()
+    try:
+        rows = unit_store.read_units_csv(csv_path, period=period)
+        added, updated = unit_store.import_units(db, rows, source=csv_path, default_parent=parent)
+    except unit_store.UnitImportError as exc:
+        _fail(str(exc))
+    finally:
+        db.close()
+    click.echo(f"Imported {len(rows)} units from {csv_path}: {added} added, {updated} updated.")
+
+
+def _period(value: str | None) -> tuple[date, date]:
+    if not value:
+        today = date.today()
+        return today - timedelta(days=29), today
+    try:
+        first, last = value.split(":")
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not FROM:TO with ISO dates, e.g. 2025-01-01:2025-03-31")
+    if end < start:
+        raise click.BadParameter(f"the period ends ({end}) before it starts ({start})")
+    return start, end
+
+
+@click.command("simulate")
+@click.option("--responses", "n", type=click.IntRange(min=1), required=True, help="How many responses to write.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--period", help="FROM:TO submission dates (default: the last 30 days).")
+@click.option("--questionnaire", help="Questionnaire id (default: the DEFAULT_QUESTIONNAIRE setting).")
+@with_appcontext
+def simulate_command(n: int, seed: int, period: str | None, questionnaire: str | None) -> None:
+    """Write realistic simulated responses through the normal storage code.
+
+    Example: flask --app survey simulate --responses 10000 --seed 7 --period 2025-01-01:2025-03-31
+    """
+    from .simulate import simulate
+
+    start, end = _period(period)
+    qid = questionnaire or current_app.config["DEFAULT_QUESTIONNAIRE"]
+    db = _open()
+    try:
+        q = catalog.latest(db, qid)
+        if q is None:
+            _fail(f"questionnaire {qid!r} is not registered: run `flask --app survey init-db` first")
+        with click.progressbar(length=n, label="Simulating responses", file=sys.stderr) as bar:
+            try:
+                written = simulate(db, q, n, seed, start, end, tz=current_app.config["TIMEZONE"],
+                                   progress=bar.update)
+            except ValueError as exc:
+                _fail(str(exc))
+    finally:
+        db.close()
+    click.echo(f"Wrote {written} simulated responses ({start} to {end}, questionnaire {q.id} v{q.version}).")
+
+
+COMMANDS = [init_db_command, import_units_command, simulate_command]
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,0 +1,120 @@
+"""Storing and reading responses: the only module that writes the responses table.
+
+A response's answers are kept as a compact string, one character per criterion
+in the order of its questionnaire version: ``1``..``5`` a score, ``n`` not
+applicable, ``-`` no answer. One submission is one transaction; the UNIQUE
+``uuid`` column makes a repeated submission a no-op in the database itself.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+NOT_APPLICABLE = "n"
+NO_ANSWER = "-"
+CHANNELS = ("kiosk", "phone", "web", "paper")
+LANGUAGES = ("vi", "en")
+RESPONDENT_FIELDS = ("respondent_type", "gender", "age_band", "education", "occupation",
+                     "ethnicity", "field")
+
+_COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
+            "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
+            "comment")
+_INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) as the stored form ``YYYY-MM-DDTHH:MM:SSZ``."""
+    moment = moment or datetime.now(timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encode_answers(criterion_codes: Iterable[str], answers: Mapping[str, int | str | None]) -> str:
+    """Encode ``{code: 1..5 | "na" | None}`` in criterion order.
+
+    >>> encode_answers(["q01", "q02", "q03"], {"q01": 4, "q02": "na"})
+    '4n-'
+    """
+    out = []
+    for code in criterion_codes:
+        value = answers.get(code)
+        if value is None:
+            out.append(NO_ANSWER)
+        elif value == "na":
+            out.append(NOT_APPLICABLE)
+        elif isinstance(value, int) and 1 <= value <= 5:
+            out.append(str(value))
+        else:
+            raise ValueError(f"answer to {code} must be 1..5, 'na' or None, not {value!r}")
+    return "".join(out)
+
+
+def decode_answers(criterion_codes: Iterable[str], encoded: str) -> dict[str, int | str | None]:
+    codes = list(criterion_codes)
+    if len(codes) != len(encoded):
+        raise ValueError(f"answers {encoded!r} do not fit {len(codes)} criteria")
+    decoded: dict[str, int | str | None] = {}
+    for code, ch in zip(codes, encoded):
+        decoded[code] = None if ch == NO_ANSWER else "na" if ch == NOT_APPLICABLE else int(ch)
+    return decoded
+
+
+@dataclass
+class Response:
+    """One completed questionnaire, as it is stored."""
+    uuid: str
+    questionnaire_id: str
+    questionnaire_version: int
+    unit_id: int
+    channel: str
+    lang: str
+    started_at: str
+    submitted_at: str
+    answers: str
+    respondent: dict[str, str | None] = field(default_factory=dict)
+    comment: str | None = None
+    kiosk_id: int | None = None
+
+    def row(self) -> tuple:
+        started = _parse(self.started_at)
+        submitted = _parse(self.submitted_at)
+        duration = max(0.0, (submitted - started).total_seconds())
+        return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
+                self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
+                duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
+                self.comment or None)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def save(db: sqlite_utils.Database, response: Response) -> bool:
+    """Store one response in its own transaction.
+
+    Returns True if it was stored, False if a response with the same uuid was
+    already there (a repeated submission stores nothing).
+    """
+    with db.atomic():
+        cursor = db.execute(_INSERT, response.row())
+        return cursor.rowcount == 1
+
+
+def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
+    """Store a batch of responses in one transaction (simulator, imports); return how many were new."""
+    with db.atomic():
+        before = db.execute("SELECT total_changes()").fetchone()[0]
+        db.conn.executemany(_INSERT, (r.row() for r in responses))
+        return db.execute("SELECT total_changes()").fetchone()[0] - before
+
+
+def exists(db: sqlite_utils.Database, uuid: str) -> bool:
+    return db.execute("SELECT 1 FROM responses WHERE uuid = ?", [uuid]).fetchone() is not None
+
+
+def count(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM responses").fetchone()[0]
