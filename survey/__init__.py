@@ -34,4 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from . import staff
+
+    staff.init_app(app)
     return app

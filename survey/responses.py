@@ -118,3 +118,30 @@ def exists(db: sqlite_utils.Database, uuid: str) -> bool:
 
 def count(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count(*) FROM responses").fetchone()[0]
+
+
+def exclude(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str) -> bool:
+    """Exclude a response from analysis, recording who, when and why (exclusion_log keeps the history).
+
+    Returns False when there is no such response or it is already excluded.
+    """
+    now = utc_timestamp()
+    with db.atomic():
+        changed = db.execute("UPDATE responses SET excluded_at = ?, excluded_by = ?, excluded_reason = ? "
+                             "WHERE id = ? AND excluded_at IS NULL", [now, by, reason, response_id]).rowcount
+        if changed:
+            db.execute("INSERT INTO exclusion_log (response_id, action, acted_by, acted_at, reason) "
+                       "VALUES (?, 'excluded', ?, ?, ?)", [response_id, by, now, reason])
+    return changed == 1
+
+
+def restore(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str | None = None) -> bool:
+    """Undo an exclusion (the log keeps both steps); False when the response is not excluded."""
+    now = utc_timestamp()
+    with db.atomic():
+        changed = db.execute("UPDATE responses SET excluded_at = NULL, excluded_by = NULL, excluded_reason = NULL "
+                             "WHERE id = ? AND excluded_at IS NOT NULL", [response_id]).rowcount
+        if changed:
+            db.execute("INSERT INTO exclusion_log (response_id, action, acted_by, acted_at, reason) "
+                       "VALUES (?, 'restored', ?, ?, ?)", [response_id, by, now, reason])
+    return changed == 1

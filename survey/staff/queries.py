@@ -1,0 +1,383 @@
+"""Every query of the staff pages, one named function per question asked.
+
+Counts come from the summary tables (see ``summary``), which triggers keep
+exact; lists of responses (comments, flagged responses) read ``responses``
+through indexes and are paginated. ``scope`` is a list of unit ids (a unit and
+everything under it) or None for all units.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from . import periods
+
+Scope = Sequence[int] | None
+
+
+def _scope(column: str, scope: Scope) -> tuple[str, list]:
+    if scope is None:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' for _ in scope)})", list(scope)
+
+
+# --- Units -----------------------------------------------------------------------------------
+
+def unit_by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
+    return next(db.query("SELECT * FROM units WHERE slug = ?", [slug]), None)
+
+
+def unit_scope(db: sqlite_utils.Database, unit_id: int) -> list[int]:
+    """``unit_id`` and every unit below it."""
+    return [r["id"] for r in db.query(
+        "WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT u.id FROM units u JOIN tree ON u.parent_id = tree.id) "
+        "SELECT id FROM tree", [unit_id])]
+
+
+def reporting_units(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
+    """Active units that responses belong to (those without active children), within ``scope``."""
+    where, params = _scope("u.id", scope)
+    return list(db.query(
+        "SELECT u.* FROM units u WHERE u.active = 1 AND NOT EXISTS "
+        "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
+        " ORDER BY u.code, u.name_vi", params))
+
+
+def unit_choices(db: sqlite_utils.Database) -> list[dict]:
+    """Units for a filter menu: parents first, then reporting units, by code."""
+    return list(db.query(
+        "SELECT u.id, u.slug, u.name_vi, u.name_en, "
+        "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
+        "FROM units u WHERE u.active = 1 ORDER BY is_parent DESC, u.code, u.name_vi"))
+
+
+# --- Counts (from the summary tables) ---------------------------------------------------------
+
+def count_between(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> tuple[int, int]:
+    """(counted, excluded) responses of local days ``first``..``last`` (ISO dates, inclusive)."""
+    where, params = _scope("unit_id", scope)
+    row = db.execute("SELECT coalesce(sum(n - n_excluded), 0), coalesce(sum(n_excluded), 0) FROM daily_counts "
+                     "WHERE day BETWEEN ? AND ?" + where, [first, last, *params]).fetchone()
+    return row[0], row[1]
+
+
+def counts_by_unit(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[int, tuple[int, int]]:
+    where, params = _scope("unit_id", scope)
+    return {r[0]: (r[1], r[2]) for r in db.execute(
+        "SELECT unit_id, sum(n - n_excluded), sum(n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" +
+        where + " GROUP BY unit_id", [period.start.isoformat(), period.end.isoformat(), *params])}
+
+
+def counts_by_channel(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
+    where, params = _scope("unit_id", scope)
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT channel, sum(n - n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" + where +
+        " GROUP BY channel", [period.start.isoformat(), period.end.isoformat(), *params])}
+
+
+def counts_by_field(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
+    where, params = _scope("unit_id", scope)
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT field, sum(n - n_excluded) AS c FROM daily_field_counts WHERE day BETWEEN ? AND ?" + where +
+        " GROUP BY field ORDER BY c DESC, field", [period.start.isoformat(), period.end.isoformat(), *params])}
+
+
+def daily_by_unit(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> dict[int, dict[str, int]]:
+    """{unit_id: {day: counted responses}} for local days ``first``..``last``."""
+    where, params = _scope("unit_id", scope)
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for unit_id, day, n in db.execute(
+            "SELECT unit_id, day, sum(n - n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" + where +
+            " GROUP BY unit_id, day", [first, last, *params]):
+        out[unit_id][day] = n
+    return out
+
+
+# --- Kiosks ----------------------------------------------------------------------------------
+
+def kiosks(db: sqlite_utils.Database, scope: Scope, today: str, *, include_revoked: bool = False) -> list[dict]:
+    """Kiosks with their last submission and today's responses (local day ``today``)."""
+    where, params = _scope("k.unit_id", scope)
+    if not include_revoked:
+        where += " AND k.revoked_at IS NULL"
+    return list(db.query(
+        "SELECT k.id, k.unit_id, k.name, k.field, k.created_at, k.revoked_at, k.last_seen_at, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, "
+        "(SELECT max(submitted_at) FROM responses WHERE kiosk_id = k.id) AS last_submission, "
+        "(SELECT coalesce(sum(n), 0) FROM daily_counts WHERE day = ? AND kiosk_id = k.id) AS today "
+        "FROM kiosks k JOIN units u ON u.id = k.unit_id WHERE 1 = 1" + where +
+        " ORDER BY u.code, k.name, k.id", [today, *params]))
+
+
+def kiosk(db: sqlite_utils.Database, kiosk_id: int) -> dict | None:
+    return next(db.query("SELECT * FROM kiosks WHERE id = ?", [kiosk_id]), None)
+
+
+def update_kiosk(db: sqlite_utils.Database, kiosk_id: int, *, name: str, field: str | None) -> None:
+    db.execute("UPDATE kiosks SET name = ?, field = ? WHERE id = ?", [name, field, kiosk_id])
+
+
+def set_kiosk_revoked(db: sqlite_utils.Database, kiosk_id: int, revoked: bool) -> None:
+    db.execute("UPDATE kiosks SET revoked_at = ? WHERE id = ?",
+               [periods.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ") if revoked else None, kiosk_id])
+
+
+# --- Data quality ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpeederLimit:
+    questionnaire_id: str
+    questionnaire_version: int
+    channel: str
+    median_seconds: int
+    responses: int
+    limit_seconds: float
+
+
+MIN_RESPONSES_FOR_MEDIAN = 30
+
+
+def speeder_limits(db: sqlite_utils.Database, ratio: float) -> list[SpeederLimit]:
+    """Per questionnaire version and channel: the median duration and the speeder limit (ratio x median).
+
+    The median is read from the duration histogram in whole seconds (the lower
+    median); groups with fewer than 30 responses have no limit yet.
+    """
+    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    for qid, version, channel, seconds, n in db.execute(
+            "SELECT questionnaire_id, questionnaire_version, channel, seconds, n FROM duration_histogram "
+            "WHERE n > 0 ORDER BY 1, 2, 3, 4"):
+        groups[(qid, version, channel)].append((seconds, n))
+    limits = []
+    for (qid, version, channel), bins in groups.items():
+        total = sum(n for _, n in bins)
+        if total < MIN_RESPONSES_FOR_MEDIAN:
+            continue
+        half, seen = (total + 1) // 2, 0
+        for seconds, n in bins:
+            seen += n
+            if seen >= half:
+                break
+        limits.append(SpeederLimit(qid, version, channel, seconds, total, ratio * seconds))
+    return limits
+
+
+def _limits_table(limits: list[SpeederLimit]) -> tuple[str, list]:
+    if not limits:
+        return "SELECT NULL AS qid, NULL AS qv, NULL AS ch, NULL AS lim WHERE 0", []
+    values = ", ".join("(?, ?, ?, ?)" for _ in limits)
+    params = [v for lim in limits for v in (lim.questionnaire_id, lim.questionnaire_version, lim.channel,
+                                            lim.limit_seconds)]
+    return f"SELECT column1 AS qid, column2 AS qv, column3 AS ch, column4 AS lim FROM (VALUES {values})", params
+
+
+def _speeders_sql(limits: list[SpeederLimit], bounds: tuple[str, str], scope: Scope,
+                  columns: str) -> tuple[str, list]:
+    table, params = _limits_table(limits)
+    top = max((lim.limit_seconds for lim in limits), default=0)
+    where, scope_params = _scope("r.unit_id", scope)
+    # CROSS JOIN keeps `responses` outermost: the scan walks the duration index
+    # below the largest limit (a few % of responses), not the whole table.
+    return (f"SELECT {columns} FROM responses r CROSS JOIN ({table}) t "
+            f"WHERE r.duration_s < ? AND r.submitted_at >= ? AND r.submitted_at < ? "
+            f"AND r.questionnaire_id = t.qid AND r.questionnaire_version = t.qv AND r.channel = t.ch "
+            f"AND r.duration_s < t.lim" + where,
+            [*params, top, *bounds, *scope_params])
+
+
+def flag_counts(db: sqlite_utils.Database, period: periods.Period, offset_minutes: int, scope: Scope,
+                limits: list[SpeederLimit]) -> dict[int, dict[str, int]]:
+    """{kiosk_id (0: no kiosk): {'straightline', 'burst', 'speeder'}} in the period."""
+    out: dict[int, dict[str, int]] = defaultdict(lambda: {"straightline": 0, "burst": 0, "speeder": 0})
+    where, params = _scope("unit_id", scope)
+    for kiosk_id, straight, burst in db.execute(
+            "SELECT kiosk_id, sum(straightline), sum(burst) FROM response_flags WHERE day BETWEEN ? AND ?" +
+            where + " GROUP BY kiosk_id", [period.start.isoformat(), period.end.isoformat(), *params]):
+        out[kiosk_id]["straightline"] += straight
+        out[kiosk_id]["burst"] += burst
+    sql, params = _speeders_sql(limits, period.utc_bounds(offset_minutes), scope,
+                                "coalesce(r.kiosk_id, 0) AS kiosk_id")
+    for kiosk_id, n in db.execute(f"SELECT kiosk_id, count(*) FROM ({sql}) GROUP BY kiosk_id", params):
+        out[kiosk_id]["speeder"] += n
+    return dict(out)
+
+
+FLAG_KINDS = ("any", "straightline", "speeder", "burst")
+EXCLUSION_STATES = ("all", "included", "excluded")
+
+
+def _flagged_ids_sql(kind: str, period: periods.Period, offset_minutes: int, scope: Scope,
+                     limits: list[SpeederLimit]) -> tuple[str, list]:
+    parts = []
+    where, scope_params = _scope("unit_id", scope)
+    days = [period.start.isoformat(), period.end.isoformat()]
+    for flag in ("straightline", "burst"):
+        if kind in ("any", flag):
+            parts.append((f"SELECT response_id AS id FROM response_flags WHERE day BETWEEN ? AND ? AND {flag} = 1" +
+                          where, [*days, *scope_params]))
+    if kind in ("any", "speeder"):
+        parts.append(_speeders_sql(limits, period.utc_bounds(offset_minutes), scope, "r.id AS id"))
+    return " UNION ".join(p[0] for p in parts), [v for p in parts for v in p[1]]
+
+
+def flagged_responses(db: sqlite_utils.Database, *, kind: str, state: str, period: periods.Period,
+                      offset_minutes: int, scope: Scope, limits: list[SpeederLimit], limit: int,
+                      offset: int) -> tuple[int, list[dict]]:
+    """(total, one page) of flagged responses, latest first."""
+    ids_sql, params = _flagged_ids_sql(kind, period, offset_minutes, scope, limits)
+    state_sql = {"all": "", "included": " AND r.excluded_at IS NULL", "excluded": " AND r.excluded_at IS NOT NULL"}[state]
+    total = db.execute(f"SELECT count(*) FROM responses r WHERE r.id IN ({ids_sql}){state_sql}", params).fetchone()[0]
+    rows = list(db.query(
+        f"SELECT r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, "
+        f"r.kiosk_id, r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
+        f"coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
+        f"u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
+        f"FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
+        f"LEFT JOIN response_flags f ON f.response_id = r.id "
+        f"WHERE r.id IN ({ids_sql}){state_sql} ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset]))
+    mark_speeders(rows, limits)
+    return total, rows
+
+
+def mark_speeders(rows: list[dict], limits: list[SpeederLimit]) -> None:
+    by_key = {(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim.limit_seconds for lim in limits}
+    for row in rows:
+        limit = by_key.get((row["questionnaire_id"], row["questionnaire_version"], row["channel"]))
+        row["speeder"] = int(limit is not None and row["duration_s"] is not None and row["duration_s"] < limit)
+
+
+def response(db: sqlite_utils.Database, response_id: int, limits: list[SpeederLimit]) -> dict | None:
+    row = next(db.query(
+        "SELECT r.*, coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, k.name AS kiosk_name, "
+        "c.handled_by, c.handled_at FROM responses r JOIN units u ON u.id = r.unit_id "
+        "LEFT JOIN kiosks k ON k.id = r.kiosk_id LEFT JOIN response_flags f ON f.response_id = r.id "
+        "LEFT JOIN comment_reviews c ON c.response_id = r.id WHERE r.id = ?", [response_id]), None)
+    if row is not None:
+        mark_speeders([row], limits)
+    return row
+
+
+def exclusion_history(db: sqlite_utils.Database, response_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM exclusion_log WHERE response_id = ? ORDER BY id", [response_id]))
+
+
+def questionnaire_definition(db: sqlite_utils.Database, questionnaire_id: str, version: int) -> dict | None:
+    row = next(db.query("SELECT definition FROM questionnaires WHERE id = ? AND version = ?",
+                        [questionnaire_id, version]), None)
+    return json.loads(row["definition"]) if row else None
+
+
+def latest_definition(db: sqlite_utils.Database, questionnaire_id: str) -> dict | None:
+    row = next(db.query("SELECT definition FROM questionnaires WHERE id = ? ORDER BY version DESC LIMIT 1",
+                        [questionnaire_id]), None)
+    return json.loads(row["definition"]) if row else None
+
+
+def questionnaire_ids(db: sqlite_utils.Database) -> list[str]:
+    return [r["id"] for r in db.query("SELECT DISTINCT id FROM questionnaires ORDER BY id")]
+
+
+# --- Comments --------------------------------------------------------------------------------
+
+COMMENT_STATES = ("all", "open", "handled")
+_WORD = re.compile(r"\w+")
+
+
+def search_expression(text: str) -> str:
+    """An FTS5 query matching comments that contain words starting like each word of ``text``.
+
+    Case and Vietnamese diacritics are ignored (``đ`` is folded by hand, as in
+    the index). Raises ValueError when ``text`` has no letters or digits.
+    """
+    words = _WORD.findall(text.replace("đ", "d").replace("Đ", "D"))
+    if not words:
+        raise ValueError(f"search: {text!r} has no letters or digits to look for")
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words[:20])
+
+
+def _comments_where(period: periods.Period, offset_minutes: int, scope: Scope, search: str | None,
+                    state: str) -> tuple[str, list]:
+    where, params = _scope("r.unit_id", scope)
+    sql = "r.comment IS NOT NULL AND r.submitted_at >= ? AND r.submitted_at < ?" + where
+    params = [*period.utc_bounds(offset_minutes), *params]
+    if state == "open":
+        sql += " AND c.response_id IS NULL"
+    elif state == "handled":
+        sql += " AND c.response_id IS NOT NULL"
+    if search:
+        sql += " AND r.id IN (SELECT rowid FROM comment_search WHERE comment_search MATCH ?)"
+        params.append(search_expression(search))
+    return sql, params
+
+
+def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minutes: int, scope: Scope,
+             search: str | None, state: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """(total, one page) of comments, latest first."""
+    where, params = _comments_where(period, offset_minutes, scope, search, state)
+    total = db.execute("SELECT count(*) FROM responses r LEFT JOIN comment_reviews c ON c.response_id = r.id "
+                       "WHERE " + where, params).fetchone()[0]
+    rows = list(db.query(
+        "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, c.handled_by, c.handled_at "
+        "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
+        "WHERE " + where + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
+    return total, rows
+
+
+def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bool, *, by: str) -> bool:
+    """Mark a comment handled (or not); False if the response has no comment."""
+    with db.atomic():
+        if db.execute("SELECT 1 FROM responses WHERE id = ? AND comment IS NOT NULL",
+                      [response_id]).fetchone() is None:
+            return False
+        if handled:
+            db.execute("INSERT INTO comment_reviews (response_id, handled_by, handled_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (response_id) DO NOTHING",
+                       [response_id, by, periods.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")])
+        else:
+            db.execute("DELETE FROM comment_reviews WHERE response_id = ?", [response_id])
+    return True
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("r.id", "r.uuid", "r.questionnaire_id", "r.questionnaire_version", "u.slug", "u.name_vi",
+                  "r.channel", "k.name", "r.lang", "r.started_at", "r.submitted_at", "r.duration_s",
+                  "r.answers", "r.respondent_type", "r.gender", "r.age_band", "r.education", "r.occupation",
+                  "r.ethnicity", "r.field", "r.comment", "r.excluded_at", "r.excluded_by", "r.excluded_reason",
+                  "coalesce(f.straightline, 0)", "coalesce(f.burst, 0)")
+
+
+def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope) -> int:
+    where, params = _scope("r.unit_id", scope)
+    return db.execute("SELECT count(*) FROM responses r WHERE r.questionnaire_id = ? AND r.submitted_at >= ? "
+                      "AND r.submitted_at < ?" + where, [questionnaire_id, *bounds, *params]).fetchone()[0]
+
+
+def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope,
+                offset_minutes: int) -> Iterator[tuple]:
+    """Responses to export as tuples (EXPORT_COLUMNS, then local started/submitted), in id order.
+
+    The cursor is read lazily, so memory stays constant however many rows match.
+    """
+    where, params = _scope("r.unit_id", scope)
+    local = f"'{int(offset_minutes):+d} minutes'"
+    return db.execute(
+        f"SELECT {', '.join(EXPORT_COLUMNS)}, strftime('%Y-%m-%d %H:%M:%S', r.started_at, {local}), "
+        f"strftime('%Y-%m-%d %H:%M:%S', r.submitted_at, {local}) "
+        f"FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
+        f"LEFT JOIN response_flags f ON f.response_id = r.id "
+        f"WHERE r.questionnaire_id = ? AND r.submitted_at >= ? AND r.submitted_at < ?" + where +
+        " ORDER BY r.id", [questionnaire_id, *bounds, *params])
+
+
+def questionnaire_versions(db: sqlite_utils.Database, questionnaire_id: str) -> list[dict]:
+    return [{"version": r["version"], "definition": json.loads(r["definition"])} for r in db.query(
+        "SELECT version, definition FROM questionnaires WHERE id = ? ORDER BY version", [questionnaire_id])]
