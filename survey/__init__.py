@@ -23,8 +23,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import db
+    from . import db, security
 
+    security.init_app(app)
     db.init_app(app)
 
     from . import cli
