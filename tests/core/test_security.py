@@ -5,7 +5,7 @@ from survey.security import PlaceholderSecretKey
 
 
 def make(tmp_path, **config):
-    return create_app({"DATABASE": str(tmp_path / "s.sqlite3"), **config})
+    return create_app({"DATABASE": str(tmp_path / "s.sqlite3"), **config}, instance_path=str(tmp_path))
 
 
 def test_refuses_to_serve_with_the_placeholder_secret_outside_debug(tmp_path):
