@@ -428,7 +428,7 @@ class _Reader:
     def factors(self, value: Any) -> tuple[Factor, ...]:
         factors = []
         for item, f, code in self.coded(self.tables(value, "factors", "factors", "factor"), "factor", "factor"):
-            if f["part"] is not None and f["part"] not in PARTS:
+            if f["part"] is not None and (not isinstance(f["part"], str) or f["part"] not in PARTS):
                 self.fail(item, "bad_part", known=", ".join(PARTS), got=f["part"])
             factors.append(Factor(code, self.text(f["text"], f"{item} text"), f["part"]))
         with_part = [f for f in factors if f.part]

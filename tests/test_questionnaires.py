@@ -412,6 +412,37 @@ def test_stored_json_is_checked_like_a_file(changes, words):
         assert word in message
 
 
+ODD_VALUES = [None, True, 0, -1, 1.5, "", "x y", [], [1], {}, {"a": 1}, [{}]]
+
+
+def paths(node, path=()):
+    yield path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from paths(child, (*path, key))
+
+
+def replaced(node, path, value):
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = replaced(node[path[0]], path[1:], value)
+    return copy
+
+
+def test_any_value_anywhere_in_stored_json_loads_or_gives_a_questionnaire_error():
+    """Every node of the minimal questionnaire replaced by each odd value: never another exception."""
+    original = json.loads(questionnaires.load(MINIMAL).to_json())
+    refused = 0
+    for path in paths(original):
+        for value in ODD_VALUES:
+            try:
+                Questionnaire.from_json(json.dumps(replaced(original, path, value)))
+            except QuestionnaireError:
+                refused += 1
+    assert refused > 500
+
+
 def test_broken_stored_json_is_refused_with_its_position():
     with pytest.raises(QuestionnaireError, match=r"<json>: file: invalid JSON: .*line 1 column"):
         Questionnaire.from_json('{"id": "minimal",')
