@@ -89,8 +89,8 @@ def _guard(role: str):
         return redirect(url_for("staff.login", next=target))
     if not user.has_role(role):
         return error_page(403, "Not allowed",
-                          [f"This page is for the role {role!r} and above; you are signed in as "
-                           f"{user.username!r} with the role {user.role!r}."])
+                          [f"This page needs the {role} role or above; you are signed in as "
+                           f"{user.username} with the {user.role} role."])
     if request.method not in SAFE_METHODS:
         return csrf_failure()
     return None
@@ -114,12 +114,16 @@ def login_required(role: str = "staff"):
     return decorate
 
 
-def required_role(endpoint: str) -> str | None:
-    """The role an endpoint needs (None: open to anyone)."""
+def required_role_for_rule(app: Flask, endpoint: str) -> str | None:
+    """The role ``endpoint`` of ``app`` needs (None: open to anyone; undecorated views: admin)."""
     if endpoint in PUBLIC_ENDPOINTS or endpoint.split(".", 1)[0] in OPEN_BLUEPRINTS:
         return None
-    view = current_app.view_functions.get(endpoint)
-    return getattr(view, "required_role", "admin")
+    return getattr(app.view_functions.get(endpoint), "required_role", "admin")
+
+
+def required_role(endpoint: str) -> str | None:
+    """The role an endpoint of the current app needs (None: open to anyone)."""
+    return required_role_for_rule(current_app, endpoint)
 
 
 def _require_login() -> object:
@@ -137,7 +141,9 @@ def _is_local(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
 
 
+@bp.after_request
 def _no_store(response):
+    """Staff pages hold survey data: browsers and proxies must not keep copies."""
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -148,8 +154,6 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def staff_template_globals():
         return {"csrf_token": generate_csrf, "current_user": current_user}
-
-    bp.after_request(_no_store)
 
 
 @bp.route("/login", methods=["GET", "POST"])

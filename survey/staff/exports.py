@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from flask import Response, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, current_app, render_template, request, url_for
 
+from .. import db as database
 from ..db import get_db
 from ..responses import RESPONDENT_FIELDS
 from . import bp, monitor, periods, queries, targets, xlsx
@@ -40,7 +41,8 @@ class ExportSpec:
     """What to export: a questionnaire, a period, a unit scope -- and how its columns decode."""
 
     def __init__(self, db, questionnaire_id: str, filters: monitor.Filters, offset_minutes: int, ratio: float):
-        self.db = db
+        self.database = current_app.config["DATABASE"]
+        self.busy_timeout_ms = current_app.config["SQLITE_BUSY_TIMEOUT_MS"]
         self.questionnaire_id = questionnaire_id
         self.filters = filters
         self.offset = offset_minutes
@@ -71,16 +73,16 @@ class ExportSpec:
         name = f"responses-{self.questionnaire_id}-{period.start}-{period.end}{unit}"
         return re.sub(r"[^A-Za-z0-9._-]", "-", name) + f".{extension}"
 
-    def count(self) -> int:
-        return queries.export_count(self.db, self.questionnaire_id, self.bounds, self.filters.scope)
+    def count(self, db) -> int:
+        return queries.export_count(db, self.questionnaire_id, self.bounds, self.filters.scope)
 
-    def rows(self, answer_values: dict[str, object]) -> Iterator[list]:
+    def rows(self, db, answer_values: dict[str, object]) -> Iterator[list]:
         """Export rows with criterion answers mapped through ``answer_values`` ('1'..'5', 'n', '-')."""
         width = len(self.criteria)
         identity = list(range(width))
         fast = {v for v, layout in self.layout.items() if layout == identity}
         limits = self.limits
-        cursor = queries.export_rows(self.db, self.questionnaire_id, self.bounds, self.filters.scope, self.offset)
+        cursor = queries.export_rows(db, self.questionnaire_id, self.bounds, self.filters.scope, self.offset)
         for r in cursor:
             answers = r[12]
             if r[3] in fast and len(answers) == width:
@@ -102,33 +104,44 @@ CSV_ANSWERS = {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "n": "NA", "-":
 XLSX_ANSWERS = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "n": "NA", "-": None}
 
 
+def _export_connection(spec: "ExportSpec"):
+    # Its own connection: a streamed body is sent after the request's teardown
+    # has closed the request's connection.
+    return database.connect(spec.database, spec.busy_timeout_ms)
+
+
 def csv_stream(spec: ExportSpec) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(spec.header)
-    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
-    buffer.seek(0)
-    buffer.truncate()
-    batch = []
-    for row in spec.rows(CSV_ANSWERS):
-        batch.append(row)
-        if len(batch) == BATCH:
-            writer.writerows(batch)
-            batch.clear()
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    writer.writerows(batch)
-    yield buffer.getvalue().encode("utf-8")
+    db = _export_connection(spec)
+    try:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(spec.header)
+        yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        batch = []
+        for row in spec.rows(db, CSV_ANSWERS):
+            batch.append(row)
+            if len(batch) == BATCH:
+                writer.writerows(batch)
+                batch.clear()
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue().encode("utf-8")
+    finally:
+        db.close()
 
 
 def xlsx_stream(spec: ExportSpec) -> Iterator[bytes]:
-    # Count and read in one read transaction: the sheets declared up front fit the rows that follow.
-    spec.db.execute("BEGIN")
+    db = _export_connection(spec)
     try:
-        yield from xlsx.stream(spec.header, spec.rows(XLSX_ANSWERS), spec.count())
+        # Count and read in one read transaction: the sheets declared up front fit the rows that follow.
+        db.execute("BEGIN")
+        yield from xlsx.stream(spec.header, spec.rows(db, XLSX_ANSWERS), spec.count(db))
     finally:
-        spec.db.execute("COMMIT")
+        db.close()
 
 
 def _spec():
@@ -186,7 +199,7 @@ def export_csv():
     spec, refusal = _spec()
     if refusal:
         return refusal
-    return _download(stream_with_context(csv_stream(spec)), "text/csv; charset=utf-8", spec.filename("csv"))
+    return _download(csv_stream(spec), "text/csv; charset=utf-8", spec.filename("csv"))
 
 
 @bp.route("/exports/responses.xlsx")
@@ -195,7 +208,7 @@ def export_xlsx():
     spec, refusal = _spec()
     if refusal:
         return refusal
-    return _download(stream_with_context(xlsx_stream(spec)),
+    return _download(xlsx_stream(spec),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", spec.filename("xlsx"))
 
 
