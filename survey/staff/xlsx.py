@@ -73,6 +73,8 @@ def _text(value: str) -> str:
     value = _ILLEGAL.sub("", value)
     if "&" in value or "<" in value or ">" in value:
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "\r" in value:  # a literal CR would be read back as LF (XML end-of-line handling)
+        value = value.replace("\r", "&#13;")
     return value
 
 
