@@ -8,7 +8,8 @@ quality flags. Rows are read from a cursor and written out in batches, so memory
 stays flat however many rows match.
 
 Text cells that a spreadsheet would take for a formula (starting with ``=``,
-``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe.
+``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe (in SQL:
+``queries.export_rows``); numbers and ISO dates never start so.
 """
 from __future__ import annotations
 
@@ -26,15 +27,7 @@ from ..responses import RESPONDENT_FIELDS
 from . import bp, monitor, periods, queries, targets, xlsx
 from .auth import error_page, login_required
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
-
-
-def neutralise(value):
-    """Text that a spreadsheet would run as a formula, made inert with a leading apostrophe."""
-    if type(value) is str and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 class ExportSpec:
@@ -55,8 +48,7 @@ class ExportSpec:
         self.criteria = codes
         self.layout = {v["version"]: [codes.index(c.get("code")) for c in v["definition"].get("criteria", [])]
                        for v in versions}
-        self.limits = {(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim.limit_seconds
-                       for lim in queries.speeder_limits(db, ratio)}
+        self.limits = queries.speeder_limits(db, ratio)
         self.bounds = filters.period.utc_bounds(offset_minutes)
 
     @property
@@ -76,28 +68,24 @@ class ExportSpec:
     def count(self, db) -> int:
         return queries.export_count(db, self.questionnaire_id, self.bounds, self.filters.scope)
 
-    def rows(self, db, answer_values: dict[str, object]) -> Iterator[list]:
+    def rows(self, db, answer_values: dict[str, object]) -> Iterator[tuple]:
         """Export rows with criterion answers mapped through ``answer_values`` ('1'..'5', 'n', '-')."""
         width = len(self.criteria)
         identity = list(range(width))
         fast = {v for v, layout in self.layout.items() if layout == identity}
-        limits = self.limits
-        cursor = queries.export_rows(db, self.questionnaire_id, self.bounds, self.filters.scope, self.offset)
-        for r in cursor:
-            answers = r[12]
+        at = queries.EXPORT_ANSWERS_AT
+        decode = answer_values.__getitem__
+        empty = answer_values["-"]
+        for r in queries.export_rows(db, self.questionnaire_id, self.bounds, self.filters.scope, self.offset,
+                                     self.limits):
+            answers = r[at]
             if r[3] in fast and len(answers) == width:
-                scores = [answer_values[ch] for ch in answers]
+                yield r[:at] + tuple(map(decode, answers)) + r[at + 1:]
             else:
-                scores = [answer_values["-"]] * width
+                scores = [empty] * width
                 for position, ch in zip(self.layout.get(r[3], ()), answers):
-                    scores[position] = answer_values[ch]
-            duration = r[11]
-            limit = limits.get((r[2], r[3], r[6]))
-            yield [r[1], r[0], neutralise(r[2]), r[3], r[4], neutralise(r[5]), r[6], neutralise(r[7]), r[8],
-                   r[9], r[26], r[10], r[27], None if duration is None else round(duration, 1), *scores,
-                   *[neutralise(v) for v in r[13:21]], 1 if r[21] else 0, r[21], neutralise(r[22]),
-                   neutralise(r[23]), r[24], int(limit is not None and duration is not None and duration < limit),
-                   r[25]]
+                    scores[position] = decode(ch)
+                yield r[:at] + tuple(scores) + r[at + 1:]
 
 
 CSV_ANSWERS = {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "n": "NA", "-": ""}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from ..responses import RESPONDENT_FIELDS
 from . import periods
 
 Scope = Sequence[int] | None
@@ -348,11 +349,15 @@ def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bo
 
 # --- Export ----------------------------------------------------------------------------------
 
-EXPORT_COLUMNS = ("r.id", "r.uuid", "r.questionnaire_id", "r.questionnaire_version", "u.slug", "u.name_vi",
-                  "r.channel", "k.name", "r.lang", "r.started_at", "r.submitted_at", "r.duration_s",
-                  "r.answers", "r.respondent_type", "r.gender", "r.age_band", "r.education", "r.occupation",
-                  "r.ethnicity", "r.field", "r.comment", "r.excluded_at", "r.excluded_by", "r.excluded_reason",
-                  "coalesce(f.straightline, 0)", "coalesce(f.burst, 0)")
+def _inert(expr: str) -> str:
+    """SQL for ``expr`` with a leading apostrophe when it starts like a spreadsheet formula."""
+    return (f"CASE WHEN substr({expr}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
+            f"THEN char(39) || {expr} ELSE {expr} END")
+
+
+# Position of the compact answers string in an export row; the columns before
+# and after it are the export's other columns, in the order of its header.
+EXPORT_ANSWERS_AT = 14
 
 
 def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope) -> int:
@@ -362,20 +367,39 @@ def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple
 
 
 def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope,
-                offset_minutes: int) -> Iterator[tuple]:
-    """Responses to export as tuples (EXPORT_COLUMNS, then local started/submitted), in id order.
+                offset_minutes: int, limits: list[SpeederLimit]) -> Iterator[tuple]:
+    """Responses to export as tuples, oldest first, with text made inert for spreadsheets.
 
-    The cursor is read lazily, so memory stays constant however many rows match.
+    Columns: uuid, id, questionnaire id and version, unit slug and name,
+    channel, kiosk name, lang, started (UTC, local), submitted (UTC, local),
+    duration, the answers string, the respondent fields, comment, excluded
+    (0/1), excluded at/by/reason, straight-lining, speeder, burst (0/1). The
+    cursor is read lazily, so memory stays constant however many rows match.
     """
     where, params = _scope("r.unit_id", scope)
     local = f"'{int(offset_minutes):+d} minutes'"
+    mine = [lim for lim in limits if lim.questionnaire_id == questionnaire_id]
+    if mine:
+        values = ", ".join("(?, ?, ?)" for _ in mine)
+        speed_join = (f"LEFT JOIN (SELECT column1 AS qv, column2 AS ch, column3 AS lim FROM (VALUES {values})) t "
+                      f"ON t.qv = r.questionnaire_version AND t.ch = r.channel")
+        speed_params = [v for lim in mine for v in (lim.questionnaire_version, lim.channel, lim.limit_seconds)]
+        speeder = "coalesce(r.duration_s < t.lim, 0)"
+    else:
+        speed_join, speed_params, speeder = "", [], "0"
+    columns = ["r.uuid", "r.id", _inert("r.questionnaire_id"), "r.questionnaire_version", "u.slug",
+               _inert("u.name_vi"), "r.channel", _inert("k.name"), "r.lang", "r.started_at",
+               f"strftime('%Y-%m-%d %H:%M:%S', r.started_at, {local})", "r.submitted_at",
+               f"strftime('%Y-%m-%d %H:%M:%S', r.submitted_at, {local})", "round(r.duration_s, 1)", "r.answers",
+               *(_inert(f"r.{c}") for c in RESPONDENT_FIELDS),
+               _inert("r.comment"), "r.excluded_at IS NOT NULL", "r.excluded_at", _inert("r.excluded_by"),
+               _inert("r.excluded_reason"), "coalesce(f.straightline, 0)", speeder, "coalesce(f.burst, 0)"]
     return db.execute(
-        f"SELECT {', '.join(EXPORT_COLUMNS)}, strftime('%Y-%m-%d %H:%M:%S', r.started_at, {local}), "
-        f"strftime('%Y-%m-%d %H:%M:%S', r.submitted_at, {local}) "
-        f"FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
-        f"LEFT JOIN response_flags f ON f.response_id = r.id "
+        f"SELECT {', '.join(columns)} FROM responses r JOIN units u ON u.id = r.unit_id "
+        f"LEFT JOIN kiosks k ON k.id = r.kiosk_id LEFT JOIN response_flags f ON f.response_id = r.id {speed_join} "
         f"WHERE r.questionnaire_id = ? AND r.submitted_at >= ? AND r.submitted_at < ?" + where +
-        " ORDER BY r.id", [questionnaire_id, *bounds, *params])
+        " ORDER BY r.submitted_at, r.id",
+        [*speed_params, questionnaire_id, *bounds, *params])
 
 
 def questionnaire_versions(db: sqlite_utils.Database, questionnaire_id: str) -> list[dict]:
