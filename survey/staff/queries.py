@@ -182,10 +182,11 @@ def _speeders_sql(limits: list[SpeederLimit], bounds: tuple[str, str], scope: Sc
     table, params = _limits_table(limits)
     top = max((lim.limit_seconds for lim in limits), default=0)
     where, scope_params = _scope("r.unit_id", scope)
-    # CROSS JOIN keeps `responses` outermost: the scan walks the duration index
-    # below the largest limit (a few % of responses), not the whole table.
-    return (f"SELECT {columns} FROM responses r CROSS JOIN ({table}) t "
-            f"WHERE r.duration_s < ? AND r.submitted_at >= ? AND r.submitted_at < ? "
+    # The scan must walk the (covering) duration index below the largest limit,
+    # a few % of responses: left to itself the planner prefers the time index,
+    # which reads every response of the period.
+    return (f"SELECT {columns} FROM responses r INDEXED BY responses_duration CROSS JOIN ({table}) t "
+            f"WHERE r.duration_s < ? AND +r.submitted_at >= ? AND +r.submitted_at < ? "
             f"AND r.questionnaire_id = t.qid AND r.questionnaire_version = t.qv AND r.channel = t.ch "
             f"AND r.duration_s < t.lim" + where,
             [*params, top, *bounds, *scope_params])
@@ -226,22 +227,56 @@ def _flagged_ids_sql(kind: str, period: periods.Period, offset_minutes: int, sco
     return " UNION ".join(p[0] for p in parts), [v for p in parts for v in p[1]]
 
 
+# Up to this many flagged responses, a page is cut from their sorted list;
+# beyond, from a backwards walk of the time index (flags are then dense
+# enough that a page is found within a few thousand rows).
+SORT_AT_MOST = 5000
+_FLAGGED_COLUMNS = (
+    "r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, r.kiosk_id, "
+    "r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
+    "coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
+    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
+    "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
+    "LEFT JOIN response_flags f ON f.response_id = r.id")
+
+
+def _speeder_expression(limits: list[SpeederLimit]) -> tuple[str, list]:
+    if not limits:
+        return "0", []
+    cases = " ".join("WHEN r.questionnaire_id = ? AND r.questionnaire_version = ? AND r.channel = ? THEN ?"
+                     for _ in limits)
+    params = [v for lim in limits for v in (lim.questionnaire_id, lim.questionnaire_version, lim.channel,
+                                            lim.limit_seconds)]
+    return f"coalesce(r.duration_s < CASE {cases} END, 0)", params
+
+
 def flagged_responses(db: sqlite_utils.Database, *, kind: str, state: str, period: periods.Period,
                       offset_minutes: int, scope: Scope, limits: list[SpeederLimit], limit: int,
                       offset: int) -> tuple[int, list[dict]]:
     """(total, one page) of flagged responses, latest first."""
     ids_sql, params = _flagged_ids_sql(kind, period, offset_minutes, scope, limits)
-    state_sql = {"all": "", "included": " AND r.excluded_at IS NULL", "excluded": " AND r.excluded_at IS NOT NULL"}[state]
-    total = db.execute(f"SELECT count(*) FROM responses r WHERE r.id IN ({ids_sql}){state_sql}", params).fetchone()[0]
-    rows = list(db.query(
-        f"SELECT r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, "
-        f"r.kiosk_id, r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
-        f"coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
-        f"u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
-        f"FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
-        f"LEFT JOIN response_flags f ON f.response_id = r.id "
-        f"WHERE r.id IN ({ids_sql}){state_sql} ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset]))
+    state_sql = {"all": "", "included": " AND r.excluded_at IS NULL",
+                 "excluded": " AND r.excluded_at IS NOT NULL"}[state]
+    if state == "all":
+        total = db.execute(f"SELECT count(*) FROM ({ids_sql})", params).fetchone()[0]
+    else:
+        total = db.execute(f"SELECT count(*) FROM responses r WHERE r.id IN ({ids_sql}){state_sql}",
+                           params).fetchone()[0]
+    if total == 0 or offset >= total:
+        return total, []
+    if total <= SORT_AT_MOST:
+        rows = list(db.query(f"SELECT {_FLAGGED_COLUMNS} WHERE r.id IN ({ids_sql}){state_sql} "
+                             f"ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
+    else:
+        speeder, speeder_params = _speeder_expression(limits)
+        condition = {"any": f"(f.straightline = 1 OR f.burst = 1 OR {speeder})", "straightline": "f.straightline = 1",
+                     "burst": "f.burst = 1", "speeder": speeder}[kind]
+        condition_params = speeder_params if kind in ("any", "speeder") else []
+        where, scope_params = _scope("r.unit_id", scope)
+        rows = list(db.query(
+            f"SELECT {_FLAGGED_COLUMNS} WHERE r.submitted_at >= ? AND r.submitted_at < ?{where}{state_sql} "
+            f"AND {condition} ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?",
+            [*period.utc_bounds(offset_minutes), *scope_params, *condition_params, limit, offset]))
     mark_speeders(rows, limits)
     return total, rows
 
@@ -349,57 +384,37 @@ def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bo
 
 # --- Export ----------------------------------------------------------------------------------
 
-def _inert(expr: str) -> str:
-    """SQL for ``expr`` with a leading apostrophe when it starts like a spreadsheet formula."""
-    return (f"CASE WHEN substr({expr}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
-            f"THEN char(39) || {expr} ELSE {expr} END")
-
-
-# Position of the compact answers string in an export row; the columns before
-# and after it are the export's other columns, in the order of its header.
-EXPORT_ANSWERS_AT = 14
-
-
 def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope) -> int:
     where, params = _scope("r.unit_id", scope)
     return db.execute("SELECT count(*) FROM responses r WHERE r.questionnaire_id = ? AND r.submitted_at >= ? "
                       "AND r.submitted_at < ?" + where, [questionnaire_id, *bounds, *params]).fetchone()[0]
 
 
-def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope,
-                offset_minutes: int, limits: list[SpeederLimit]) -> Iterator[tuple]:
-    """Responses to export as tuples, oldest first, with text made inert for spreadsheets.
+def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
+                scope: Scope) -> Iterator[tuple]:
+    """Responses to export as tuples, oldest first, read lazily (constant memory).
 
-    Columns: uuid, id, questionnaire id and version, unit slug and name,
-    channel, kiosk name, lang, started (UTC, local), submitted (UTC, local),
-    duration, the answers string, the respondent fields, comment, excluded
-    (0/1), excluded at/by/reason, straight-lining, speeder, burst (0/1). The
-    cursor is read lazily, so memory stays constant however many rows match.
+    Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
+    started_at, submitted_at, duration_s, answers, the respondent fields,
+    comment, excluded at/by/reason, straight-lining and burst flags (None: no).
+    Kept to plain columns: names, local times and formula neutralising are
+    cheaper in Python with small caches than per row in SQL.
     """
     where, params = _scope("r.unit_id", scope)
-    local = f"'{int(offset_minutes):+d} minutes'"
-    mine = [lim for lim in limits if lim.questionnaire_id == questionnaire_id]
-    if mine:
-        values = ", ".join("(?, ?, ?)" for _ in mine)
-        speed_join = (f"LEFT JOIN (SELECT column1 AS qv, column2 AS ch, column3 AS lim FROM (VALUES {values})) t "
-                      f"ON t.qv = r.questionnaire_version AND t.ch = r.channel")
-        speed_params = [v for lim in mine for v in (lim.questionnaire_version, lim.channel, lim.limit_seconds)]
-        speeder = "coalesce(r.duration_s < t.lim, 0)"
-    else:
-        speed_join, speed_params, speeder = "", [], "0"
-    columns = ["r.uuid", "r.id", _inert("r.questionnaire_id"), "r.questionnaire_version", "u.slug",
-               _inert("u.name_vi"), "r.channel", _inert("k.name"), "r.lang", "r.started_at",
-               f"strftime('%Y-%m-%d %H:%M:%S', r.started_at, {local})", "r.submitted_at",
-               f"strftime('%Y-%m-%d %H:%M:%S', r.submitted_at, {local})", "round(r.duration_s, 1)", "r.answers",
-               *(_inert(f"r.{c}") for c in RESPONDENT_FIELDS),
-               _inert("r.comment"), "r.excluded_at IS NOT NULL", "r.excluded_at", _inert("r.excluded_by"),
-               _inert("r.excluded_reason"), "coalesce(f.straightline, 0)", speeder, "coalesce(f.burst, 0)"]
     return db.execute(
-        f"SELECT {', '.join(columns)} FROM responses r JOIN units u ON u.id = r.unit_id "
-        f"LEFT JOIN kiosks k ON k.id = r.kiosk_id LEFT JOIN response_flags f ON f.response_id = r.id {speed_join} "
+        f"SELECT r.uuid, r.id, r.questionnaire_version, r.unit_id, r.channel, r.kiosk_id, r.lang, r.started_at, "
+        f"r.submitted_at, r.duration_s, r.answers, {', '.join('r.' + c for c in RESPONDENT_FIELDS)}, r.comment, "
+        f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
+        f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
         f"WHERE r.questionnaire_id = ? AND r.submitted_at >= ? AND r.submitted_at < ?" + where +
-        " ORDER BY r.submitted_at, r.id",
-        [*speed_params, questionnaire_id, *bounds, *params])
+        " ORDER BY r.submitted_at, r.id", [questionnaire_id, *bounds, *params])
+
+
+def export_names(db: sqlite_utils.Database) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+    """({unit id: (slug, name_vi)}, {kiosk id: name}) for labelling export rows."""
+    units = {r["id"]: (r["slug"], r["name_vi"]) for r in db.query("SELECT id, slug, name_vi FROM units")}
+    kiosks = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM kiosks")}
+    return units, kiosks
 
 
 def questionnaire_versions(db: sqlite_utils.Database, questionnaire_id: str) -> list[dict]:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 MAX_ROWS = 1_048_576  # rows per sheet, header included
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SPACE = frozenset(" \t\r\n")
+_PRESERVE = ' xml:space="preserve"'
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
@@ -70,7 +72,8 @@ def column_letter(index: int) -> str:
 
 
 def _text(value: str) -> str:
-    value = _ILLEGAL.sub("", value)
+    if _ILLEGAL.search(value):
+        value = _ILLEGAL.sub("", value)
     if "&" in value or "<" in value or ">" in value:
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if "\r" in value:  # a literal CR would be read back as LF (XML end-of-line handling)
@@ -78,19 +81,26 @@ def _text(value: str) -> str:
     return value
 
 
-def _row_xml(number: int, values: Sequence, refs: list[str], style: str = "") -> str:
-    cells = []
-    for ref, value in zip(refs, values):
-        if value is None or value == "":
-            continue
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, (int, float)):
-            cells.append(f'<c r="{ref}{number}"{style}><v>{value!r}</v></c>')
-        else:
-            cells.append(f'<c r="{ref}{number}" t="inlineStr"{style}><is><t xml:space="preserve">'
-                         f'{_text(str(value))}</t></is></c>')
-    return f'<row r="{number}">{"".join(cells)}</row>'
+def _row_xml(number: int, values: Sequence, starts: list[str], style: str = "") -> str:
+    """One <row>; ``starts`` are the cells' openings up to the row number ('<c r="B')."""
+    n = str(number)
+    parts = [f'<row r="{n}">']
+    for start, value in zip(starts, values):
+        kind = type(value)
+        if kind is str:
+            if value:
+                space = _PRESERVE if value[0] in _SPACE or value[-1] in _SPACE else ""
+                parts.append(f'{start}{n}"{style} t="inlineStr"><is><t{space}>{_text(value)}</t></is></c>')
+        elif kind is int or kind is float:
+            parts.append(f'{start}{n}"{style}><v>{value!r}</v></c>')
+        elif value is not None:
+            if kind is bool:
+                parts.append(f'{start}{n}"{style}><v>{int(value)}</v></c>')
+            else:
+                parts.append(f'{start}{n}"{style} t="inlineStr"><is><t{_PRESERVE}>{_text(str(value))}'
+                             "</t></is></c>")
+    parts.append("</row>")
+    return "".join(parts)
 
 
 def _parts(sheet_names: list[str]) -> dict[str, str]:
@@ -139,7 +149,7 @@ def stream(header: Sequence[str], rows: Iterable[Sequence], row_count: int, *, s
     per_sheet = MAX_ROWS - 1
     sheets = max(1, -(-row_count // per_sheet))
     names = [sheet_name if i == 0 else f"{sheet_name} {i + 1}" for i in range(sheets)]
-    refs = [column_letter(i) for i in range(len(header))]
+    starts = [f'<c r="{column_letter(i)}' for i in range(len(header))]
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
     for name, text in _parts(names).items():
@@ -151,12 +161,12 @@ def stream(header: Sequence[str], rows: Iterable[Sequence], row_count: int, *, s
             part.write((f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
                         '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
                         'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><sheetData>'
-                        + _row_xml(1, header, refs, ' s="1"')).encode())
+                        + _row_xml(1, header, starts, ' s="1"')).encode())
             batch = []
             number = 1
             for row in rows:
                 number += 1
-                batch.append(_row_xml(number, row, refs))
+                batch.append(_row_xml(number, row, starts))
                 if len(batch) == 500:
                     part.write("".join(batch).encode())
                     batch.clear()

@@ -155,3 +155,38 @@ def test_exports_page_offers_both_formats(client, staff, clock):
     staff.as_role("analyst")
     page = client.get("/staff/exports").get_data(as_text=True)
     assert 'formaction="/staff/exports/responses.csv"' in page and 'formaction="/staff/exports/responses.xlsx"' in page
+
+
+def test_local_times_follow_the_offset_even_when_it_is_not_whole_hours():
+    from survey.staff.exports import LocalTime
+
+    assert LocalTime(420)("2025-03-10T19:59:58Z") == "2025-03-11 02:59:58"
+    assert LocalTime(330)("2025-12-31T18:30:00Z") == "2026-01-01 00:00:00"
+    assert LocalTime(-300)("2025-03-10T02:00:07Z") == "2025-03-09 21:00:07"
+
+
+def test_csv_and_xlsx_hold_the_same_cells_even_for_awkward_text(client, db, staff, exported, tmp_path):
+    quan1 = unit_id(db, "quan-1")
+    awkward = make_response(quan1, local("2025-03-12 08:00"), comment='Nói "rõ", ngắn gọn\r\nDòng 2, hết',
+                            answers="n-n-n-n-n-n-", duration=12.345)
+    awkward.uuid = "=1+1"          # a submission id comes from the client: it is text like any other
+    responses.save(db, awkward)
+    db.execute("UPDATE responses SET gender = 'a,b', occupation = '@x', duration_s = 12.345 WHERE uuid = '=1+1'")
+    staff.as_role("analyst")
+    text = get_csv(client).get_data().decode("utf-8-sig")
+    from_csv = list(csv.reader(io.StringIO(text, newline="")))
+    path = tmp_path / "same.xlsx"
+    path.write_bytes(client.get("/staff/exports/responses.xlsx?from=2025-03-01&to=2025-03-31").get_data())
+    from_xlsx = [["" if v is None else str(v) for v in row]
+                 for row in load_workbook(path, read_only=True)["responses"].iter_rows(values_only=True)]
+    assert from_csv == from_xlsx
+    row = dict(zip(from_csv[0], from_csv[-1]))
+    assert row["uuid"] == "'=1+1" and row["comment"] == 'Nói "rõ", ngắn gọn\r\nDòng 2, hết'
+    assert row["gender"] == "a,b" and row["occupation"] == "'@x" and row["duration_s"] == "12.3"
+    assert [row[c] for c in CRITERIA] == ["NA", ""] * 6
+
+
+def test_xlsx_keeps_leading_and_trailing_spaces(tmp_path):
+    path = tmp_path / "spaces.xlsx"
+    path.write_bytes(b"".join(xlsx.stream(["a", "b"], [["  two spaces", "tail "]], 1)))
+    assert next(load_workbook(path)["responses"].iter_rows(min_row=2, values_only=True)) == ("  two spaces", "tail ")
