@@ -4,8 +4,9 @@ Every endpoint outside the citizen flow needs a signed-in user: an app-wide
 ``before_request`` check (installed by ``init_app``) sends anonymous visitors
 to the sign-in page and refuses a user whose role is too low with 403. A view
 states its role with ``@login_required(role=...)``; a view that states none is
-admin-only (fail closed). Every POST under that check must carry the CSRF
-token (``{{ csrf_token() }}`` in a hidden field named ``csrf_token``).
+admin-only (fail closed); ``@public`` opens one explicitly. Every POST under
+that check must carry the CSRF token (``{{ csrf_token() }}`` in a hidden field
+named ``csrf_token``).
 """
 from __future__ import annotations
 
@@ -112,6 +113,13 @@ def login_required(role: str = "staff"):
         return guarded
 
     return decorate
+
+
+def public(view):
+    """Open a view outside the citizen flow to anyone (e.g. a health check). Use sparingly:
+    tests/staff/test_auth.py lists every open endpoint."""
+    view.required_role = None
+    return view
 
 
 def required_role_for_rule(app: Flask, endpoint: str) -> str | None:
