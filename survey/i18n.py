@@ -63,10 +63,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.about_you_lead": {"vi": "Dùng để thống kê, không thể xác định bạn là ai.",
                             "en": "Used for statistics only; it cannot identify you."},
     "form.optional": {"vi": "không bắt buộc", "en": "optional"},
-    "form.comment_hint": {"vi": "Không bắt buộc. Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
-                          "en": "Optional. At most {max} characters. Please do not write your name or phone number."},
-    "form.submit": {"vi": "Gửi phiếu đánh giá", "en": "Send my answers"},
-    "form.answered": {"vi": "Đã trả lời {done}/{total} câu", "en": "{done} of {total} answered"},
+    "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
+                          "en": "At most {max} characters. Please do not write your name or phone number."},
+    "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
+    "form.answered": {"vi": "Đã trả lời {done}/{total}", "en": "{done} of {total} answered"},
 
     # Validation (shown next to the item, in the summary at the top)
     "error.summary_title": {"vi": "Phiếu chưa gửi được: cần sửa {count} chỗ",

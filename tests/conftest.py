@@ -23,6 +23,12 @@ def prepare_database(app) -> None:
         db.close()
 
 
+@pytest.fixture(scope="session")
+def database_preparer():
+    """:func:`prepare_database` for session-scoped fixtures (e.g. the browser tests' live server)."""
+    return prepare_database
+
+
 @pytest.fixture
 def make_app(tmp_path):
     """Build an app on a fresh database in ``tmp_path``; keyword arguments override the test config."""

@@ -5,7 +5,7 @@
   // A page restored from the back-forward cache may hold the previous person's answers.
   window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
   var summary = document.getElementById("errsum");
-  if (summary) summary.focus();
+  if (summary) summary.focus({ preventScroll: true });
   var count = document.getElementById("count");
   var groups = form.querySelectorAll(".scale");
   function update() {
