@@ -13,8 +13,8 @@ from flask import Flask
 from . import settings
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(settings.defaults())
     app.config["DATABASE"] = os.path.join(app.instance_path, "survey.sqlite3")
     app.config.from_pyfile("config.py", silent=True)
@@ -23,8 +23,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import db
+    from . import db, security
 
+    security.init_app(app)
     db.init_app(app)
 
     from . import cli, i18n, web

@@ -131,7 +131,62 @@ def simulate_command(n: int, seed: int, period: str | None, questionnaire: str |
     click.echo(f"Wrote {written} simulated responses ({start} to {end}, questionnaire {q.id} v{q.version}).")
 
 
-COMMANDS = [init_db_command, import_units_command, simulate_command]
+@click.command("backup")
+@click.argument("path", type=click.Path())
+@with_appcontext
+def backup_command(path: str) -> None:
+    """Copy the database to PATH (a file, or a folder for a timestamped file).
+
+    Uses SQLite's online backup: safe while the server is running and taking
+    responses. The copy is checked with PRAGMA integrity_check before it is
+    put in place. Restore with `flask --app survey restore`.
+
+    Example: flask --app survey backup /var/backups/sipas/
+    """
+    from .backup import BackupError, backup
+
+    bar = click.progressbar(length=1, label="Backing up", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - bar.pos)
+
+    try:
+        with bar:
+            target = backup(current_app.config["DATABASE"], path, progress)
+    except (BackupError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"Backup written to {target}")
+
+
+@click.command("restore")
+@click.argument("backup_path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(backup_path: str, yes: bool) -> None:
+    """Replace the database with a backup made by `backup`. Stop the server first.
+
+    The backup is checked (integrity, survey schema) before anything is
+    replaced; responses collected after the backup was taken are lost, so the
+    current database is kept as <database>.before-restore.
+
+    Example: flask --app survey restore /var/backups/sipas/survey-20250301T020000Z.sqlite3 --yes
+    """
+    from .backup import BackupError, backup, restore
+
+    database = current_app.config["DATABASE"]
+    if not yes:
+        click.confirm(f"Replace {database} with {backup_path}? Stop the server first.", abort=True)
+    try:
+        if Path(database).exists():
+            backup(database, database + ".before-restore")
+        count = restore(backup_path, database)
+    except (BackupError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(f"Restored {backup_path} ({count} responses); the previous database is {database}.before-restore")
+
+
+COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command]
 
 
 def init_app(app: Flask) -> None:

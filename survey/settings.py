@@ -35,6 +35,11 @@ SETTINGS: list[Setting] = [
             "CSRF token lifetime in seconds; None ties it to the session so an open form never expires."),
     Setting("SESSION_COOKIE_SAMESITE", "Lax", "SameSite attribute of the session cookie."),
     Setting("SESSION_COOKIE_HTTPONLY", True, "The session cookie is not readable by scripts."),
+    Setting("SESSION_COOKIE_SECURE", False,
+            "Always mark the session cookie Secure. It is Secure anyway on requests that came over HTTPS."),
+    Setting("TRUSTED_PROXIES", 0,
+            "How many reverse proxies (e.g. nginx terminating HTTPS) sit in front of the app; their "
+            "X-Forwarded-For/-Proto/-Host headers are trusted."),
     Setting("KIOSK_IDLE_SECONDS", 60, "A kiosk mid-form with no touch for this long asks 'Are you still there?' and resets."),
     Setting("KIOSK_THANKS_SECONDS", 5, "How long a kiosk shows the thank-you screen before a fresh form."),
 ]

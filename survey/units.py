@@ -6,6 +6,7 @@ reported by line and column before a single row is written.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -59,10 +60,12 @@ def read_units_csv(path: str | Path, period: str | None = None) -> list[UnitRow]
     problems: list[str] = []
     rows: list[UnitRow] = []
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise UnitImportError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    with handle:
+    except UnicodeDecodeError as exc:
+        raise UnitImportError(str(path), [f"not UTF-8 text (byte {exc.start}): save the file as CSV UTF-8"]) from exc
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -72,8 +75,8 @@ def read_units_csv(path: str | Path, period: str | None = None) -> list[UnitRow]
         seen: dict[str, int] = {}
         try:
             records = list(enumerate(reader, start=2))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise UnitImportError(str(path), [f"not a readable UTF-8 CSV file: {exc}"]) from exc
+        except csv.Error as exc:
+            raise UnitImportError(str(path), [f"not a readable CSV file: {exc}"]) from exc
         for line, rec in records:
             if None in rec:
                 problems.append(f"line {line}: more cells than columns in the header")

@@ -1,0 +1,17 @@
+"""Production serving: `gunicorn -c gunicorn.conf.py 'survey:create_app()'`.
+
+Settings a city changes through the environment:
+  SURVEY_BIND     address to listen on (default 127.0.0.1:8000; put nginx with HTTPS in front)
+  SURVEY_WORKERS  worker processes (default 2 x cores + 1)
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 10
+# Access logs carry no client addresses: responses are anonymous.
+accesslog = os.environ.get("SURVEY_ACCESS_LOG") or None
+access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
