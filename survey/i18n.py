@@ -31,14 +31,13 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "en": "Rate the public service you received"},
     "site.skip": {"vi": "Chuyển đến nội dung chính", "en": "Skip to main content"},
     "lang.switch": {"vi": "English", "en": "Tiếng Việt"},
-    "lang.switch_label": {"vi": "Switch to English", "en": "Chuyển sang tiếng Việt"},
     "footer.privacy": {"vi": "Phiếu khảo sát ẩn danh: không thu thập họ tên, số điện thoại hay địa chỉ IP.",
                        "en": "This survey is anonymous: no name, phone number or IP address is collected."},
 
     # Unit picker
-    "index.title": {"vi": "Chọn cơ quan bạn vừa làm thủ tục",
+    "index.title": {"vi": "Chọn cơ quan Ông/Bà vừa làm thủ tục",
                     "en": "Choose the office you have just dealt with"},
-    "index.lead": {"vi": "Chọn cơ quan nơi bạn vừa nộp hồ sơ hoặc nhận kết quả để bắt đầu đánh giá. "
+    "index.lead": {"vi": "Chọn cơ quan nơi Ông/Bà vừa nộp hồ sơ hoặc nhận kết quả để bắt đầu đánh giá. "
                          "Phiếu mất khoảng 5 phút.",
                    "en": "Choose the office where you filed your application or received its result "
                          "to start. It takes about 5 minutes."},
@@ -47,20 +46,20 @@ MESSAGES: dict[str, dict[str, str]] = {
 
     # Questionnaire page
     "form.unit": {"vi": "Cơ quan được đánh giá", "en": "Office being rated"},
-    "form.intro": {"vi": "Mời bạn cho biết mức độ hài lòng với từng nội dung dưới đây, "
+    "form.intro": {"vi": "Xin Ông/Bà cho biết mức độ hài lòng với từng nội dung dưới đây, "
                          "từ 1 (rất không hài lòng) đến 5 (rất hài lòng).",
                    "en": "Please tell us how satisfied you are with each point below, "
                          "from 1 (very dissatisfied) to 5 (very satisfied)."},
-    "form.progress": {"vi": "{criteria} câu đánh giá trong {parts} phần, và vài thông tin về bạn. Khoảng 5 phút.",
-                      "en": "{criteria} questions in {parts} parts, and a few about you. About 5 minutes."},
+    "form.progress": {"vi": "Phiếu gồm {criteria} câu đánh giá ({parts} phần) và vài câu thông tin chung, mất khoảng 5 phút.",
+                      "en": "{criteria} rating questions ({parts} parts) and a few general ones: about 5 minutes."},
     "form.required_note": {"vi": "Mọi câu đều bắt buộc, trừ những câu ghi “không bắt buộc”.",
                            "en": "Every question must be answered unless it says “optional”."},
     "form.anonymous": {"vi": "Phiếu ẩn danh: không hỏi họ tên hay số điện thoại.",
                        "en": "Anonymous: we do not ask for your name or phone number."},
     "form.part": {"vi": "Phần {n}/{total}", "en": "Part {n} of {total}"},
     "form.question": {"vi": "Câu {n}", "en": "Question {n}"},
-    "form.about_you": {"vi": "Thông tin về bạn", "en": "About you"},
-    "form.about_you_lead": {"vi": "Dùng để thống kê, không thể xác định bạn là ai.",
+    "form.about_you": {"vi": "Thông tin người trả lời", "en": "About you"},
+    "form.about_you_lead": {"vi": "Chỉ dùng để thống kê, không thể xác định Ông/Bà là ai.",
                             "en": "Used for statistics only; it cannot identify you."},
     "form.optional": {"vi": "không bắt buộc", "en": "optional"},
     "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
@@ -71,7 +70,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # Validation (shown next to the item, in the summary at the top)
     "error.summary_title": {"vi": "Phiếu chưa gửi được: cần sửa {count} chỗ",
                             "en": "Your answers were not sent: {count} thing(s) to fix"},
-    "error.summary_lead": {"vi": "Các câu bạn đã trả lời vẫn được giữ nguyên.",
+    "error.summary_lead": {"vi": "Các câu Ông/Bà đã trả lời vẫn được giữ nguyên.",
                            "en": "The answers you gave are kept."},
     "error.prefix": {"vi": "Lỗi:", "en": "Error:"},
     "error.title_prefix": {"vi": "Lỗi", "en": "Error"},
@@ -87,16 +86,15 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "en": "Your comment has {length} characters, more than the limit of {max}. Please shorten it."},
 
     # Thank-you page
-    "thanks.title": {"vi": "Cảm ơn bạn", "en": "Thank you"},
-    "thanks.heading": {"vi": "Cảm ơn bạn đã đánh giá!", "en": "Thank you for your answers!"},
-    "thanks.body": {"vi": "Phiếu đánh giá của bạn về {unit} đã được ghi nhận. "
-                          "Ý kiến của bạn giúp cơ quan phục vụ người dân tốt hơn.",
+    "thanks.title": {"vi": "Cảm ơn Ông/Bà", "en": "Thank you"},
+    "thanks.heading": {"vi": "Cảm ơn Ông/Bà đã đánh giá!", "en": "Thank you for your answers!"},
+    "thanks.body": {"vi": "Phiếu đánh giá của Ông/Bà về {unit} đã được ghi nhận. "
+                          "Ý kiến của Ông/Bà giúp cơ quan phục vụ người dân tốt hơn.",
                     "en": "Your answers about {unit} have been recorded. "
                           "They help the office serve people better."},
     "thanks.again": {"vi": "Bắt đầu phiếu mới", "en": "Start again"},
 
     # Error pages
-    "page.error_title": {"vi": "Có lỗi xảy ra", "en": "Something went wrong"},
     "page.nothing_saved": {"vi": "Chưa có câu trả lời nào được lưu.", "en": "Nothing has been saved."},
     "page.home": {"vi": "Về trang chọn cơ quan", "en": "Go to the list of offices"},
     "page.start_again": {"vi": "Mở lại phiếu khảo sát", "en": "Open the form again"},
@@ -108,14 +106,14 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "en": "There is no page at this address. Please check the link."},
     "page.404_unit": {"vi": "Không tìm thấy cơ quan “{slug}”",
                       "en": "We could not find the office “{slug}”"},
-    "page.404_unit_body": {"vi": "Mã QR hoặc đường dẫn có thể đã cũ. Vui lòng chọn cơ quan bạn vừa làm thủ tục:",
+    "page.404_unit_body": {"vi": "Mã QR hoặc đường dẫn có thể đã cũ. Xin chọn cơ quan Ông/Bà vừa làm thủ tục:",
                            "en": "The QR code or link may be out of date. Please choose the office you have just dealt with:"},
     "page.405": {"vi": "Không thực hiện được thao tác này", "en": "This action is not allowed here"},
     "page.405_body": {"vi": "Địa chỉ này không nhận loại yêu cầu vừa gửi.",
                       "en": "This address does not accept that kind of request."},
     "page.409": {"vi": "Phiếu khảo sát vừa được cập nhật", "en": "The questionnaire has just been updated"},
-    "page.409_body": {"vi": "Phiếu bạn đang điền là phiên bản cũ nên chưa được lưu. "
-                            "Vui lòng mở lại phiếu mới và trả lời lại. Xin lỗi vì sự bất tiện này.",
+    "page.409_body": {"vi": "Phiếu Ông/Bà đang điền là phiên bản cũ nên chưa được lưu. "
+                            "Xin mở phiếu mới và trả lời lại. Rất mong Ông/Bà thông cảm.",
                       "en": "The form you filled in is an older version, so it was not saved. "
                             "Please open the new form and answer again. We are sorry for the trouble."},
     "page.413": {"vi": "Nội dung gửi quá lớn", "en": "What was sent is too large"},
@@ -129,10 +127,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.503_body": {"vi": "Hệ thống khảo sát chưa được thiết lập xong. Vui lòng quay lại sau.",
                       "en": "The survey has not been set up yet. Please come back later."},
     "page.csrf": {"vi": "Phiên làm việc đã hết hạn", "en": "This page has expired"},
-    "page.csrf_body": {"vi": "Để bảo vệ bạn, trang khảo sát chỉ dùng được trong một thời gian nhất định "
-                             "hoặc cần bật cookie. Câu trả lời chưa được lưu. Vui lòng mở lại phiếu và điền lại.",
-                       "en": "For your security, a survey page can only be used for a while and needs cookies "
-                             "turned on. Your answers have not been saved. Please open the form again and fill it in."},
+    "page.csrf_body": {"vi": "Trang khảo sát đã hết hiệu lực (có thể do mở quá lâu hoặc trình duyệt chặn cookie) "
+                             "nên phiếu chưa gửi được. Câu trả lời chưa được lưu. Xin mở lại phiếu và điền lại.",
+                       "en": "The survey page is no longer valid (it may have been open too long, or the browser "
+                             "blocks cookies), so the form was not sent. Your answers have not been saved. "
+                             "Please open the form again and fill it in."},
 
     # Why a submission was refused (400), named for the respondent
     "bad.unknown_field": {"vi": "Phiếu gửi lên có mục lạ “{name}” không thuộc bảng hỏi.",

@@ -1,4 +1,4 @@
-"""What every page of the app shares: CSRF protection, error pages, response headers.
+"""What every page of the app shares: CSRF protection and error pages (headers: survey.security).
 
 Error pages are rendered in the respondent's language (with the switch to the
 other one), never as a bare Werkzeug page, and say what went wrong and what to
@@ -18,10 +18,6 @@ csrf = CSRFProtect()
 
 # Status codes with their own title and explanation in survey.i18n (page.<code>, page.<code>_body).
 PAGES = (400, 404, 405, 409, 413, 422, 500, 503)
-
-# No outside asset may load (kiosks may be offline; privacy): everything comes from this server.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def refuse(kind: type[HTTPException], message: str, *, again: str | None = None) -> HTTPException:
@@ -67,11 +63,8 @@ def _server_error(exc: InternalServerError):
     return _page(exc if isinstance(exc, HTTPException) else InternalServerError())
 
 
-def _headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.status_code >= 400:
+def _no_store_errors(response):
+    if response.status_code >= 400:  # an error page may quote what was sent
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -83,4 +76,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
-    app.after_request(_headers)
+    app.after_request(_no_store_errors)

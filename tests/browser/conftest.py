@@ -46,7 +46,8 @@ class LiveServer:
 def live_server(tmp_path_factory, database_preparer):
     """The real app (CSRF on) on 127.0.0.1 and a free port, on a database of its own."""
     folder = tmp_path_factory.mktemp("live")
-    app = create_app({"DATABASE": str(folder / "survey.sqlite3"), "SECRET_KEY": secrets.token_hex(32)})
+    app = create_app({"DATABASE": str(folder / "survey.sqlite3"), "SECRET_KEY": secrets.token_hex(32)},
+                     instance_path=str(folder))
     database_preparer(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

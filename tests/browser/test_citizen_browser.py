@@ -73,7 +73,7 @@ def test_citizen_completes_the_questionnaire_and_the_response_is_stored(open_pag
     page.click("label[for=gender-2]")
     page.click("button[type=submit]")
     page.wait_for_url("**/thanks/*")
-    assert ("Cảm ơn bạn đã đánh giá!" if lang == "vi" else "Thank you for your answers!") in page.inner_text("h1")
+    assert ("Cảm ơn Ông/Bà đã đánh giá!" if lang == "vi" else "Thank you for your answers!") in page.inner_text("h1")
     assert_no_violations(axe, page, "thank-you page")
     again = page.locator("a.btn")
     assert again.inner_text() == ("Bắt đầu phiếu mới" if lang == "vi" else "Start again")
@@ -166,7 +166,7 @@ def test_language_choice_is_kept_for_the_session(open_page):
     page.click("a.lang")
     assert page.locator("html").get_attribute("lang") == "vi"
     page.goto("/")
-    assert page.inner_text("h1") == "Chọn cơ quan bạn vừa làm thủ tục"
+    assert page.inner_text("h1") == "Chọn cơ quan Ông/Bà vừa làm thủ tục"
 
 
 @pytest.mark.parametrize("path", ["/", "/u/quan-1", "/u/quan-1?lang=en", "/u/no-such-unit"])

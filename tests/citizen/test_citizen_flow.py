@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import datetime, timezone
 
+import pytest
+
+import questionnaires
 from survey import db as database
 from survey.responses import decode_answers
 
 
 def test_unit_picker_lists_every_leaf_unit_with_a_web_link(client):
     page = client.get("/").get_data(as_text=True)
-    assert "Chọn cơ quan bạn vừa làm thủ tục" in page
+    assert "Chọn cơ quan Ông/Bà vừa làm thủ tục" in page
     links = re.findall(r'href="(/u/[a-z0-9-]+\?ch=web)"', page)
     assert len(links) == 22
     assert "/u/quan-1?ch=web" in links and "/u/thanh-pho-thu-duc?ch=web" in links
@@ -56,7 +60,7 @@ def test_completed_questionnaire_is_stored_with_every_field_and_thanked(client, 
     thanks = client.get(response.headers["Location"])
     page = thanks.get_data(as_text=True)
     assert thanks.status_code == 200
-    assert "Cảm ơn bạn đã đánh giá!" in page and "Quận 3" in page
+    assert "Cảm ơn Ông/Bà đã đánh giá!" in page and "Quận 3" in page
     assert 'href="/u/quan-3"' in page  # start again, same unit, same channel
     assert "Cán bộ tận tình" not in page  # a thank-you never shows the answers
 
@@ -104,9 +108,6 @@ def test_database_refuses_a_second_row_with_the_same_submission_id(citizen, stor
     db = database.connect(citizen.app.config["DATABASE"])
     row = dict(stored()[0])
     row.pop("id")
-    import sqlite3
-
-    import pytest
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         db.execute(f"INSERT INTO responses ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                    list(row.values()))
@@ -179,3 +180,18 @@ def test_comment_at_the_limit_is_accepted_and_line_breaks_count_once(citizen, st
     response = citizen.submit(citizen.open(), {**citizen.complete_answers(), "comment": text.strip()})
     assert response.status_code == 303
     assert len(stored()[0]["comment"]) == 1199
+
+
+@pytest.mark.parametrize("questionnaire_id", sorted(questionnaires.load_all()))
+def test_every_shipped_questionnaire_can_be_served_and_completed(make_app, questionnaire_id):
+    app = make_app(DEFAULT_QUESTIONNAIRE=questionnaire_id)
+    client = app.test_client()
+    q = questionnaires.get(questionnaire_id)
+    page = client.get("/u/quan-1").get_data(as_text=True)
+    hidden = dict(re.findall(r'name="([a-z_]+)" type="hidden" value="([^"]*)"', page))
+    assert hidden["questionnaire_id"] == questionnaire_id
+    answers = {c.code: "3" for c in q.criteria} | {r.code: r.options[-1].code for r in q.respondent}
+    assert client.post("/u/quan-1", data={**hidden, **answers}).status_code == 303
+    db = database.connect(app.config["DATABASE"])
+    [row] = db.query("SELECT questionnaire_id, answers FROM responses")
+    assert row == {"questionnaire_id": questionnaire_id, "answers": "3" * len(q.criteria)}

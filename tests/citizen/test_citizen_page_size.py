@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+import questionnaires
+
 BUDGET = 60 * 1024
 
 
@@ -37,3 +41,10 @@ def test_every_asset_is_served_locally(client):
     assert not re.search(r'(?:href|src)="(?:https?:)?//', html)
     assert "@import" not in client.get("/static/site.css").get_data(as_text=True)
     assert "url(" not in client.get("/static/site.css").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("questionnaire_id", sorted(questionnaires.load_all()))
+def test_every_shipped_questionnaire_page_is_within_60kb(make_app, questionnaire_id):
+    client = make_app(DEFAULT_QUESTIONNAIRE=questionnaire_id).test_client()
+    sizes = page_weight(client, "/u/quan-1")
+    assert sum(sizes.values()) <= BUDGET, sizes
