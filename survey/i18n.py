@@ -28,7 +28,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "site.name": {"vi": "Khảo sát sự hài lòng của người dân",
                   "en": "Citizen satisfaction survey"},
     "site.agency": {"vi": "Đánh giá sự phục vụ hành chính",
-                    "en": "Rate the public service you received"},
+                    "en": "Rate the public service"},
     "site.skip": {"vi": "Chuyển đến nội dung chính", "en": "Skip to main content"},
     "lang.switch": {"vi": "English", "en": "Tiếng Việt"},
     "footer.privacy": {"vi": "Phiếu khảo sát ẩn danh: không thu thập họ tên, số điện thoại hay địa chỉ IP.",
