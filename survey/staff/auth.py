@@ -14,7 +14,7 @@ import functools
 from urllib.parse import urlsplit
 
 from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
@@ -71,10 +71,14 @@ def csrf_failure():
     try:
         validate_csrf(token)
     except ValidationError:
-        return error_page(400, "Form expired or not sent from this site",
-                          ["The form could not be accepted: its security token is missing, wrong or expired. "
-                           "Go back, reload the page and try again."])
+        return csrf_refused()
     return None
+
+
+def csrf_refused():
+    return error_page(400, "Form expired or not sent from this site",
+                      ["The form could not be accepted: its security token is missing, wrong or expired. "
+                       "Go back, reload the page and try again."])
 
 
 def _guard(role: str):
@@ -149,6 +153,12 @@ def _is_local(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
 
 
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError):
+    """The app-wide CSRF check failed on a staff page: say so in the staff layout."""
+    return csrf_refused()
+
+
 @bp.after_request
 def _no_store(response):
     """Staff pages hold survey data: browsers and proxies must not keep copies."""
@@ -157,7 +167,9 @@ def _no_store(response):
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_require_login)
+    # First of all request checks: an anonymous visitor is sent to the sign-in
+    # page before anything else (such as the app-wide CSRF check) looks at the request.
+    app.before_request_funcs.setdefault(None, []).insert(0, _require_login)
 
     @app.context_processor
     def staff_template_globals():
