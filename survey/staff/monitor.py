@@ -264,15 +264,20 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     today = now_local.date()
     week = periods.week_start(today)
     period, scope = filters.period, filters.scope
+    by_unit: dict[int, tuple[int, int]] = {}
+    channel_counts: dict[str, int] = {}
+    for (unit_id, channel), (counted, excluded) in queries.counts_by_unit_and_channel(db, period, scope).items():
+        before = by_unit.get(unit_id, (0, 0))
+        by_unit[unit_id] = (before[0] + counted, before[1] + excluded)
+        channel_counts[channel] = channel_counts.get(channel, 0) + counted
     totals = {
         "today": queries.count_between(db, today.isoformat(), today.isoformat(), scope),
         "week": queries.count_between(db, week.isoformat(), today.isoformat(), scope),
-        "period": queries.count_between(db, period.start.isoformat(), period.end.isoformat(), scope),
+        "period": (sum(c for c, _ in by_unit.values()), sum(e for _, e in by_unit.values())),
     }
     trend_end = min(today, period.end)
     trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
     trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
-    by_unit = queries.counts_by_unit(db, period, scope)
     daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), scope) if trend_days else {}
     unit_targets = targets.all_targets(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
@@ -293,7 +298,6 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
     # Over the units that have a target (the per-unit rows show where it is short).
     total_pace = pace(target_sum or None, collected_sum, period, today)
-    channel_counts = queries.counts_by_channel(db, period, scope)
     period_total = totals["period"][0]
     channels = [{"code": c, "label": CHANNEL_LABELS.get(c, c), "n": channel_counts.get(c, 0),
                  "share": 100.0 * channel_counts.get(c, 0) / period_total if period_total else 0.0}

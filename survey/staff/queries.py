@@ -67,18 +67,15 @@ def count_between(db: sqlite_utils.Database, first: str, last: str, scope: Scope
     return row[0], row[1]
 
 
-def counts_by_unit(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[int, tuple[int, int]]:
+def counts_by_unit_and_channel(db: sqlite_utils.Database, period: periods.Period,
+                               scope: Scope) -> dict[tuple[int, str], tuple[int, int]]:
+    """{(unit_id, channel): (counted, excluded)} in the period: one pass gives the totals by unit,
+    by channel and overall."""
     where, params = _scope("unit_id", scope)
-    return {r[0]: (r[1], r[2]) for r in db.execute(
-        "SELECT unit_id, sum(n - n_excluded), sum(n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" +
-        where + " GROUP BY unit_id", [period.start.isoformat(), period.end.isoformat(), *params])}
-
-
-def counts_by_channel(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
-    where, params = _scope("unit_id", scope)
-    return {r[0]: r[1] for r in db.execute(
-        "SELECT channel, sum(n - n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" + where +
-        " GROUP BY channel", [period.start.isoformat(), period.end.isoformat(), *params])}
+    return {(r[0], r[1]): (r[2], r[3]) for r in db.execute(
+        "SELECT unit_id, channel, sum(n - n_excluded), sum(n_excluded) FROM daily_counts "
+        "WHERE day BETWEEN ? AND ?" + where + " GROUP BY unit_id, channel",
+        [period.start.isoformat(), period.end.isoformat(), *params])}
 
 
 def counts_by_field(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
@@ -168,28 +165,17 @@ def speeder_limits(db: sqlite_utils.Database, ratio: float) -> list[SpeederLimit
     return limits
 
 
-def _limits_table(limits: list[SpeederLimit]) -> tuple[str, list]:
-    if not limits:
-        return "SELECT NULL AS qid, NULL AS qv, NULL AS ch, NULL AS lim WHERE 0", []
-    values = ", ".join("(?, ?, ?, ?)" for _ in limits)
-    params = [v for lim in limits for v in (lim.questionnaire_id, lim.questionnaire_version, lim.channel,
-                                            lim.limit_seconds)]
-    return f"SELECT column1 AS qid, column2 AS qv, column3 AS ch, column4 AS lim FROM (VALUES {values})", params
-
-
 def _speeders_sql(limits: list[SpeederLimit], bounds: tuple[str, str], scope: Scope,
                   columns: str) -> tuple[str, list]:
-    table, params = _limits_table(limits)
+    speeder, params = _speeder_expression(limits)
     top = max((lim.limit_seconds for lim in limits), default=0)
     where, scope_params = _scope("r.unit_id", scope)
     # The scan must walk the (covering) duration index below the largest limit,
     # a few % of responses: left to itself the planner prefers the time index,
     # which reads every response of the period.
-    return (f"SELECT {columns} FROM responses r INDEXED BY responses_duration CROSS JOIN ({table}) t "
-            f"WHERE r.duration_s < ? AND +r.submitted_at >= ? AND +r.submitted_at < ? "
-            f"AND r.questionnaire_id = t.qid AND r.questionnaire_version = t.qv AND r.channel = t.ch "
-            f"AND r.duration_s < t.lim" + where,
-            [*params, top, *bounds, *scope_params])
+    return (f"SELECT {columns} FROM responses r INDEXED BY responses_duration "
+            f"WHERE r.duration_s < ? AND +r.submitted_at >= ? AND +r.submitted_at < ? AND {speeder}" + where,
+            [top, *bounds, *params, *scope_params])
 
 
 def flag_counts(db: sqlite_utils.Database, period: periods.Period, offset_minutes: int, scope: Scope,
