@@ -211,6 +211,7 @@ def _staff(db: sqlite_utils.Database) -> None:
     CREATE INDEX responses_duration ON responses(duration_s, submitted_at, questionnaire_id,
         questionnaire_version, channel, kiosk_id, unit_id);
     CREATE INDEX responses_with_comment ON responses(submitted_at) WHERE comment IS NOT NULL;
+    CREATE INDEX responses_unit_with_comment ON responses(unit_id, submitted_at) WHERE comment IS NOT NULL;
     """)
     from .settings import defaults
     from .staff import summary

@@ -48,6 +48,7 @@ class ExportSpec:
                        for v in versions}
         self.limits = queries.speeder_limits(db, ratio)
         self.bounds = filters.period.utc_bounds(offset_minutes)
+        self.full_scan = queries.export_share(db, filters.period, filters.scope) >= queries.FULL_SCAN_SHARE
 
     @property
     def header(self) -> list[str]:
@@ -95,7 +96,8 @@ class ExportSpec:
         for (uuid, rid, version, unit_id, channel, kiosk_id, lang, started, submitted, duration, answers,
              rtype, gender, age, education, occupation, ethnicity, field, comment, excluded_at, excluded_by,
              excluded_reason, straightline, burst) in queries.export_rows(db, self.questionnaire_id, self.bounds,
-                                                                          self.filters.scope):
+                                                                          self.filters.scope,
+                                                                          full_scan=self.full_scan):
             if version in fast and len(answers) == width:
                 scores = ",".join(answers).translate(_CSV_SCORES) if csv_mode else tuple(map(values.get, answers))
             else:

@@ -376,24 +376,40 @@ def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple
                       "AND r.submitted_at < ?" + where, [questionnaire_id, *bounds, *params]).fetchone()[0]
 
 
+# Above this share of all responses, an export reads the whole table in storage
+# order (sequential pages) rather than visiting its rows through an index.
+FULL_SCAN_SHARE = 0.25
+
+
 def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
-                scope: Scope) -> Iterator[tuple]:
-    """Responses to export as tuples, oldest first, read lazily (constant memory).
+                scope: Scope, *, full_scan: bool) -> Iterator[tuple]:
+    """Responses to export as tuples in the order they were stored, read lazily.
 
     Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
     started_at, submitted_at, duration_s, answers, the respondent fields,
     comment, excluded at/by/reason, straight-lining and burst flags (None: no).
     Kept to plain columns: names, local times and formula neutralising are
-    cheaper in Python with small caches than per row in SQL.
+    cheaper in Python with small caches than per row in SQL. ``full_scan``
+    (for exports of most responses) walks the table itself, without sorting;
+    otherwise an index finds the rows and SQLite sorts them (spilling to disk,
+    not memory, when there are many).
     """
-    where, params = _scope("r.unit_id", scope)
+    where, params = _scope("+r.unit_id" if full_scan else "r.unit_id", scope)
+    time_column = "+r.submitted_at" if full_scan else "r.submitted_at"
     return db.execute(
         f"SELECT r.uuid, r.id, r.questionnaire_version, r.unit_id, r.channel, r.kiosk_id, r.lang, r.started_at, "
         f"r.submitted_at, r.duration_s, r.answers, {', '.join('r.' + c for c in RESPONDENT_FIELDS)}, r.comment, "
         f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
         f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
-        f"WHERE r.questionnaire_id = ? AND r.submitted_at >= ? AND r.submitted_at < ?" + where +
-        " ORDER BY r.submitted_at, r.id", [questionnaire_id, *bounds, *params])
+        f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
+        " ORDER BY r.id", [questionnaire_id, *bounds, *params])
+
+
+def export_share(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> float:
+    """About what share of all responses an export of ``period`` and ``scope`` reads (from the summaries)."""
+    everything = db.execute("SELECT coalesce(sum(n), 0) FROM daily_counts").fetchone()[0]
+    selected = sum(count_between(db, period.start.isoformat(), period.end.isoformat(), scope))
+    return selected / everything if everything else 0.0
 
 
 def export_names(db: sqlite_utils.Database) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
