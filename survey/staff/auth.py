@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
 from ..db import get_db
-from . import bp, users
+from . import bp, monitor, users
 
 # Blueprints that citizens (and their kiosks) use without signing in.
 OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk"})
@@ -90,7 +90,7 @@ def _guard(role: str):
         else:
             ref = urlsplit(request.referrer or "")
             target = ref.path + (f"?{ref.query}" if ref.query else "") if ref.netloc == request.host else None
-            target = target if _is_local(target) else None
+            target = target if is_local_path(target) else None
         return redirect(url_for("staff.login", next=target))
     if not user.has_role(role):
         return error_page(403, "Not allowed",
@@ -145,12 +145,17 @@ def _require_login() -> object:
     return _guard(role) if role else None
 
 
-def _is_local(target: str | None) -> bool:
+def is_local_path(target: str | None) -> bool:
     """A redirect target on this site: a path, no scheme, no host, no backslash tricks."""
     if not target or "\\" in target or any(ord(c) < 32 for c in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
+
+
+@bp.errorhandler(monitor.SummariesMissing)
+def _summaries_missing(exc: monitor.SummariesMissing):
+    return error_page(503, "Monitoring not ready", [str(exc)])
 
 
 @bp.errorhandler(CSRFError)
@@ -179,7 +184,7 @@ def init_app(app: Flask) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_url = request.values.get("next", "")
-    if not _is_local(next_url):
+    if not is_local_path(next_url):
         next_url = url_for("staff.dashboard")
     if request.method == "GET":
         if current_user() is not None:

@@ -6,16 +6,13 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import responses as response_store
 from ..db import get_db
 from . import bp, monitor, periods, queries, targets
-from .auth import current_user, error_page, login_required
+from .auth import current_user, error_page, is_local_path, login_required
 
 
 def _context():
     """(db, filters, rules, warnings) for the current request, or an error response."""
     db = get_db()
-    try:
-        rules, warnings = monitor.effective_rules(db, current_app.config)
-    except RuntimeError as exc:
-        return None, error_page(503, "Monitoring not ready", [str(exc)])
+    rules, warnings = monitor.effective_rules(db, current_app.config)
     today = periods.local_now(rules.utc_offset_minutes).date()
     try:
         filters = monitor.parse_filters(db, request.args, targets.fieldwork_period(db, today))
@@ -119,10 +116,7 @@ def quality():
 @login_required("staff")
 def response_detail(response_id: int):
     db = get_db()
-    try:
-        rules, _ = monitor.effective_rules(db, current_app.config)
-    except RuntimeError as exc:
-        return error_page(503, "Monitoring not ready", [str(exc)])
+    rules, _ = monitor.effective_rules(db, current_app.config)
     limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
     row = queries.response(db, response_id, limits)
     if row is None:
@@ -173,7 +167,5 @@ def _pages(total: int) -> int:
 
 def _back(default: str) -> str:
     """Where a form came from (a local path given in the form's 'back' field), else ``default``."""
-    from .auth import _is_local
-
     target = request.form.get("back", "")
-    return target if _is_local(target) else default
+    return target if is_local_path(target) else default

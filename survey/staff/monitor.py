@@ -242,11 +242,15 @@ def field_labels(definition: dict | None) -> dict[str, str]:
     return labels
 
 
+class SummariesMissing(RuntimeError):
+    """The summary tables were never built, or by older code (see ``summary``)."""
+
+
 def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str]]:
     """The summary rules in effect, and warnings when the settings ask for others."""
     rules = summary.in_effect(db)
     if rules is None:
-        raise RuntimeError("the monitoring summaries are missing or outdated: run "
+        raise SummariesMissing("the monitoring summaries are missing or outdated: run "
                            "`flask --app survey refresh-summaries`")
     try:
         wanted = summary.rules_from_config(config)

@@ -464,3 +464,11 @@ def test_changed_settings_are_announced_until_the_summaries_are_refreshed(app, c
     result = app.test_cli_runner().invoke(args=["refresh-summaries"])
     assert result.exit_code == 0 and "Rebuilt: triggers, quality flags" in result.output
     assert "The settings changed" not in client.get("/staff/").get_data(as_text=True)
+
+
+def test_pages_say_when_the_summaries_must_be_rebuilt(client, db, staff, clock):
+    staff.as_role("admin")
+    db.execute("UPDATE summary_config SET version = version - 1")      # as after an upgrade of the trigger code
+    for path in ("/staff/", "/staff/quality", "/staff/exports", "/staff/admin/targets"):
+        response = client.get(path)
+        assert response.status_code == 503 and "refresh-summaries" in response.get_data(as_text=True), path
