@@ -370,12 +370,6 @@ def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bo
 
 # --- Export ----------------------------------------------------------------------------------
 
-def export_count(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str], scope: Scope) -> int:
-    where, params = _scope("r.unit_id", scope)
-    return db.execute("SELECT count(*) FROM responses r WHERE r.questionnaire_id = ? AND r.submitted_at >= ? "
-                      "AND r.submitted_at < ?" + where, [questionnaire_id, *bounds, *params]).fetchone()[0]
-
-
 # Above this share of all responses, an export reads the whole table in storage
 # order (sequential pages) rather than visiting its rows through an index.
 FULL_SCAN_SHARE = 0.25

@@ -142,9 +142,9 @@ def stream(header: Sequence[str], rows: Iterable[Sequence], row_count: int, *, s
            chunk_bytes: int = 256 * 1024) -> Iterator[bytes]:
     """The bytes of an XLSX workbook of ``header`` and ``rows``, in pieces of about ``chunk_bytes``.
 
-    ``row_count`` (the number of rows to come) decides how many sheets the
-    workbook declares; rows beyond it are dropped rather than break the file,
-    so count and read in one transaction.
+    ``row_count`` (at least the number of rows to come) decides how many
+    sheets the workbook declares up front; rows beyond them are dropped rather
+    than break the file, so count and read in one transaction.
     """
     per_sheet = MAX_ROWS - 1
     sheets = max(1, -(-row_count // per_sheet))
