@@ -51,6 +51,7 @@ KEYS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 
 MESSAGES = {
     "unreadable": "cannot read the file: {error}",
+    "not_utf8": "the file is not UTF-8 text: {error}",
     "bad_toml": "invalid TOML: {error}",
     "bad_json": "invalid JSON: {error}",
     "not_table": "must be a table, got {got}",
@@ -67,7 +68,7 @@ MESSAGES = {
     "bad_code": "code must be letters, digits, '_', '.', '+' or '-' with no spaces, got {got!r}",
     "duplicate_code": "duplicate code '{code}' (also used by {what} #{first})",
     "unknown_factor": "unknown factor {got!r} (defined factors: {known})",
-    "empty_factor": "factor has no criteria",
+    "empty_factor": "no criterion belongs to this factor",
     "bad_part": "part must be one of {known}, got {got!r}",
     "mixed_parts": "either every factor has a part or none does; this one has none",
     "bad_weight": "weight must be a number greater than 0, got {got!r}",
@@ -274,7 +275,9 @@ def load(path: str | Path) -> Questionnaire:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as error:
         raise QuestionnaireError(str(path), "file", "bad_toml", error=error) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise QuestionnaireError(str(path), "file", "not_utf8", error=error) from None
+    except OSError as error:
         raise QuestionnaireError(str(path), "file", "unreadable", error=error) from None
     return _Reader(str(path)).questionnaire(data, expected_id=path.stem)
 
@@ -425,7 +428,7 @@ class _Reader:
     def factors(self, value: Any) -> tuple[Factor, ...]:
         factors = []
         for item, f, code in self.coded(self.tables(value, "factors", "factors", "factor"), "factor", "factor"):
-            if f["part"] is not None and f["part"] not in PARTS:
+            if f["part"] is not None and (not isinstance(f["part"], str) or f["part"] not in PARTS):
                 self.fail(item, "bad_part", known=", ".join(PARTS), got=f["part"])
             factors.append(Factor(code, self.text(f["text"], f"{item} text"), f["part"]))
         with_part = [f for f in factors if f.part]
