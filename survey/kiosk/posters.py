@@ -13,9 +13,14 @@ import textwrap
 from functools import lru_cache
 
 import segno
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path
+
+from ..db import get_db
+from ..units import by_slug, leaf_units
+from . import kiosks as kiosk_store
 
 A4_INCHES = (210 / 25.4, 297 / 25.4)
 COUNTER_MAX = 60
@@ -115,3 +120,53 @@ def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
         "Title": f"{unit['name_vi']} – QR" + (f" – {counter}" if counter else ""),
         "Subject": link, "Creator": "SIPAS survey platform"})
     return out.getvalue()
+
+
+# ------------------------------------------------------------------ web pages
+# Posters are for staff to print; the link they carry is public anyway. They
+# sit with the other staff pages (login required once the staff area has it,
+# see docs/kiosk.md) so that only citizen and kiosk routes are open.
+
+bp = Blueprint("posters", __name__, url_prefix="/posters")
+
+
+def base_url() -> str:
+    return current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+
+
+def _unit_and_counter(slug: str) -> tuple[dict, str | None]:
+    unit = by_slug(get_db(), slug)
+    if unit is None or unit["id"] not in {u["id"] for u in leaf_units(get_db())}:
+        abort(404)
+    try:
+        counter = clean_counter(request.args.get("counter"))
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    return unit, counter
+
+
+@bp.get("/")
+def index():
+    db = get_db()
+    counters: dict[int, list[str]] = {}
+    for k in kiosk_store.all_kiosks(db, include_revoked=False):
+        counters.setdefault(k["unit_id"], []).append(k["name"])
+    return render_template("kiosk/posters.html", units=leaf_units(db), counters=counters)
+
+
+@bp.get("/<slug>")
+def poster(slug: str):
+    unit, counter = _unit_and_counter(slug)
+    link = unit_link(base_url(), unit["slug"])
+    return render_template("kiosk/poster.html", unit=unit, counter=counter, link=link, svg=qr_svg(link),
+                           text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter))
+
+
+@bp.get("/<slug>.pdf")
+def pdf(slug: str):
+    unit, counter = _unit_and_counter(slug)
+    data = poster_pdf(unit, unit_link(base_url(), unit["slug"]), counter)
+    name = f"poster-{unit['slug']}" + (f"-{counter}" if counter else "")
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{ascii_name}.pdf"'})

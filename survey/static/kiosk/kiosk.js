@@ -142,6 +142,7 @@
   /* ------------------------------------------------------------ the form */
 
   var form = document.getElementById("survey");
+  var survey = document.getElementById("kiosk-survey");
   var startedAt = null;
   var dirty = false;
   var submitting = false;
@@ -261,7 +262,9 @@
         location.replace(homeUrl("vi"));
       } else {
         show(document.getElementById("kiosk-thanks"), false);
-        show(form, true);
+        show(survey, true);
+        var button = form.querySelector("button[type=submit]");
+        if (button) button.disabled = false;
         window.scrollTo(0, 0);
         root.dataset.state = "form";
         armIdle();
@@ -279,7 +282,7 @@
     root.dataset.state = "thanks";
     var panel = document.getElementById("kiosk-thanks");
     var count = document.getElementById("kiosk-thanks-count");
-    show(form, false);
+    show(survey, false);
     show(panel, true);
     window.scrollTo(0, 0);
     var left = parseInt(cfg.thanks, 10) || 5;
