@@ -154,15 +154,15 @@ def submit(token: str):
                      notice=t("kiosk.refreshed") if stale else None)
     now = datetime.now(timezone.utc)
     started = started_at(request.form.get("started"), submission_id) or now   # a ticket signed with an old key
-    answers = form.answers()
-    respondent = form.respondent()
+    answers = form.answer_values()
+    respondent = form.respondent_values()
     if kiosk.field and not respondent.get("field"):
         respondent["field"] = kiosk.field
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
-        respondent=respondent, comment=form.comment())
+        respondent=respondent, comment=form.comment_value())
     _save(kiosk, response)
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
 
@@ -344,15 +344,15 @@ def api_responses():
         errors = {name: messages[0] for name, messages in form.errors.items()}
         first = next(iter(errors.values()))
         return _refusal(422, "invalid", detail=first, errors=errors)
-    respondent = form.respondent()
+    respondent = form.respondent_values()
     if kiosk.field and not respondent.get("field"):
         respondent["field"] = kiosk.field
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(submitted),
-        answers=responses.encode_answers(q.criterion_codes, form.answers()),
-        respondent=respondent, comment=form.comment())
+        answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
+        respondent=respondent, comment=form.comment_value())
     stored = _save(kiosk, response)
     if not stored.new:
         return jsonify({"status": "duplicate", "submission_id": submission_id}), 200
