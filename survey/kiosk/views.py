@@ -299,17 +299,19 @@ def api_responses():
     db = get_db()
     received = datetime.now(timezone.utc)
     try:
+        body, too_large = request.get_json(silent=True), False
+    except HTTPException:                            # 413: larger than MAX_CONTENT_LENGTH
+        body, too_large = None, True
+    if isinstance(body, dict) and body.get("lang") in LANGUAGES:
+        g.lang = body["lang"]                        # the device shows refusals in its language
+    try:
         kiosk = kiosks.authenticate(db, _header_token())
     except KioskRefused as refused:
         return _refusal(refused.status, refused.reason)
-    try:
-        body = request.get_json(silent=True)
-    except HTTPException as exc:                     # 413: larger than MAX_CONTENT_LENGTH
-        return _refusal(exc.code or 400, "too_large" if exc.code == 413 else "bad_request", detail=str(exc.code))
+    if too_large:
+        return _refusal(413, "too_large")
     if not isinstance(body, dict):
         return _refusal(400, "bad_request", detail="JSON object expected")
-    if body.get("lang") in LANGUAGES:
-        g.lang = body["lang"]
     unknown = sorted(str(k)[:30] for k in body if k not in ENVELOPE)
     if unknown:
         return _refusal(400, "bad_request", detail=f"unknown field {unknown[0]!r}")
