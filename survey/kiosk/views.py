@@ -341,14 +341,14 @@ def api_responses():
         formdata = _answers_formdata(q, body)
     except ValueError as exc:
         return _refusal(422, "invalid", detail=str(exc))
+    if kiosk.field and "field" not in formdata and "field" in {r.code for r in q.respondent}:
+        formdata["field"] = kiosk.field           # the counter's field, when the respondent left it
     form = form_class(q)(formdata=formdata, meta={"csrf": False})
     if not form.validate():
         errors = {name: messages[0] for name, messages in form.errors.items()}
         first = next(iter(errors.values()))
         return _refusal(422, "invalid", detail=first, errors=errors)
     respondent = form.respondent_values()
-    if kiosk.field and not respondent.get("field"):
-        respondent["field"] = kiosk.field
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),

@@ -104,7 +104,7 @@ def test_an_older_registered_questionnaire_version_is_accepted_an_unknown_one_is
     ({"started_at": "2025-03-01T10:00:00"}, 422, "started_at has no time zone"),
     ({"answers": [4] * 26}, 422, "answers must be an object"),
     ({"answers": {"q99": "4"}}, 422, "unknown criterion 'q99'"),
-    ({"respondent": {"gender": "other"}}, 422, "gender"),
+    ({"respondent": {"respondent_type": "individual", "gender": "other", "age_band": "35-49"}}, 422, "“other”"),
     ({"comment": "x" * 1300}, 422, "1300"),
 ])
 def test_bad_submissions_are_refused_with_the_problem_named_and_nothing_stored(client, db, kiosk, change, status,
