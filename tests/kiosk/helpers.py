@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from html.parser import HTMLParser
 from datetime import datetime, timedelta, timezone
 
 from survey.kiosk import kiosks
@@ -39,7 +40,29 @@ def rows(db, sql="SELECT * FROM responses ORDER BY id", params=()):
     return list(db.query(sql, params))
 
 
-def form_fields(html: str) -> dict[str, str]:
-    """The hidden fields of a rendered questionnaire form."""
-    return {m.group(1): m.group(2) for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', html)} | \
-        {m.group(2): m.group(1) for m in re.finditer(r'<input[^>]*type="hidden"[^>]*value="([^"]*)"[^>]*name="([^"]+)"', html)}
+class _Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.checked = {}, {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "hidden":
+            self.hidden[a["name"]] = a.get("value", "")
+        if tag == "input" and a.get("type") == "radio" and "checked" in a:
+            self.checked[a["name"]] = a["value"]
+
+
+def inputs(html: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The hidden fields and the checked radio buttons of a rendered form."""
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.hidden, parser.checked
+
+
+def answers_form(**changes) -> dict[str, str]:
+    """A complete set of answers as the web form posts them."""
+    data = {f"q{n:02d}": "4" for n in range(1, 27)}
+    data.update(respondent_type="individual", gender="male", age_band="25-34", field="land")
+    data.update(changes)
+    return data
