@@ -33,12 +33,10 @@ def render_pdf(data: bytes, tmp_path) -> str:
 def test_the_pdf_poster_is_one_a4_page_whose_qr_code_opens_the_units_survey(client, tmp_path):
     response = client.get("/posters/thanh-pho-thu-duc.pdf?counter=Quầy 3")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    assert response.data.startswith(b"%PDF") and response.data.count(b"/Type /Page\n") + \
-        response.data.count(b"/Type /Page ") <= 1
     png = render_pdf(response.data, tmp_path)
-    from PIL import Image
-    width, height = Image.open(png).size
-    assert (width, height) == (827, 1169)                      # A4 at 100 dpi
+    info = subprocess.run(["pdfinfo", str(tmp_path / "poster.pdf")], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Pages:           1" in info and "(A4)" in info, info
     assert decode_png(png) == ["https://khaosat.example.gov.vn/u/thanh-pho-thu-duc"]
     survey = client.get("/u/thanh-pho-thu-duc")
     assert survey.status_code == 200 and "Thành phố Thủ Đức" in survey.get_data(as_text=True)
