@@ -91,10 +91,10 @@ def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
     put(0.5, 0.875, lines(unit["name_vi"], 32), ha="center", va="top", fontsize=30, weight="bold",
         linespacing=1.15)
     name_lines = len(textwrap.wrap(unit["name_vi"], 32)) or 1
-    y = 0.875 - 0.045 * name_lines
+    y = 0.875 - 0.05 * name_lines - 0.008
     put(0.5, y, lines(unit["name_en"], 48), ha="center", va="top", fontsize=18, color="#333")
     if counter:
-        put(0.5, y - 0.04, f"{TEXT['counter']['vi']} / {TEXT['counter']['en']}: {counter}", ha="center",
+        put(0.5, y - 0.042, f"{TEXT['counter']['vi']} / {TEXT['counter']['en']}: {counter}", ha="center",
             va="top", fontsize=18, weight="bold", color="#0b4f8a")
 
     code = qr(link)
