@@ -19,6 +19,7 @@
   var DB = window.KioskDB;
   var mode = cfg.mode || "page";
   var token = null;
+  var RETRY_MS = 5000;   // a waiting response is tried again this often (only an IndexedDB read when none waits)
 
   function msg(name, values) {
     var text = cfg["msg" + name.charAt(0).toUpperCase() + name.slice(1)] || "";
@@ -373,7 +374,7 @@
       }
       flush();
     });
-    setInterval(flush, (parseFloat(cfg.retry) || 15) * 1000);
+    setInterval(flush, RETRY_MS);
     window.addEventListener("online", flush);
     var dl = document.getElementById("kiosk-download");
     if (dl) dl.addEventListener("click", download);
