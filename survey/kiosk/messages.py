@@ -7,7 +7,7 @@ kiosk also shows the citizen pages' own texts (``thanks.heading``, ...).
 KIOSK_MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.next": {"vi": "Phiếu mới sẽ mở sau {n} giây.", "en": "A new form opens in {n} seconds."},
     "kiosk.again": {"vi": "Bắt đầu phiếu mới ngay", "en": "Start a new form now"},
-    "kiosk.idle_title": {"vi": "Bạn vẫn đang ở đây chứ?", "en": "Are you still there?"},
+    "kiosk.idle_title": {"vi": "Ông/Bà vẫn đang ở đây chứ?", "en": "Are you still there?"},
     "kiosk.idle_body": {"vi": "Nếu không, các câu trả lời chưa gửi sẽ được xóa để người tiếp theo không nhìn thấy.",
                         "en": "If not, the answers not yet sent will be cleared so that the next person "
                               "cannot see them."},
@@ -24,10 +24,10 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
                               "Câu trả lời vẫn còn trên màn hình. Vui lòng báo cán bộ.",
                         "en": "The response could not be stored on this device and the server cannot be "
                               "reached. Your answers are still on the screen. Please tell a member of staff."},
-    "kiosk.refreshed": {"vi": "Trang vừa được làm mới. Câu trả lời của bạn vẫn được giữ nguyên: "
-                              "vui lòng bấm “Gửi phiếu đánh giá” một lần nữa.",
+    "kiosk.refreshed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
+                              "vui lòng bấm “{button}” một lần nữa.",
                         "en": "The page has just been renewed. Your answers are kept: please press "
-                              "“Send my answers” once more."},
+                              "“{button}” once more."},
     "kiosk.boot_title": {"vi": "Máy khảo sát tại quầy", "en": "Counter survey tablet"},
     "kiosk.boot_body": {"vi": "Thiết bị này chưa được thiết lập làm máy khảo sát. Cán bộ: mở địa chỉ "
                               "thiết bị do quản trị viên cung cấp.",

@@ -151,7 +151,7 @@ def submit(token: str):
         if stale:
             form.csrf_token.errors = []
         return _page(kiosk, token, q, form, status=200 if stale else 422,
-                     notice=t("kiosk.refreshed") if stale else None)
+                     notice=t("kiosk.refreshed", button=t("form.submit")) if stale else None)
     now = datetime.now(timezone.utc)
     started = started_at(request.form.get("started"), submission_id) or now   # a ticket signed with an old key
     answers = form.answer_values()

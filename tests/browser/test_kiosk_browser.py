@@ -21,6 +21,7 @@ import pytest
 from survey import catalog, create_app
 from survey import db as database
 from survey import units
+from survey.i18n import MESSAGES
 
 pytestmark = pytest.mark.browser
 
@@ -212,7 +213,7 @@ def test_a_cli_kiosk_serves_respondents_in_a_row_with_nothing_left_from_the_one_
         page.click("#survey button[type=submit]")
         thanks = page.locator("#kiosk-thanks")
         thanks.wait_for(state="visible")
-        assert "Cảm ơn bạn đã đánh giá!" in thanks.inner_text()
+        assert MESSAGES["thanks.heading"]["vi"] in thanks.inner_text()
         page.wait_for_selector("#survey", state="visible")
         ready(page)
     page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'")
@@ -248,7 +249,7 @@ def test_without_javascript_the_plain_form_thanks_then_back_shows_an_empty_form(
     page.goto(url)
     answer(page, codes, 1, comment="không có JavaScript")
     page.click("#survey button[type=submit]")
-    assert "Cảm ơn bạn đã đánh giá!" in page.inner_text("main")
+    assert MESSAGES["thanks.heading"]["vi"] in page.inner_text("main")
     page.wait_for_selector("#survey", timeout=10_000)            # the Refresh header brings the form back
     assert chosen(page) == {"checked": [], "comment": ""}
     page.go_back()
@@ -271,7 +272,7 @@ def test_an_idle_half_filled_form_asks_are_you_still_there_then_clears_itself(ru
     answer(page, codes, 4, upto=5)
     dialog = page.locator("#kiosk-idle")
     dialog.wait_for(state="visible", timeout=5000)
-    assert "Bạn vẫn đang ở đây chứ?" in dialog.inner_text()
+    assert "Ông/Bà vẫn đang ở đây chứ?" in dialog.inner_text()
     assert page.get_attribute("#kiosk-idle", "aria-labelledby") == "kiosk-idle-h"
     page.click("#kiosk-stay")                                 # still here: the answers stay
     assert not dialog.is_visible() and len(chosen(page)["checked"]) == 5
@@ -411,10 +412,11 @@ def test_an_expired_session_recovers_by_itself(running, context):
     running.start(new_secret=True)
     answer(plain, codes, 2)
     plain.click("#survey button[type=submit]")
-    assert "vui lòng bấm “Gửi phiếu đánh giá” một lần nữa" in plain.inner_text("main")
+    button = MESSAGES["form.submit"]["vi"]
+    assert f"vui lòng bấm “{button}” một lần nữa" in plain.inner_text("main")
     assert len(chosen(plain)["checked"]) == 30
     plain.click("#survey button[type=submit]")
-    assert "Cảm ơn bạn đã đánh giá!" in plain.inner_text("main")
+    assert MESSAGES["thanks.heading"]["vi"] in plain.inner_text("main")
     rows = running.rows()[before:]
     assert [r["answers"] for r in rows] == ["3" * 26, "2" * 26]
 
