@@ -174,7 +174,7 @@ def ready(page) -> None:
 
 def warm(page) -> None:
     """Wait until the service worker controls the page and holds a copy of it for offline use."""
-    page.wait_for_function("document.getElementById('kiosk').dataset.warm === '1' "
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.warm === '1' "
                            "&& navigator.serviceWorker.controller !== null")
 
 
@@ -216,7 +216,7 @@ def test_a_cli_kiosk_serves_respondents_in_a_row_with_nothing_left_from_the_one_
         assert MESSAGES["thanks.heading"]["vi"] in thanks.inner_text()
         page.wait_for_selector("#survey", state="visible")
         ready(page)
-    page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'")
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '0'")
     rows = running.rows()[before:]
     assert [r["answers"] for r in rows] == [str(s) * 26 for s in scores]
     assert [r["comment"] for r in rows] == [f"Người thứ {n + 1}" for n in range(4)]
@@ -277,7 +277,7 @@ def test_an_idle_half_filled_form_asks_are_you_still_there_then_clears_itself(ru
     page.click("#kiosk-stay")                                 # still here: the answers stay
     assert not dialog.is_visible() and len(chosen(page)["checked"]) == 5
     dialog.wait_for(state="visible", timeout=5000)            # then walks away
-    page.wait_for_function("document.querySelectorAll('input:checked').length === 0", timeout=8000)
+    page.wait_for_function("() => document.querySelectorAll('input:checked').length === 0", timeout=8000)
     ready(page)
     assert not page.locator("#kiosk-idle").is_visible()
     assert chosen(page) == {"checked": [], "comment": ""}
@@ -302,10 +302,10 @@ def test_offline_three_responses_survive_a_reload_and_arrive_exactly_once(runnin
     assert len(running.rows()) == before                      # nothing got through
     page.reload()                                             # served by the service worker
     ready(page)
-    page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '3'")
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '3'")
     assert page.locator("#kiosk-waiting").is_visible()
     ctx.set_offline(False)
-    page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '0'", timeout=30_000)
     rows = running.rows()[before:]
     assert sorted(r["answers"] for r in rows) == ["1" * 26, "3" * 26, "5" * 26]
     assert not page.locator("#kiosk-queue").is_visible()
@@ -341,13 +341,13 @@ def test_with_the_server_down_responses_survive_a_browser_restart_and_are_sent_w
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
         page.goto(running.url + "/k/")
         ready(page)
-        page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '2'")
+        page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '2'")
         running.start(new_secret=True)                        # back, with a new secret key
-        page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'", timeout=40_000)
+        page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '0'", timeout=40_000)
         # and the kiosk takes the next respondent straight away, nothing to re-enter
         answer(page, codes, 5)
         send_and_wait_for_fresh_form(page)
-        page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'", timeout=20_000)
+        page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '0'", timeout=20_000)
     finally:
         ctx.close()
     rows = running.rows()[before:]
@@ -369,13 +369,13 @@ def test_a_revoked_kiosk_keeps_its_refused_responses_visible_with_the_reason(run
     send_and_wait_for_fresh_form(page)
     running.cli("revoke-kiosk", str(kiosk_id))
     ctx.set_offline(False)
-    page.wait_for_function("document.getElementById('kiosk').dataset.refused === '1'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.refused === '1'", timeout=30_000)
     refused = page.inner_text("#kiosk-refused")
     assert refused.startswith("1 phiếu không gửi được: máy khảo sát này đã bị thu hồi.")
     assert page.locator("#kiosk-download").is_visible()
     page.reload()                                             # now the kiosk's own page is refused too
     page.wait_for_selector("text=Máy khảo sát này không nhận phiếu")
-    page.wait_for_function("document.getElementById('kiosk').dataset.refused === '1'")
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.refused === '1'")
     assert page.locator("#kiosk-refused").is_visible()
     with page.expect_download() as download:
         page.click("#kiosk-download")
@@ -404,7 +404,7 @@ def test_an_expired_session_recovers_by_itself(running, context):
     running.start(new_secret=True)
     answer(page, codes, 3)
     send_and_wait_for_fresh_form(page)
-    page.wait_for_function("document.getElementById('kiosk').dataset.waiting === '0'", timeout=20_000)
+    page.wait_for_function("() => document.getElementById('kiosk').dataset.waiting === '0'", timeout=20_000)
     # and without JavaScript the plain form gives the answers back with a fresh token
     plain = context(javascript=False).new_page()
     plain.goto(url)
