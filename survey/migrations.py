@@ -98,26 +98,6 @@ def _initial(db: sqlite_utils.Database) -> None:
     """)
 
 
-@migration("0003_kiosk")
-def _kiosk(db: sqlite_utils.Database) -> None:
-    # Responses a kiosk sent faster than a person can answer (more than
-    # KIOSK_BURST_COUNT within KIOSK_BURST_MINUTES), kept for staff review:
-    # the response itself is stored like any other, never dropped.
-    _script(db, """
-    CREATE TABLE kiosk_flags (
-        id INTEGER PRIMARY KEY,
-        kiosk_id INTEGER NOT NULL REFERENCES kiosks(id),
-        response_uuid TEXT NOT NULL UNIQUE REFERENCES responses(uuid),
-        kind TEXT NOT NULL CHECK (kind IN ('burst')),
-        detail TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        reviewed_at TEXT,
-        reviewed_by TEXT
-    );
-    CREATE INDEX kiosk_flags_kiosk ON kiosk_flags(kiosk_id, created_at);
-    """)
-
-
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

@@ -42,9 +42,6 @@ SETTINGS: list[Setting] = [
     Setting("KIOSK_THANKS_SECONDS", 5, "How long a kiosk shows the thank-you screen before a fresh form."),
     Setting("KIOSK_STILL_THERE_SECONDS", 15,
             "How long the kiosk's 'Are you still there?' question waits for a touch before it resets the form."),
-    Setting("KIOSK_BURST_COUNT", 10,
-            "More kiosk responses than this within KIOSK_BURST_MINUTES are stored but flagged for staff review."),
-    Setting("KIOSK_BURST_MINUTES", 2, "The window in which KIOSK_BURST_COUNT is counted, in minutes."),
     Setting("PUBLIC_BASE_URL", "",
             "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
             "kiosk device URLs and QR posters. Empty: the address of the current request (or "

@@ -70,7 +70,7 @@ def add_kiosk_command(unit_slug: str, name: str | None, field: str | None, base_
 @click.option("--active", is_flag=True, help="Leave out revoked kiosks.")
 @with_appcontext
 def list_kiosks_command(unit_slug: str | None, active: bool) -> None:
-    """List kiosks: id, unit, name, field, last contact, responses, open burst flags, status.
+    """List kiosks: id, unit, name, field, last contact, responses, status.
 
     Example: flask --app survey list-kiosks --unit quan-1 --active
     """
@@ -82,10 +82,10 @@ def list_kiosks_command(unit_slug: str | None, active: bool) -> None:
     if not rows:
         click.echo("No kiosks" + (f" for unit {unit_slug}" if unit_slug else "") + ". Add one with add-kiosk.")
         return
-    header = ("id", "unit", "name", "field", "last seen", "responses", "flags", "status")
+    header = ("id", "unit", "name", "field", "last seen", "responses", "status")
     table = [header] + [
         (str(r["id"]), r["unit_slug"], r["name"], r["field"] or "", r["last_seen_at"] or "never",
-         str(r["responses"]), str(r["open_flags"]),
+         str(r["responses"]),
          f"revoked {r['revoked_at']}" if r["revoked_at"] else "active")
         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

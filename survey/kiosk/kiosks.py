@@ -7,10 +7,10 @@ database does not let anyone pose as a kiosk. Revoking a kiosk keeps its row
 (and its responses): it only stops the token from working.
 
 Kiosk responses are stored through :func:`survey.responses.save` with channel
-``kiosk`` and the kiosk's id, in one transaction with the burst check: more
-than ``KIOSK_BURST_COUNT`` responses of one kiosk within
-``KIOSK_BURST_MINUTES`` (by the time the respondent pressed send) are stored
-*and* flagged in ``kiosk_flags`` for staff to review, never dropped.
+``kiosk`` and the kiosk's id. None is ever dropped for coming too fast: the
+staff dashboard flags bursts (more than ``QUALITY_BURST_COUNT`` responses of
+one kiosk within ``QUALITY_BURST_MINUTES``, by the time each respondent
+pressed send) from these stored facts, for staff to review.
 """
 from __future__ import annotations
 
@@ -146,16 +146,15 @@ def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
 
 def all_kiosks(db: sqlite_utils.Database, *, unit_slug: str | None = None,
                include_revoked: bool = True) -> list[dict]:
-    """Kiosks with their unit, response count and open burst flags, by unit and name."""
+    """Kiosks with their unit and response count, by unit and name."""
     where, params = [], []
     if unit_slug:
         where.append("u.slug = ?")
         params.append(unit_slug)
     if not include_revoked:
         where.append("k.revoked_at IS NULL")
-    sql = (_SELECT.replace(" FROM kiosks", ", (SELECT count(*) FROM responses r WHERE r.kiosk_id = k.id) AS responses, "
-                           "(SELECT count(*) FROM kiosk_flags f WHERE f.kiosk_id = k.id AND f.reviewed_at IS NULL) "
-                           "AS open_flags FROM kiosks")
+    sql = (_SELECT.replace(" FROM kiosks", ", (SELECT count(*) FROM responses r WHERE r.kiosk_id = k.id) AS responses "
+                           "FROM kiosks")
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY u.code, u.slug, k.name, k.id")
     return list(db.query(sql, params))
 
@@ -195,51 +194,14 @@ def seen(db: sqlite_utils.Database, kiosk: Kiosk, now: datetime | None = None) -
     db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now), kiosk.id])
 
 
-@dataclass(frozen=True)
-class Stored:
-    new: bool          # False: this submission id was stored before (a retry); nothing written
-    flagged: bool      # part of a burst: stored and flagged for staff review
-
-
-def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response, *,
-         burst_count: int, burst_minutes: float, now: datetime | None = None) -> Stored:
-    """Store a kiosk's response and flag it if it is part of a burst, in one transaction."""
+def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response,
+         now: datetime | None = None) -> bool:
+    """Store a kiosk's response (one transaction); False if its submission id was stored before."""
     if response.channel != "kiosk" or response.kiosk_id != kiosk.id:
         raise ValueError("a kiosk response must carry channel 'kiosk' and its kiosk's id")
     if response.unit_id != kiosk.unit_id:
         raise KioskRefused("foreign_unit")
-    now = now or _now()
     with db.atomic():
-        # The insert comes first: it takes the write lock, so the count below
-        # cannot race another kiosk request.
         new = store.save(db, response)
-        flagged = False
-        if new:
-            submitted = parse_timestamp(response.submitted_at)
-            since = store.utc_timestamp(submitted - timedelta(minutes=burst_minutes))
-            recent = db.execute("SELECT count(*) FROM responses WHERE kiosk_id = ? AND submitted_at > ? "
-                                "AND submitted_at <= ?", [kiosk.id, since, response.submitted_at]).fetchone()[0]
-            if recent > burst_count:
-                db.execute("INSERT INTO kiosk_flags (kiosk_id, response_uuid, kind, detail, created_at) "
-                           "VALUES (?, ?, 'burst', ?, ?)",
-                           [kiosk.id, response.uuid,
-                            f"{recent} responses within {burst_minutes:g} min (limit {burst_count})",
-                            store.utc_timestamp(now)])
-                flagged = True
-        db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now), kiosk.id])
-    return Stored(new=new, flagged=flagged)
-
-
-def flags(db: sqlite_utils.Database, *, kiosk_id: int | None = None, open_only: bool = True) -> list[dict]:
-    """Burst flags for staff review, newest first, with the kiosk and unit they concern."""
-    where, params = [], []
-    if kiosk_id is not None:
-        where.append("f.kiosk_id = ?")
-        params.append(kiosk_id)
-    if open_only:
-        where.append("f.reviewed_at IS NULL")
-    sql = ("SELECT f.*, k.name AS kiosk_name, u.slug AS unit_slug, r.submitted_at FROM kiosk_flags f "
-           "JOIN kiosks k ON k.id = f.kiosk_id JOIN units u ON u.id = k.unit_id "
-           "JOIN responses r ON r.uuid = f.response_uuid"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY f.id DESC")
-    return list(db.query(sql, params))
+        db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now or _now()), kiosk.id])
+    return new

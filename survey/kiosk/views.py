@@ -163,7 +163,7 @@ def submit(token: str):
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
         respondent=respondent, comment=form.comment_value())
-    _save(kiosk, response)
+    kiosks.save(db, kiosk, response)
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
 
 
@@ -355,14 +355,6 @@ def api_responses():
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value())
-    stored = _save(kiosk, response)
-    if not stored.new:
+    if not kiosks.save(db, kiosk, response):       # the same id won a race just now
         return jsonify({"status": "duplicate", "submission_id": submission_id}), 200
-    return jsonify({"status": "stored", "submission_id": submission_id, "flagged": stored.flagged}), 201
-
-
-def _save(kiosk: Kiosk, response: responses.Response) -> kiosks.Stored:
-    config = current_app.config
-    return kiosks.save(get_db(), kiosk, response, burst_count=int(config["KIOSK_BURST_COUNT"]),
-                       burst_minutes=float(config["KIOSK_BURST_MINUTES"]))
-
+    return jsonify({"status": "stored", "submission_id": submission_id}), 201
