@@ -11,13 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from ..i18n import MESSAGES
     from ..web import csrf
     from . import posters, views
-    from .messages import KIOSK_MESSAGES
 
-    for key, text in KIOSK_MESSAGES.items():
-        MESSAGES.setdefault(key, text)
     # The API authenticates by a header only its own script sets (no ambient
     # credential to forge); the plain form checks its CSRF token itself so that
     # a stale token gives the form back with its answers (views.submit).
