@@ -1,7 +1,7 @@
 """Kiosk mode in a real browser (Debian's Chromium via Playwright), against the app served by a real
 server process on a real SQLite file.
 
-The server runs in its own process so that a test can stop it (the kiosk is
+The browser is tests/browser/conftest.py's ``chromium``. The server runs in its own process so that a test can stop it (the kiosk is
 then truly offline: nothing answers on the port) and start it again, with the
 same or a new secret key, the way a city's server restarts overnight.
 """
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from survey import catalog, create_app
 from survey import db as database
@@ -123,22 +124,12 @@ def running(server):
         server.start()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def context(browser):
+def context(chromium):
     contexts = []
 
     def new(viewport=KIOSK_VIEWPORT, javascript=True):
-        ctx = browser.new_context(viewport=viewport, java_script_enabled=javascript, locale="vi-VN")
+        ctx = chromium.new_context(viewport=viewport, java_script_enabled=javascript, locale="vi-VN")
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         return ctx
@@ -249,7 +240,7 @@ def test_without_javascript_the_plain_form_thanks_then_back_shows_an_empty_form(
     page.goto(url)
     answer(page, codes, 1, comment="không có JavaScript")
     page.click("#survey button[type=submit]")
-    assert MESSAGES["thanks.heading"]["vi"] in page.inner_text("main")
+    expect(page.locator("main")).to_contain_text(MESSAGES["thanks.heading"]["vi"])
     page.wait_for_selector("#survey", timeout=10_000)            # the Refresh header brings the form back
     assert chosen(page) == {"checked": [], "comment": ""}
     page.go_back()
@@ -312,14 +303,14 @@ def test_offline_three_responses_survive_a_reload_and_arrive_exactly_once(runnin
 
 
 def test_with_the_server_down_responses_survive_a_browser_restart_and_are_sent_when_it_is_back(
-        running, browser, tmp_path):
+        running, chromium, tmp_path):
     url = running.add_kiosk(name="Restart")
     before = len(running.rows())
     codes = criteria(running)
     profile = tmp_path / "profile"
 
     def launch():
-        return browser.browser_type.launch_persistent_context(
+        return chromium.browser_type.launch_persistent_context(
             str(profile), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, viewport=KIOSK_VIEWPORT,
             locale="vi-VN")
 
@@ -413,10 +404,10 @@ def test_an_expired_session_recovers_by_itself(running, context):
     answer(plain, codes, 2)
     plain.click("#survey button[type=submit]")
     button = MESSAGES["form.submit"]["vi"]
-    assert f"vui lòng bấm “{button}” một lần nữa" in plain.inner_text("main")
+    expect(plain.locator("main")).to_contain_text(f"vui lòng bấm “{button}” một lần nữa")
     assert len(chosen(plain)["checked"]) == 30
     plain.click("#survey button[type=submit]")
-    assert MESSAGES["thanks.heading"]["vi"] in plain.inner_text("main")
+    expect(plain.locator("main")).to_contain_text(MESSAGES["thanks.heading"]["vi"])
     rows = running.rows()[before:]
     assert [r["answers"] for r in rows] == ["3" * 26, "2" * 26]
 
