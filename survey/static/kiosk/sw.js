@@ -97,13 +97,17 @@ self.addEventListener("fetch", function (event) {
 });
 
 /* The page asks for both languages to be stored as soon as it is set up, so
-   the very first reload or language switch can already happen offline. */
+   the very first reload or language switch can already happen offline. Only
+   missing copies are fetched: every navigation refreshes its own. */
 self.addEventListener("message", function (event) {
   if (!event.data || event.data.type !== "warm") return;
-  event.waitUntil(KioskDB.get("meta", "token").then(function (token) {
+  event.waitUntil(Promise.all([KioskDB.get("meta", "token"), caches.open(PAGES)]).then(function (found) {
+    var token = found[0], cache = found[1];
     if (!token) return null;
     return Promise.all(["vi", "en"].map(function (lang) {
-      return fetchPage(token, lang).catch(function () { return null; });
+      return cache.match(pageKey(lang)).then(function (hit) {
+        return hit || fetchPage(token, lang).catch(function () { return null; });
+      });
     }));
   }).then(function () {
     if (event.source) event.source.postMessage({type: "warmed"});
