@@ -54,7 +54,12 @@
       try { localStorage.setItem("kiosk.token", fromPage); } catch (e) { /* keep it in the page only */ }
       delete root.dataset.token;
     }
-    var saved = token && DB ? DB.put("meta", token, "token").catch(function () {}) : Promise.resolve();
+    // A new token (the tablet was set up again): stored copies of the page carry the old one.
+    var stale = fromPage && stored && stored !== fromPage && window.caches
+      ? caches.delete("kiosk-pages").catch(function () {}) : Promise.resolve();
+    var saved = stale.then(function () {
+      return token && DB ? DB.put("meta", token, "token").catch(function () {}) : null;
+    });
     if (fromPage && window.history && history.replaceState && mode !== "boot") {
       history.replaceState(null, "", homeUrl(cfg.lang));
     }
