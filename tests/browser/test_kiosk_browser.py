@@ -128,8 +128,10 @@ def running(server):
 def context(chromium):
     contexts = []
 
-    def new(viewport=KIOSK_VIEWPORT, javascript=True):
-        ctx = chromium.new_context(viewport=viewport, java_script_enabled=javascript, locale="vi-VN")
+    def new(viewport=KIOSK_VIEWPORT, javascript=True, bypass_csp=False):
+        # bypass_csp only where axe-core is injected; otherwise the app's CSP is enforced as in production
+        ctx = chromium.new_context(viewport=viewport, java_script_enabled=javascript, locale="vi-VN",
+                                   bypass_csp=bypass_csp)
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         return ctx
@@ -426,3 +428,30 @@ def test_the_qr_poster_opens_the_units_survey_on_a_phone(running, context, tmp_p
     phone.goto(links[0])
     assert "Quận 3" in phone.inner_text("header")
     assert phone.locator("#survey").is_visible()
+
+
+def test_the_kiosk_form_idle_question_and_thank_you_have_no_wcag_violations(running, context, axe):
+    url = running.add_kiosk()
+    codes = criteria(running)
+    page = context(bypass_csp=True).new_page()
+
+    def slow_screens(route):
+        # a question and a thank-you screen that stay while axe looks at them (1-2 s on this server)
+        response = route.fetch()
+        body = response.text().replace('data-thanks="1"', 'data-thanks="30"')
+        route.fulfill(response=response, body=body.replace('data-still-there="2"', 'data-still-there="30"'))
+
+    page.route(url, slow_screens)
+    page.goto(url)
+    ready(page)
+    assert axe(page) == [], "kiosk form"
+    answer(page, codes, 4, upto=2)
+    page.wait_for_selector("#kiosk-idle", state="visible", timeout=5000)
+    assert axe(page) == [], "'Are you still there?' dialog"
+    assert page.locator("#kiosk-idle").is_visible()
+    page.click("#kiosk-stay")
+    answer(page, codes, 4)
+    page.click("#survey button[type=submit]")
+    page.wait_for_selector("#kiosk-thanks", state="visible")
+    assert axe(page) == [], "thank-you screen"
+    assert page.locator("#kiosk-thanks").is_visible()      # still the screen axe looked at
