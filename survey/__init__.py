@@ -38,6 +38,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     app.register_blueprint(citizen_bp)
 
+    from . import kiosk
+
+    kiosk.init_app(app)
+
     from . import staff
 
     staff.init_app(app)
