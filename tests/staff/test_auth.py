@@ -36,6 +36,9 @@ ROLE_OF = {
     "staff.admin_fieldwork": "admin",
     "staff.admin_kiosks": "admin",
     "staff.admin_kiosk_change": "admin",
+    "posters.index": "staff",
+    "posters.poster": "staff",
+    "posters.pdf": "staff",
 }
 ROLES = ("staff", "analyst", "admin")
 
