@@ -6,6 +6,8 @@ import math
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from ..db import get_db
+from ..kiosk import kiosks as kiosk_store
+from ..kiosk.kiosks import KioskError
 from . import bp, monitor, periods, queries, targets, users
 from .auth import current_user, error_page, login_required
 
@@ -215,11 +217,10 @@ def admin_fieldwork():
 
 
 # --- Kiosks ----------------------------------------------------------------------------------
+# Registration and revocation are the kiosk module's (survey.kiosk.kiosks), as in
+# its CLI; these pages only put a form in front of them.
 
-@bp.route("/admin/kiosks")
-@login_required("admin")
-def admin_kiosks():
-    db = get_db()
+def _kiosk_page(db, *, created: dict | None = None, error: str | None = None, form: dict | None = None):
     rules, _ = monitor.effective_rules(db, current_app.config)
     offset = rules.utc_offset_minutes
     today = periods.local_now(offset).date()
@@ -229,7 +230,35 @@ def admin_kiosks():
         k["created_local"] = periods.utc_to_local(k["created_at"], offset)
         k["revoked_local"] = periods.utc_to_local(k["revoked_at"], offset)
     labels = monitor.field_labels(queries.latest_definition(db, current_app.config["DEFAULT_QUESTIONNAIRE"]))
-    return render_template("staff/admin_kiosks.html", kiosks=rows, field_labels=labels)
+    page = render_template("staff/admin_kiosks.html", kiosks=rows, field_labels=labels, created=created,
+                           error=error, form=form or {}, units=queries.reporting_units(db, None))
+    return page, (400 if error else 200)
+
+
+def _field(db, value: str) -> str | None:
+    field = value.strip() or None
+    labels = monitor.field_labels(queries.latest_definition(db, current_app.config["DEFAULT_QUESTIONNAIRE"]))
+    if field is not None and labels and field not in labels:
+        raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
+                         f"(allowed: {', '.join(labels)})")
+    return field
+
+
+@bp.route("/admin/kiosks", methods=["GET", "POST"])
+@login_required("admin")
+def admin_kiosks():
+    db = get_db()
+    if request.method == "GET":
+        return _kiosk_page(db)
+    form = {k: request.form.get(k, "") for k in ("unit", "name", "field")}
+    try:
+        kiosk, token = kiosk_store.register(db, form["unit"], form["name"].strip() or None, _field(db, form["field"]))
+    except KioskError as exc:
+        return _kiosk_page(db, error=str(exc), form=form)
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+    # The token is shown on this one page and stored nowhere (only its hash is kept).
+    return _kiosk_page(db, created={"name": kiosk.name, "unit": kiosk.unit_slug,
+                                    "url": kiosk_store.device_url(base, token)})
 
 
 @bp.route("/admin/kiosks/<int:kiosk_id>", methods=["POST"])
@@ -241,17 +270,22 @@ def admin_kiosk_change(kiosk_id: int):
     if kiosk is None:
         return error_page(404, "No such kiosk", [f"There is no kiosk with id {kiosk_id}."], back=back)
     action = request.form.get("action", "")
-    if action == "save":
-        name = " ".join(request.form.get("name", "").split())
-        field = request.form.get("field", "").strip() or None
-        if not 1 <= len(name) <= 100:
-            return error_page(400, "Kiosk not saved", ["name: give the kiosk a name of 1 to 100 characters"],
-                              back=back)
-        queries.update_kiosk(db, kiosk_id, name=name, field=field)
-        flash(f"Kiosk {name} saved.")
-    elif action in ("revoke", "reinstate"):
-        queries.set_kiosk_revoked(db, kiosk_id, action == "revoke")
-        flash(f"Kiosk {kiosk['name']} {'revoked: it no longer counts as silent' if action == 'revoke' else 'reinstated'}.")
-    else:
-        return error_page(400, "Unknown action", [f"action: {action!r} is not save, revoke or reinstate"], back=back)
+    try:
+        if action == "save":
+            name = " ".join(request.form.get("name", "").split())
+            if not 1 <= len(name) <= 80:
+                raise KioskError("name: give the kiosk a name of 1 to 80 characters")
+            clash = queries.kiosk_named(db, kiosk["unit_id"], name)
+            if clash is not None and clash != kiosk_id:
+                raise KioskError(f"name: the unit already has an active kiosk named {name!r} (id {clash})")
+            queries.update_kiosk(db, kiosk_id, name=name, field=_field(db, request.form.get("field", "")))
+            flash(f"Kiosk {name} saved.")
+        elif action == "revoke":
+            kiosk_store.revoke(db, kiosk_id)
+            flash(f"Kiosk {kiosk['name']} revoked: its address no longer works and it is never 'silent'. "
+                  "To put the tablet back in service, add a new kiosk.")
+        else:
+            raise KioskError(f"action: {action!r} is not save or revoke")
+    except KioskError as exc:
+        return error_page(400, "Kiosk not changed", [str(exc)], back=back)
     return redirect(back)

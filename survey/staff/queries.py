@@ -120,9 +120,11 @@ def update_kiosk(db: sqlite_utils.Database, kiosk_id: int, *, name: str, field: 
     db.execute("UPDATE kiosks SET name = ?, field = ? WHERE id = ?", [name, field, kiosk_id])
 
 
-def set_kiosk_revoked(db: sqlite_utils.Database, kiosk_id: int, revoked: bool) -> None:
-    db.execute("UPDATE kiosks SET revoked_at = ? WHERE id = ?",
-               [periods.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ") if revoked else None, kiosk_id])
+def kiosk_named(db: sqlite_utils.Database, unit_id: int, name: str) -> int | None:
+    """The id of the unit's active kiosk called ``name``, if any."""
+    row = db.execute("SELECT id FROM kiosks WHERE unit_id = ? AND name = ? AND revoked_at IS NULL",
+                     [unit_id, name]).fetchone()
+    return row[0] if row else None
 
 
 # --- Data quality ----------------------------------------------------------------------------

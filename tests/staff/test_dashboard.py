@@ -444,15 +444,29 @@ def test_admin_sets_the_fieldwork_period_and_it_defaults_to_the_quarter(client, 
     assert targets.fieldwork(db) is None
 
 
-def test_admin_renames_and_revokes_a_kiosk(client, db, staff, clock):
-    kiosk = add_kiosk(db, "quan-1", "Old name")
+def test_admin_adds_renames_and_revokes_a_kiosk(client, db, staff, clock):
+    from survey.kiosk import kiosks
+
     staff.as_role("admin")
-    staff.post(f"/staff/admin/kiosks/{kiosk}", {"action": "save", "name": "  Counter   2 ", "field": "land"})
-    assert db.execute("SELECT name, field FROM kiosks WHERE id = ?", [kiosk]).fetchone() == ("Counter 2", "land")
-    staff.post(f"/staff/admin/kiosks/{kiosk}", {"action": "revoke"})
-    assert db.execute("SELECT revoked_at FROM kiosks WHERE id = ?", [kiosk]).fetchone()[0]
-    empty = staff.post(f"/staff/admin/kiosks/{kiosk}", {"action": "save", "name": " "})
-    assert empty.status_code == 400
+    page = staff.post("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 2", "field": "land"})
+    text = page.get_data(as_text=True)
+    url = re.search(r'<code class="device-url">(http://localhost/k/[^<]+)</code>', text).group(1)
+    kiosk = kiosks.authenticate(db, url.rsplit("/", 1)[1])             # the address shown is the kiosk's key
+    assert (kiosk.name, kiosk.unit_slug) == ("Quầy 2", "quan-1")
+    assert url.rsplit("/", 1)[1] not in "\n".join(db.conn.iterdump())  # only its hash is stored
+    again = staff.post("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 2"})
+    assert again.status_code == 400 and "already has an active kiosk named" in html.unescape(
+        again.get_data(as_text=True))
+    wrong_field = staff.post("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 3", "field": "space"})
+    assert wrong_field.status_code == 400 and "'space' is not a field of procedure" in html.unescape(
+        wrong_field.get_data(as_text=True))
+    staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "save", "name": "  Counter   2 ", "field": "civil"})
+    assert db.execute("SELECT name, field FROM kiosks WHERE id = ?", [kiosk.id]).fetchone() == ("Counter 2", "civil")
+    assert staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "save", "name": " "}).status_code == 400
+    staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "revoke"})
+    assert db.execute("SELECT revoked_at FROM kiosks WHERE id = ?", [kiosk.id]).fetchone()[0]
+    twice = staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "revoke"})
+    assert twice.status_code == 400 and "already revoked" in twice.get_data(as_text=True)
     assert staff.post("/staff/admin/kiosks/999", {"action": "revoke"}).status_code == 404
 
 
