@@ -200,33 +200,118 @@ def _layout(data: SurveyData) -> _Layout:
     return _Layout(np.array(order, dtype=np.intp), base, base_factor, sets)
 
 
-# ----------------------------------------------------------------------------- accumulation pass
+# ----------------------------------------------------------------------------- accumulation
+
+QP = 4  # centred planes per criterion in the design Gram: answered, satisfied', score', nd'
+
+
+@dataclass
+class _Centres:
+    """Exact domain estimates from the category totals of pass 1, and the lookup table that centres
+    each respondent's answers at them (so that variances are sums of squares, free of cancellation)."""
+    W: np.ndarray          # (J,) weighted count answering
+    theta: np.ndarray      # (J, 3) satisfied share, mean score, nd share (NaN where nobody answered)
+    lut_theta: np.ndarray  # the same with 0 for NaN (used for centring)
+    share: np.ndarray      # (J, K)
+    sws2: np.ndarray       # (J,) sum w score^2
+    xhat: np.ndarray       # (NS,) criterion-weighted answers per set
+    pooled: np.ndarray     # (NS, 3) pooled ratios (NaN where the set has no answers)
+    lut_pooled: np.ndarray
+    pooled_share: np.ndarray  # (NS, K)
+    lut: np.ndarray        # (6 J, QP): centred planes for answer code c of criterion j at row 6 j + c
+
+    @classmethod
+    def from_totals(cls, P: np.ndarray, top: int, membership: np.ndarray) -> "_Centres":
+        J = P.shape[0]
+        scores = np.arange(1, K + 1, dtype=float)
+        W = P[:, 1:].sum(axis=1)
+        A = P[:, top:].sum(axis=1)
+        S = P[:, 1:] @ scores
+        ND = P[:, NOT_DISSATISFIED_FROM:].sum(axis=1)
+        present = W > 0
+        Wd = np.where(present, W, 1.0)
+        theta = np.where(present[:, None], np.stack([A, S, ND], axis=1) / Wd[:, None], np.nan)
+        lut_theta = np.nan_to_num(theta)
+        share = np.where(present[:, None], P[:, 1:] / Wd[:, None], np.nan)
+        xhat = W @ membership
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled = np.stack([A @ membership, S @ membership, ND @ membership], axis=1) / xhat[:, None]
+            pooled_share = (membership.T @ P[:, 1:]) / xhat[:, None]
+        pooled = np.where(xhat[:, None] > 0, pooled, np.nan)
+        codes = np.arange(6, dtype=float)
+        r = (codes > 0).astype(float)
+        v = np.stack([(codes >= top) & (codes > 0), codes, (codes >= NOT_DISSATISFIED_FROM)]).astype(float)  # (3, 6)
+        lut = np.empty((J, 6, QP))
+        lut[:, :, 0] = r
+        for q in range(3):
+            lut[:, :, 1 + q] = v[q][None, :] - lut_theta[:, q:q + 1] * r[None, :]
+        return cls(W, theta, lut_theta, share, P[:, 1:] @ scores ** 2, xhat, pooled, np.nan_to_num(pooled),
+                   pooled_share, lut.reshape(6 * J, QP))
+
+
+def _shift(M: np.ndarray, delta: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Change of basis from centres c to centres c': plane q of criterion j gains delta[j, q-1] * answered_j.
+
+    ``M`` has the QP * J features on ``axis``; ``delta`` (J, 3) = c - c'.
+    """
+    M = np.moveaxis(M, axis, -1)
+    shape = M.shape
+    X = M.reshape(shape[:-1] + (-1, QP)).copy()
+    X[..., 1:] += X[..., :1] * delta
+    return np.moveaxis(X.reshape(shape), -1, axis)
+
+
+def _shift_resp(M: np.ndarray, delta: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The same for respondent features [has, rt', rs', rnd'] per set; ``delta`` (NS, 3)."""
+    return _shift(M, delta, axis)
+
+
+def _categories(r, y, s, nd, f5):
+    """Counts of scores 1..5 from totals of the planes answered, satisfied (>= 4), score, nd (>= 3), fives.
+
+    Exact, because the five planes span the one-hot answers (for the default satisfied_from = 4).
+    """
+    c5 = f5
+    c4 = y - f5
+    c3 = nd - y
+    low = r - nd                      # c1 + c2
+    c2 = s - 3 * c3 - 4 * c4 - 5 * c5 - low
+    return np.stack([low - c2, c2, c3, c4, c5], axis=-1)
+
+
+def _chunks(lo: int, hi: int, c_start: np.ndarray | None, size: int) -> Iterator[tuple[int, int]]:
+    """Row ranges of at most ``size`` rows (more if one cluster is bigger), cut between clusters."""
+    a = lo
+    while a < hi:
+        b = min(a + size, hi)
+        if c_start is not None and b < hi:
+            i = int(np.searchsorted(c_start, b, side="right")) - 1
+            cut = int(c_start[i])
+            if cut <= a:
+                cut = int(c_start[np.searchsorted(c_start, a, side="right")])
+            b = min(cut, hi)
+        yield a, b
+        a = b
+
 
 class _Acc:
-    """Sums over the rows of each district (and each district x stratum group)."""
+    """Sums over the rows of each district (D) and each district x stratum group (G)."""
 
-    def __init__(self, D: int, G: int, J: int, NS: int, want_cells: bool):
-        KF = J * K
-        NR = 4 * NS
-        self.V = np.zeros((D, KF, KF))       # design Gram of one-hot PSU totals, scaled by a_h
-        self.U = np.zeros((D, KF, KF))       # row-level sum w F F'
-        self.Q = np.zeros((D, KF))           # sum w^2 F  (Kish)
-        self.T = np.zeros((G, KF))           # sum w F per group
-        self.nit = np.zeros((G, J))          # rows answering item j per group
-        self.pit = np.zeros((G, J))          # PSUs (cells) with an answer to item j per group
-        self.VR = np.zeros((D, NR, NR))      # same for respondent-level features [has, rt, rs, rnd] x sets
+    def __init__(self, D: int, G: int, J: int, NS: int, NZ: int, want_cells: bool):
+        NF, NR = QP * J, 4 * NS
+        self.V = np.zeros((D, NF, NF))     # sum_h a_h sum_c X_c X_c', X_c = sum_{i in c} w_i x_i (centred planes)
+        self.T = np.zeros((G, NF))         # sum w x per group
+        self.Q = np.zeros((D, J))          # sum w^2 answered (Kish)
+        self.nit = np.zeros((G, J))        # rows answering criterion j
+        self.pit = np.zeros((G, J))        # PSUs with an answer to criterion j
+        self.VR = np.zeros((D, NR, NR))    # the same for respondent features [has, rt', rs', rnd'] per set
         self.TR = np.zeros((G, NR))
-        self.R1 = np.zeros((D, NR))          # sum 1 * R (has -> counts)
-        self.R2 = np.zeros((D, NR))          # sum w^2 R (Kish)
-        self.E = np.zeros((D, NS, 3 + K))    # sum w * [rt^2, rs^2, rnd^2, share_1..5]
-        self.pset = np.zeros((G, NS))        # PSUs (cells) with has_S per group
-        self.nset = np.zeros((G, NS))        # rows with has_S per group
+        self.R2 = np.zeros((D, NS))        # sum w^2 has (Kish)
+        self.nset = np.zeros((G, NS))      # rows with an answer in the set
+        self.pset = np.zeros((G, NS))      # PSUs with an answer in the set
+        self.E = np.zeros((D, NS, 12))     # sum w [rt'^2, rs'^2, shares 1..5, a'^2, a'k, k^2, s'^2, s'k]
+        self.Z = np.zeros((D, 2, NZ))      # sum w z^2, sum w z of the ITEM_AVG linearisations (design effects)
         self.cells: list | None = [] if want_cells else None
-
-
-def _onehot(codes: np.ndarray) -> np.ndarray:
-    m, J = codes.shape
-    return (codes[:, :, None] == np.arange(1, K + 1, dtype=np.uint8)).reshape(m, J * K)
 
 
 def _segment_sums(M: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -236,32 +321,290 @@ def _segment_sums(M: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return np.add.reduceat(M, bounds[:-1], axis=0)
 
 
-def _respondent_features(F: np.ndarray, layout: _Layout, iw: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row and output set: R = [has, rt, rs, rnd], E = [rt^2, rs^2, rnd^2, shares 1..5]."""
-    m = F.shape[0]
-    F3 = F.reshape(m, -1, K)
-    C_base = [np.einsum("mjk,j->mk", F3[:, a:b], iw[a:b]) for a, b in layout.base]
-    NS = len(layout.sets)
-    R = np.zeros((m, 4 * NS))
-    E = np.zeros((m, NS, 3 + K))
+def _category_totals(codes: np.ndarray, w: np.ndarray, dom_bounds: np.ndarray, chunk_rows: int) -> np.ndarray:
+    """Pass 1: sum of weights per (district, criterion, answer code 0..5)."""
+    D = dom_bounds.size - 1
+    n, J = codes.shape
+    P = np.zeros((D, J * 6))
+    offs = (np.arange(J) * 6).astype(np.intp)
+    for d in range(D):
+        for a in range(int(dom_bounds[d]), int(dom_bounds[d + 1]), chunk_rows):
+            b = min(a + chunk_rows, int(dom_bounds[d + 1]))
+            key = (codes[a:b] + offs).ravel()
+            P[d] += np.bincount(key, np.repeat(w[a:b], J), minlength=J * 6)
+    return P.reshape(D, J, 6)
+
+
+class _Pass:
+    """Pass 2: everything else, block by block."""
+
+    def __init__(self, acc, lay, membership, top, g_start, c_start, sqrt_a_group, p_code):
+        self.acc, self.lay, self.M, self.top = acc, lay, membership, top
+        self.g_start, self.c_start, self.sqrt_a_group, self.p_code = g_start, c_start, sqrt_a_group, p_code
+        J = membership.shape[0]
+        self.offs = (np.arange(J) * 6).astype(np.intp)
+        c = np.arange(6, dtype=float)
+        self.raw = np.stack([(c > 0), (c >= top) & (c > 0), c, c >= NOT_DISSATISFIED_FROM, c == K]).astype(float)
+        self.raw = np.repeat(self.raw[:, None, :], J, axis=1).reshape(5, 6 * J)
+
+    def block(self, codes, w, a, b, d, cen: _Centres, cz: np.ndarray):
+        acc, M = self.acc, self.M
+        m, J = codes.shape
+        NS = M.shape[1]
+        idx = codes + self.offs
+        Z = np.take(cen.lut, idx, axis=0).reshape(m, QP * J)        # centred planes, criterion-major
+        # per-respondent totals over each set: answered, satisfied, score, nd, fives (criterion-weighted)
+        Xr = np.take(self.raw, idx, axis=1)                         # (5, m, J)
+        S5 = (Xr.reshape(5 * m, J) @ M).reshape(5, m, NS)
+        k = S5[0]
+        has = k > 0
+        inv = np.where(has, 1.0 / np.where(has, k, 1.0), 0.0)
+        R = np.empty((m, NS, 4))
+        R[:, :, 0] = has
+        for v in range(3):
+            R[:, :, 1 + v] = S5[1 + v] * inv - cen.lut_pooled[:, v] * has
+        E = np.empty((m, NS, 12))
+        np.square(R[:, :, 1:3], out=E[:, :, 0:2])
+        E[:, :, 2:7] = _categories(S5[0], S5[1], S5[2], S5[3], S5[4]) * inv[:, :, None]
+        a_ = S5[1] - cen.lut_pooled[:, 0] * k
+        s_ = S5[2] - cen.lut_pooled[:, 1] * k
+        E[:, :, 7] = a_ * a_
+        E[:, :, 8] = a_ * k
+        E[:, :, 9] = k * k
+        E[:, :, 10] = s_ * s_
+        E[:, :, 11] = s_ * k
+        R = R.reshape(m, 4 * NS)
+        z = Z @ cz
+        acc.Z[d, 0] += w @ (z * z)
+        acc.Z[d, 1] += w @ z
+        acc.E[d] += (w @ E.reshape(m, -1)).reshape(NS, 12)
+        w2 = w * w
+        answered = codes > 0
+        acc.Q[d] += w2 @ answered
+        acc.R2[d] += w2 @ has
+        g0 = int(np.searchsorted(self.g_start, a, side="right")) - 1
+        g1 = int(np.searchsorted(self.g_start, b, side="left"))
+        gb = np.clip(self.g_start[g0:g1 + 1], a, b) - a
+        for s, (lo, hi) in enumerate(zip(gb[:-1], gb[1:])):
+            g = g0 + s
+            acc.T[g] += w[lo:hi] @ Z[lo:hi]
+            acc.TR[g] += w[lo:hi] @ R[lo:hi]
+            acc.nit[g] += np.count_nonzero(answered[lo:hi], axis=0)
+            acc.nset[g] += np.count_nonzero(has[lo:hi], axis=0)
+        if self.c_start is None:   # each respondent its own PSU: X_c = w_i x_i
+            scale = w * np.repeat(self.sqrt_a_group[g0:g1], np.diff(gb))
+            Xa = Z * scale[:, None]
+            acc.V[d] += Xa.T @ Xa
+            Ra = R * scale[:, None]
+            acc.VR[d] += Ra.T @ Ra
+            return
+        c0 = int(np.searchsorted(self.c_start, a, side="left"))
+        c1 = int(np.searchsorted(self.c_start, b, side="left"))
+        cb = self.c_start[c0:c1 + 1] - a
+        Xc = _segment_sums(Z * w[:, None], cb)
+        XRc = _segment_sums(R * w[:, None], cb)
+        cell_answered = _segment_sums(answered.astype(np.float64), cb) > 0
+        cell_has = _segment_sums(has.astype(np.float64), cb) > 0
+        cell_group = np.searchsorted(self.g_start, cb[:-1] + a, side="right") - 1
+        sa = self.sqrt_a_group[cell_group]
+        Xa = Xc * sa[:, None]
+        acc.V[d] += Xa.T @ Xa
+        XRa = XRc * sa[:, None]
+        acc.VR[d] += XRa.T @ XRa
+        np.add.at(acc.pit, cell_group, cell_answered)
+        np.add.at(acc.pset, cell_group, cell_has)
+        if acc.cells is not None:
+            acc.cells.append((d, self.p_code[cb[:-1] + a], Xc, XRc, cell_answered, cell_has))
+
+
+def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall: _Centres) -> np.ndarray:
+    """Coefficients (QP*J, NS*2*2) of the ITEM_AVG linearisations of a district's rows, for the row-level
+    sums behind design effects: column ((s*2 + v)*2 + level), v = satisfied / score, level = district / overall."""
+    J = iw.size
+    NS = len(lay.sets)
+    C = np.zeros((J, QP, NS, 2, 2))
+    for s, (_, members) in enumerate(lay.sets):
+        idx = np.concatenate([np.arange(*lay.base[m]) for m in members])
+        for lvl, c in enumerate((cen, overall)):
+            pres = idx[c.W[idx] > 0]
+            if pres.size == 0:
+                continue
+            coef = iw[pres] / iw[pres].sum() / c.W[pres]
+            for v in range(2):
+                C[pres, 1 + v, s, v, lvl] = coef
+                if lvl == 1:   # from this district's centres to the overall ones
+                    C[pres, 0, s, v, lvl] = coef * (cen.lut_theta[pres, v] - overall.lut_theta[pres, v])
+    return C.reshape(J * QP, NS * 4)
+
+
+def _zcol(s: int, v: int, lvl: int) -> int:
+    return (s * 2 + v) * 2 + lvl
+
+
+@dataclass
+class _Level:
+    """Everything one domain's rows need, in the basis centred at that domain's estimates."""
+    cen: _Centres
+    V: np.ndarray
+    T: np.ndarray
+    b: np.ndarray
+    VR: np.ndarray
+    TR: np.ndarray
+    Q: np.ndarray
+    nit: np.ndarray
+    pit: np.ndarray
+    nset: np.ndarray
+    pset: np.ndarray
+    R2: np.ndarray
+    E: np.ndarray
+    Z: np.ndarray       # (2, NS, 2): sum w z^2, sum w z per (set, variant)
+    P: np.ndarray       # (J, 6) category totals
+
+
+def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict | None:
+    cen = level.cen
+    J, NS = iw.size, len(lay.sets)
+    NF = QP * J
+    W = cen.W
+    present = W > 0
+    Wd = np.where(present, W, 1.0)
+    set_items = [np.concatenate([np.arange(*lay.base[m]) for m in members]) for _, members in lay.sets]
+    cols: list[np.ndarray] = []
+    # criteria: gamma = e_(j, 1+v) / W_j
+    G_item = np.zeros((J, QP, J, 3))
+    jj = np.arange(J)
+    for v in range(3):
+        G_item[jj, 1 + v, jj, v] = np.where(present, 1.0 / Wd, 0.0)
+    cols.append(G_item.reshape(NF, J * 3))
+    G_ia = np.zeros((NF, NS * 3))
+    G_po = np.zeros((NF, NS * 3))
+    est_ia = np.full((NS, 3), np.nan)
+    share_ia = np.full((NS, K), np.nan)
+    for s, idx in enumerate(set_items):
+        pres = idx[present[idx]]
+        if pres.size == 0:
+            continue
+        om = iw[pres] / iw[pres].sum()
+        g = np.zeros((J, QP, 3))
+        for v in range(3):
+            g[pres, 1 + v, v] = om / W[pres]
+        G_ia[:, s * 3:s * 3 + 3] = g.reshape(NF, 3)
+        est_ia[s] = om @ cen.theta[pres]
+        share_ia[s] = om @ cen.share[pres]
+        X = cen.xhat[s]
+        g = np.zeros((J, QP, 3))
+        for v in range(3):
+            g[idx, 1 + v, v] = iw[idx] / X
+            g[idx, 0, v] = iw[idx] * (cen.lut_theta[idx, v] - cen.pooled[s, v]) / X
+        G_po[:, s * 3:s * 3 + 3] = g.reshape(NF, 3)
+    factor_sets = [s for s, (f, _) in enumerate(lay.sets) if f is not None and cen.xhat[s] > 0]
+    G_fa = np.zeros((NF, 3))
+    est_fa = np.full(3, np.nan)
+    share_fa = np.full(K, np.nan)
+    if factor_sets:
+        for v in range(3):
+            G_fa[:, v] = G_po[:, [s * 3 + v for s in factor_sets]].mean(axis=1)
+        est_fa = cen.pooled[factor_sets].mean(axis=0)
+        share_fa = cen.pooled_share[factor_sets].mean(axis=0)
+    Gam = np.concatenate(cols + [G_ia, G_po, G_fa], axis=1)
+    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (level.b[:, None] * (level.T @ Gam) ** 2).sum(axis=0)
+    # respondents: features [has, rt', rs', rnd'] per set, centred at the pooled ratios
+    TRs = level.TR.sum(axis=0).reshape(NS, 4)
+    W_has = TRs[:, 0]
+    ok = W_has > 0
+    Wh = np.where(ok, W_has, 1.0)
+    est_re = np.where(ok[:, None], cen.lut_pooled + TRs[:, 1:] / Wh[:, None], np.nan)
+    dev = cen.lut_pooled - np.nan_to_num(est_re)      # centre minus estimate
+    GR = np.zeros((NS, 4, NS, 3))
+    for v in range(3):
+        GR[np.arange(NS), 1 + v, np.arange(NS), v] = np.where(ok, 1.0 / Wh, 0.0)
+        GR[np.arange(NS), 0, np.arange(NS), v] = np.where(ok, dev[:, v] / Wh, 0.0)
+    GR = GR.reshape(4 * NS, 3 * NS)
+    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (level.b[:, None] * (level.TR @ GR) ** 2).sum(axis=0)
+    # counts, weights, degrees of freedom
+    n_item = level.nit.sum(axis=0)
+    df_item = level.pit.sum(axis=0) - (level.nit > 0).sum(axis=0)
+    n_set = level.nset.sum(axis=0)
+    df_set = level.pset.sum(axis=0) - (level.nset > 0).sum(axis=0)
+    # sums behind design effects
     scores = np.arange(1, K + 1, dtype=float)
-    for s, (_, members) in enumerate(layout.sets):
-        C = C_base[members[0]] if len(members) == 1 else sum(C_base[b] for b in members)
-        tot = C.sum(axis=1)
-        has = tot > 0
-        inv = np.where(has, 1.0 / np.where(has, tot, 1.0), 0.0)
-        rt = C[:, top - 1:].sum(axis=1) * inv
-        rs = (C @ scores) * inv
-        rnd = C[:, NOT_DISSATISFIED_FROM - 1:].sum(axis=1) * inv
-        R[:, 4 * s] = has
-        R[:, 4 * s + 1] = rt
-        R[:, 4 * s + 2] = rs
-        R[:, 4 * s + 3] = rnd
-        E[:, s, 0] = rt * rt
-        E[:, s, 1] = rs * rs
-        E[:, s, 2] = rnd * rnd
-        E[:, s, 3:] = C * inv[:, None]
-    return R, E
+    vals = np.stack([(scores >= data.satisfied_from).astype(float), scores])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss_item = np.stack([(level.P[:, 1:] * (vals[v][None, :] - cen.theta[:, v:v + 1]) ** 2).sum(axis=1)
+                            for v in range(2)], axis=1)                          # sum w (x - mean)^2
+        ss_re = np.stack([level.E[:, v] + 2 * dev[:, v] * TRs[:, 1 + v] + dev[:, v] ** 2 * W_has
+                          for v in range(2)], axis=1)
+        xh = np.where(cen.xhat > 0, cen.xhat, np.nan)
+        swz2_po = np.stack([level.E[:, 7] / xh ** 2, level.E[:, 10] / xh ** 2], axis=1)
+    out = _RowBuilder()
+    inv_order = np.empty(J, dtype=np.intp)
+    inv_order[lay.order] = np.arange(J)
+    for jo in range(J):
+        j = inv_order[jo]
+        if n_item[j] == 0:
+            continue
+        item = data.items[jo]
+        c = j * 3
+        out.add(measure=item, measure_type="item", factor=data.factor_of.get(item), n=n_item[j], sum_w=W[j],
+                sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var[c:c + 3],
+                vsrs_ss=ss_item[j], share=cen.share[j])
+    o_ia, o_po, o_fa = J * 3, J * 3 + NS * 3, J * 3 + 2 * NS * 3
+    for s, (f, _) in enumerate(lay.sets):
+        if n_set[s] == 0:
+            continue
+        name = "INDEX" if f is None else f"FACTOR:{f}"
+        kind = "index" if f is None else "factor"
+        common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=level.R2[s], df=df_set[s])
+        c = o_ia + s * 3
+        out.add(measure=f"{name}:ITEM_AVG", measure_type=f"{kind}_item_avg", est=est_ia[s], var=var[c:c + 3],
+                z_moments=level.Z[:, s, :], share=share_ia[s], **common)
+        if f is None and factor_sets:
+            c = o_fa
+            out.add(measure="INDEX:FACTOR_AVG", measure_type="index_factor_avg", est=est_fa, var=var[c:c + 3],
+                    share=share_fa, **common)
+        c = o_po + s * 3
+        out.add(measure=f"{name}:POOLED", measure_type=f"{kind}_pooled", est=cen.pooled[s], var=var[c:c + 3],
+                z_moments=np.stack([swz2_po[s], np.zeros(2)]), share=cen.pooled_share[s], **common)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_re = level.E[s, 2:7] / W_has[s]
+        out.add(measure=f"{name}:RESP", measure_type=f"{kind}_resp", est=est_re[s], var=var_re[s * 3:s * 3 + 3],
+                vsrs_ss=ss_re[s], share=share_re, **common)
+    return out.columns()
+
+
+class _RowBuilder:
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
+            vsrs_ss=None, z_moments=None):
+        """``vsrs_ss``: sum w (x - mean)^2 (svymean's deff); ``z_moments``: (sum w z^2, sum w z) of the
+        linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG, as in R)."""
+        n = float(n)
+        var = np.maximum(np.asarray(var, dtype=float), 0.0)
+        deff = np.full(2, np.nan)
+        if n > 1:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if vsrs_ss is not None:      # svymean: vsrs = sum w (x - mean)^2 / (W (n - 1))
+                    deff = var[:2] / (np.asarray(vsrs_ss, dtype=float) / (sum_w * (n - 1)))
+                elif z_moments is not None:  # svytotal(z): vsrs = W * sum w (z - zbar)^2 / (n - 1)
+                    swz2, swz = np.asarray(z_moments, dtype=float)
+                    deff = var[:2] / (sum_w * (swz2 - swz ** 2 / sum_w) / (n - 1))
+        self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
+                              sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
+                              se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],
+                              deff_mean=deff[1], share=np.asarray(share, dtype=float)))
+
+    def columns(self) -> dict:
+        out: dict[str, list] = {}
+        for r in self.rows:
+            for k, v in r.items():
+                if k == "share":
+                    for i in range(K):
+                        out.setdefault(f"share_{i + 1}", []).append(v[i])
+                else:
+                    out.setdefault(k, []).append(v)
+        return out
 
 
 # ----------------------------------------------------------------------------- public entry point
@@ -336,415 +679,169 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
     lay = _layout(data)
     n, J = data.n, len(data.items)
     NS = len(lay.sets)
-    top = data.satisfied_from
     iw = data.item_weights[lay.order]
+    membership = np.zeros((J, NS))
+    for s, (_, members) in enumerate(lay.sets):
+        for b_ in members:
+            lo_, hi_ = lay.base[b_]
+            membership[lo_:hi_, s] = iw[lo_:hi_]
 
-    # ---- sort rows by (district, stratum, psu)
+    # ---- sort rows by (district, stratum, psu); criteria in factor order
     d_code = data.district.astype(np.int64)
     h_code = data.stratum.astype(np.int64)
     clustered = data.psu is not None
     p_code = data.psu.astype(np.int64) if clustered else np.zeros(n, dtype=np.int64)
-    H = len(data.strata)
-    P = int(p_code.max()) + 1
-    key = (d_code * H + h_code) * P + p_code if (len(data.districts) * H * P) < 2 ** 62 else None
-    if key is not None and np.all(key[1:] >= key[:-1]):
-        perm = None
-    else:
-        perm = np.lexsort((p_code, h_code, d_code))
+    D, H = len(data.districts), len(data.strata)
+    P_ = int(p_code.max()) + 1
+    key = (d_code * H + h_code) * P_ + p_code if D * H * P_ < 2 ** 62 else None
+    perm = None if key is not None and np.all(key[1:] >= key[:-1]) else np.lexsort((p_code, h_code, d_code))
+    reorder = np.any(lay.order != np.arange(J))
     if perm is not None:
-        d_code, h_code, p_code = d_code[perm], h_code[perm], p_code[perm]
-        w = data.weights[perm]
-        codes = data.answers[perm][:, lay.order]
+        d_code, h_code, p_code, w = d_code[perm], h_code[perm], p_code[perm], data.weights[perm]
+        codes = data.answers[perm]
     else:
-        w = data.weights
-        codes = data.answers[:, lay.order] if np.any(lay.order != np.arange(J)) else data.answers
-    codes = np.ascontiguousarray(codes)
+        w, codes = data.weights, data.answers
+    codes = np.ascontiguousarray(codes[:, lay.order] if reorder else codes).astype(np.intp)
 
     # ---- structure: districts, groups (district x stratum), cells (district x stratum x psu)
-    D = len(data.districts)
     gchange = np.flatnonzero((d_code[1:] != d_code[:-1]) | (h_code[1:] != h_code[:-1])) + 1
     g_start = np.concatenate(([0], gchange, [n]))
     G = g_start.size - 1
-    g_d = d_code[g_start[:-1]]
-    g_h = h_code[g_start[:-1]]
+    g_d, g_h = d_code[g_start[:-1]], h_code[g_start[:-1]]
     dom_bounds = np.searchsorted(d_code, np.arange(D + 1), side="left")
+    psu_h = None
     if clustered:
         cchange = np.flatnonzero((d_code[1:] != d_code[:-1]) | (h_code[1:] != h_code[:-1])
                                  | (p_code[1:] != p_code[:-1])) + 1
         c_start = np.concatenate(([0], cchange, [n]))
         c_psu = p_code[c_start[:-1]]
-        psu_h = np.zeros(P, dtype=np.int64)
+        psu_h = np.zeros(P_, dtype=np.int64)
         psu_h[p_code] = h_code
         n_psu = np.bincount(psu_h[np.unique(p_code)], minlength=H)
-        crossing = np.unique(c_psu).size < c_psu.size
+        crossing = bool(np.unique(c_psu).size < c_psu.size)
     else:
         c_start = None
         n_psu = np.bincount(h_code, minlength=H)
         crossing = False
-    a_h, b_h = stratum_factors(n_psu, lonely_psu)
     if lonely_psu == "fail" and np.any(n_psu == 1):
         bad = data.strata[int(np.flatnonzero(n_psu == 1)[0])]
         raise ValueError(f"stratum {bad!r} has a single PSU (lonely_psu='fail')")
+    a_h, b_h = stratum_factors(n_psu, lonely_psu)
 
-    acc = _Acc(D, G, J, NS, crossing)
-    sqrt_a_row_of_group = np.sqrt(a_h[g_h])
+    # ---- pass 1: exact category totals -> centres
+    P = _category_totals(codes, w, dom_bounds, chunk_rows)
+    overall_cen = _Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
+    cens = [_Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
 
-    # ---- the pass
+    # ---- pass 2
+    acc = _Acc(D, G, J, NS, NS * 4, crossing)
+    ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
+               p_code if crossing else None)
     done = 0
     for d in range(D):
         lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])
         if lo == hi:
             continue
+        cz = _item_avg_coefficients(lay, iw, cens[d], overall_cen)
         for a, b in _chunks(lo, hi, c_start, chunk_rows):
-            _accumulate(acc, codes[a:b], w[a:b], a, b, d, g_start, c_start, sqrt_a_row_of_group,
-                        lay, iw, top, p_code if crossing else None)
+            ps.block(codes[a:b], w[a:b], a, b, d, cens[d], cz)
             done += b - a
             if progress:
                 progress(done, n)
+    if not clustered:
+        acc.pit, acc.pset = acc.nit, acc.nset
 
-    est = _Estimator(data, lay, acc, g_start, g_d, g_h, a_h, b_h, n_psu, H, crossing,
-                     p_code if crossing else None, psu_h if clustered else None, top, iw)
-    cols = est.table(overall)
+    # ---- per level
+    levels: list[tuple[str, str, _Level]] = []
+    if overall:
+        levels.append(("overall", "ALL", _overall_level(acc, cens, overall_cen, P, g_d, g_h, H, b_h, a_h, psu_h,
+                                                         crossing)))
+    for d, name in enumerate(data.districts):
+        groups = np.flatnonzero(g_d == d)
+        if groups.size == 0:
+            continue
+        zc = [_zcol(s, v, 0) for s in range(NS) for v in range(2)]
+        levels.append(("district", name, _Level(
+            cens[d], acc.V[d], acc.T[groups], b_h[g_h[groups]], acc.VR[d], acc.TR[groups], acc.Q[d],
+            acc.nit[groups], acc.pit[groups], acc.nset[groups], acc.pset[groups], acc.R2[d], acc.E[d],
+            acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
+    cols: dict[str, list] = {}
+    for lv, name, level_ in levels:
+        part = _rows(level_, lay, data, iw)
+        m = len(part["measure"])
+        cols.setdefault("level", []).extend([lv] * m)
+        cols.setdefault("district", []).extend([name] * m)
+        for k_, v_ in part.items():
+            cols.setdefault(k_, []).extend(v_)
     return _finish(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
 
 
-def _chunks(lo: int, hi: int, c_start: np.ndarray | None, size: int) -> Iterator[tuple[int, int]]:
-    """Row ranges of at most ``size`` rows (more if one cluster is bigger), cut between clusters."""
-    a = lo
-    while a < hi:
-        b = min(a + size, hi)
-        if c_start is not None and b < hi:
-            i = int(np.searchsorted(c_start, b, side="right")) - 1
-            cut = int(c_start[i])
-            if cut <= a:
-                cut = int(c_start[np.searchsorted(c_start, a, side="right")])
-            b = min(cut, hi)
-        yield a, b
-        a = b
-
-
-def _accumulate(acc: _Acc, codes, w, a, b, d, g_start, c_start, sqrt_a_group, lay, iw, top, p_code):
-    m = b - a
-    Fb = _onehot(codes)
-    # groups (district x stratum) inside this block
-    g0 = int(np.searchsorted(g_start, a, side="right")) - 1
-    g1 = int(np.searchsorted(g_start, b, side="left"))
-    gb = np.clip(g_start[g0:g1 + 1], a, b) - a
-    gids = np.arange(g0, g1)
-    sqrt_w = np.sqrt(w)
-    Fs = Fb * sqrt_w[:, None]                         # sqrt(w) F
-    acc.U[d] += Fs.T @ Fs                             # sum w F F'
-    answered = codes > 0
-    for s, (lo, hi) in enumerate(zip(gb[:-1], gb[1:])):
-        g = gids[s]
-        acc.T[g] += sqrt_w[lo:hi] @ Fs[lo:hi]         # sum w F
-        acc.nit[g] += np.count_nonzero(answered[lo:hi], axis=0)
-    acc.Q[d] += (w * sqrt_w) @ Fs                     # sum w^2 F
-    R, E = _respondent_features(Fb, lay, iw, top)
-    has = R[:, 0::4]
-    acc.R1[d] += R.sum(axis=0)
-    acc.R2[d] += (w * w) @ R
-    acc.E[d] += np.einsum("m,msk->sk", w, E)
-    for s, (lo, hi) in enumerate(zip(gb[:-1], gb[1:])):
-        g = gids[s]
-        acc.TR[g] += w[lo:hi] @ R[lo:hi]
-        acc.nset[g] += has[lo:hi].sum(axis=0)
-    if c_start is None:
-        # each respondent is a PSU: X_c = w_i F_i
-        scale = w * np.repeat(sqrt_a_group[gids], np.diff(gb))
-        Fa = Fb * scale[:, None]
-        acc.V[d] += Fa.T @ Fa
-        Ra = R * scale[:, None]
-        acc.VR[d] += Ra.T @ Ra
-        for s, (lo, hi) in enumerate(zip(gb[:-1], gb[1:])):
-            acc.pit[gids[s]] += np.count_nonzero(answered[lo:hi], axis=0)
-            acc.pset[gids[s]] += has[lo:hi].sum(axis=0)
-        return
-    # clustered: PSU (cell) totals
-    c0 = int(np.searchsorted(c_start, a, side="left"))
-    c1 = int(np.searchsorted(c_start, b, side="left"))
-    cb = c_start[c0:c1 + 1] - a
-    Fw = Fb * w[:, None]
-    Xc = _segment_sums(Fw, cb)
-    Rw = R * w[:, None]
-    XRc = _segment_sums(Rw, cb)
-    cell_answered = _segment_sums(answered.astype(np.float64), cb) > 0
-    cell_has = _segment_sums(has, cb) > 0
-    cell_group = np.searchsorted(g_start, cb[:-1] + a, side="right") - 1
-    sa = sqrt_a_group[cell_group]
-    Xa = Xc * sa[:, None]
-    acc.V[d] += Xa.T @ Xa
-    XRa = XRc * sa[:, None]
-    acc.VR[d] += XRa.T @ XRa
-    np.add.at(acc.pit, cell_group, cell_answered)
-    np.add.at(acc.pset, cell_group, cell_has)
-    if acc.cells is not None:
-        acc.cells.append((p_code[cb[:-1] + a], Xc, XRc, cell_answered, cell_has))
-
-
-# ----------------------------------------------------------------------------- estimates
-
-class _Estimator:
-    def __init__(self, data, lay, acc, g_start, g_d, g_h, a_h, b_h, n_psu, H, crossing, p_code, psu_h, top, iw):
-        self.data, self.lay, self.acc = data, lay, acc
-        self.g_d, self.g_h = g_d, g_h
-        self.a_h, self.b_h = a_h, b_h
-        self.n_psu = n_psu
-        self.H = H
-        self.top = top
-        self.iw = iw
-        self.J = len(data.items)
-        self.NS = len(lay.sets)
-        self.psu_h = psu_h
-        self.overall_V = self.overall_VR = None
-        self.overall_pit = self.overall_pset = None
-        if crossing:
-            self._overall_from_psus()
-
-    def _overall_from_psus(self):
-        """When PSUs cross districts, the overall level needs whole-PSU totals."""
-        acc = self.acc
-        psu = np.concatenate([c[0] for c in acc.cells])
-        X = np.concatenate([c[1] for c in acc.cells])
-        XR = np.concatenate([c[2] for c in acc.cells])
-        ans = np.concatenate([c[3] for c in acc.cells]).astype(float)
-        has = np.concatenate([c[4] for c in acc.cells]).astype(float)
-        order = np.argsort(psu, kind="stable")
-        psu = psu[order]
-        starts = np.concatenate(([0], np.flatnonzero(psu[1:] != psu[:-1]) + 1, [psu.size]))
-        Xp = _segment_sums(X[order], starts)
-        XRp = _segment_sums(XR[order], starts)
-        ansp = _segment_sums(ans[order], starts) > 0
-        hasp = _segment_sums(has[order], starts) > 0
-        h = self.psu_h[psu[starts[:-1]]]
-        sa = np.sqrt(self.a_h[h])
-        Xa = Xp * sa[:, None]
-        XRa = XRp * sa[:, None]
-        self.overall_V = Xa.T @ Xa
-        self.overall_VR = XRa.T @ XRa
-        self.overall_pit = np.zeros((self.H, self.J))
-        self.overall_pset = np.zeros((self.H, self.NS))
-        np.add.at(self.overall_pit, h, ansp)
-        np.add.at(self.overall_pset, h, hasp)
-
-    # -- one domain: returns a dict of column arrays for its rows
-    def domain(self, d: int | None) -> dict | None:
-        acc = self.acc
-        J, NS, top, iw = self.J, self.NS, self.top, self.iw
-        if d is None:  # overall: groups are strata
-            groups = np.arange(self.g_d.size)
-            T = np.zeros((self.H, J * K))
-            np.add.at(T, self.g_h, acc.T)
-            TR = np.zeros((self.H, 4 * NS))
-            np.add.at(TR, self.g_h, acc.TR)
-            b = self.b_h
-            V = self.overall_V if self.overall_V is not None else acc.V.sum(axis=0)
-            VR = self.overall_VR if self.overall_VR is not None else acc.VR.sum(axis=0)
-            U = acc.U.sum(axis=0)
-            Q = acc.Q.sum(axis=0)
-            R1, R2, E = acc.R1.sum(axis=0), acc.R2.sum(axis=0), acc.E.sum(axis=0)
-            nit_g = np.zeros((self.H, J))
-            np.add.at(nit_g, self.g_h, acc.nit)
-            nset_g = np.zeros((self.H, NS))
-            np.add.at(nset_g, self.g_h, acc.nset)
-            if self.overall_pit is not None:
-                pit_g, pset_g = self.overall_pit, self.overall_pset
-            else:
-                pit_g = np.zeros((self.H, J))
-                np.add.at(pit_g, self.g_h, acc.pit)
-                pset_g = np.zeros((self.H, NS))
-                np.add.at(pset_g, self.g_h, acc.pset)
-        else:
-            groups = np.flatnonzero(self.g_d == d)
-            if groups.size == 0:
-                return None
-            T, TR = acc.T[groups], acc.TR[groups]
-            b = self.b_h[self.g_h[groups]]
-            V, VR, U, Q = acc.V[d], acc.VR[d], acc.U[d], acc.Q[d]
-            R1, R2, E = acc.R1[d], acc.R2[d], acc.E[d]
-            nit_g, nset_g = acc.nit[groups], acc.nset[groups]
-            pit_g, pset_g = acc.pit[groups], acc.pset[groups]
-        Pw = T.sum(axis=0)                      # sum w F over the domain
-        P3 = Pw.reshape(J, K)
-        W = P3.sum(axis=1)                      # weighted count answering each item
-        present = W > 0
-        scores = np.arange(1, K + 1, dtype=float)
-        vals = np.stack([(scores >= top).astype(float), scores, (scores >= NOT_DISSATISFIED_FROM).astype(float)])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            theta = (P3 @ vals.T) / W[:, None]              # (J, 3): item estimates
-            share = P3 / W[:, None]                          # (J, K)
-        theta = np.where(present[:, None], theta, np.nan)
-        # ---- coefficient vectors (KF x columns), one column per (measure, variant)
-        cols: list[np.ndarray] = []
-        meta: list[tuple] = []   # (kind, set index or item, variant)
-        # items
-        G_item = np.zeros((J, K, J, 3))
-        for v in range(3):
-            g = np.where(present[:, None], (vals[v][None, :] - np.nan_to_num(theta[:, v:v + 1])) /
-                         np.where(present, W, 1.0)[:, None], 0.0)
-            G_item[np.arange(J), :, np.arange(J), v] = g
-        G_item = G_item.reshape(J * K, J * 3)
-        # ITEM_AVG and POOLED per set, FACTOR_AVG
-        set_items = []
-        for _, members in self.lay.sets:
-            idx = np.concatenate([np.arange(*self.lay.base[m]) for m in members])
-            set_items.append(idx)
-        G_ia = np.zeros((J * K, NS * 3))
-        G_po = np.zeros((J * K, NS * 3))
-        est_ia = np.full((NS, 3), np.nan)
-        est_po = np.full((NS, 3), np.nan)
-        share_ia = np.full((NS, K), np.nan)
-        share_po = np.full((NS, K), np.nan)
-        xhat = np.zeros(NS)
-        for s, idx in enumerate(set_items):
-            pres = idx[present[idx]]
-            if pres.size == 0:
-                continue
-            om = iw[pres] / iw[pres].sum()
-            for v in range(3):
-                G_ia[:, s * 3 + v] = G_item[:, pres * 3 + v] @ om
-            est_ia[s] = om @ theta[pres]
-            share_ia[s] = om @ share[pres]
-            X = (iw[idx] * W[idx]).sum()
-            xhat[s] = X
-            A = iw[idx] @ P3[idx]                          # (K,) criterion-weighted answer totals
-            Rv = (vals @ A) / X                            # (3,)
-            est_po[s] = Rv
-            share_po[s] = A / X
-            for v in range(3):
-                blk = np.zeros((J, K))
-                blk[idx] = iw[idx][:, None] * (vals[v][None, :] - Rv[v]) / X
-                G_po[:, s * 3 + v] = blk.ravel()
-        factor_sets = [s for s, (f, _) in enumerate(self.lay.sets) if f is not None and xhat[s] > 0]
-        G_fa = np.zeros((J * K, 3))
-        est_fa = np.full(3, np.nan)
-        share_fa = np.full(K, np.nan)
-        if factor_sets:
-            for v in range(3):
-                G_fa[:, v] = G_po[:, [s * 3 + v for s in factor_sets]].mean(axis=1)
-            est_fa = est_po[factor_sets].mean(axis=0)
-            share_fa = share_po[factor_sets].mean(axis=0)
-        Gam = np.concatenate([G_item, G_ia, G_po, G_fa], axis=1)
-        var = np.einsum("kc,kc->c", Gam, V @ Gam) - (b[:, None] * (T @ Gam) ** 2).sum(axis=0)
-        swz2 = np.einsum("kc,kc->c", Gam, U @ Gam)
-        swz = Pw @ Gam
-        # ---- RESP: features [has, rt, rs, rnd] per set
-        Rw = TR.sum(axis=0)
-        W_has = Rw[0::4]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est_re = np.stack([Rw[1::4], Rw[2::4], Rw[3::4]], axis=1) / W_has[:, None]     # (NS, 3)
-        GR = np.zeros((4 * NS, NS * 3))
-        for s in range(NS):
-            if W_has[s] <= 0:
-                continue
-            for v in range(3):
-                GR[4 * s + 1 + v, s * 3 + v] = 1.0 / W_has[s]
-                GR[4 * s, s * 3 + v] = -est_re[s, v] / W_has[s]
-        var_re = np.einsum("kc,kc->c", GR, VR @ GR) - (b[:, None] * (TR @ GR) ** 2).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share_re = E[:, 3:] / W_has[:, None]
-            # sum w (x - mean)^2 over respondents with an answer in the set
-            ss_re = E[:, :3] - est_re ** 2 * W_has[:, None]
-        # ---- counts, weights, df
-        n_item = nit_g.sum(axis=0)
-        Q3 = Q.reshape(J, K).sum(axis=1)
-        df_item = pit_g.sum(axis=0) - (nit_g > 0).sum(axis=0)
-        n_set = R1[0::4]
-        W2_set = R2[0::4]
-        df_set = pset_g.sum(axis=0) - (nset_g > 0).sum(axis=0)
-        # assemble rows: items (original order), then per factor ITEM_AVG/POOLED/RESP, then INDEX
-        out = _RowBuilder()
-        inv_order = np.empty(J, dtype=np.intp)
-        inv_order[self.lay.order] = np.arange(J)
-        nI = J * 3
-        for jj in range(J):
-            j = inv_order[jj]
-            if n_item[j] == 0:
-                continue
-            item = self.data.items[jj]
-            c = j * 3
-            out.add(measure=item, measure_type="item", factor=self.data.factor_of.get(item),
-                    n=n_item[j], sum_w=W[j], sum_w2=Q3[j], df=df_item[j],
-                    est=theta[j], var=var[c:c + 3], swz2=swz2[c:c + 3], swz=swz[c:c + 3],
-                    deff_kind="z", share=share[j])
-        o_ia, o_po, o_fa = nI, nI + NS * 3, nI + 2 * NS * 3
-        for s, (f, _) in enumerate(self.lay.sets):
-            if n_set[s] == 0:
-                continue
-            name = "INDEX" if f is None else f"FACTOR:{f}"
-            kind = "index" if f is None else "factor"
-            common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=W2_set[s], df=df_set[s])
-            rows = []
-            c = o_ia + s * 3
-            rows.append(dict(measure=f"{name}:ITEM_AVG", measure_type=f"{kind}_item_avg", est=est_ia[s],
-                             var=var[c:c + 3], swz2=swz2[c:c + 3], swz=swz[c:c + 3], deff_kind="z",
-                             share=share_ia[s]))
-            if f is None and factor_sets:
-                c = o_fa
-                rows.append(dict(measure="INDEX:FACTOR_AVG", measure_type="index_factor_avg", est=est_fa,
-                                 var=var[c:c + 3], swz2=None, swz=None, deff_kind=None, share=share_fa))
-            c = o_po + s * 3
-            rows.append(dict(measure=f"{name}:POOLED", measure_type=f"{kind}_pooled", est=est_po[s],
-                             var=var[c:c + 3], swz2=swz2[c:c + 3], swz=swz[c:c + 3], deff_kind="z",
-                             share=share_po[s]))
-            rows.append(dict(measure=f"{name}:RESP", measure_type=f"{kind}_resp", est=est_re[s],
-                             var=var_re[s * 3:s * 3 + 3], swz2=ss_re[s], swz=None, deff_kind="mean",
-                             share=share_re[s]))
-            for r in rows:
-                out.add(**common, **r)
-        return out.columns()
-
-    def table(self, overall: bool) -> dict:
-        parts = []
-        labels = []
-        if overall:
-            parts.append(self.domain(None))
-            labels.append(("overall", "ALL"))
-        for d, name in enumerate(self.data.districts):
-            part = self.domain(d)
-            if part is not None:
-                parts.append(part)
-                labels.append(("district", name))
-        cols: dict[str, list] = {}
-        for (lv, name), part in zip(labels, parts):
-            m = len(part["measure"])
-            cols.setdefault("level", []).extend([lv] * m)
-            cols.setdefault("district", []).extend([name] * m)
-            for k, v in part.items():
-                cols.setdefault(k, []).extend(v)
-        return cols
-
-
-class _RowBuilder:
-    def __init__(self):
-        self.rows: list[dict] = []
-
-    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, swz2, swz, deff_kind, share):
-        n = float(n)
-        var = np.maximum(np.asarray(var, dtype=float), 0.0)
-        deff = np.full(2, np.nan)
-        if deff_kind is not None and n > 1:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                if deff_kind == "z":   # svytotal / svyratio / svymean on linearised z: W * S_w(z) / (n - 1)
-                    vsrs = sum_w * (np.asarray(swz2[:2]) - np.asarray(swz[:2]) ** 2 / sum_w) / (n - 1)
-                else:                  # svymean: sum w (x - mean)^2 / (W (n - 1))
-                    vsrs = np.asarray(swz2[:2]) / (sum_w * (n - 1))
-                deff = var[:2] / vsrs
-        self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
-                              sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
-                              se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],
-                              deff_mean=deff[1], share=np.asarray(share, dtype=float)))
-
-    def columns(self) -> dict:
-        out: dict[str, list] = {}
-        for r in self.rows:
-            for k, v in r.items():
-                if k == "share":
-                    for i in range(K):
-                        out.setdefault(f"share_{i + 1}", []).append(v[i])
-                else:
-                    out.setdefault(k, []).append(v)
+def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_h, crossing) -> _Level:
+    """The whole sample: groups are strata, and every district's sums move to the overall centres."""
+    D = len(cens)
+    NS = acc.nset.shape[1]
+    delta = [c.lut_theta - oc.lut_theta for c in cens]          # (J, 3) per district
+    rho = [c.lut_pooled - oc.lut_pooled for c in cens]          # (NS, 3) per district
+    T = np.zeros((H, acc.T.shape[1]))
+    TR = np.zeros((H, acc.TR.shape[1]))
+    for g in range(g_d.size):
+        d = int(g_d[g])
+        T[g_h[g]] += _shift(acc.T[g], delta[d])
+        TR[g_h[g]] += _shift_resp(acc.TR[g], rho[d])
+    def by_stratum(x):
+        out = np.zeros((H,) + x.shape[1:])
+        np.add.at(out, g_h, x)
         return out
+    nit, nset = by_stratum(acc.nit), by_stratum(acc.nset)
+    if crossing:
+        V, VR, pit, pset = _overall_from_psus(acc, delta, rho, psu_h, a_h, H)
+    else:
+        V = sum(_shift(_shift(acc.V[d], delta[d], 0), delta[d], 1) for d in range(D))
+        VR = sum(_shift_resp(_shift_resp(acc.VR[d], rho[d], 0), rho[d], 1) for d in range(D))
+        pit, pset = by_stratum(acc.pit), by_stratum(acc.pset)
+    # row-level moments re-centred: x_all = x_d + shift * has (or * k)
+    E = np.zeros((NS, 12))
+    for d in range(D):
+        Ed = acc.E[d]
+        TRd = acc.TR[g_d == d].sum(axis=0).reshape(NS, 4)
+        r = rho[d]
+        for v in range(2):   # rt'^2, rs'^2
+            E[:, v] += Ed[:, v] + 2 * r[:, v] * TRd[:, 1 + v] + r[:, v] ** 2 * TRd[:, 0]
+        E[:, 2:7] += Ed[:, 2:7]
+        for v, (i2, ik) in enumerate(((7, 8), (10, 11))):   # a'^2, a'k ; s'^2, s'k
+            E[:, i2] += Ed[:, i2] + 2 * r[:, v] * Ed[:, ik] + r[:, v] ** 2 * Ed[:, 9]
+            E[:, ik] += Ed[:, ik] + r[:, v] * Ed[:, 9]
+        E[:, 9] += Ed[:, 9]
+    zc = [_zcol(s, v, 1) for s in range(NS) for v in range(2)]
+    Z = acc.Z[:, :, zc].sum(axis=0).reshape(2, NS, 2)
+    return _Level(oc, V, T, b_h, VR, TR, acc.Q.sum(axis=0), nit, pit, nset, pset, acc.R2.sum(axis=0), E, Z,
+                  P.sum(axis=0))
+
+
+def _overall_from_psus(acc: _Acc, delta, rho, psu_h, a_h, H):
+    """When PSUs cross districts, the overall level needs whole-PSU totals."""
+    d = np.concatenate([np.full(c[1].size, c[0]) for c in acc.cells])
+    psu = np.concatenate([c[1] for c in acc.cells])
+    X = np.concatenate([c[2] for c in acc.cells])
+    XR = np.concatenate([c[3] for c in acc.cells])
+    ans = np.concatenate([c[4] for c in acc.cells]).astype(float)
+    has = np.concatenate([c[5] for c in acc.cells]).astype(float)
+    for dd in np.unique(d):
+        sel = d == dd
+        X[sel] = _shift(X[sel], delta[dd])
+        XR[sel] = _shift_resp(XR[sel], rho[dd])
+    order = np.argsort(psu, kind="stable")
+    psu = psu[order]
+    starts = np.concatenate(([0], np.flatnonzero(psu[1:] != psu[:-1]) + 1, [psu.size]))
+    h = psu_h[psu[starts[:-1]]]
+    sa = np.sqrt(a_h[h])[:, None]
+    Xa = _segment_sums(X[order], starts) * sa
+    XRa = _segment_sums(XR[order], starts) * sa
+    pit = np.zeros((H, ans.shape[1]))
+    pset = np.zeros((H, has.shape[1]))
+    np.add.at(pit, h, _segment_sums(ans[order], starts) > 0)
+    np.add.at(pset, h, _segment_sums(has[order], starts) > 0)
+    return Xa.T @ Xa, XRa.T @ XRa, pit, pset
 
 
 # ----------------------------------------------------------------------------- intervals, flags, judgements

@@ -268,14 +268,13 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    raw = raw.rstrip(b"\n") + b"\n"
-    header_end = raw.find(b"\n")
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    header_end = raw.find(b"\n", start)
+    if header_end < 0:
+        header_end = len(raw)
+    crlf = header_end > start and raw[header_end - 1:header_end] == b"\r"
     try:
-        header = next(csv.reader([raw[:header_end].decode("utf-8")]))
+        header = next(csv.reader([raw[start:header_end - crlf].decode("utf-8")]))
     except (UnicodeDecodeError, StopIteration) as exc:
         raise InputError(f"{path}, line 1: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
@@ -293,11 +292,18 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
         raise InputError(f"{path}, line 1: no criterion columns (every column is a design column)")
     if any(not h for h in items):
         raise InputError(f"{path}, line 1: a column has an empty name")
-    body = memoryview(raw)[header_end + 1:]
-    if len(body) == 0:
+    end = len(raw)
+    while end > header_end and raw[end - 1:end] in (b"\n", b"\r"):
+        end -= 1
+    if end <= header_end + 1:
         raise InputError(f"{path}: no respondents (only a header)")
-    parser = _fast_parse if b'"' not in body else _slow_parse
-    cols = parser(path, body, header, items, progress)
+    if crlf:
+        body = raw[header_end + 1:end] + b"\r\n"
+    else:
+        body = memoryview(raw)[header_end + 1:end] if raw[end:end + 1] == b"\n" else raw[header_end + 1:end] + b"\n"
+    quoted = raw.find(b'"', header_end + 1) >= 0 or (not crlf and raw.find(b"\r", header_end + 1) >= 0)
+    parser = _slow_parse if quoted else _fast_parse
+    cols = parser(path, body, header, items, progress, crlf=crlf)
     factor_of: dict[str, str] = {}
     item_weight: dict[str, float] = {}
     if isinstance(factors, Mapping):
@@ -345,13 +351,13 @@ def _codes_of(strings: list[np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(x.decode("utf-8") for x in labels), codes.astype(np.intp)
 
 
-def _fast_parse(path, body: memoryview, header: list[str], items: list[str], progress) -> dict:
+def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False) -> dict:
     buf_all = np.frombuffer(body, dtype=np.uint8)
     total = buf_all.size
     ncol = len(header)
     col = {h: i for i, h in enumerate(header)}
     item_idx = np.array([col[i] for i in items])
-    string_cols = [c for c in ("respondent_id", "district", "stratum", "psu") if c in col]
+    string_cols = [c for c in ("district", "stratum", "psu") if c in col]
     parts: dict[str, list] = {c: [] for c in string_cols}
     answers, weights = [], []
     pos = 0
@@ -378,6 +384,12 @@ def _fast_parse(path, body: memoryview, header: list[str], items: list[str], pro
         starts[:, 0] = np.concatenate(([0], d[:-1, -1] + 1))
         starts[:, 1:] = d[:, :-1] + 1
         lengths = d - starts
+        if crlf:   # the last field of each line ends with \r
+            last = d[:, -1] - 1
+            if not np.all((lengths[:, -1] > 0) & (buf[np.maximum(last, 0)] == 13)):
+                bad = int(np.flatnonzero((lengths[:, -1] == 0) | (buf[np.maximum(last, 0)] != 13))[0])
+                raise InputError(f"{path}, line {line0 + bad}: mixed line endings (\\r\\n expected)")
+            lengths[:, -1] -= 1
         # criteria: empty or one digit 1..5
         s_it, l_it = starts[:, item_idx], lengths[:, item_idx]
         ch = buf[np.minimum(s_it, buf.size - 1)]
@@ -391,10 +403,7 @@ def _fast_parse(path, body: memoryview, header: list[str], items: list[str], pro
         # weight
         wi = col["weight"]
         raw_w = _gather(buf, starts[:, wi], lengths[:, wi])
-        try:
-            w = raw_w.astype(np.float64)
-        except ValueError:
-            w = np.array([_to_float(x) for x in raw_w])
+        w = _parse_decimals(raw_w)
         badw = np.flatnonzero(~np.isfinite(w) | (w <= 0))
         if badw.size:
             r = int(badw[0])
@@ -418,8 +427,37 @@ def _fast_parse(path, body: memoryview, header: list[str], items: list[str], pro
                 out[c] = _codes_of(parts[c])
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path}, column {c}: not UTF-8 text: {exc}") from None
-    if "respondent_id" in parts:
-        out["respondent_id"] = np.concatenate(parts["respondent_id"])
+    return out
+
+
+def _parse_decimals(raw: np.ndarray) -> np.ndarray:
+    """Floats from fixed-width byte strings such as ``b"1234.5678"``, exactly as ``float()`` reads them.
+
+    Plain decimals (digits with at most one point, up to 15 significant digits) are parsed with integer
+    arithmetic: ``mantissa / 10**decimals`` is correctly rounded because both are exact doubles. Anything
+    else (signs, exponents, "nan", longer numbers) goes through ``float()``; unreadable values become NaN.
+    """
+    width = raw.dtype.itemsize
+    b = raw.view(np.uint8).reshape(-1, width)
+    digit = (b >= 48) & (b <= 57)
+    point = b == 46
+    pad = b == 0
+    length = width - pad.sum(axis=1)
+    simple = np.all(digit | point | pad, axis=1) & (point.sum(axis=1) <= 1) & (digit.sum(axis=1) <= 15) \
+        & (digit.sum(axis=1) >= 1)
+    out = np.full(b.shape[0], np.nan)
+    if simple.any():
+        bs, ds, ps, ls = b[simple], digit[simple], point[simple], length[simple]
+        has_point = ps.any(axis=1)
+        where_point = np.where(has_point, ps.argmax(axis=1), ls)
+        decimals = np.where(has_point, ls - where_point - 1, 0)
+        mant = np.zeros(bs.shape[0], dtype=np.int64)
+        for k in range(width):
+            dk = ds[:, k]
+            mant = np.where(dk, mant * 10 + (bs[:, k].astype(np.int64) - 48), mant)
+        out[simple] = mant / (10.0 ** decimals)
+    for i in np.flatnonzero(~simple):
+        out[i] = _to_float(bytes(raw[i]))
     return out
 
 
@@ -430,7 +468,7 @@ def _to_float(x: bytes) -> float:
         return math.nan
 
 
-def _slow_parse(path, body: memoryview, header: list[str], items: list[str], progress) -> dict:
+def _slow_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False) -> dict:
     """The same checks with Python's csv module, for files with quoted fields."""
     try:
         text = bytes(body).decode("utf-8")
