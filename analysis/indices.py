@@ -132,6 +132,33 @@ class IndexTable:
             keep &= self.columns["level"] == level
         return IndexTable({k: v[keep] for k, v in self.columns.items()}, self.level, self.notes)
 
+    @classmethod
+    def read_csv(cls, path) -> "IndexTable":
+        """Read a table written by :meth:`to_csv` (or R's oracle output: missing columns become NA)."""
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise ValueError(f"{path}: empty file")
+            missing = [c for c in ("level", "district", "measure", "p", "se", "df", "n") if c not in header]
+            if missing:
+                raise ValueError(f"{path}: not an index table (missing column(s) {', '.join(missing)})")
+            raw = list(reader)
+        idx = {c: i for i, c in enumerate(header)}
+        cols: dict[str, np.ndarray] = {}
+        for c in COLUMNS:
+            values = [r[idx[c]] if c in idx and idx[c] < len(r) else "" for r in raw]
+            if c in _STR_COLUMNS:
+                cols[c] = np.array([v if v not in ("", "NA") else None for v in values], dtype=object)
+            elif c in _BOOL_COLUMNS:
+                cols[c] = np.array([v == "TRUE" for v in values], dtype=bool)
+            else:
+                try:
+                    cols[c] = np.array([float(v) if v not in ("", "NA") else np.nan for v in values])
+                except ValueError as exc:
+                    raise ValueError(f"{path}, column {c}: {exc}") from None
+        return cls(cols, level=math.nan)
+
     def to_csv(self, path, *, columns: Sequence[str] = COLUMNS) -> None:
         """Write the table as CSV (numbers with full precision, NA as empty, flags TRUE/FALSE)."""
         with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -266,14 +293,14 @@ def _shift_resp(M: np.ndarray, delta: np.ndarray, axis: int = -1) -> np.ndarray:
     return _shift(M, delta, axis)
 
 
-def _categories(r, y, s, nd, f5):
-    """Counts of scores 1..5 from totals of the planes answered, satisfied (>= 4), score, nd (>= 3), fives.
+def _categories(r, ge4, s, nd, f5):
+    """Counts of scores 1..5 from totals of the planes answered, score >= 4, score, score >= 3, score == 5.
 
-    Exact, because the five planes span the one-hot answers (for the default satisfied_from = 4).
+    Exact: these five planes span the one-hot answers.
     """
     c5 = f5
-    c4 = y - f5
-    c3 = nd - y
+    c4 = ge4 - f5
+    c3 = nd - ge4
     low = r - nd                      # c1 + c2
     c2 = s - 3 * c3 - 4 * c4 - 5 * c5 - low
     return np.stack([low - c2, c2, c3, c4, c5], axis=-1)
@@ -344,8 +371,11 @@ class _Pass:
         J = membership.shape[0]
         self.offs = (np.arange(J) * 6).astype(np.intp)
         c = np.arange(6, dtype=float)
-        self.raw = np.stack([(c > 0), (c >= top) & (c > 0), c, c >= NOT_DISSATISFIED_FROM, c == K]).astype(float)
-        self.raw = np.repeat(self.raw[:, None, :], J, axis=1).reshape(5, 6 * J)
+        planes = [c > 0, (c >= top) & (c > 0), c, c >= NOT_DISSATISFIED_FROM, c == K]
+        if top != 4:      # the category shares need "score >= 4" as well
+            planes.append(c >= 4)
+        self.NP = len(planes)
+        self.raw = np.repeat(np.stack(planes).astype(float)[:, None, :], J, axis=1).reshape(self.NP, 6 * J)
 
     def block(self, codes, w, a, b, d, cen: _Centres, cz: np.ndarray):
         acc, M = self.acc, self.M
@@ -354,8 +384,8 @@ class _Pass:
         idx = codes + self.offs
         Z = np.take(cen.lut, idx, axis=0).reshape(m, QP * J)        # centred planes, criterion-major
         # per-respondent totals over each set: answered, satisfied, score, nd, fives (criterion-weighted)
-        Xr = np.take(self.raw, idx, axis=1)                         # (5, m, J)
-        S5 = (Xr.reshape(5 * m, J) @ M).reshape(5, m, NS)
+        Xr = np.take(self.raw, idx, axis=1)                         # (planes, m, J)
+        S5 = (Xr.reshape(self.NP * m, J) @ M).reshape(self.NP, m, NS)
         k = S5[0]
         has = k > 0
         inv = np.where(has, 1.0 / np.where(has, k, 1.0), 0.0)
@@ -365,7 +395,7 @@ class _Pass:
             R[:, :, 1 + v] = S5[1 + v] * inv - cen.lut_pooled[:, v] * has
         E = np.empty((m, NS, 12))
         np.square(R[:, :, 1:3], out=E[:, :, 0:2])
-        E[:, :, 2:7] = _categories(S5[0], S5[1], S5[2], S5[3], S5[4]) * inv[:, :, None]
+        E[:, :, 2:7] = _categories(S5[0], S5[1] if self.NP == 5 else S5[5], S5[2], S5[3], S5[4]) * inv[:, :, None]
         a_ = S5[1] - cen.lut_pooled[:, 0] * k
         s_ = S5[2] - cen.lut_pooled[:, 1] * k
         E[:, :, 7] = a_ * a_

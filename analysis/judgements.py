@@ -148,5 +148,5 @@ def change_table(before, after, *, level: float = 0.95) -> list[dict]:
         c = period_change(r0["p"], r0["se"], r0["df"], r["p"], r["se"], r["df"], level=level)
         out.append(dict(level=r["level"], district=r["district"], measure=r["measure"], p_before=r0["p"],
                         p_after=r["p"], change=c.estimate, se=c.se, df=c.df, ci_l=c.ci_low, ci_u=c.ci_high,
-                        significant=c.significant, n_before=r0["n"], n_after=r["n"]))
+                        significant=c.significant, n_before=int(r0["n"]), n_after=int(r["n"])))
     return out
