@@ -298,9 +298,11 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
     if end <= header_end + 1:
         raise InputError(f"{path}: no respondents (only a header)")
     if crlf:
-        body = raw[header_end + 1:end] + b"\r\n"
+        body = (memoryview(raw)[header_end + 1:end + 2] if raw[end:end + 2] == b"\r\n"
+                else raw[header_end + 1:end] + b"\r\n")
     else:
-        body = memoryview(raw)[header_end + 1:end] if raw[end:end + 1] == b"\n" else raw[header_end + 1:end] + b"\n"
+        body = (memoryview(raw)[header_end + 1:end + 1] if raw[end:end + 1] == b"\n"
+                else raw[header_end + 1:end] + b"\n")
     quoted = raw.find(b'"', header_end + 1) >= 0 or (not crlf and raw.find(b"\r", header_end + 1) >= 0)
     parser = _slow_parse if quoted else _fast_parse
     cols = parser(path, body, header, items, progress, crlf=crlf)
