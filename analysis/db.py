@@ -310,8 +310,8 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
             for cat, value in margins_age[uid].items():
                 cell_totals[(labels[i], cat)] = value
         age_str = np.array([str(a) for a in age])
-        cells = np.char.add(np.char.add(slug_of_row.astype(str), "\x1f"), age_str)
-        totals = {f"{u}\x1f{c}": v for (u, c), v in cell_totals.items()}
+        cells = np.char.add(np.char.add(slug_of_row.astype(str), " x "), age_str)
+        totals = {f"{u} x {c}": v for (u, c), v in cell_totals.items()}
         try:
             if weights == "poststratify":
                 w = poststratify(w, cells, totals, respondent_labels=rid)
@@ -327,19 +327,19 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
                     if pid not in margins_gender:
                         raise DbError(f"unit {by_id[pid][1]!r} has no gender population margins")
                     for cat, value in margins_gender[pid].items():
-                        g_totals[f"{by_id[pid][1]}\x1f{cat}"] = value
+                        g_totals[f"{by_id[pid][1]} x {cat}"] = value
                 parent_slug = np.array([by_id[parent_of[lab]][1] for lab in labels], dtype=object)[district]
-                g_cells = np.char.add(np.char.add(parent_slug.astype(str), "\x1f"),
+                g_cells = np.char.add(np.char.add(parent_slug.astype(str), " x "),
                                       np.array([str(g) for g in gender]))
                 result = rake(w, [Margin("unit x age_band", cells, totals), Margin("gender", g_cells, g_totals)],
                               tol=rake_tol, max_iter=rake_max_iter, trim=trim, rescale=True,
                               respondent_labels=rid)
                 w = result.weights
-                notes.extend(("weights: " + line.replace("\x1f", " ")) for line in result.report().splitlines())
+                notes.extend("weights: " + line for line in result.report().splitlines())
                 if not result.converged:
                     notes.append("WARNING: raking did not converge; the margins are not met (see above)")
         except ValueError as exc:
-            raise DbError(str(exc).replace("\x1f", " x ")) from None
+            raise DbError(str(exc)) from None
     notes.append(f"responses: {rid.size} in {len(labels)} unit(s)")
     return SurveyData(items=tuple(items), answers=np.ascontiguousarray(codes), weights=w, district=district,
                       districts=labels, stratum=district.copy(), strata=labels, psu=None,
