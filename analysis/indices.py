@@ -45,6 +45,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ._blas import single_threaded_blas
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
 from .intervals import korn_graubard_ci, logit_ci, reliability_flags, t_ci
@@ -363,55 +364,84 @@ def _category_totals(codes: np.ndarray, w: np.ndarray, dom_bounds: np.ndarray, c
 
 
 class _Pass:
-    """Pass 2: everything else, block by block."""
+    """Pass 2: everything else, block by block (buffers are reused between blocks)."""
 
-    def __init__(self, acc, lay, membership, top, g_start, c_start, sqrt_a_group, p_code):
+    # per-respondent totals over a set of criteria, packed in one int64 per answer:
+    # answered, satisfied, not dissatisfied, fives, score >= 4 (10 bits each), score (13 bits)
+    FIELDS = ((0, 10), (10, 10), (20, 10), (30, 10), (40, 10), (50, 13))
+
+    def __init__(self, acc, lay, membership, top, g_start, c_start, sqrt_a_group, p_code, block_rows):
         self.acc, self.lay, self.M, self.top = acc, lay, membership, top
         self.g_start, self.c_start, self.sqrt_a_group, self.p_code = g_start, c_start, sqrt_a_group, p_code
         J = membership.shape[0]
+        self.J = J
         self.offs = (np.arange(J) * 6).astype(np.intp)
-        c = np.arange(6, dtype=float)
-        planes = [c > 0, (c >= top) & (c > 0), c, c >= NOT_DISSATISFIED_FROM, c == K]
-        if top != 4:      # the category shares need "score >= 4" as well
-            planes.append(c >= 4)
-        self.NP = len(planes)
-        self.raw = np.repeat(np.stack(planes).astype(float)[:, None, :], J, axis=1).reshape(self.NP, 6 * J)
+        c = np.arange(6)
+        planes = np.stack([c > 0, (c >= top) & (c > 0), c >= NOT_DISSATISFIED_FROM, c == K, c >= 4, c])
+        self.planes = planes.astype(float)                  # (6 fields, 6 codes)
+        sizes = [hi - lo for lo, hi in lay.base]
+        iw = np.array([membership[j].max() for j in range(J)])
+        self.packed = bool(np.all(iw == 1.0)) and max(sizes) < 1000
+        if self.packed:
+            lut = sum(planes[f].astype(np.int64) << shift for f, (shift, _) in enumerate(self.FIELDS))
+            self.lut_packed = np.tile(lut, J)               # row 6 j + code
+            self.base_starts = np.array([lo for lo, _ in lay.base])
+            # output set s = sum of its base sets
+            self.set_of_base = np.zeros((len(lay.base), membership.shape[1]))
+            for s_, (_, members) in enumerate(lay.sets):
+                self.set_of_base[members, s_] = 1.0
+        else:
+            self.lut_raw = np.repeat(self.planes[:, None, :], J, axis=1).reshape(6, 6 * J)
+        self.Zbuf = np.empty((block_rows, J, QP))
+
+    def set_totals(self, idx: np.ndarray) -> np.ndarray:
+        """(6, m, NS): criterion-weighted answered, satisfied, nd, fives, >= 4, score over each set."""
+        m = idx.shape[0]
+        if self.packed:
+            packed = np.take(self.lut_packed, idx)
+            per_base = np.add.reduceat(packed, self.base_starts, axis=1) if len(self.base_starts) > 1 \
+                else packed.sum(axis=1, keepdims=True)
+            fields = np.stack([(per_base >> shift) & ((1 << bits) - 1) for shift, bits in self.FIELDS])
+            return fields.astype(np.float64) @ self.set_of_base
+        raw = np.take(self.lut_raw, idx, axis=1)            # (6, m, J)
+        return (raw.reshape(6 * m, self.J) @ self.M).reshape(6, m, -1)
 
     def block(self, codes, w, a, b, d, cen: _Centres, cz: np.ndarray):
-        acc, M = self.acc, self.M
+        acc = self.acc
         m, J = codes.shape
-        NS = M.shape[1]
+        NS = self.M.shape[1]
         idx = codes + self.offs
-        Z = np.take(cen.lut, idx, axis=0).reshape(m, QP * J)        # centred planes, criterion-major
-        # per-respondent totals over each set: answered, satisfied, score, nd, fives (criterion-weighted)
-        Xr = np.take(self.raw, idx, axis=1)                         # (planes, m, J)
-        S5 = (Xr.reshape(self.NP * m, J) @ M).reshape(self.NP, m, NS)
-        k = S5[0]
+        Z3 = np.take(cen.lut, idx, axis=0, out=self.Zbuf[:m])   # centred planes (m, J, QP)
+        Z = Z3.reshape(m, QP * J)
+        S = self.set_totals(idx)
+        k = S[0]
         has = k > 0
         inv = np.where(has, 1.0 / np.where(has, k, 1.0), 0.0)
         R = np.empty((m, NS, 4))
         R[:, :, 0] = has
-        for v in range(3):
-            R[:, :, 1 + v] = S5[1 + v] * inv - cen.lut_pooled[:, v] * has
-        E = np.empty((m, NS, 12))
-        np.square(R[:, :, 1:3], out=E[:, :, 0:2])
-        E[:, :, 2:7] = _categories(S5[0], S5[1] if self.NP == 5 else S5[5], S5[2], S5[3], S5[4]) * inv[:, :, None]
-        a_ = S5[1] - cen.lut_pooled[:, 0] * k
-        s_ = S5[2] - cen.lut_pooled[:, 1] * k
-        E[:, :, 7] = a_ * a_
-        E[:, :, 8] = a_ * k
-        E[:, :, 9] = k * k
-        E[:, :, 10] = s_ * s_
-        E[:, :, 11] = s_ * k
+        for v, f in enumerate((1, 5, 2)):                  # satisfied, score, nd
+            R[:, :, 1 + v] = S[f] * inv - cen.lut_pooled[:, v] * has
+        # row-level moments (design effects, respondent shares): single-pass contractions
+        Ed = acc.E[d]
+        Ed[:, 0] += np.einsum("m,ms,ms->s", w, R[:, :, 1], R[:, :, 1])
+        Ed[:, 1] += np.einsum("m,ms,ms->s", w, R[:, :, 2], R[:, :, 2])
+        F = np.einsum("m,ms,fms->fs", w, inv, S)          # the shares are linear in the set totals
+        Ed[:, 2:7] += _categories(F[0], F[4], F[5], F[2], F[3])
+        a_ = S[1] - cen.lut_pooled[:, 0] * k
+        s_ = S[5] - cen.lut_pooled[:, 1] * k
+        Ed[:, 7] += np.einsum("m,ms,ms->s", w, a_, a_)
+        Ed[:, 8] += np.einsum("m,ms,ms->s", w, a_, k)
+        Ed[:, 9] += np.einsum("m,ms,ms->s", w, k, k)
+        Ed[:, 10] += np.einsum("m,ms,ms->s", w, s_, s_)
+        Ed[:, 11] += np.einsum("m,ms,ms->s", w, s_, k)
         R = R.reshape(m, 4 * NS)
         z = Z @ cz
-        acc.Z[d, 0] += w @ (z * z)
+        acc.Z[d, 0] += np.einsum("m,mc,mc->c", w, z, z)
         acc.Z[d, 1] += w @ z
-        acc.E[d] += (w @ E.reshape(m, -1)).reshape(NS, 12)
         w2 = w * w
         answered = codes > 0
-        acc.Q[d] += w2 @ answered
-        acc.R2[d] += w2 @ has
+        acc.Q[d] += np.einsum("m,mj->j", w2, Z3[:, :, 0])
+        acc.R2[d] += np.einsum("m,ms->s", w2, has)
         g0 = int(np.searchsorted(self.g_start, a, side="right")) - 1
         g1 = int(np.searchsorted(self.g_start, b, side="left"))
         gb = np.clip(self.g_start[g0:g1 + 1], a, b) - a
@@ -423,15 +453,16 @@ class _Pass:
             acc.nset[g] += np.count_nonzero(has[lo:hi], axis=0)
         if self.c_start is None:   # each respondent its own PSU: X_c = w_i x_i
             scale = w * np.repeat(self.sqrt_a_group[g0:g1], np.diff(gb))
-            Xa = Z * scale[:, None]
-            acc.V[d] += Xa.T @ Xa
+            np.multiply(Z, scale[:, None], out=Z)
+            acc.V[d] += Z.T @ Z
             Ra = R * scale[:, None]
             acc.VR[d] += Ra.T @ Ra
             return
         c0 = int(np.searchsorted(self.c_start, a, side="left"))
         c1 = int(np.searchsorted(self.c_start, b, side="left"))
         cb = self.c_start[c0:c1 + 1] - a
-        Xc = _segment_sums(Z * w[:, None], cb)
+        np.multiply(Z, w[:, None], out=Z)
+        Xc = _segment_sums(Z, cb)
         XRc = _segment_sums(R * w[:, None], cb)
         cell_answered = _segment_sums(answered.astype(np.float64), cb) > 0
         cell_has = _segment_sums(has.astype(np.float64), cb) > 0
@@ -705,6 +736,12 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         raise ValueError(f"target must be a share between 0 and 1 (e.g. 0.80), got {target!r}")
     if data.n == 0:
         raise ValueError("no respondents")
+    with single_threaded_blas():
+        return _compute(data, level=level, overall=overall, lonely_psu=lonely_psu, target=target,
+                        ci_method=ci_method, chunk_rows=chunk_rows, progress=progress)
+
+
+def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, progress) -> IndexTable:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -765,8 +802,9 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
 
     # ---- pass 2
     acc = _Acc(D, G, J, NS, NS * 4, crossing)
+    largest_cell = int(np.diff(c_start).max()) if clustered else 1
     ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
-               p_code if crossing else None)
+               p_code if crossing else None, min(n, max(chunk_rows, largest_cell)))
     done = 0
     for d in range(D):
         lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])

@@ -297,15 +297,16 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
         end -= 1
     if end <= header_end + 1:
         raise InputError(f"{path}: no respondents (only a header)")
-    if crlf:
-        body = (memoryview(raw)[header_end + 1:end + 2] if raw[end:end + 2] == b"\r\n"
-                else raw[header_end + 1:end] + b"\r\n")
+    stop = end + (2 if crlf else 1)
+    if raw[end:stop] == (b"\r\n" if crlf else b"\n"):
+        source, base = raw, header_end + 1              # no copy of a well-terminated file
     else:
-        body = (memoryview(raw)[header_end + 1:end + 1] if raw[end:end + 1] == b"\n"
-                else raw[header_end + 1:end] + b"\n")
+        source, base = raw[header_end + 1:end] + (b"\r\n" if crlf else b"\n"), 0
+        stop = len(source)
+    body = memoryview(source)[base:stop]
     quoted = raw.find(b'"', header_end + 1) >= 0 or (not crlf and raw.find(b"\r", header_end + 1) >= 0)
     parser = _slow_parse if quoted else _fast_parse
-    cols = parser(path, body, header, items, progress, crlf=crlf)
+    cols = parser(path, body, header, items, progress, crlf=crlf, source=source, base=base)
     factor_of: dict[str, str] = {}
     item_weight: dict[str, float] = {}
     if isinstance(factors, Mapping):
@@ -353,12 +354,14 @@ def _codes_of(strings: list[np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(x.decode("utf-8") for x in labels), codes.astype(np.intp)
 
 
-def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False) -> dict:
+def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False,
+                source: bytes = b"", base: int = 0) -> dict:
     buf_all = np.frombuffer(body, dtype=np.uint8)
     total = buf_all.size
     ncol = len(header)
     col = {h: i for i, h in enumerate(header)}
     item_idx = np.array([col[i] for i in items])
+    contiguous = bool(np.all(np.diff(item_idx) == 1)) and item_idx[0] > 0
     string_cols = [c for c in ("district", "stratum", "psu") if c in col]
     parts: dict[str, list] = {c: [] for c in string_cols}
     answers, weights = [], []
@@ -367,7 +370,7 @@ def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf:
     while pos < total:
         end = min(pos + CHUNK_BYTES, total)
         if end < total:
-            end = int(np.flatnonzero(buf_all[end - 1:] == 10)[0]) + end  # through the next newline
+            end = source.find(b"\n", base + end - 1) + 1 - base   # through the next newline
         buf = buf_all[pos:end]
         delim = np.flatnonzero((buf == 44) | (buf == 10))
         newline = buf[delim] == 10
@@ -375,36 +378,48 @@ def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf:
         ok = delim.size == rows * ncol
         if ok:
             d = delim.reshape(rows, ncol)
-            ok = bool(np.all(newline.reshape(rows, ncol)[:, -1])) and not newline.reshape(rows, ncol)[:, :-1].any()
+            nl = newline.reshape(rows, ncol)
+            ok = bool(nl[:, -1].all()) and not nl[:, :-1].any()
         if not ok:
             line_of = np.cumsum(newline) - newline  # line index (in chunk) of each delimiter
             fields = np.bincount(line_of, minlength=rows)
             bad = int(np.flatnonzero(fields != ncol)[0])
             raise InputError(f"{path}, line {line0 + bad}: {int(fields[bad])} fields, expected {ncol} "
                              f"({', '.join(header)})")
-        starts = np.empty_like(d)
-        starts[:, 0] = np.concatenate(([0], d[:-1, -1] + 1))
-        starts[:, 1:] = d[:, :-1] + 1
-        lengths = d - starts
+        line_start = np.empty(rows, dtype=d.dtype)
+        line_start[0] = 0
+        line_start[1:] = d[:-1, -1] + 1
         if crlf:   # the last field of each line ends with \r
             last = d[:, -1] - 1
-            if not np.all((lengths[:, -1] > 0) & (buf[np.maximum(last, 0)] == 13)):
-                bad = int(np.flatnonzero((lengths[:, -1] == 0) | (buf[np.maximum(last, 0)] != 13))[0])
+            cr = buf[np.maximum(last, 0)] == 13
+            if not cr.all():
+                bad = int(np.flatnonzero(~cr)[0])
                 raise InputError(f"{path}, line {line0 + bad}: mixed line endings (\\r\\n expected)")
-            lengths[:, -1] -= 1
+            d = d.copy()
+            d[:, -1] -= 1                                 # treat the \r as part of the delimiter
+
+        def field(c):
+            start = line_start if c == 0 else d[:, c - 1] + 1
+            return start, d[:, c] - start
+
         # criteria: empty or one digit 1..5
-        s_it, l_it = starts[:, item_idx], lengths[:, item_idx]
-        ch = buf[np.minimum(s_it, buf.size - 1)]
-        code = np.where(l_it == 0, 0, ch.astype(np.int16) - 48)
-        bad = (l_it > 1) | ((l_it == 1) & ((code < 1) | (code > 5)))
+        if contiguous:
+            ends = d[:, item_idx[0]:item_idx[-1] + 1]
+            lens = np.diff(d[:, item_idx[0] - 1:item_idx[-1] + 1], axis=1) - 1
+        else:
+            ends = d[:, item_idx]
+            lens = ends - np.where(item_idx > 0, d[:, np.maximum(item_idx - 1, 0)] + 1, line_start[:, None])
+        ch = buf[ends - 1]                                # the character of a one-character field
+        code = np.where(lens == 0, 0, ch - 48).astype(np.uint8)   # uint8 wraps for non-digits
+        bad = (lens > 1) | ((lens == 1) & ((code < 1) | (code > 5)))
         if bad.any():
             r, j = np.argwhere(bad)[0]
-            value = bytes(buf[s_it[r, j]:s_it[r, j] + l_it[r, j]])
+            e = int(ends[r, j])
+            value = bytes(buf[e - int(lens[r, j]):e])
             _fail_value(path, line0 + r, items[j], value, "is not an answer 1..5 (or empty for no answer)")
-        answers.append(code.astype(np.uint8))
+        answers.append(code)
         # weight
-        wi = col["weight"]
-        raw_w = _gather(buf, starts[:, wi], lengths[:, wi])
+        raw_w = _gather(buf, *field(col["weight"]))
         w = _parse_decimals(raw_w)
         badw = np.flatnonzero(~np.isfinite(w) | (w <= 0))
         if badw.size:
@@ -412,12 +427,11 @@ def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf:
             _fail_value(path, line0 + r, "weight", raw_w[r], "is not a number > 0")
         weights.append(w)
         for c in string_cols:
-            ci = col[c]
-            if c != "respondent_id":
-                empty = np.flatnonzero(lengths[:, ci] == 0)
-                if empty.size:
-                    raise InputError(f"{path}, line {line0 + int(empty[0])}, column {c}: empty")
-            parts[c].append(_gather(buf, starts[:, ci], lengths[:, ci]))
+            start, length = field(col[c])
+            empty = np.flatnonzero(length == 0)
+            if empty.size:
+                raise InputError(f"{path}, line {line0 + int(empty[0])}, column {c}: empty")
+            parts[c].append(_gather(buf, start, length))
         line0 += rows
         pos = end
         if progress:
@@ -432,6 +446,9 @@ def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf:
     return out
 
 
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
 def _parse_decimals(raw: np.ndarray) -> np.ndarray:
     """Floats from fixed-width byte strings such as ``b"1234.5678"``, exactly as ``float()`` reads them.
 
@@ -443,21 +460,15 @@ def _parse_decimals(raw: np.ndarray) -> np.ndarray:
     b = raw.view(np.uint8).reshape(-1, width)
     digit = (b >= 48) & (b <= 57)
     point = b == 46
-    pad = b == 0
-    length = width - pad.sum(axis=1)
-    simple = np.all(digit | point | pad, axis=1) & (point.sum(axis=1) <= 1) & (digit.sum(axis=1) <= 15) \
-        & (digit.sum(axis=1) >= 1)
-    out = np.full(b.shape[0], np.nan)
-    if simple.any():
-        bs, ds, ps, ls = b[simple], digit[simple], point[simple], length[simple]
-        has_point = ps.any(axis=1)
-        where_point = np.where(has_point, ps.argmax(axis=1), ls)
-        decimals = np.where(has_point, ls - where_point - 1, 0)
-        mant = np.zeros(bs.shape[0], dtype=np.int64)
-        for k in range(width):
-            dk = ds[:, k]
-            mant = np.where(dk, mant * 10 + (bs[:, k].astype(np.int64) - 48), mant)
-        out[simple] = mant / (10.0 ** decimals)
+    n_digits = digit.sum(axis=1)
+    n_points = point.sum(axis=1)
+    simple = ((digit | point | (b == 0)).all(axis=1) & (n_points <= 1) & (n_digits <= 15) & (n_digits >= 1))
+    # exponent of each digit = digits to its right; decimals = digits right of the point
+    right = np.cumsum(digit[:, ::-1], axis=1)[:, ::-1] - digit
+    value = np.where(digit, b.astype(np.int64) - 48, 0)
+    mant = (value * _POW10[np.minimum(right, 18)]).sum(axis=1)
+    decimals = np.where(n_points > 0, (digit & (np.cumsum(point, axis=1) > 0)).sum(axis=1), 0)
+    out = np.where(simple, mant / (10.0 ** decimals), np.nan)
     for i in np.flatnonzero(~simple):
         out[i] = _to_float(bytes(raw[i]))
     return out
@@ -470,7 +481,7 @@ def _to_float(x: bytes) -> float:
         return math.nan
 
 
-def _slow_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False) -> dict:
+def _slow_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False, **_) -> dict:
     """The same checks with Python's csv module, for files with quoted fields."""
     try:
         text = bytes(body).decode("utf-8")

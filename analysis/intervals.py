@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = ["ConfidenceInterval", "t_quantile", "t_ci", "logit_ci", "korn_graubard_ci", "reliability_flags",
            "Flags"]
@@ -46,7 +46,7 @@ def t_quantile(level: float, df) -> np.ndarray:
     alpha = 1.0 - _check_level(level)
     df = np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.where(df > 0, stats.t.ppf(1.0 - alpha / 2.0, np.where(df > 0, df, 1.0)), np.nan)
+        return np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 1.0 - alpha / 2.0), np.nan)
 
 
 def t_ci(estimate, se, df, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -146,8 +146,8 @@ def korn_graubard_ci(p, se, n, df, *, level: float = 0.95) -> tuple[np.ndarray, 
     edge = np.isfinite(v) & np.isfinite(p) & ((p <= 0) | (p >= 1))
     inner = np.isfinite(v) & (v > 0) & (p > 0) & (p < 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_n = np.where(n - 1 > 0, stats.t.ppf(alpha / 2.0, np.where(n - 1 > 0, n - 1, 1.0)), np.nan)
-        q_df = np.where(df > 0, stats.t.ppf(alpha / 2.0, np.where(df > 0, df, 1.0)), np.nan)
+        q_n = np.where(n - 1 > 0, special.stdtrit(np.where(n - 1 > 0, n - 1, 1.0), alpha / 2.0), np.nan)
+        q_df = np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), alpha / 2.0), np.nan)
         n_eff = np.where(inner, p * (1 - p) / np.where(inner, v, 1.0) * (q_n / q_df) ** 2, np.nan)
     n_eff = np.where(edge, n, n_eff)
     ok = np.isfinite(n_eff) & (n_eff > 0)

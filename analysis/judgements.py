@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = ["ABOVE", "BELOW", "NOT_DISTINGUISHABLE", "against_target", "rank_with_range", "Ranked", "rank_units",
            "Change", "period_change", "change_table"]
@@ -128,7 +128,7 @@ def period_change(p_before, se_before, df_before, p_after, se_after, df_after, *
     if math.isnan(df):
         lo = hi = math.nan
     else:
-        q = float(stats.t.ppf(1 - (1 - level) / 2, df))
+        q = float(special.stdtrit(df, 1 - (1 - level) / 2))
         lo, hi = diff - q * se, diff + q * se
     return Change(diff, se, df, lo, hi, bool(lo > 0 or hi < 0))
 
