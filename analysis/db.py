@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -130,6 +129,12 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         conn.close()
 
 
+def _category_case(column: str, categories: list[str]) -> tuple[str, list]:
+    """SQL mapping a text column to 0..61 for known categories, 62 for missing, 63 for anything else."""
+    whens = " ".join(f"WHEN {column} = ? THEN {i}" for i in range(len(categories)))
+    return f"48 + CASE WHEN {column} IS NULL OR {column} = '' THEN 62 {whens} ELSE 63 END", list(categories)
+
+
 def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol, rake_max_iter,
           trim, progress) -> SurveyData:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -167,86 +172,133 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
                 else:
                     chosen.add(u)
         where.append(f"unit_id IN ({', '.join(str(int(u)) for u in sorted(chosen))})")
-    if questionnaire is None:
-        found = conn.execute(f"SELECT questionnaire_id, count(*) FROM responses WHERE {' AND '.join(where)} "
-                             "GROUP BY questionnaire_id", args).fetchall()
-        if not found:
-            raise DbError(f"no responses in {period}" + (f" for units {', '.join(units)}" if units else ""))
-        if len(found) > 1:
-            listing = ", ".join(f"{q} ({n} responses)" for q, n in found)
-            raise DbError(f"the period holds several questionnaires: {listing}; choose one with --questionnaire")
-        questionnaire = found[0][0]
-    versions = {v: d for v, d in conn.execute("SELECT version, definition FROM questionnaires WHERE id = ?",
-                                               [questionnaire])}
-    if not versions:
-        known = [r[0] for r in conn.execute("SELECT DISTINCT id FROM questionnaires ORDER BY id")]
-        raise DbError(f"unknown questionnaire {questionnaire!r} (known: {', '.join(known) or 'none'})")
-    where.append("questionnaire_id = ?")
-    args.append(questionnaire)
+    catalogue: dict[str, dict[int, str]] = {}
+    for qid, v, definition in conn.execute("SELECT id, version, definition FROM questionnaires"):
+        catalogue.setdefault(qid, {})[v] = definition
+    if questionnaire is not None:
+        if questionnaire not in catalogue:
+            raise DbError(f"unknown questionnaire {questionnaire!r} (known: {', '.join(sorted(catalogue)) or 'none'})")
+        where.append("questionnaire_id = ?")
+        args.append(questionnaire)
+        candidates = [questionnaire]
+    else:
+        candidates = sorted(catalogue)
+    if not candidates or len(candidates) > 63:
+        raise DbError(f"{path}: {len(candidates)} questionnaires in the database; choose one with --questionnaire")
+    defs: dict[tuple[str, int], dict] = {}
+    for qid in candidates:
+        for v, definition in catalogue[qid].items():
+            try:
+                defs[(qid, v)] = _definition(definition, qid, v)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DbError(f"questionnaire {qid!r} version {v}: unreadable definition ({exc})") from None
     need_age = weights in ("poststratify", "rake")
     need_gender = weights == "rake"
-    cols = "id, unit_id, questionnaire_version, answers" + (", age_band" if need_age else "") + \
-        (", gender" if need_gender else "")
-    rows = conn.execute(f"SELECT {cols} FROM responses WHERE {' AND '.join(where)}", args).fetchall()
-    if not rows:
-        raise DbError(f"no responses to {questionnaire!r} in {period}")
-    columns = list(zip(*rows))
-    del rows
-    rid = np.fromiter(columns[0], dtype=np.int64, count=len(columns[0]))
-    unit_id = np.fromiter(columns[1], dtype=np.int64, count=rid.size)
-    version = np.fromiter(columns[2], dtype=np.int64, count=rid.size)
-    answers = columns[3]
+
+    # ---- one scan: SQLite concatenates each column over all responses (in the same row order),
+    # numpy decodes the strings; no Python object per response
+    several_versions = any(len(catalogue[q]) > 1 for q in candidates)
+    cols = ["count(*)", "min(questionnaire_id)", "max(questionnaire_id)", "group_concat(id, ',')",
+            "group_concat(unit_id, ',')", "group_concat(answers, ',')"]
+    if several_versions:
+        cols.append("group_concat(questionnaire_version, ',')")
+    categories: dict[str, list[str]] = {}
+    cat_args: list = []
+    for dim, needed in (("age_band", need_age), ("gender", need_gender)):
+        if needed:
+            cats = [r[0] for r in conn.execute("SELECT DISTINCT category FROM unit_population WHERE dimension = ? "
+                                               "ORDER BY category", [dim])][:61]
+            categories[dim] = cats
+            sql_, extra = _category_case(dim, cats)
+            cols.append(f"group_concat(char({sql_}), '')")
+            cat_args.extend(extra)
+    if progress:
+        progress(0, 1)
+    row = conn.execute(f"SELECT {', '.join(cols)} FROM responses WHERE {' AND '.join(where)}",
+                       cat_args + args).fetchone()
+    n = row[0]
+    if not n:
+        raise DbError(f"no responses in {period}" + (f" for units {', '.join(units)}" if units else "")
+                      + (f" to {questionnaire!r}" if questionnaire else ""))
+    if row[1] != row[2]:
+        found = conn.execute(f"SELECT questionnaire_id, count(*) FROM responses WHERE {' AND '.join(where)} "
+                             "GROUP BY questionnaire_id", args).fetchall()
+        listing = ", ".join(f"{q} ({c} responses)" for q, c in found)
+        raise DbError(f"the period holds several questionnaires: {listing}; choose one with --questionnaire")
+    questionnaire = row[1]
+    rid = np.fromstring(row[3], dtype=np.int64, sep=",")
+    unit_id = np.fromstring(row[4], dtype=np.int64, sep=",")
+    text = row[5].encode("ascii")
+    nxt = 6
+    if several_versions:
+        version = np.fromstring(row[nxt], dtype=np.int64, sep=",")
+        nxt += 1
+    else:
+        version = np.full(n, next(iter(catalogue[questionnaire])), dtype=np.int64)
+    coded = {}
+    for dim in categories:
+        coded[dim] = np.frombuffer(row[nxt].encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+        nxt += 1
+    del row
+    if rid.size != n or unit_id.size != n or any(c.size != n for c in coded.values()):
+        raise DbError(f"{path}: could not decode the responses table")
+    widths = {v: len(defs[(questionnaire, v)]["codes"]) for v in np.unique(version).tolist()}
+    raw = np.frombuffer(text, dtype=np.uint8)
+    if len(set(widths.values())) == 1 and raw.size == n * (next(iter(widths.values())) + 1) - 1:
+        wv = next(iter(widths.values()))
+        answer_bytes = np.lib.stride_tricks.as_strided(raw, shape=(n, wv), strides=(wv + 1, 1), writeable=False)
+        if n > 1 and not np.all(raw[wv::wv + 1] == 44):
+            answer_bytes = None
+    else:
+        answer_bytes = None
+    if answer_bytes is None:      # records of several widths (versions), or a wrong-length answer string
+        sep = np.flatnonzero(raw == 44)
+        starts = np.concatenate(([0], sep + 1))
+        lengths = np.concatenate((sep, [raw.size])) - starts
+        expected = np.array([widths[v] for v in version.tolist()]) if len(widths) > 1 else next(iter(widths.values()))
+        bad = np.flatnonzero(lengths != expected) if lengths.size == n else np.arange(min(n, 1))
+        if bad.size:
+            i = int(bad[0])
+            ans = conn.execute("SELECT answers, questionnaire_version FROM responses WHERE id = ?", [int(rid[i])]).fetchone()
+            raise DbError(f"response id {rid[i]}: answers {ans[0]!r} have {len(ans[0])} characters but version "
+                          f"{ans[1]} of {questionnaire!r} has {widths.get(ans[1], '?')} criteria")
+        wmax = max(widths.values())
+        answer_bytes = np.full((n, wmax), ord("-"), dtype=np.uint8)
+        for v, wv in widths.items():
+            sel = np.flatnonzero(version == v) if len(widths) > 1 else np.arange(n)
+            answer_bytes[np.ix_(sel, np.arange(wv))] = raw[starts[sel, None] + np.arange(wv)]
+    invalid = ~_VALID[answer_bytes]
+    if invalid.any():
+        r, c = np.argwhere(invalid)[0]
+        raise DbError(f"response id {rid[r]}: an answer {chr(answer_bytes[r, c])!r} is not 1..5, n or -")
     notes = [f"database: {path}", f"period: {period}", f"questionnaire: {questionnaire}"]
 
-    # ---- questionnaire versions -> aligned criteria
-    defs = {}
-    for v in sorted(set(version.tolist())):
-        if v not in versions:
-            raise DbError(f"responses use version {v} of {questionnaire!r}, which is not in the questionnaires table")
-        try:
-            defs[v] = _definition(versions[v], questionnaire, v)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DbError(f"questionnaire {questionnaire!r} version {v}: unreadable definition ({exc})") from None
-    newest = defs[max(defs)]
+    # ---- questionnaire versions -> criteria aligned by code
+    versions = {v: defs[(questionnaire, v)] for v in widths}
+    newest = versions[max(versions)]
     items = list(newest["codes"])
-    for v in sorted(defs, reverse=True):
-        items.extend(c for c in defs[v]["codes"] if c not in items)
+    for v in sorted(versions, reverse=True):
+        items.extend(c for c in versions[v]["codes"] if c not in items)
     col_of = {c: i for i, c in enumerate(items)}
     factor_of: dict[str, str] = {}
     weight_of: dict[str, float] = {}
-    for v in sorted(defs):          # the newest version's factor and weight win
-        factor_of.update(defs[v]["factor_of"])
-        weight_of.update(defs[v]["weight_of"])
-    counts = Counter(version.tolist())
-    notes.append("versions: " + ", ".join(f"v{v} ({counts[v]} responses)" for v in sorted(counts)))
+    for v in sorted(versions):          # the newest version's factor and weight win
+        factor_of.update(versions[v]["factor_of"])
+        weight_of.update(versions[v]["weight_of"])
+    vc = np.bincount(version - version.min())
+    notes.append("versions: " + ", ".join(f"v{v + version.min()} ({c} responses)" for v, c in enumerate(vc.tolist()) if c))
     J = len(items)
-    codes = np.zeros((rid.size, J), dtype=np.uint8)
-    done = 0
-    for v, dfn in defs.items():
-        sel = np.flatnonzero(version == v)
-        Jv = len(dfn["codes"])
-        text = "".join(answers[i] for i in sel) if sel.size < rid.size else "".join(answers)
-        raw = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)
-        if raw.size != sel.size * Jv:
-            lengths = np.fromiter((len(answers[i]) for i in sel), dtype=np.int64, count=sel.size)
-            bad = int(np.flatnonzero(lengths != Jv)[0])
-            raise DbError(f"response id {rid[sel[bad]]}: answers {answers[sel[bad]]!r} have {lengths[bad]} "
-                          f"characters but version {v} of {questionnaire!r} has {Jv} criteria")
-        raw = raw.reshape(sel.size, Jv)
-        invalid = ~_VALID[raw]
-        if invalid.any():
-            r, c = np.argwhere(invalid)[0]
-            raise DbError(f"response id {rid[sel[r]]}: answer {chr(raw[r, c])!r} to criterion "
-                          f"{dfn['codes'][c]} is not 1..5, n or -")
-        target_cols = np.array([col_of[c] for c in dfn["codes"]])
-        if sel.size == rid.size and np.array_equal(target_cols, np.arange(J)):
-            codes = _DECODE[raw]
-        else:
-            codes[np.ix_(sel, target_cols)] = _DECODE[raw]
-        done += sel.size
-        if progress:
-            progress(done, rid.size)
-    del answers
+    if len(versions) == 1 and newest["codes"] == items and answer_bytes.shape[1] == J:
+        codes = _DECODE[answer_bytes]
+    else:
+        codes = np.zeros((n, J), dtype=np.uint8)
+        for v, dfn in versions.items():
+            sel = np.flatnonzero(version == v)
+            target_cols = np.array([col_of[c] for c in dfn["codes"]])
+            codes[np.ix_(sel, target_cols)] = _DECODE[answer_bytes[np.ix_(sel, np.arange(len(dfn["codes"])))]]
+    del raw, answer_bytes, text
+    if progress:
+        progress(1, 1)
 
     # ---- units: leaves with responses
     present_units = np.unique(unit_id)
@@ -262,38 +314,43 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
     labels = tuple(str(s) for s in slugs[order])
     label_ids = [int(present_units[o]) for o in order]
 
-    keep = np.ones(rid.size, dtype=bool)
-    age = gender = None
-    if need_age:
-        age = np.array(columns[4], dtype=object)
-        if need_gender:
-            gender = np.array(columns[5], dtype=object)
-        lacking = np.array([a is None or a == "" for a in age]) | (
-            np.array([g is None or g == "" for g in gender]) if need_gender else False)
+    n_units = len(labels)
+    keep = np.ones(n, dtype=bool)
+    if coded:
+        what = "an age band" + (" or a gender" if need_gender else "")
+        lacking = np.zeros(n, dtype=bool)
+        for dim, c in coded.items():
+            lacking |= c == 62
+        for dim, c in coded.items():
+            if np.any(c == 63):
+                known = categories[dim]
+                placeholders = ", ".join("?" for _ in known) or "''"
+                examples = conn.execute(
+                    f"SELECT id, {dim} FROM responses WHERE {' AND '.join(where)} AND {dim} IS NOT NULL AND "
+                    f"{dim} != '' AND {dim} NOT IN ({placeholders}) LIMIT 5", args + known).fetchall()
+                raise DbError(f"{int(np.sum(c == 63))} response(s) have an {dim} category without population margins "
+                              f"(e.g. response id {examples[0][0]}: {examples[0][1]!r}); margins exist for "
+                              f"{', '.join(known)}")
         if lacking.any():
-            what = "an age band" + (" or a gender" if need_gender else "")
             if not drop_incomplete:
-                first = rid[np.flatnonzero(lacking)[:5]].tolist()
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT id FROM responses WHERE {' AND '.join(where)} AND ("
+                    + " OR ".join(f"{dim} IS NULL OR {dim} = ''" for dim in coded) + ") LIMIT 5", args)]
                 raise DbError(f"{int(lacking.sum())} response(s) lack {what}, which {weights} weighting needs "
-                              f"(e.g. response ids {', '.join(map(str, first))}); use --drop-incomplete to "
+                              f"(e.g. response ids {', '.join(map(str, ids))}); use --drop-incomplete to "
                               f"leave them out")
             keep &= ~lacking
             notes.append(f"dropped {int(lacking.sum())} response(s) without {what}")
     if not keep.all():
-        rid, district, codes = rid[keep], district[keep], codes[keep]
-        age = age[keep] if age is not None else None
-        gender = gender[keep] if gender is not None else None
-        if rid.size == 0:
+        district, codes, rid = district[keep], codes[keep], rid[keep]
+        coded = {dim: c[keep] for dim, c in coded.items()}
+        n = int(keep.sum())
+        if n == 0:
             raise DbError("no responses left after dropping incomplete ones")
 
-    n_unit = np.bincount(district, minlength=len(labels))
-    pop = {}
-    for lab, uid in zip(labels, label_ids):
-        p = by_id[uid][3]
-        pop[lab] = p
-    slug_of_row = np.array(labels, dtype=object)[district]
+    pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
     if weights == "none":
-        w = np.ones(rid.size)
+        w = np.ones(n)
         notes.append("weights: none (every response weighs 1)")
     else:
         missing_pop = [lab for lab in labels if pop[lab] is None]
@@ -302,45 +359,50 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
         w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
         notes.append("weights: design (unit population / responses in the unit)")
     if need_age:
+        age_cats = categories["age_band"]
         margins_age = _margins(conn, label_ids, "age_band")
-        cell_totals = {}
+        totals, names = {}, {}
         for i, uid in enumerate(label_ids):
             if uid not in margins_age:
                 raise DbError(f"unit {labels[i]!r} has no age_band population margins (table unit_population)")
             for cat, value in margins_age[uid].items():
-                cell_totals[(labels[i], cat)] = value
-        age_str = np.array([str(a) for a in age])
-        cells = np.char.add(np.char.add(slug_of_row.astype(str), " x "), age_str)
-        totals = {f"{u} x {c}": v for (u, c), v in cell_totals.items()}
+                totals[i * 64 + age_cats.index(cat)] = value
+                names[i * 64 + age_cats.index(cat)] = f"{labels[i]} x {cat}"
+        for i in range(n_units):      # name the cells respondents fall in, with or without a margin
+            for k, cat in enumerate(age_cats):
+                names.setdefault(i * 64 + k, f"{labels[i]} x {cat}")
+        cells = district.astype(np.int64) * 64 + coded["age_band"]
         try:
             if weights == "poststratify":
-                w = poststratify(w, cells, totals, respondent_labels=rid)
+                w = poststratify(w, cells, totals, labels=names)
                 notes.append("weights: post-stratified to unit x age_band")
             else:
-                parent_of = {lab: by_id[uid][2] for lab, uid in zip(labels, label_ids)}
-                parents = sorted({p for p in parent_of.values() if p is not None})
-                if not parents or any(parent_of[lab] is None for lab in labels):
+                parent_of = [by_id[uid][2] for uid in label_ids]
+                parents = sorted({p for p in parent_of if p is not None})
+                if not parents or any(p is None for p in parent_of):
                     raise DbError("raking to gender needs every unit to have a parent unit with gender margins")
+                g_cats = categories["gender"]
                 margins_gender = _margins(conn, parents, "gender")
-                g_totals = {}
-                for pid in parents:
+                g_totals, g_names = {}, {}
+                for j, pid in enumerate(parents):
                     if pid not in margins_gender:
                         raise DbError(f"unit {by_id[pid][1]!r} has no gender population margins")
                     for cat, value in margins_gender[pid].items():
-                        g_totals[f"{by_id[pid][1]} x {cat}"] = value
-                parent_slug = np.array([by_id[parent_of[lab]][1] for lab in labels], dtype=object)[district]
-                g_cells = np.char.add(np.char.add(parent_slug.astype(str), " x "),
-                                      np.array([str(g) for g in gender]))
-                result = rake(w, [Margin("unit x age_band", cells, totals), Margin("gender", g_cells, g_totals)],
-                              tol=rake_tol, max_iter=rake_max_iter, trim=trim, rescale=True,
-                              respondent_labels=rid)
+                        g_totals[j * 64 + g_cats.index(cat)] = value
+                    for k, cat in enumerate(g_cats):
+                        g_names[j * 64 + k] = f"{by_id[pid][1]} x {cat}"
+                parent_index = np.array([parents.index(p) for p in parent_of])
+                g_cells = parent_index[district].astype(np.int64) * 64 + coded["gender"]
+                result = rake(w, [Margin("unit x age_band", cells, totals, names),
+                                  Margin("gender", g_cells, g_totals, g_names)],
+                              tol=rake_tol, max_iter=rake_max_iter, trim=trim, rescale=True)
                 w = result.weights
                 notes.extend("weights: " + line for line in result.report().splitlines())
                 if not result.converged:
                     notes.append("WARNING: raking did not converge; the margins are not met (see above)")
         except ValueError as exc:
             raise DbError(str(exc)) from None
-    notes.append(f"responses: {rid.size} in {len(labels)} unit(s)")
+    notes.append(f"responses: {n} in {n_units} unit(s)")
     return SurveyData(items=tuple(items), answers=np.ascontiguousarray(codes), weights=w, district=district,
                       districts=labels, stratum=district.copy(), strata=labels, psu=None,
                       factor_of=factor_of, item_weights=np.array([weight_of.get(c, 1.0) for c in items]),

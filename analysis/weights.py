@@ -48,11 +48,13 @@ def _key(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _label(cat) -> str:
+def _label(cat, labels: Mapping | None = None) -> str:
+    if labels is not None and cat in labels:
+        return str(labels[cat])
     return " x ".join(str(c) for c in cat) if isinstance(cat, tuple) else str(cat)
 
 
-def _check_totals(totals: Mapping, what: str) -> dict:
+def _check_totals(totals: Mapping, what: str, labels: Mapping | None = None) -> dict:
     out = {}
     for cat, value in totals.items():
         try:
@@ -60,7 +62,7 @@ def _check_totals(totals: Mapping, what: str) -> dict:
         except (TypeError, ValueError):
             v = math.nan
         if not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{what}, cell {_label(cat)!r}: population must be a number > 0, got {value!r}")
+            raise ValueError(f"{what}, cell {_label(cat, labels)!r}: population must be a number > 0, got {value!r}")
         out[_key(cat)] = v
     if not out:
         raise ValueError(f"{what}: no population totals")
@@ -77,7 +79,8 @@ def _base(weights, n: int | None = None) -> np.ndarray:
     return w
 
 
-def _index(codes: np.ndarray, labels: list, totals: dict, what: str, respondent_labels=None) -> np.ndarray:
+def _index(codes: np.ndarray, labels: list, totals: dict, what: str, respondent_labels=None,
+           names: Mapping | None = None) -> np.ndarray:
     """Map respondent category codes to positions in ``totals``; refuse respondents outside every cell."""
     keys = list(totals)
     pos = {k: i for i, k in enumerate(keys)}
@@ -87,13 +90,14 @@ def _index(codes: np.ndarray, labels: list, totals: dict, what: str, respondent_
     if outside.size:
         i = int(outside[0])
         who = f"respondent {respondent_labels[i]}" if respondent_labels is not None else f"respondent {i}"
-        cats = sorted({_label(labels[c]) for c in codes[outside]})
+        cats = sorted({_label(labels[c], names) for c in codes[outside]})
         raise ValueError(f"{what}: {outside.size} respondent(s) fall outside every cell, e.g. {who} in "
-                         f"{_label(labels[codes[i]])!r} (categories without a population: {', '.join(cats[:10])})")
+                         f"{_label(labels[codes[i]], names)!r} (categories without a population: "
+                         f"{', '.join(cats[:10])})")
     empty = np.flatnonzero(np.bincount(idx, minlength=len(keys)) == 0)
     if empty.size:
-        names = [f"{_label(keys[e])!r} (population {totals[keys[e]]:g})" for e in empty[:10]]
-        raise ValueError(f"{what}: {empty.size} cell(s) have a population but no respondent: {', '.join(names)}; "
+        shown = [f"{_label(keys[e], names)!r} (population {totals[keys[e]]:g})" for e in empty[:10]]
+        raise ValueError(f"{what}: {empty.size} cell(s) have a population but no respondent: {', '.join(shown)}; "
                          "merge them with a neighbouring cell or collect responses there")
     return idx
 
@@ -113,7 +117,8 @@ def design_weights(stratum, population: Mapping[Hashable, float]) -> np.ndarray:
     ndarray
         One weight per respondent; each stratum's weights add up to its population.
     """
-    stratum = np.asarray(stratum, dtype=object)
+    if not isinstance(stratum, np.ndarray):
+        stratum = np.asarray(stratum, dtype=object)
     n = stratum.size
     labels, codes = _cells(stratum, n, "design weights")
     totals = {}
@@ -126,7 +131,8 @@ def design_weights(stratum, population: Mapping[Hashable, float]) -> np.ndarray:
     return (N / np.bincount(codes, minlength=len(labels)))[codes]
 
 
-def poststratify(weights, cells, totals: Mapping[Hashable, float], *, respondent_labels=None) -> np.ndarray:
+def poststratify(weights, cells, totals: Mapping[Hashable, float], *, respondent_labels=None,
+                 labels: Mapping | None = None) -> np.ndarray:
     """Post-stratify: scale weights so each cell adds up to its population.
 
     Parameters
@@ -138,6 +144,8 @@ def poststratify(weights, cells, totals: Mapping[Hashable, float], *, respondent
     totals : mapping
         Population of each cell. Every cell must have respondents, every
         respondent a cell.
+    labels : mapping, optional, keyword-only
+        Display names of cells for error messages (when cells are codes).
 
     Notes
     -----
@@ -145,9 +153,9 @@ def poststratify(weights, cells, totals: Mapping[Hashable, float], *, respondent
     (R: ``postStratify``).
     """
     w = _base(weights)
-    labels, codes = _cells(cells, w.size, "post-stratification")
-    tot = _check_totals(totals, "post-stratification")
-    idx = _index(codes, labels, tot, "post-stratification", respondent_labels)
+    cats, codes = _cells(cells, w.size, "post-stratification")
+    tot = _check_totals(totals, "post-stratification", labels)
+    idx = _index(codes, cats, tot, "post-stratification", respondent_labels, labels)
     target = np.array(list(tot.values()))
     sums = np.bincount(idx, w, minlength=target.size)
     return w * (target / sums)[idx]
@@ -155,10 +163,12 @@ def poststratify(weights, cells, totals: Mapping[Hashable, float], *, respondent
 
 @dataclass(frozen=True)
 class Margin:
-    """One set of population margins: each respondent's category and the population of each category."""
+    """One set of population margins: each respondent's category and the population of each category
+    (``labels``: optional display names of the categories, for messages and the fit report)."""
     name: str
     cells: Sequence
     totals: Mapping[Hashable, float]
+    labels: Mapping[Hashable, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -266,9 +276,9 @@ def rake(weights, margins: Sequence[Margin], *, tol: float = 1e-8, max_iter: int
     idxs, targets, keys, notes = [], [], [], []
     grand = None
     for m in margins:
-        labels, codes = _cells(m.cells, w0.size, f"margin {m.name!r}")
-        tot = _check_totals(m.totals, f"margin {m.name!r}")
-        idx = _index(codes, labels, tot, f"margin {m.name!r}", respondent_labels)
+        cats, codes = _cells(m.cells, w0.size, f"margin {m.name!r}")
+        tot = _check_totals(m.totals, f"margin {m.name!r}", m.labels)
+        idx = _index(codes, cats, tot, f"margin {m.name!r}", respondent_labels, m.labels)
         t = np.array(list(tot.values()))
         if grand is None:
             grand = t.sum()
@@ -302,7 +312,7 @@ def rake(weights, margins: Sequence[Margin], *, tol: float = 1e-8, max_iter: int
     fit = []
     for m, idx, t, e, kk in zip(margins, idxs, targets, errs, keys):
         achieved = np.bincount(idx, w, minlength=t.size)
-        fit.extend(MarginFit(m.name, _label(k), float(tt), float(a), float(ee))
+        fit.extend(MarginFit(m.name, _label(k, m.labels), float(tt), float(a), float(ee))
                    for k, tt, a, ee in zip(kk, t, achieved, e))
     trimmed = 0
     if trim is not None:

@@ -264,3 +264,35 @@ def test_cli_reads_the_database_and_reports_the_weighting(simulated, tmp_path, c
     rows = list(csv.DictReader(open(out)))
     assert {r["district"] for r in rows} >= {"ALL", "quan-1", "huyen-can-gio"}
     assert rows[0]["level"] == "overall" and rows[0]["measure"] == "q01"
+
+
+def test_versions_of_different_lengths_are_decoded_by_their_own_width(small):
+    path, db, q1 = small
+    crit = {c["code"]: c for c in q1.to_dict()["criteria"]}
+    q2 = minimal_version(2, [crit["c1"], crit["c2"], crit["c3"], dict(crit["c1"], code="c4"), dict(crit["c1"], code="c5")])
+    catalog.register(db, q2)
+    u = unit_id(db, "quan-1")
+    save_many(db, [response(q1, u, "123"), response(q2, u, "45n21"), response(q1, u, "5-4")])
+    data = load_db(path, weights="none")
+    assert data.items == ("c1", "c2", "c3", "c4", "c5")
+    assert sorted(map(tuple, data.answers.tolist())) == [(1, 2, 3, 0, 0), (4, 5, 0, 2, 1), (5, 0, 4, 0, 0)]
+
+
+def test_answer_string_of_the_wrong_length_is_refused_naming_the_response(small):
+    path, db, q = small
+    u = unit_id(db, "quan-1")
+    save_many(db, [response(q, u, "444"), response(q, u, "555")])
+    with db.atomic():   # written around the storage code, which would refuse it
+        db.execute("UPDATE responses SET answers = '4444' WHERE answers = '555'")
+    bad_id = db.execute("SELECT id FROM responses WHERE answers = '4444'").fetchone()[0]
+    with pytest.raises(DbError, match=rf"response id {bad_id}: answers '4444' have 4 characters but version 1 "
+                                      r"of 'minimal' has 3 criteria"):
+        load_db(path, weights="none")
+
+
+def test_age_band_without_margins_is_refused_with_an_example(small):
+    path, db, q = small
+    u = unit_id(db, "quan-1")
+    save_many(db, [response(q, u, "444", age="15-17")])
+    with pytest.raises(DbError, match=r"1 response\(s\) have an age_band category without population margins .*'15-17'"):
+        load_db(path, weights="poststratify")
