@@ -328,7 +328,7 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
                 examples = conn.execute(
                     f"SELECT id, {dim} FROM responses WHERE {' AND '.join(where)} AND {dim} IS NOT NULL AND "
                     f"{dim} != '' AND {dim} NOT IN ({placeholders}) LIMIT 5", args + known).fetchall()
-                raise DbError(f"{int(np.sum(c == 63))} response(s) have an {dim} category without population margins "
+                raise DbError(f"{int(np.sum(c == 63))} response(s) have a value of {dim} without population margins "
                               f"(e.g. response id {examples[0][0]}: {examples[0][1]!r}); margins exist for "
                               f"{', '.join(known)}")
         if lacking.any():

@@ -294,5 +294,5 @@ def test_age_band_without_margins_is_refused_with_an_example(small):
     path, db, q = small
     u = unit_id(db, "quan-1")
     save_many(db, [response(q, u, "444", age="15-17")])
-    with pytest.raises(DbError, match=r"1 response\(s\) have an age_band category without population margins .*'15-17'"):
+    with pytest.raises(DbError, match=r"1 response\(s\) have a value of age_band without population margins .*'15-17'"):
         load_db(path, weights="poststratify")
