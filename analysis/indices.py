@@ -835,7 +835,9 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
     cols: dict[str, list] = {}
     for lv, name, level_ in levels:
         part = _rows(level_, lay, data, iw)
-        m = len(part["measure"])
+        m = len(part.get("measure", ()))
+        if m == 0:            # nobody in this unit answered any criterion
+            continue
         cols.setdefault("level", []).extend([lv] * m)
         cols.setdefault("district", []).extend([name] * m)
         for k_, v_ in part.items():

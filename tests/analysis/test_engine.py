@@ -186,3 +186,44 @@ def test_bad_options_are_refused(case):
                              ({"ci_method": "wald"}, "ci_method"), ({"target": 80}, "target")]:
         with pytest.raises(ValueError, match=fragment):
             compute_table(data, **kwargs)
+
+
+def test_everyone_very_satisfied_gives_exact_ones_and_zero_errors():
+    answers = np.full((5, 2), 5.0)
+    table = compute_table(SurveyData.from_arrays(answers, np.arange(1, 6.0), ["a"] * 5,
+                                                 factor_of={"q01": "F", "q02": "F"}))
+    for measure in table.measures:
+        r = table.row("a", measure)
+        assert (r["p"], r["se"], r["mean_score"], r["se_mean"], r["share_5"]) == (1.0, 0.0, 5.0, 0.0, 1.0)
+        # R: deff 0/0 is NA, no logit interval at p = 1, Korn-Graubard [ (alpha/2)^(1/n), 1 ]
+        assert r["deff"] is None and r["ci_logit_l"] is None
+        assert r["ci_kg_l"] == pytest.approx(0.025 ** (1 / 5), rel=1e-14) and r["ci_kg_u"] == 1.0
+        assert r["nchs_review"] and r["nchs_suppress"]
+
+
+@pytest.mark.parametrize("shape", ["no factors", "one criterion", "one unit", "one respondent",
+                                   "unit without answers"])
+def test_small_and_odd_surveys_give_a_table(shape):
+    rng = np.random.default_rng(0)
+    answers = rng.integers(1, 6, (50, 3)).astype(float)
+    district = np.repeat(["a", "b"], 25)
+    w = rng.uniform(1, 2, 50)
+    factors = {"q01": "F", "q02": "F", "q03": "G"}
+    if shape == "no factors":
+        factors = {}
+    elif shape == "one criterion":
+        answers, factors = answers[:, :1], {"q01": "F"}
+    elif shape == "one unit":
+        district = np.repeat(["a"], 50)
+    elif shape == "one respondent":
+        answers, w, district = answers[:1], w[:1], district[:1]
+    else:
+        answers[:25] = np.nan
+    table = compute_table(SurveyData.from_arrays(answers, w, district, factor_of=factors))
+    measures = set(table.measures)
+    assert "INDEX:ITEM_AVG" in measures and "q01" in measures
+    assert ("INDEX:FACTOR_AVG" in measures) == bool(factors)
+    if shape == "unit without answers":
+        assert table.districts == ["b"]
+    for r in table.rows():
+        assert 0 <= r["p"] <= 1 and r["se"] >= 0
