@@ -76,6 +76,11 @@ Example:
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
     p.add_argument("--trim", type=_bounds, metavar="LO,HI",
                    help="bounds on raked weight / design weight, e.g. 0.3,3 (rake)")
+    p.add_argument("--rake-tol", type=float, default=1e-8, metavar="TOL",
+                   help="raking stops when every margin is met within this relative error (default 1e-8)")
+    p.add_argument("--rake-max-iter", type=int, default=100, metavar="N",
+                   help="most raking cycles; if the margins are not met by then, a warning says by how much "
+                        "(default 100)")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of --from/--to days "
                    "(default Asia/Ho_Chi_Minh)")
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
@@ -99,7 +104,8 @@ def run_indices(args) -> int:
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
-               "--units": args.units, "--trim": args.trim}
+               "--units": args.units, "--trim": args.trim,
+               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100}
     if args.input:
         used = [k for k, v in db_only.items() if v] + (["--weights"] if args.weights != "design" else [])
         if used:
@@ -116,7 +122,7 @@ def run_indices(args) -> int:
         units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
         data = load_db(args.db, date_from=args.date_from, date_to=args.date_to, questionnaire=args.questionnaire,
                        units=units, weights=args.weights, tz=args.timezone, drop_incomplete=args.drop_incomplete,
-                       trim=args.trim, progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
+                       trim=args.trim, rake_tol=args.rake_tol, rake_max_iter=args.rake_max_iter, progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
     show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
     bar = Progress("estimating", enabled=show)

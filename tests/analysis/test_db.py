@@ -296,3 +296,12 @@ def test_age_band_without_margins_is_refused_with_an_example(small):
     save_many(db, [response(q, u, "444", age="15-17")])
     with pytest.raises(DbError, match=r"1 response\(s\) have a value of age_band without population margins .*'15-17'"):
         load_db(path, weights="poststratify")
+
+
+def test_cli_warns_when_raking_stops_before_the_margins_are_met(simulated, tmp_path, capsys):
+    out = tmp_path / "indices.csv"
+    assert main(["indices", "--db", str(simulated), "--weights", "rake", "--rake-max-iter", "1",
+                 "--rake-tol", "1e-12", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "raking did NOT converge after 1 iteration(s)" in err and "WARNING" in err
+    assert out.exists()
