@@ -842,6 +842,8 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         cols.setdefault("district", []).extend([name] * m)
         for k_, v_ in part.items():
             cols.setdefault(k_, []).extend(v_)
+    if not cols:
+        raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
     return _finish(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
 
 

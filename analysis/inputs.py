@@ -275,7 +275,7 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
     crlf = header_end > start and raw[header_end - 1:header_end] == b"\r"
     try:
         header = next(csv.reader([raw[start:header_end - crlf].decode("utf-8")]))
-    except (UnicodeDecodeError, StopIteration) as exc:
+    except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
         raise InputError(f"{path}, line 1: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
     if len(set(header)) != len(header):
@@ -489,8 +489,16 @@ def _slow_parse(path, body, header: list[str], items: list[str], progress, crlf:
         raise InputError(f"{path}: not UTF-8 text: {exc}") from None
     ncol = len(header)
     col = {h: i for i, h in enumerate(header)}
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num + 1}: {exc}") from None
     n = len(rows)
+    if n == 0:
+        raise InputError(f"{path}: no respondents (only a header)")
     answers = np.zeros((n, len(items)), dtype=np.uint8)
     weights = np.zeros(n)
     strings = {c: [] for c in ("respondent_id", "district", "stratum", "psu") if c in col}
