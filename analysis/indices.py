@@ -385,10 +385,7 @@ class _Pass:
             lut = sum(planes[f].astype(np.int64) << shift for f, (shift, _) in enumerate(self.FIELDS))
             self.lut_packed = np.tile(lut, J)               # row 6 j + code
             self.base_starts = np.array([lo for lo, _ in lay.base])
-            # output set s = sum of its base sets
-            self.set_of_base = np.zeros((len(lay.base), membership.shape[1]))
-            for s_, (_, members) in enumerate(lay.sets):
-                self.set_of_base[members, s_] = 1.0
+            self.set_members = [list(members) for _, members in lay.sets]   # output set = sum of base sets
         else:
             self.lut_raw = np.repeat(self.planes[:, None, :], J, axis=1).reshape(6, 6 * J)
         self.Zbuf = np.empty((block_rows, J, QP))
@@ -400,8 +397,19 @@ class _Pass:
             packed = np.take(self.lut_packed, idx)
             per_base = np.add.reduceat(packed, self.base_starts, axis=1) if len(self.base_starts) > 1 \
                 else packed.sum(axis=1, keepdims=True)
-            fields = np.stack([(per_base >> shift) & ((1 << bits) - 1) for shift, bits in self.FIELDS])
-            return fields.astype(np.float64) @ self.set_of_base
+            per_set = np.empty((m, len(self.set_members)), dtype=np.int64)   # packed sums add field by field
+            for s_, members in enumerate(self.set_members):
+                if len(members) == 1:
+                    per_set[:, s_] = per_base[:, members[0]]
+                else:
+                    np.sum(per_base[:, members], axis=1, out=per_set[:, s_])
+            out = np.empty((6, m, per_set.shape[1]))
+            tmp = np.empty_like(per_set)
+            for f, (shift, bits) in enumerate(self.FIELDS):
+                np.right_shift(per_set, shift, out=tmp)
+                np.bitwise_and(tmp, (1 << bits) - 1, out=tmp)
+                out[f] = tmp
+            return out
         raw = np.take(self.lut_raw, idx, axis=1)            # (6, m, J)
         return (raw.reshape(6 * m, self.J) @ self.M).reshape(6, m, -1)
 
@@ -434,7 +442,17 @@ class _Pass:
         Ed[:, 10] += np.einsum("m,ms,ms->s", w, s_, s_)
         Ed[:, 11] += np.einsum("m,ms,ms->s", w, s_, k)
         R = R.reshape(m, 4 * NS)
-        z = Z @ cz
+        blocks, share = cz
+        zb = np.empty((m, len(blocks), 4))
+        for b_, (lo, hi) in enumerate(self.lay.base):   # each factor's columns touch only its criteria
+            np.matmul(Z[:, lo * QP:hi * QP], blocks[b_], out=zb[:, b_, :])
+        z = np.empty((m, NS, 4))
+        for s_, (f_, members) in enumerate(self.lay.sets):
+            if f_ is not None:
+                z[:, s_, :] = zb[:, members[0], :]
+            else:
+                np.einsum("mbk,bk->mk", zb[:, members, :], share[members], out=z[:, s_, :])
+        z = z.reshape(m, NS * 4)
         acc.Z[d, 0] += np.einsum("m,mc,mc->c", w, z, z)
         acc.Z[d, 1] += w @ z
         w2 = w * w
@@ -477,24 +495,33 @@ class _Pass:
             acc.cells.append((d, self.p_code[cb[:-1] + a], Xc, XRc, cell_answered, cell_has))
 
 
-def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall: _Centres) -> np.ndarray:
-    """Coefficients (QP*J, NS*2*2) of the ITEM_AVG linearisations of a district's rows, for the row-level
-    sums behind design effects: column ((s*2 + v)*2 + level), v = satisfied / score, level = district / overall."""
-    J = iw.size
-    NS = len(lay.sets)
-    C = np.zeros((J, QP, NS, 2, 2))
-    for s, (_, members) in enumerate(lay.sets):
-        idx = np.concatenate([np.arange(*lay.base[m]) for m in members])
+def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall: _Centres):
+    """The ITEM_AVG linearisations of a district's rows, for the row-level sums behind design effects.
+
+    Returns per base set (factor) a (QP*J_b, 4) block of coefficients on its own centred planes -- columns
+    (v*2 + level), v = satisfied / score, level = district / overall -- and (NB, 4) weights that combine
+    the base sets' linearisations into the overall index's (each base set enters in proportion to its
+    criterion weight among criteria answered at that level).
+    """
+    blocks = []
+    omega = np.zeros((len(lay.base), 2))
+    for b, (lo, hi) in enumerate(lay.base):
+        idx = np.arange(lo, hi)
+        C = np.zeros((hi - lo, QP, 2, 2))
         for lvl, c in enumerate((cen, overall)):
-            pres = idx[c.W[idx] > 0]
-            if pres.size == 0:
+            pres = c.W[idx] > 0
+            if not pres.any():
                 continue
-            coef = iw[pres] / iw[pres].sum() / c.W[pres]
+            omega[b, lvl] = iw[idx][pres].sum()
+            coef = np.where(pres, iw[idx] / omega[b, lvl] / np.where(pres, c.W[idx], 1.0), 0.0)
             for v in range(2):
-                C[pres, 1 + v, s, v, lvl] = coef
+                C[:, 1 + v, v, lvl] = coef
                 if lvl == 1:   # from this district's centres to the overall ones
-                    C[pres, 0, s, v, lvl] = coef * (cen.lut_theta[pres, v] - overall.lut_theta[pres, v])
-    return C.reshape(J * QP, NS * 4)
+                    C[:, 0, v, lvl] = coef * (cen.lut_theta[idx, v] - overall.lut_theta[idx, v])
+        blocks.append(C.reshape((hi - lo) * QP, 4))
+    total = omega.sum(axis=0)
+    share = np.divide(omega, total, out=np.zeros_like(omega), where=total > 0)     # (NB, 2 levels)
+    return blocks, np.tile(share, (1, 2))          # column v * 2 + level
 
 
 def _zcol(s: int, v: int, lvl: int) -> int:
