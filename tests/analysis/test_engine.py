@@ -227,3 +227,10 @@ def test_small_and_odd_surveys_give_a_table(shape):
         assert table.districts == ["b"]
     for r in table.rows():
         assert 0 <= r["p"] <= 1 and r["se"] >= 0
+
+
+def test_threads_do_not_change_a_single_bit(case):
+    data = case[0]
+    one, two = compute_table(data, threads=1, chunk_rows=50), compute_table(data, threads=3, chunk_rows=50)
+    for a, b in zip(one.rows(), two.rows()):
+        assert a == b
