@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -355,94 +357,119 @@ def _codes_of(strings: list[np.ndarray]) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def _fast_parse(path, body, header: list[str], items: list[str], progress, crlf: bool = False,
-                source: bytes = b"", base: int = 0) -> dict:
+                source: bytes = b"", base: int = 0, threads: int | None = None) -> dict:
     buf_all = np.frombuffer(body, dtype=np.uint8)
     total = buf_all.size
-    ncol = len(header)
-    col = {h: i for i, h in enumerate(header)}
-    item_idx = np.array([col[i] for i in items])
-    contiguous = bool(np.all(np.diff(item_idx) == 1)) and item_idx[0] > 0
-    string_cols = [c for c in ("district", "stratum", "psu") if c in col]
-    parts: dict[str, list] = {c: [] for c in string_cols}
-    answers, weights = [], []
-    pos = 0
-    line0 = 2
+    # blocks of whole lines, and the line number each starts at (for messages)
+    bounds, pos = [], 0
     while pos < total:
         end = min(pos + CHUNK_BYTES, total)
         if end < total:
             end = source.find(b"\n", base + end - 1) + 1 - base   # through the next newline
-        buf = buf_all[pos:end]
-        delim = np.flatnonzero((buf == 44) | (buf == 10))
-        newline = buf[delim] == 10
-        rows = int(newline.sum())
-        ok = delim.size == rows * ncol
-        if ok:
-            d = delim.reshape(rows, ncol)
-            nl = newline.reshape(rows, ncol)
-            ok = bool(nl[:, -1].all()) and not nl[:, :-1].any()
-        if not ok:
-            line_of = np.cumsum(newline) - newline  # line index (in chunk) of each delimiter
-            fields = np.bincount(line_of, minlength=rows)
-            bad = int(np.flatnonzero(fields != ncol)[0])
-            raise InputError(f"{path}, line {line0 + bad}: {int(fields[bad])} fields, expected {ncol} "
-                             f"({', '.join(header)})")
-        line_start = np.empty(rows, dtype=d.dtype)
-        line_start[0] = 0
-        line_start[1:] = d[:-1, -1] + 1
-        if crlf:   # the last field of each line ends with \r
-            last = d[:, -1] - 1
-            cr = buf[np.maximum(last, 0)] == 13
-            if not cr.all():
-                bad = int(np.flatnonzero(~cr)[0])
-                raise InputError(f"{path}, line {line0 + bad}: mixed line endings (\\r\\n expected)")
-            d = d.copy()
-            d[:, -1] -= 1                                 # treat the \r as part of the delimiter
-
-        def field(c):
-            start = line_start if c == 0 else d[:, c - 1] + 1
-            return start, d[:, c] - start
-
-        # criteria: empty or one digit 1..5
-        if contiguous:
-            ends = d[:, item_idx[0]:item_idx[-1] + 1]
-            lens = np.diff(d[:, item_idx[0] - 1:item_idx[-1] + 1], axis=1) - 1
-        else:
-            ends = d[:, item_idx]
-            lens = ends - np.where(item_idx > 0, d[:, np.maximum(item_idx - 1, 0)] + 1, line_start[:, None])
-        ch = buf[ends - 1]                                # the character of a one-character field
-        code = np.where(lens == 0, 0, ch - 48).astype(np.uint8)   # uint8 wraps for non-digits
-        bad = (lens > 1) | ((lens == 1) & ((code < 1) | (code > 5)))
-        if bad.any():
-            r, j = np.argwhere(bad)[0]
-            e = int(ends[r, j])
-            value = bytes(buf[e - int(lens[r, j]):e])
-            _fail_value(path, line0 + r, items[j], value, "is not an answer 1..5 (or empty for no answer)")
-        answers.append(code)
-        # weight
-        raw_w = _gather(buf, *field(col["weight"]))
-        w = _parse_decimals(raw_w)
-        badw = np.flatnonzero(~np.isfinite(w) | (w <= 0))
-        if badw.size:
-            r = int(badw[0])
-            _fail_value(path, line0 + r, "weight", raw_w[r], "is not a number > 0")
-        weights.append(w)
-        for c in string_cols:
-            start, length = field(col[c])
-            empty = np.flatnonzero(length == 0)
-            if empty.size:
-                raise InputError(f"{path}, line {line0 + int(empty[0])}, column {c}: empty")
-            parts[c].append(_gather(buf, start, length))
-        line0 += rows
+        bounds.append((pos, end))
         pos = end
-        if progress:
-            progress(pos, total)
-    out: dict = {"answers": np.concatenate(answers), "weight": np.concatenate(weights)}
+    first_line = [2]
+    for lo, hi in bounds[:-1]:
+        first_line.append(first_line[-1] + source.count(b"\n", base + lo, base + hi))
+    ctx = _Ctx(path, header, items, crlf)
+    work = [(buf_all[lo:hi], line) for (lo, hi), line in zip(bounds, first_line)]
+    workers = max(1, min(threads or os.cpu_count() or 1, len(work)))
+    results = []
+    if workers == 1:
+        parts = map(lambda job: _parse_block(ctx, *job), work)
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        parts = pool.map(lambda job: _parse_block(ctx, *job), work)   # numpy releases the GIL
+    try:
+        for (lo, hi), part in zip(bounds, parts):
+            results.append(part)
+            if progress:
+                progress(hi, total)
+    finally:
+        if workers > 1:
+            pool.shutdown(cancel_futures=True)
+    out: dict = {"answers": np.concatenate([r["answers"] for r in results]),
+                 "weight": np.concatenate([r["weight"] for r in results])}
     for c in ("district", "stratum", "psu"):
-        if c in parts:
+        if c in ctx.col:
             try:
-                out[c] = _codes_of(parts[c])
+                out[c] = _codes_of([r[c] for r in results])
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path}, column {c}: not UTF-8 text: {exc}") from None
+    return out
+
+
+class _Ctx:
+    def __init__(self, path, header, items, crlf):
+        self.path, self.header, self.items, self.crlf = path, header, items, crlf
+        self.ncol = len(header)
+        self.col = {h: i for i, h in enumerate(header)}
+        self.item_idx = np.array([self.col[i] for i in items])
+        self.contiguous = bool(np.all(np.diff(self.item_idx) == 1)) and self.item_idx[0] > 0
+        self.string_cols = [c for c in ("district", "stratum", "psu") if c in self.col]
+
+
+def _parse_block(ctx: _Ctx, buf: np.ndarray, line0: int) -> dict:
+    path, header, items, ncol, col, item_idx = ctx.path, ctx.header, ctx.items, ctx.ncol, ctx.col, ctx.item_idx
+    delim = np.flatnonzero((buf == 44) | (buf == 10))
+    newline = buf[delim] == 10
+    rows = int(newline.sum())
+    ok = delim.size == rows * ncol
+    if ok:
+        d = delim.reshape(rows, ncol)
+        nl = newline.reshape(rows, ncol)
+        ok = bool(nl[:, -1].all()) and not nl[:, :-1].any()
+    if not ok:
+        line_of = np.cumsum(newline) - newline  # line index (in block) of each delimiter
+        fields = np.bincount(line_of, minlength=rows)
+        bad = int(np.flatnonzero(fields != ncol)[0])
+        raise InputError(f"{path}, line {line0 + bad}: {int(fields[bad])} fields, expected {ncol} "
+                         f"({', '.join(header)})")
+    line_start = np.empty(rows, dtype=d.dtype)
+    line_start[0] = 0
+    line_start[1:] = d[:-1, -1] + 1
+    if ctx.crlf:   # the last field of each line ends with \r
+        last = d[:, -1] - 1
+        cr = buf[np.maximum(last, 0)] == 13
+        if not cr.all():
+            bad = int(np.flatnonzero(~cr)[0])
+            raise InputError(f"{path}, line {line0 + bad}: mixed line endings (\\r\\n expected)")
+        d = d.copy()
+        d[:, -1] -= 1                                 # treat the \r as part of the delimiter
+
+    def field(c):
+        start = line_start if c == 0 else d[:, c - 1] + 1
+        return start, d[:, c] - start
+
+    # criteria: empty or one digit 1..5
+    if ctx.contiguous:
+        ends = d[:, item_idx[0]:item_idx[-1] + 1]
+        lens = np.diff(d[:, item_idx[0] - 1:item_idx[-1] + 1], axis=1) - 1
+    else:
+        ends = d[:, item_idx]
+        lens = ends - np.where(item_idx > 0, d[:, np.maximum(item_idx - 1, 0)] + 1, line_start[:, None])
+    ch = buf[ends - 1]                                # the character of a one-character field
+    code = np.where(lens == 0, 0, ch - 48).astype(np.uint8)   # uint8 wraps for non-digits
+    bad = (lens > 1) | ((lens == 1) & ((code < 1) | (code > 5)))
+    if bad.any():
+        r, j = np.argwhere(bad)[0]
+        e = int(ends[r, j])
+        value = bytes(buf[e - int(lens[r, j]):e])
+        _fail_value(path, line0 + r, items[j], value, "is not an answer 1..5 (or empty for no answer)")
+    out = {"answers": code}
+    raw_w = _gather(buf, *field(col["weight"]))
+    w = _parse_decimals(raw_w)
+    badw = np.flatnonzero(~np.isfinite(w) | (w <= 0))
+    if badw.size:
+        r = int(badw[0])
+        _fail_value(path, line0 + r, "weight", raw_w[r], "is not a number > 0")
+    out["weight"] = w
+    for c in ctx.string_cols:
+        start, length = field(col[c])
+        empty = np.flatnonzero(length == 0)
+        if empty.size:
+            raise InputError(f"{path}, line {line0 + int(empty[0])}, column {c}: empty")
+        out[c] = _gather(buf, start, length)
     return out
 
 
