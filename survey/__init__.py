@@ -28,11 +28,17 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     security.init_app(app)
     db.init_app(app)
 
-    from . import cli
+    from . import cli, i18n, web
 
     cli.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
 
     from .citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from . import kiosk
+
+    kiosk.init_app(app)
     return app
