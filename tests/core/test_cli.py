@@ -115,3 +115,13 @@ def test_every_command_has_help_with_an_example():
 
 def test_every_setting_has_help():
     assert all(s.help.strip() for s in SETTINGS)
+
+
+def test_readme_lists_every_setting_and_command():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        assert f"`{setting.name}`" in readme, setting.name
+    for command in COMMANDS:
+        assert f"`{command.name}" in readme or f", `{command.name}" in readme, command.name
