@@ -8,6 +8,8 @@ benchmarks): WAL mode, a busy timeout and foreign keys on.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -27,6 +29,29 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Datab
     if db.journal_mode != "wal":
         db.enable_wal()
     return db
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A transaction that takes the write lock at its start (BEGIN IMMEDIATE).
+
+    A deferred transaction that starts reading and then writes can fail at once
+    with "database is locked" when another process committed in between (its
+    snapshot is stale, and waiting cannot help); taking the lock first makes it
+    wait its turn under the busy timeout instead. Nested calls use a savepoint.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 def get_db() -> sqlite_utils.Database:

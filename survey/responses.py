@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
+from .db import write_transaction
+
 NOT_APPLICABLE = "n"
 NO_ANSWER = "-"
 CHANNELS = ("kiosk", "phone", "web", "paper")
@@ -99,14 +101,14 @@ def save(db: sqlite_utils.Database, response: Response) -> bool:
     Returns True if it was stored, False if a response with the same uuid was
     already there (a repeated submission stores nothing).
     """
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(_INSERT, response.row())
         return cursor.rowcount == 1
 
 
 def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
     """Store a batch of responses in one transaction (simulator, imports); return how many were new."""
-    with db.atomic():
+    with write_transaction(db):
         # rowcount counts the rows this INSERT stored; total_changes() would also
         # count what triggers write (the staff summary tables).
         return db.conn.executemany(_INSERT, (r.row() for r in responses)).rowcount
@@ -132,7 +134,7 @@ def exclude(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str
     Returns False when there is no such response or it is already excluded.
     """
     now = utc_timestamp()
-    with db.atomic():
+    with write_transaction(db):
         changed = db.execute("UPDATE responses SET excluded_at = ?, excluded_by = ?, excluded_reason = ? "
                              "WHERE id = ? AND excluded_at IS NULL", [now, by, reason, response_id]).rowcount
         if changed:
@@ -144,7 +146,7 @@ def exclude(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str
 def restore(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str | None = None) -> bool:
     """Undo an exclusion (the log keeps both steps); False when the response is not excluded."""
     now = utc_timestamp()
-    with db.atomic():
+    with write_transaction(db):
         changed = db.execute("UPDATE responses SET excluded_at = NULL, excluded_by = NULL, excluded_reason = NULL "
                              "WHERE id = ? AND excluded_at IS NOT NULL", [response_id]).rowcount
         if changed:

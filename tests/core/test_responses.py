@@ -69,3 +69,38 @@ def test_save_many_counts_only_new_rows(db):
     assert store.save_many(db, batch) == 5
     assert store.save_many(db, batch[:3] + [response(uuid="00000000-0000-4000-8000-000000000099")]) == 1
     assert store.count(db) == 6
+
+
+def test_concurrent_writers_wait_their_turn_instead_of_failing(tmp_path):
+    """Many connections saving at once (as gunicorn workers do) never see 'database is locked'."""
+    import threading
+
+    from survey.db import connect
+    from survey.migrations import migrate
+
+    path = tmp_path / "busy.sqlite3"
+    setup = connect(path)
+    migrate(setup)
+    questionnaire_row(setup)
+    setup.close()
+    errors = []
+
+    def writer(w):
+        db = connect(path)
+        try:
+            for i in range(60):
+                db.execute("SELECT count(*) FROM responses").fetchone()  # readers and writers mix
+                store.save(db, response(uuid=f"00000000-0000-4000-8000-{w:04d}{i:08d}"))
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(repr(exc))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    check = connect(path)
+    assert store.count(check) == 8 * 60
