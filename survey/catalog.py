@@ -15,6 +15,7 @@ import questionnaires
 from questionnaires.loader import Questionnaire
 
 from .responses import utc_timestamp
+from .db import write_transaction
 
 
 class QuestionnaireChanged(ValueError):
@@ -39,7 +40,7 @@ def register(db: sqlite_utils.Database, q: Questionnaire) -> bool:
 def register_shipped(db: sqlite_utils.Database) -> list[str]:
     """Register every questionnaire file shipped in ``questionnaires/``; return the new ones."""
     added = []
-    with db.atomic():
+    with write_transaction(db):
         for q in questionnaires.load_all().values():
             if register(db, q):
                 added.append(f"{q.id} v{q.version}")

@@ -20,6 +20,7 @@ from questionnaires.loader import Questionnaire
 
 from . import responses as store
 from .units import leaf_units
+from .db import write_transaction
 
 CHANNELS = np.array(["kiosk", "phone", "web", "paper"])
 CHANNEL_P = np.array([0.45, 0.35, 0.15, 0.05])
@@ -114,7 +115,7 @@ def _ensure_kiosks(db: sqlite_utils.Database, units: list[dict], rng: np.random.
     """One simulated kiosk per unit (created once, with an unusable token hash)."""
     existing = {r["unit_id"]: r["id"] for r in db.query(
         "SELECT unit_id, min(id) AS id FROM kiosks WHERE revoked_at IS NULL GROUP BY unit_id")}
-    with db.atomic():
+    with write_transaction(db):
         for u in units:
             if u["id"] not in existing:
                 cursor = db.execute(

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
+from .db import write_transaction
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_COLUMNS = ("code", "slug", "name_vi", "name_en", "kind")
@@ -132,7 +133,7 @@ def import_units(db: sqlite_utils.Database, rows: list[UnitRow], *, source: str 
     if problems:
         raise UnitImportError(source, problems)
     added = updated = 0
-    with db.atomic():
+    with write_transaction(db):
         for row in rows:
             values = {"code": row.code, "slug": row.slug, "name_vi": row.name_vi,
                       "name_en": row.name_en, "kind": row.kind, "period": row.period,
@@ -183,7 +184,7 @@ def load_demo(db: sqlite_utils.Database) -> tuple[int, int]:
     with resources.as_file(data / "hcmc_units.csv") as units_csv:
         rows = read_units_csv(units_csv, period=DEMO_PERIOD)
     city = UnitRow(**{k: v for k, v in DEMO_CITY.items()}, parent=None)
-    with db.atomic():
+    with write_transaction(db):
         result = import_units(db, [city, *rows], source="demo units", default_parent=None)
         db.execute("UPDATE units SET parent_id = (SELECT id FROM units WHERE slug = ?) WHERE slug != ? "
                    "AND parent_id IS NULL AND period = ?", [city.slug, city.slug, DEMO_PERIOD])

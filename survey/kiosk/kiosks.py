@@ -23,6 +23,7 @@ import sqlite_utils
 
 from .. import responses as store
 from ..units import by_slug, leaf_units
+from ..db import write_transaction
 
 # Why a kiosk request was refused: a machine-readable reason the device keeps
 # next to the queued response, and the HTTP status the API answers with.
@@ -123,7 +124,7 @@ def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
     if field is not None and fields is not None and field not in fields:
         raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
                          f"(allowed: {', '.join(fields)})")
-    with db.atomic():
+    with write_transaction(db):
         if name is None:
             taken = db.execute("SELECT count(*) FROM kiosks WHERE unit_id = ?", [unit["id"]]).fetchone()[0]
             name = f"Kiosk {taken + 1}"
@@ -161,7 +162,7 @@ def all_kiosks(db: sqlite_utils.Database, *, unit_slug: str | None = None,
 
 def revoke(db: sqlite_utils.Database, kiosk_id: int) -> Kiosk:
     """Stop kiosk ``kiosk_id``'s token from working; its responses stay."""
-    with db.atomic():
+    with write_transaction(db):
         kiosk = get(db, kiosk_id)
         if kiosk is None:
             raise KioskError(f"there is no kiosk with id {kiosk_id}")
@@ -201,7 +202,7 @@ def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response,
         raise ValueError("a kiosk response must carry channel 'kiosk' and its kiosk's id")
     if response.unit_id != kiosk.unit_id:
         raise KioskRefused("foreign_unit")
-    with db.atomic():
+    with write_transaction(db):
         new = store.save(db, response)
         db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now or _now()), kiosk.id])
     return new

@@ -10,6 +10,7 @@ from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
 from . import bp, monitor, periods, queries, targets, users
 from .auth import current_user, error_page, login_required
+from ..db import write_transaction
 
 CALCULATOR_DEFAULTS = {"half_width": "5", "confidence": "95", "share": "80", "deff": "1.5", "fpc": "1"}
 
@@ -157,7 +158,7 @@ def admin_targets_save():
         return error_page(400, "Targets not saved", problems + ["Nothing was changed."],
                           back=url_for("staff.admin_targets"))
     by = current_user().username
-    with db.atomic():
+    with write_transaction(db):
         for unit_id, value in changes:
             if value is None:
                 targets.clear_target(db, unit_id)
@@ -182,7 +183,7 @@ def admin_targets_apply():
         return error_page(400, "Targets not calculated", problems, back=url_for("staff.admin_targets"))
     by = current_user().username
     sizes = _unit_sizes(units, calc)
-    with db.atomic():
+    with write_transaction(db):
         for unit in units:
             size = sizes[unit["id"]]
             targets.set_target(db, unit["id"], size.n, method=targets.ci_method(size), by=by)

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from ..responses import RESPONDENT_FIELDS
 from . import periods
+from ..db import write_transaction
 
 Scope = Sequence[int] | None
 
@@ -357,7 +358,7 @@ def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minute
 
 def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bool, *, by: str) -> bool:
     """Mark a comment handled (or not); False if the response has no comment."""
-    with db.atomic():
+    with write_transaction(db):
         if db.execute("SELECT 1 FROM responses WHERE id = ? AND comment IS NOT NULL",
                       [response_id]).fetchone() is None:
             return False

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
+from ..db import write_transaction
 
 # Raise when the trigger SQL below changes, so that refresh() reinstalls it.
 TRIGGER_VERSION = 1
@@ -99,7 +100,7 @@ def refresh(db: sqlite_utils.Database, rules: SummaryRules, *, force: bool = Fal
     Returns what was rebuilt (empty when everything was up to date). Runs in one
     transaction: submissions arriving meanwhile wait for it.
     """
-    with db.atomic():
+    with write_transaction(db):
         current = in_effect(db)
         if current == rules and not force:
             return []

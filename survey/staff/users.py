@@ -20,6 +20,7 @@ import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import periods
+from ..db import write_transaction
 
 ROLES = ("staff", "analyst", "admin")
 ROLE_HELP = {
@@ -103,7 +104,7 @@ def create(db: sqlite_utils.Database, username: str, password: str, role: str, *
     check_username(username)
     check_password(password)
     check_role(role)
-    with db.atomic():
+    with write_transaction(db):
         if by_name(db, username) is not None:
             raise UserError(f"user {username!r} already exists")
         cursor = db.execute(
@@ -115,7 +116,7 @@ def create(db: sqlite_utils.Database, username: str, password: str, role: str, *
 def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
     """Set a new password; this also lifts a lock-out and signs out the user's sessions."""
     check_password(password)
-    with db.atomic():
+    with write_transaction(db):
         if db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                       [generate_password_hash(password), username]).rowcount != 1:
             raise UserError(f"there is no user {username!r}")
@@ -124,7 +125,7 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
 
 def set_role(db: sqlite_utils.Database, user_id: int, role: str, *, acting: User) -> None:
     check_role(role)
-    with db.atomic():
+    with write_transaction(db):
         target = get(db, user_id)
         if target is None:
             raise UserError(f"there is no user with id {user_id}")
@@ -134,7 +135,7 @@ def set_role(db: sqlite_utils.Database, user_id: int, role: str, *, acting: User
 
 
 def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool, *, acting: User) -> None:
-    with db.atomic():
+    with write_transaction(db):
         target = get(db, user_id)
         if target is None:
             raise UserError(f"there is no user with id {user_id}")
@@ -186,7 +187,7 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, *,
     user = by_name(db, username) if username else None
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user and ok and user.disabled_at is None:
-        with db.atomic():
+        with write_transaction(db):
             db.execute("DELETE FROM login_attempts WHERE username = ?", [username])
             db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", [_now(), user.id])
         return SignIn(user)
@@ -196,7 +197,7 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, *,
 
 def _record_failure(db: sqlite_utils.Database, username: str, max_failures: int, lockout_seconds: int) -> None:
     now = periods.now_utc()
-    with db.atomic():
+    with write_transaction(db):
         db.execute("INSERT INTO login_attempts (username, failures, last_failure_at) VALUES (?, 1, ?) "
                    "ON CONFLICT (username) DO UPDATE SET failures = failures + 1, "
                    "last_failure_at = excluded.last_failure_at", [username, _now()])
