@@ -189,9 +189,7 @@ def _hatched_cell(c: int, r: int) -> Patch:
 def _cividis():
     from matplotlib import colormaps
 
-    cmap = colormaps["cividis"].copy()
-    cmap.set_bad("white")
-    return cmap
+    return colormaps["cividis"].with_extremes(bad="white")
 
 
 def stacked_shares(ax: Axes, labels: Sequence[str], shares: np.ndarray, category_labels: Sequence[str], *,

@@ -81,20 +81,7 @@ class _Breakdown:
 
 def _render_table(table: T.Table, t: Translator) -> Markup:
     """A :class:`~.tables.Table` as an HTML table; adjacent CI low/high columns become one 'a – b' column."""
-    cols = table.columns
-    shown = [i for i, c in enumerate(cols) if not c.detail]
-    merged: list[tuple[str, list[int], str]] = []     # (title, column indexes, kind)
-    k = 0
-    while k < len(shown):
-        i = shown[k]
-        c = cols[i]
-        if c.key.endswith("low") and k + 1 < len(shown) and cols[shown[k + 1]].key.endswith("high"):
-            title = t("c_ci") if c.key == "ci_low" else t("c_change_ci")
-            merged.append((title, [i, shown[k + 1]], c.kind))
-            k += 2
-        else:
-            merged.append((c.title, [i], c.kind))
-            k += 1
+    merged = T.display_columns(table, t)
     out = [f'<div class="table-wrap"><table id="t-{escape(_slug(table.key))}">']
     out.append("<thead><tr>" + "".join(
         f'<th scope="col" class="{"num" if kind != "text" else ""}">{escape(title)}</th>'
@@ -107,20 +94,13 @@ def _render_table(table: T.Table, t: Translator) -> Markup:
             classes.append("total")
         cells = []
         for _title, idx, kind in merged:
-            values = [row[j] for j in idx]
-            kinds = [v.kind if isinstance(v, T.Cell) else kind for v in values]
-            text = " – ".join(T.format_value(v, cols[j].kind, t) for v, j in zip(values, idx)) \
-                if len(idx) == 2 and not all(_blank(v) for v in values) else \
-                T.format_value(values[0], cols[idx[0]].kind, t) if len(idx) == 1 else "–"
-            numeric = kinds[0] != "text"
+            first = row[idx[0]]
+            numeric = (first.kind if isinstance(first, T.Cell) else kind) != "text"
+            text = T.display_cell(row, idx, table, t)
             cells.append(f'<td class="{"num" if numeric else ""}">{escape(text)}</td>')
         out.append(f'<tr class="{" ".join(classes)}">' + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return Markup("".join(out))
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def _slug(text: str) -> str:

@@ -9,7 +9,6 @@ test can check that the PDF holds exactly those pages.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,12 +41,15 @@ def _face(bold: bool, italic: bool) -> ft2font.FT2Font:
     return ft2font.FT2Font(font_manager.findfont(prop, fallback_to_default=False))
 
 
+_NO_HINTING = getattr(getattr(ft2font, "LoadFlags", None), "NO_HINTING", None) or ft2font.LOAD_NO_HINTING
+
+
 @lru_cache(maxsize=8192)
 def _advance(char: str, bold: bool, italic: bool) -> float:
     """Advance width of one character at 1 pt, in inches."""
     face = _face(bold, italic)
     face.set_size(100, 72)
-    glyph = face.load_char(ord(char), flags=ft2font.LOAD_NO_HINTING)
+    glyph = face.load_char(ord(char), flags=_NO_HINTING)
     return glyph.linearHoriAdvance / 65536 / 100 / 72
 
 
@@ -63,14 +65,14 @@ def wrap(text: str, width: float, size: float, bold: bool = False, italic: bool 
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if text_width(candidate, size, bold, italic) <= width:
+            if text_width(candidate, size, bold, italic) <= width + 1e-6:
                 line = candidate
                 continue
             if line:
                 lines.append(line)
-            while text_width(word, size, bold, italic) > width and len(word) > 1:
+            while text_width(word, size, bold, italic) > width + 1e-6 and len(word) > 1:
                 cut = len(word)
-                while cut > 1 and text_width(word[:cut], size, bold, italic) > width:
+                while cut > 1 and text_width(word[:cut], size, bold, italic) > width + 1e-6:
                     cut -= 1
                 lines.append(word[:cut])
                 word = word[cut:]
@@ -118,6 +120,8 @@ class Pages:
         fig.text(LEFT / PAGE_W, 0.4 / PAGE_H, self.footer, fontsize=7, color=MUTED, va="bottom")
         fig.text(1 - RIGHT / PAGE_W, 0.4 / PAGE_H, self.t("page", page=number), fontsize=7, color=MUTED,
                  va="bottom", ha="right")
+        # running head: the page's section, so every page says what it is
+        fig.text(1 - RIGHT / PAGE_W, 1 - 0.4 / PAGE_H, title, fontsize=7, color=MUTED, va="top", ha="right")
 
     def finish_page(self) -> None:
         if self.page is None:
@@ -194,12 +198,14 @@ class Pages:
     # -- tables ----------------------------------------------------------------
     def table(self, table: T.Table, size: float | None = None) -> None:
         t = self.t
-        columns = _merged_columns(table, t)
-        size = size or (7.5 if len(columns) <= 8 else 6.8)
-        rows = [[_cell_text(row, idx, table, t) for _title, idx, _kind in columns] for row in table.rows]
+        columns = T.display_columns(table, t)
+        rows = [[T.display_cell(row, idx, table, t) for _title, idx, _kind in columns] for row in table.rows]
         numeric = [kind != "text" for _title, _idx, kind in columns]
         pad = 0.06
-        widths = _column_widths(columns, rows, numeric, size, pad)
+        for size in ((size,) if size else (7.5, 7.0, 6.5, 6.0, 5.5)):
+            widths, fits = _column_widths(columns, rows, numeric, size, pad)
+            if fits:
+                break
         lh = _line_height(size)
         header = [wrap(title, widths[c] - 2 * pad, size, bold=True) for c, (title, _i, _k) in enumerate(columns)]
         header_h = lh * max(len(h) for h in header) + 0.08
@@ -260,8 +266,12 @@ def _rule(y: float, width_pt: float, length: float = TEXT_W, colour: str = INK) 
     return Line2D([LEFT / PAGE_W, (LEFT + length) / PAGE_W], [1 - y / PAGE_H] * 2, linewidth=width_pt, color=colour)
 
 
-def _column_widths(columns, rows, numeric, size: float, pad: float) -> list[float]:
-    """Column widths (inches) that fit the text width: numbers never wrap, headers and text columns do."""
+def _column_widths(columns, rows, numeric, size: float, pad: float) -> tuple[list[float], bool]:
+    """Column widths (inches) that fit the text width: numbers never wrap, headers and text columns do.
+
+    Returns the widths and whether they fit without squeezing a column below
+    its longest word (if not, the caller tries a smaller font).
+    """
     widths = []
     for c, (title, _idx, _kind) in enumerate(columns):
         longest_word = max((text_width(w, size, bold=True) for w in title.split()), default=0.0)
@@ -295,33 +305,7 @@ def _column_widths(columns, rows, numeric, size: float, pad: float) -> list[floa
                 widths[c] += grow
                 spare -= grow
     total = sum(widths)
-    return [w * TEXT_W / total for w in widths] if total > TEXT_W else widths
-
-
-def _merged_columns(table: T.Table, t: Translator) -> list[tuple[str, list[int], str]]:
-    cols = table.columns
-    shown = [i for i, c in enumerate(cols) if not c.detail]
-    merged = []
-    k = 0
-    while k < len(shown):
-        i = shown[k]
-        c = cols[i]
-        if c.key.endswith("low") and k + 1 < len(shown) and cols[shown[k + 1]].key.endswith("high"):
-            merged.append((t("c_ci") if c.key == "ci_low" else t("c_change_ci"), [i, shown[k + 1]], c.kind))
-            k += 2
-        else:
-            merged.append((c.title, [i], c.kind))
-            k += 1
-    return merged
-
-
-def _cell_text(row: list, idx: list[int], table: T.Table, t: Translator) -> str:
-    values = [row[j] for j in idx]
-    if len(idx) == 2:
-        if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
-            return "–"
-        return " – ".join(T.format_value(v, table.columns[j].kind, t) for v, j in zip(values, idx))
-    return T.format_value(values[0], table.columns[idx[0]].kind, t)
+    return ([w * TEXT_W / total for w in widths], False) if total > TEXT_W + 1e-9 else (widths, True)
 
 
 def _chart_height(key: str, report: Report) -> float:
@@ -375,10 +359,11 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         for sentence in narrative.summary_lines(report, t):
             pages.text(sentence, 9, bullet="•")
         pages.y += 0.05
-        pages.table(T.summary(report, t))
         pages.heading(t("caveats"), 2)
         for sentence in narrative.caveats(report, t):
             pages.text(sentence, 8.5, bullet="•", color=INK)
+        pages.heading(t("summary_factors"), 2)
+        pages.table(T.summary(report, t))
 
         # 2. units: table, forest plot, heatmap
         pages.new_page(t("s_units"))

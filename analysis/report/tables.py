@@ -79,6 +79,45 @@ def format_value(value: Any, kind: str, t: Translator) -> str:
     return t.number(value, 2)
 
 
+def _blank(value: Any) -> bool:
+    if isinstance(value, Cell):
+        value = value.value
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def display_columns(table: Table, t: Translator) -> list[tuple[str, list[int], str]]:
+    """The columns the HTML and PDF show: ``(title, column indexes, kind)``.
+
+    Workbook-only (``detail``) columns and columns with no value in any row are
+    left out; an interval's low and high columns become one "a – b" column.
+    """
+    cols = table.columns
+    shown = [i for i, c in enumerate(cols)
+             if not c.detail and not all(_blank(row[i]) for row in table.rows)]
+    merged = []
+    k = 0
+    while k < len(shown):
+        i = shown[k]
+        c = cols[i]
+        if c.key.endswith("low") and k + 1 < len(shown) and cols[shown[k + 1]].key.endswith("high"):
+            merged.append((t("c_ci") if c.key == "ci_low" else t("c_change_ci"), [i, shown[k + 1]], c.kind))
+            k += 2
+        else:
+            merged.append((c.title, [i], c.kind))
+            k += 1
+    return merged
+
+
+def display_cell(row: list[Any], idx: list[int], table: Table, t: Translator) -> str:
+    """The text of one display column of ``row`` (see :func:`display_columns`)."""
+    values = [row[j] for j in idx]
+    if len(idx) == 2:
+        if all(_blank(v) for v in values):
+            return "–"
+        return " – ".join(format_value(v, table.columns[j].kind, t) for v, j in zip(values, idx))
+    return format_value(values[0], table.columns[idx[0]].kind, t)
+
+
 def _estimate_columns(t: Translator, *, judgement: bool = True) -> list[Column]:
     cols = [Column("p", t("c_index"), "pct"), Column("ci_low", t("c_ci_low"), "pct"),
             Column("ci_high", t("c_ci_high"), "pct"), Column("n", t("c_n"), "int"),
