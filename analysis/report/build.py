@@ -26,7 +26,7 @@ from .model import Report, ReportInputs, build_model
 FILES = ("report.html", "report.pdf", "indices.xlsx", "indices.csv")
 
 Progress = Callable[[str, float], None]
-"""``progress(stage, fraction_done)``: the stage's name and 0..1 of the whole job."""
+"""``progress(stage, fraction_done)``: the stage under way and the share (0..1) of the whole job done."""
 
 # Share of the rendering time each stage takes (measured on 1,000,000 responses and 22 units).
 _RENDER_STAGES = (("charts", 0.15), ("html", 0.15), ("pdf", 0.5), ("xlsx", 0.15), ("csv", 0.05))
@@ -98,38 +98,41 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
     done = start
     weights = dict(_RENDER_STAGES)
 
-    def step(stage: str) -> None:
+    def step(finished: str, next_stage: str) -> None:
+        """``finished`` is done; report ``next_stage`` as under way."""
         nonlocal done
-        done += (1 - start) * weights[stage]
+        done += (1 - start) * weights[finished]
         if progress:
-            progress(stage, min(done, 1.0))
+            progress(next_stage, min(done, 1.0))
 
+    if progress:
+        progress("charts", start)
     try:
         clock = time.perf_counter()
         with figures.style():
             charts = figures.all_charts(report, t)
             seconds["charts"] = time.perf_counter() - clock
-            step("charts")
+            step("charts", "html")
             clock = time.perf_counter()
             (tmp / "report.html").write_text(html.render(report, t, charts), encoding="utf-8")
             del charts
             seconds["html"] = time.perf_counter() - clock
-            step("html")
+            step("html", "pdf")
             clock = time.perf_counter()
             pages = pdf.render(report, t, tmp / "report.pdf")
             seconds["pdf"] = time.perf_counter() - clock
-            step("pdf")
+            step("pdf", "xlsx")
         clock = time.perf_counter()
         sheets = xlsx.render(report, t, tmp / "indices.xlsx")
         seconds["xlsx"] = time.perf_counter() - clock
-        step("xlsx")
+        step("xlsx", "csv")
         clock = time.perf_counter()
         if write_indices is not None:
             write_indices(tmp / "indices.csv")
         else:
             write_csv(inputs.table, tmp / "indices.csv")
         seconds["csv"] = time.perf_counter() - clock
-        step("csv")
+        step("csv", "done")
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

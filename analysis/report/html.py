@@ -61,6 +61,7 @@ figure svg { width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: .85rem; }
 details { margin: .6rem 0; }
 summary { cursor: pointer; color: var(--muted); }
+.log { font-family: "DejaVu Sans Mono", monospace; font-size: .8rem; color: var(--muted); }
 footer { margin-top: 3rem; color: var(--muted); font-size: .8rem; border-top: 1px solid var(--rule); }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -129,7 +130,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         "summary": T.summary(report, t), "units": T.units(report, t), "factor_units": T.factor_units(report, t),
         "criteria": T.criteria(report, t), "distributions": T.distributions(report, t),
         "breakdowns": breakdowns, "counts": T.counts(report, t), "weighting": T.weighting(report, t),
-        "margins": T.margins(report, t), "exclusions": T.exclusions(report, t),
+        "margins": T.margins(report, t, per_unit=False), "exclusions": T.exclusions(report, t),
     }
     sections = [("summary", t("s_summary")), ("units", t("s_units")), ("heatmap", t("s_heatmap")),
                 ("criteria", t("s_criteria")), ("distributions", t("s_distributions")),
@@ -141,6 +142,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         marks=JUDGEMENT_MARKS, units_text=narrative.units_text(report, t),
         summary_lines=narrative.summary_lines(report, t), caveats=narrative.caveats(report, t),
         counts_line=narrative.counts_line(report, t), methodology=narrative.methodology(report, t),
+        log=narrative.log_lines(report),
         table=lambda tab: _render_table(tab, t),
         figure=lambda chart: _render_figure(chart, svgs.get(chart.key) if chart else None),
     )

@@ -92,10 +92,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "too wide by the NCHS standard): their figures are shown for reference only, not ranked and not judged "
         "against the target."),
     "caveat_weights": (
-        "Các phiếu được gia quyền để cơ cấu mẫu khớp với dân số theo {dimensions} (Tổng điều tra 2019); "
-        "người trả lời là những người vừa làm thủ tục, không phải mẫu ngẫu nhiên của toàn dân.",
-        "Responses are weighted so that the sample matches the population by {dimensions} (2019 census); "
-        "respondents are people who have just completed a procedure, not a random sample of all residents."),
+        "Các phiếu được gia quyền ({method}) để cơ cấu mẫu gần với dân số; người trả lời là những người vừa làm "
+        "thủ tục, không phải mẫu ngẫu nhiên của toàn dân.",
+        "Responses are weighted ({method}) so that the sample resembles the population; respondents are people "
+        "who have just completed a procedure, not a random sample of all residents."),
     "caveat_no_weights": ("Các phiếu không được gia quyền (mỗi phiếu có trọng số bằng nhau).",
                           "Responses are not weighted (every response counts the same)."),
     "caveat_excluded": ("{n} phiếu bị loại khỏi phân tích (xem phần Phương pháp).",
@@ -203,6 +203,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dim_field": ("lĩnh vực thủ tục", "field of procedure"),
     "dim_respondent_type": ("đối tượng trả lời", "respondent group"),
     "dim_age_band": ("nhóm tuổi", "age band"),
+    "dim_unit": ("đơn vị", "unit"),
     "dim_gender": ("giới tính", "gender"),
     "dim_channel_title": ("Theo kênh khảo sát", "By channel"),
     "dim_field_title": ("Theo lĩnh vực thủ tục", "By field of procedure"),
@@ -214,9 +215,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "counts_total": ("Tổng cộng {responses} phiếu nhận trong kỳ, {excluded} bị loại, {used} dùng để tính.",
                      "{responses} responses received in the period, {excluded} excluded, {used} used."),
     "weighting_title": ("Gia quyền", "Weighting"),
-    "weighting_method_raking": ("Cân chỉnh lặp (raking) theo {dimensions}", "Raking to {dimensions}"),
-    "weighting_method_poststratification": ("Hậu phân tầng theo {dimensions}", "Post-stratification by {dimensions}"),
-    "weighting_method_none": ("Không gia quyền", "No weighting"),
+    "weighting_method_none": ("không gia quyền, mỗi phiếu có trọng số 1", "no weighting: every response weighs 1"),
+    "weighting_method_design": ("trọng số thiết kế: dân số của đơn vị / số phiếu của đơn vị",
+                                "design weights: unit population / responses in the unit"),
+    "weighting_method_poststratification": (
+        "hậu phân tầng theo đơn vị × nhóm tuổi (dân số theo Tổng điều tra 2019)",
+        "post-stratification to unit × age band (2019 census populations)"),
+    "weighting_method_raking": (
+        "cân chỉnh lặp (raking) theo đơn vị × nhóm tuổi và giới tính toàn thành phố (Tổng điều tra 2019)",
+        "raking to unit × age band and to the city's gender split (2019 census)"),
     "w_method": ("Phương pháp", "Method"),
     "w_min": ("Trọng số nhỏ nhất", "Smallest weight"),
     "w_max": ("Trọng số lớn nhất", "Largest weight"),
@@ -260,8 +267,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Design effect (deff) relative to simple random sampling with replacement; effective sample size = n / deff."),
     "m_weighting_title": ("Gia quyền", "Weights"),
     "m_weighting": (
-        "Trọng số ban đầu bằng nhau; sau đó {method}. Biên dân số: {margins}. Chỉ số Kish: deff = n·Σw²/(Σw)².",
-        "Base weights are equal; then {method}. Population margins: {margins}. Kish: deff = n·Σw²/(Σw)²."),
+        "Trọng số: {method}. Trọng số được coi là cố định khi tính phương sai. Hiệu ứng thiết kế do gia quyền "
+        "(Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",
+        "Weights: {method}. Weights are treated as fixed in the variance. Design effect of weighting (Kish): "
+        "deff = n·Σw²/(Σw)². The fit to the population margins is in Responses and weighting."),
+    "m_log_title": ("Nhật ký tính toán (của mô-đun phân tích, tiếng Anh)", "Computation log (from the analysis module)"),
     "m_flags_title": ("Cảnh báo", "Flags"),
     "m_flags": (
         "n < 30: dưới 30 phiếu. n hiệu dụng < 30: min(n, p(1−p)/se²) dưới 30. CV > 30 %: sai số chuẩn vượt 30 % "

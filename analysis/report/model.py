@@ -179,15 +179,14 @@ class Distribution:
 
 @dataclass(frozen=True)
 class UnitCounts:
+    """Responses of one unit in the period: received, excluded by staff, used in the indices, by channel."""
+
     key: str
     label: Text
     responses: int
     excluded: int
+    used: int
     by_channel: Mapping[str, int]
-
-    @property
-    def used(self) -> int:
-        return self.responses - self.excluded
 
 
 @dataclass(frozen=True)

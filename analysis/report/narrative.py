@@ -48,7 +48,7 @@ def caveats(report: Report, t: Translator) -> list[str]:
     if w.method == "none":
         out.append(t("caveat_no_weights"))
     else:
-        out.append(t("caveat_weights", dimensions=", ".join(t(f"dim_{d}") for d in w.dimensions)))
+        out.append(t("caveat_weights", method=t(f"weighting_method_{w.method}")))
     excluded = sum(report.inputs.exclusions.values())
     if excluded:
         out.append(t("caveat_excluded", n=t.number(excluded)))
@@ -59,25 +59,26 @@ def counts_line(report: Report, t: Translator) -> str:
     responses = sum(r.responses for r in report.counts)
     excluded = sum(r.excluded for r in report.counts)
     return t("counts_total", responses=t.number(responses), excluded=t.number(excluded),
-             used=t.number(responses - excluded))
+             used=t.number(sum(r.used for r in report.counts)))
 
 
 def methodology(report: Report, t: Translator) -> list[tuple[str, str]]:
     q = report.questionnaire
     weighted = any(c.weight != 1 for c in q.criteria)
     w = report.weighting
-    dims = ", ".join(t(f"dim_{d}") for d in w.dimensions) or "–"
-    method = t(f"weighting_method_{w.method}", dimensions=dims)
-    margins = "; ".join(sorted({f"{t(f'dim_{m.dimension}')} ({'ALL' if m.unit == 'ALL' else m.unit})"
-                                for m in w.margins})) or "–"
     engine = report.inputs.engine.get("version")
     return [
         (t("m_index_title"), t("m_index", top=q.scale.satisfied_from, items=len(q.criteria),
                                 weights=t("m_weights_given" if weighted else "m_weights_equal"))),
         (t("m_variance_title"), t("m_variance", level="95 %")),
-        (t("m_weighting_title"), t("m_weighting", method=method[0].lower() + method[1:], margins=margins)),
+        (t("m_weighting_title"), t("m_weighting", method=t(f"weighting_method_{w.method}"))),
         (t("m_flags_title"), t("m_flags")),
         (t("m_target_title"), t("m_target")),
         (t("m_excluded_title"), t("m_excluded")),
         (t("m_software_title"), t("m_software", engine=f" ({engine})" if engine else "")),
     ]
+
+
+def log_lines(report: Report) -> list[str]:
+    """What the analysis module did, in its own words (period, versions, weighting, counts)."""
+    return [str(line) for line in report.inputs.engine.get("notes", ()) if not str(line).startswith("database:")]

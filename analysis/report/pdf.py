@@ -111,8 +111,7 @@ class Pages:
     # -- pages ---------------------------------------------------------------
     def new_page(self, title: str) -> None:
         self.finish_page()
-        fig = Figure(figsize=(PAGE_W, PAGE_H), layout="constrained")
-        fig.get_layout_engine().set(w_pad=0.05, h_pad=0.0, hspace=0.0, wspace=0.0)
+        fig = Figure(figsize=(PAGE_W, PAGE_H))     # text pages need no layout engine (it costs a second draw)
         self.page = _Page(fig, title)
         self.titles.append(title)
         self.y = TOP
@@ -128,6 +127,7 @@ class Pages:
             return
         page = self.page
         if page.slots:
+            page.figure.set_layout_engine("constrained", w_pad=0.05, h_pad=0.0, hspace=0.0, wspace=0.0)
             bounds, rows = [], []
             y = 0.0
             for slot in sorted(page.slots, key=lambda s: s.top):
@@ -422,7 +422,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         if any(m.unit == "ALL" for m in report.weighting.margins):
             pages.heading(t("margins_title"), 2)
             pages.chart(lambda sub: figures.margins(report, t, into=sub), _chart_height("margins", report))
-        pages.table(T.margins(report, t))
+        pages.table(T.margins(report, t, per_unit=False))
 
         # 7. methodology
         pages.new_page(t("s_methodology"))
@@ -436,5 +436,10 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
             pages.table(exclusions)
         else:
             pages.text(t("no_exclusions"), 9)
+        log = narrative.log_lines(report)
+        if log:
+            pages.heading(t("m_log_title"), 2)
+            for line in log:
+                pages.text(line, 7.5, color=MUTED, bullet="·")
         pages.finish_page()
     return pages.titles

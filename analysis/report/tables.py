@@ -271,8 +271,8 @@ def counts(report: Report, t: Translator) -> Table:
 
 def weighting(report: Report, t: Translator) -> Table:
     w = report.weighting
-    dims = ", ".join(t(f"dim_{d}") for d in w.dimensions) or "–"
-    method = t(f"weighting_method_{w.method}", dimensions=dims)
+    method = t(f"weighting_method_{w.method}")
+    method = method[0].upper() + method[1:]
     table = Table("Weighting" if t.lang == "en" else "Gia quyền", t("weighting_title"),
                   [Column("statistic", t("c_item")), Column("value", t("c_value"), "num2")])
     rows: list[list[Any]] = [[t("w_method"), Cell(method, "text")]]
@@ -291,13 +291,16 @@ def weighting(report: Report, t: Translator) -> Table:
     return table
 
 
-def margins(report: Report, t: Translator) -> Table:
+def margins(report: Report, t: Translator, *, per_unit: bool = True) -> Table:
+    """The weighting margins and their fit; ``per_unit=False`` keeps only the margins over all units."""
     table = Table("Margins" if t.lang == "en" else "Biên dân số", t("margins_title"),
                   [Column("dimension", t("c_margin")), Column("unit", t("c_unit")), Column("category", t("c_category")),
                    Column("population", t("c_population_share"), "pct"), Column("sample_n", t("c_sample_n"), "int"),
                    Column("sample", t("c_sample_share"), "pct"), Column("weighted", t("c_weighted_share"), "pct"),
                    Column("gap", t("c_change"), "pp")])
     for m in report.weighting.margins:
+        if not per_unit and m.unit != "ALL":
+            continue
         table.rows.append([t(f"dim_{m.dimension}") if f"dim_{m.dimension}" in STRINGS else m.dimension,
                            m.unit, m.category, m.population, m.sample_n, m.sample_share, m.weighted_share,
                            m.weighted_share - m.population])

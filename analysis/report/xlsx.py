@@ -2,7 +2,8 @@
 
 Cells hold the analysis engine's numbers unrounded (a proportion 0.8233 is
 stored as 0.8233 and shown as 82.3 %), so an analyst can compute with them
-and every number equals the analysis output. A first sheet says what the
+and every number equals the analysis output to the 16 significant digits an
+XLSX cell is written with. A first sheet says what the
 workbook is; the last holds the engine's full table, as ``indices.csv``.
 """
 from __future__ import annotations

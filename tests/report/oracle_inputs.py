@@ -107,7 +107,7 @@ def inputs(*, target: float | None = 0.5, compare: bool = True, few_unit: bool =
         if code == "D6_tiny" and not few_unit:
             continue
         total = sum(1 for r in survey if r["district"] == code) or 12
-        counts.append(UnitCounts(slug, questionnaires.loader.Text(vi, en), total + 3, 3,
+        counts.append(UnitCounts(slug, questionnaires.loader.Text(vi, en), total + 3, 3, total,
                                  {"kiosk": total // 2, "phone": total // 3, "web": total - total // 2 - total // 3}))
     margins = []
     for cat, pop, samp, wt in (("18-24", 0.14, 0.20, 0.141), ("25-34", 0.26, 0.30, 0.259), ("35-49", 0.30, 0.28, 0.300),

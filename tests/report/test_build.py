@@ -29,7 +29,8 @@ def test_a_failure_when_rewriting_a_report_keeps_the_previous_files_as_they_were
         **{name: f"previous {name}" for name in FILES}, "notes.txt": "mine"}
 
 
-def test_rewriting_a_report_replaces_its_files_and_leaves_others_alone(inputs, tmp_path):
+def test_rewriting_a_report_replaces_its_files_leaves_others_alone_and_reports_progress(inputs, tmp_path):
+    seen = []
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("old")
@@ -39,14 +40,8 @@ def test_rewriting_a_report_replaces_its_files_and_leaves_others_alone(inputs, t
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert made.files["report.pdf"].read_bytes().startswith(b"%PDF")
-
-
-seen: list = []
-
-
-def test_progress_is_reported_stage_by_stage_up_to_the_end():
     stages = [s for s, _ in seen]
-    assert stages == ["charts", "html", "pdf", "xlsx", "csv"]
+    assert stages == ["charts", "html", "pdf", "xlsx", "csv", "done"]
     fractions = [f for _, f in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 
