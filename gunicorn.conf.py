@@ -14,4 +14,4 @@ timeout = 30
 graceful_timeout = 10
 # Access logs carry no client addresses: responses are anonymous.
 accesslog = os.environ.get("SURVEY_ACCESS_LOG") or None
-access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

@@ -28,9 +28,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     security.init_app(app)
     db.init_app(app)
 
-    from . import cli
+    from . import cli, i18n, web
 
     cli.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
 
     from .citizen import bp as citizen_bp
 

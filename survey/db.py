@@ -21,7 +21,8 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Datab
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL: a response acknowledged to a citizen survives a power cut, not only a crash.
+    conn.execute("PRAGMA synchronous = FULL")
     db = sqlite_utils.Database(conn)
     if db.journal_mode != "wal":
         db.enable_wal()

@@ -118,3 +118,9 @@ def exists(db: sqlite_utils.Database, uuid: str) -> bool:
 
 def count(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count(*) FROM responses").fetchone()[0]
+
+
+def find(db: sqlite_utils.Database, uuid: str) -> dict | None:
+    """Where and how the response ``uuid`` was given (never its answers); None if not stored."""
+    rows = list(db.query("SELECT uuid, unit_id, channel, kiosk_id, lang FROM responses WHERE uuid = ?", [uuid]))
+    return rows[0] if rows else None

@@ -43,7 +43,6 @@ def create_app(database: str | None = None) -> Flask:
     def db() -> sqlite3.Connection:
         if "db" not in g:
             g.db = sqlite3.connect(database, timeout=5, isolation_level=None)
-            g.db.execute("PRAGMA synchronous=NORMAL")
         return g.db
 
     @app.teardown_appcontext

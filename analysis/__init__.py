@@ -1,0 +1,1 @@
+"""Statistics and reports for SIPAS surveys (imports nothing from survey/)."""

@@ -1,4 +1,0 @@
-"""Citizen pages (placeholder until the citizen flow lands)."""
-from flask import Blueprint
-
-bp = Blueprint("citizen", __name__)

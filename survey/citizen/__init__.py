@@ -1,0 +1,155 @@
+"""Citizen pages: pick a unit, answer its questionnaire, see the thank-you.
+
+``/u/<slug>`` is the stable link a counter's QR code encodes (channel
+``phone``); the unit picker at ``/`` links to ``/u/<slug>?ch=web``. Kiosks get
+their channel and kiosk id from :func:`channel_of` in a later issue.
+
+A submission is refused before anything is written when it is not exactly the
+form we served: CSRF (``CSRFProtect``), unknown or repeated fields and a
+damaged submission id or start ticket (400), a questionnaire version that is
+no longer current (409). Answers that do not fit the questionnaire return the
+form with each error next to its item (422). A submission id seen before shows
+the same thank-you and writes nothing (the database's UNIQUE uuid decides).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
+
+from questionnaires.loader import Questionnaire
+
+from .. import catalog, responses
+from ..db import get_db
+from ..i18n import language, t, tr
+from ..units import by_id, leaf_units
+from ..web import refuse
+from .form import (NOT_APPLICABLE, comment_max_length, form_class, new_submission, repeated_field,
+                   started_at, unknown_field, valid_submission_id)
+
+bp = Blueprint("citizen", __name__)
+
+# Channels a citizen may reach through a public link; kiosks and paper are entered otherwise.
+PUBLIC_CHANNELS = ("phone", "web")
+
+
+@bp.after_request
+def no_store(response):
+    # A back navigation must never show the previous person's answers.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def index():
+    return render_template("citizen/index.html", units=leaf_units(get_db()))
+
+
+def channel_of(req) -> tuple[str, int | None]:
+    """``(channel, kiosk id)`` of a request: ``?ch=web`` from the unit picker, else a QR code's ``phone``."""
+    ch = req.args.get("ch", "phone")
+    if ch not in PUBLIC_CHANNELS:
+        raise refuse(BadRequest, t("bad.channel", name=ch[:20]))
+    return ch, None
+
+
+def form_url(slug: str, channel: str) -> str:
+    return url_for("citizen.questionnaire", slug=slug, ch=None if channel == "phone" else channel)
+
+
+def _unit(slug: str) -> dict:
+    for unit in leaf_units(get_db()):
+        if unit["slug"] == slug:
+            return unit
+    exc = refuse(NotFound, t("page.404_unit", slug=slug[:60]))
+    exc.unit_slug = slug
+    raise exc
+
+
+def _current_questionnaire() -> Questionnaire:
+    q = catalog.latest(get_db(), current_app.config["DEFAULT_QUESTIONNAIRE"])
+    if q is None:  # the operator has not run init-db: not the client's fault
+        raise ServiceUnavailable()
+    return q
+
+
+@bp.route("/u/<slug>", methods=["GET", "POST"])
+def questionnaire(slug: str):
+    unit = _unit(slug)
+    channel, kiosk_id = channel_of(request)
+    again = form_url(slug, channel)
+    q = _current_questionnaire()
+    Form = form_class(q)
+
+    if request.method == "GET":
+        submission_id, ticket = new_submission()
+        form = Form(formdata=None, data={"questionnaire_id": q.id, "version": str(q.version),
+                                         "submission_id": submission_id, "started": ticket})
+        return _render_form(form, q, unit, channel, status=200)
+
+    repeated = repeated_field(request.form)
+    if repeated:
+        raise refuse(BadRequest, t("bad.repeated_field", name=repeated), again=again)
+    submission_id = request.form.get("submission_id")
+    if not valid_submission_id(submission_id):
+        raise refuse(BadRequest, t("bad.damaged", name="submission_id"), again=again)
+    started = started_at(request.form.get("started"), submission_id)
+    if started is None:
+        raise refuse(BadRequest, t("bad.damaged", name="started"), again=again)
+    db = get_db()
+    if responses.exists(db, submission_id):  # double tap, browser retry, back and resubmit
+        return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
+    posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
+    if not posted_version.isdigit() or catalog.version(db, posted_id, int(posted_version)) is None:
+        raise refuse(BadRequest, t("bad.unknown_questionnaire", name=f"{posted_id[:40]} v{posted_version[:10]}"),
+                     again=again)
+    if (posted_id, int(posted_version)) != (q.id, q.version):
+        raise refuse(Conflict, t("page.409_body"), again=again)
+    unknown = unknown_field(request.form, q)
+    if unknown:
+        raise refuse(BadRequest, t("bad.unknown_field", name=unknown), again=again)
+
+    form = Form()
+    if not form.validate():
+        return _render_form(form, q, unit, channel, status=422)
+    now = datetime.now(timezone.utc)
+    response = responses.Response(
+        uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
+        channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
+        submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
+        respondent=form.respondent_values(), comment=form.comment_value())
+    responses.save(db, response)  # False: the same id won a race just now; same thank-you either way
+    return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
+
+
+def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int):
+    errors = [(name, message) for name, messages in form.errors.items() for message in messages
+              if name not in ("csrf_token",)]
+    numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
+    return render_template(
+        "citizen/form.html", form=form, q=q, unit=unit, action=form_url(unit["slug"], channel),
+        errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
+        comment_max=comment_max_length(q), comment_text=_comment_text(q),
+        scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)],
+    ), status
+
+
+def _label(q: Questionnaire, value: int):
+    labels = q.scale.labels
+    return labels.get(value) or labels.get(str(value))
+
+
+def _comment_text(q: Questionnaire) -> str:
+    comment = q.comment
+    return tr(comment.get("text") if hasattr(comment, "get") else comment.text)
+
+
+@bp.get("/thanks/<submission_id>")
+def thanks(submission_id: str):
+    stored = responses.find(get_db(), submission_id) if valid_submission_id(submission_id) else None
+    if stored is None:  # only a committed response ever gets a thank-you
+        raise NotFound()
+    unit = by_id(get_db(), stored["unit_id"])
+    channel = stored["channel"] if stored["channel"] in PUBLIC_CHANNELS else "phone"
+    return render_template("citizen/thanks.html", unit=unit, again=form_url(unit["slug"], channel))

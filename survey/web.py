@@ -1,0 +1,79 @@
+"""What every page of the app shares: CSRF protection and error pages (headers: survey.security).
+
+Error pages are rendered in the respondent's language (with the switch to the
+other one), never as a bare Werkzeug page, and say what went wrong and what to
+do next. Nothing a client sends may produce a 500: a 500 page means a bug.
+"""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .db import get_db
+from .i18n import MESSAGES, t
+from .units import leaf_units
+
+csrf = CSRFProtect()
+
+# Status codes with their own title and explanation in survey.i18n (page.<code>, page.<code>_body).
+PAGES = (400, 404, 405, 409, 413, 422, 500, 503)
+
+
+def refuse(kind: type[HTTPException], message: str, *, again: str | None = None) -> HTTPException:
+    """An HTTP error whose page shows ``message`` (already in the respondent's language).
+
+    ``again`` is the address of a fresh form, offered as the way on.
+    """
+    exc = kind(description=message)
+    exc.survey_message = message
+    exc.again = again
+    return exc
+
+
+def _page(exc: HTTPException, *, title: str | None = None, body: str | None = None):
+    code = exc.code or 500
+    known = code if code in PAGES else 500 if code >= 500 else 400
+    message = getattr(exc, "survey_message", None)  # the specific reason, when we know it
+    units = None
+    if getattr(exc, "unit_slug", None) is not None:  # an unknown unit: help find the right one
+        units = leaf_units(get_db())
+        title, message, body = message, None, t("page.404_unit_body")
+    title = title or t(f"page.{known}")
+    if body is None and message is None and f"page.{known}_body" in MESSAGES:
+        body = t(f"page.{known}_body")
+    html = render_template("error.html", code=code, title=title, message=message, body=body,
+                           again=getattr(exc, "again", None), units=units,
+                           nothing_saved=request.method == "POST")
+    return html, code
+
+
+def _csrf_failed(exc: CSRFError):
+    query = request.query_string.decode("utf-8", "replace")
+    again = request.path + (f"?{query}" if query else "") if request.path.startswith("/u/") else None
+    exc.again = again
+    return _page(exc, title=t("page.csrf"), body=t("page.csrf_body"))
+
+
+def _http_error(exc: HTTPException):
+    return _page(exc)
+
+
+def _server_error(exc: InternalServerError):
+    return _page(exc if isinstance(exc, HTTPException) else InternalServerError())
+
+
+def _no_store_errors(response):
+    if response.status_code >= 400:  # an error page may quote what was sent
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.trim_blocks = True  # compact pages: the questionnaire must stay under 60 KB
+    app.jinja_env.lstrip_blocks = True
+    csrf.init_app(app)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _server_error)
+    app.after_request(_no_store_errors)
