@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analysis.design import Design, _srs_deff
+from analysis.design import Design, stratum_factors
 from analysis.inputs import SurveyData
 from analysis.intervals import korn_graubard_ci, logit_ci, reliability_flags
 from analysis.judgements import against_target
@@ -72,7 +72,12 @@ def index_by(data: SurveyData, codes: np.ndarray, labels: Sequence[str], *, leve
     groups = [(labels[c], codes == c, "district") for c in range(C)]
     if overall:
         groups.insert(0, ("ALL", np.ones(data.n, dtype=bool), "overall"))
-    design = Design.from_columns(data.weights, strata=data.stratum)
+    # Each respondent its own PSU (the database's design): the variance is two bincounts over strata.
+    fast = data.psu is None
+    if fast:
+        a_h, b_h = stratum_factors(np.bincount(data.stratum, minlength=len(data.strata)), "adjust")
+    else:
+        design = Design.from_columns(data.weights, strata=data.stratum, psu=data.psu)
     w = data.weights
     top = data.satisfied_from
     omega = np.asarray(data.item_weights, dtype=float)
@@ -109,18 +114,22 @@ def index_by(data: SurveyData, codes: np.ndarray, labels: Sequence[str], *, leve
         p_j = np.where(present, Sc / np.where(present, Wc, 1.0), 0.0)
         P = float(om @ p_j)
         coef = np.where(present, om / np.where(present, Wc, 1.0), 0.0)      # weight of r_ij (y_ij - p_j)
-        z = np.zeros(data.n)
         idx = np.flatnonzero(keep)
+        z = np.zeros(idx.size)
         for lo in range(0, idx.size, CHUNK):
-            sel = idx[lo:lo + CHUNK]
-            a = data.answers[sel]
+            a = data.answers[idx[lo:lo + CHUNK]]
             r = a > 0
-            z[sel] = ((r & (a >= top)) * coef).sum(axis=1) - (r * (coef * p_j)).sum(axis=1)
-        var = float(design.total_variance(z, domain=keep))
+            z[lo:lo + CHUNK] = ((r & (a >= top)) * coef).sum(axis=1) - (r * (coef * p_j)).sum(axis=1)
+        if fast:
+            var, df = _variance_one_per_psu(w[idx] * z, data.stratum[idx], a_h, b_h)
+        else:
+            full = np.zeros(data.n)
+            full[idx] = z
+            var = float(design.total_variance(full, domain=keep))
+            df = int(design.degrees_of_freedom(domain=keep))
         se = float(np.sqrt(max(var, 0.0)))
-        df = int(design.degrees_of_freedom(domain=keep))
-        deff = _srs_deff(var, z, w, keep)
-        wk = w[keep]
+        deff = _deff(var, z, w[idx])
+        wk = w[idx]
         sum_w, sum_w2 = float(wk.sum()), float((wk ** 2).sum())
         rows.append(dict(level=level_name, district=label, measure=MEASURE, measure_type="index_item_avg",
                          factor=None, n=n, sum_w=sum_w, df=df, p=P, se=se, deff=deff,
@@ -152,6 +161,31 @@ def index_by(data: SurveyData, codes: np.ndarray, labels: Sequence[str], *, leve
                  nchs_review=bool(flags.nchs_review[i]),
                  target=target, vs_target=None if vs[i] is None else str(vs[i]))
     return rows
+
+
+def _variance_one_per_psu(u: np.ndarray, stratum: np.ndarray, a_h: np.ndarray, b_h: np.ndarray) -> tuple[float, int]:
+    """Variance of the total of ``u`` (the domain's rows; every row a PSU) and the domain's df.
+
+    :math:`\\sum_h a_h \\sum_i u_i^2 - b_h (\\sum_i u_i)^2` over the domain's rows of each stratum, with
+    ``(a_h, b_h)`` from :func:`analysis.design.stratum_factors` on the whole sample's PSUs per stratum
+    (the rows outside the domain are PSUs whose total is 0); df = rows - strata with a row.
+    """
+    H = a_h.size
+    total = np.bincount(stratum, weights=u, minlength=H)
+    squares = np.bincount(stratum, weights=u * u, minlength=H)
+    present = np.bincount(stratum, minlength=H) > 0
+    return float((a_h * squares - b_h * total ** 2).sum()), int(u.size - present.sum())
+
+
+def _deff(var: float, z: np.ndarray, w: np.ndarray) -> float:
+    """Design effect against simple random sampling with replacement (R ``svytotal(deff = "replace")``,
+    as :func:`analysis.design._srs_deff`): var / (W · Σ w (z − z̄)² / (n − 1))."""
+    n = z.size
+    W = w.sum()
+    zbar = (w * z).sum() / W
+    vsrs = W * (w * (z - zbar) ** 2).sum() / (n - 1) if n > 1 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(var) / vsrs)
 
 
 def _f(value) -> float | None:

@@ -8,7 +8,7 @@ import pytest
 from analysis import compute_table
 from analysis.db import load_db
 from analysis.report.domains import index_by
-from analysis.report.gather import _attributes, _codes, _Db, ReportRequest
+from analysis.report.gather import ReportRequest, _Db, _Scan
 
 COMPARED = ("n", "sum_w", "df", "p", "se", "ci_logit_l", "ci_logit_u", "ci_kg_l", "ci_kg_u", "deff", "n_eff_deff",
             "n_eff_var", "n_eff_kg", "deff_kish", "n_eff_kish", "cv", "flag_n_lt_30", "flag_neff_lt_30",
@@ -39,13 +39,13 @@ def test_index_by_unit_with_the_overall_row_equals_compute_table(data):
 
 @pytest.mark.parametrize("column", ["channel", "field", "respondent_type"])
 def test_index_by_a_response_column_equals_compute_table_with_it_as_the_domain(data, survey_db, column):
-    db = _Db(ReportRequest(db=survey_db, date_from=None, date_to=None))
+    request = ReportRequest(db=survey_db, date_from=date(2024, 1, 1), date_to=date(2024, 6, 30))
+    db = _Db(request)
     try:
-        scope = db.scope(date(2024, 1, 1), date(2024, 6, 30), db.leaves(None), None)
-        attrs = _attributes(db, scope, data.respondent_id)
+        scan = _Scan(request, db.scope(request.date_from, request.date_to, db.leaves(None), None, excluded=None))
     finally:
         db.close()
-    codes, labels = _codes(attrs[column], ())
+    codes, labels = scan.codes(column, scan.rows_of(data.respondent_id))
     assert (codes >= 0).all() and len(labels) >= 2
     mine = index_by(data, codes, labels, target=0.8)
     as_domain = replace(data, district=codes, districts=tuple(labels))
