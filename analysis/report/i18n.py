@@ -136,6 +136,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c_used": ("Dùng để tính", "Used"),
     "c_reason": ("Lý do", "Reason"),
     "c_count": ("Số phiếu", "Count"),
+    "c_gap": ("Chênh lệch (điểm %)", "Gap (pp)"),
+    "all_units_short": ("Tất cả", "All"),
     "c_population_share": ("Tỷ lệ dân số (%)", "Population share (%)"),
     "c_sample_share": ("Tỷ lệ trong mẫu (%)", "Sample share (%)"),
     "c_weighted_share": ("Tỷ lệ sau gia quyền (%)", "Weighted share (%)"),
@@ -337,6 +339,8 @@ class Translator:
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
+        if round(value, digits) == 0:
+            value = abs(value)          # no "−0,0"
         text = f"{value:,.{digits}f}"
         if self.lang == "vi":
             text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
@@ -356,7 +360,7 @@ class Translator:
         if proportion is None or math.isnan(proportion):
             return "–"
         text = self.number(100 * proportion, digits)
-        return ("+" + text) if proportion > 0 else text
+        return ("+" + text) if round(100 * proportion, digits) > 0 else text
 
     def pct_value(self, proportion: float | None, digits: int = 1) -> str:
         """A proportion as a percentage number without the sign: 0.8233 -> '82,3'."""

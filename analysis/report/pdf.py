@@ -139,7 +139,7 @@ class Pages:
             bounds.append(max(PAGE_H - y, 0.01))
             rows.append(None)
             grid = page.figure.add_gridspec(len(bounds), 1, height_ratios=[max(b, 0.001) for b in bounds],
-                                            left=LEFT / PAGE_W * 0.6, right=1 - RIGHT / PAGE_W * 0.6,
+                                            left=LEFT / PAGE_W, right=1 - RIGHT / PAGE_W,
                                             hspace=0)
             for i, slot in enumerate(rows):
                 if slot is not None:
@@ -202,13 +202,34 @@ class Pages:
         rows = [[T.display_cell(row, idx, table, t) for _title, idx, _kind in columns] for row in table.rows]
         numeric = [kind != "text" for _title, _idx, kind in columns]
         pad = 0.06
-        for size in ((size,) if size else (7.5, 7.0, 6.5, 6.0, 5.5)):
+
+        def layout(size: float):
             widths, fits = _column_widths(columns, rows, numeric, size, pad)
-            if fits:
+            lh = _line_height(size)
+            header = [wrap(title, widths[c] - 2 * pad, size, bold=True) for c, (title, _i, _k) in enumerate(columns)]
+            header_h = lh * max(len(h) for h in header) + 0.08
+            wrapped = [[wrap(cell, widths[c] - 2 * pad, size, italic=r in table.few) if not numeric[c] else [cell]
+                        for c, cell in enumerate(cells)] for r, cells in enumerate(rows)]
+            heights = [lh * max(len(w) for w in ws) + 0.06 for ws in wrapped]
+            return fits, widths, lh, header, header_h, wrapped, heights
+
+        # The largest font whose columns fit the width; a smaller one (down to 6 pt) if that keeps the
+        # table on the rest of this page, or on one page, instead of spilling a few rows onto the next.
+        sizes = (size,) if size else (7.5, 7.0, 6.5, 6.0, 5.5)
+        candidates = [(s_, layout(s_)) for s_ in sizes]
+        fitting = [(s_, lay) for s_, lay in candidates if lay[0]] or candidates[-1:]
+        room = self.room() if self.page is not None else PAGE_H - TOP - BOTTOM
+        full_page = PAGE_H - TOP - BOTTOM - 0.3
+        size, lay = fitting[0]
+        for limit in (room, full_page):
+            fits_here = [(s_, l_) for s_, l_ in fitting if s_ >= 6.0 and l_[4] + sum(l_[6]) <= limit]
+            if fits_here:
+                size, lay = fits_here[0]
                 break
-        lh = _line_height(size)
-        header = [wrap(title, widths[c] - 2 * pad, size, bold=True) for c, (title, _i, _k) in enumerate(columns)]
-        header_h = lh * max(len(h) for h in header) + 0.08
+        _fits, widths, lh, header, header_h, wrapped_rows, heights = lay
+        if self.page is not None and header_h + sum(heights) > self.room() and \
+                header_h + sum(heights) <= full_page and self.room() < full_page / 2:
+            self.new_page(self.page.title)          # start on a fresh page rather than split a short table
 
         def draw_header() -> None:
             fig = self.page.figure
@@ -227,11 +248,8 @@ class Pages:
         if self.page is None or header_h + 2 * lh > self.room():
             self.new_page(self.page.title if self.page else table.title)
         draw_header()
-        for r, cells in enumerate(rows):
+        for r, (wrapped, height) in enumerate(zip(wrapped_rows, heights)):
             few = r in table.few
-            wrapped = [wrap(cell, widths[c] - 2 * pad, size, italic=few) if not numeric[c] else [cell]
-                       for c, cell in enumerate(cells)]
-            height = lh * max(len(w) for w in wrapped) + 0.06
             if height > self.room():
                 self.new_page(self.page.title)
                 draw_header()

@@ -297,12 +297,16 @@ def margins(report: Report, t: Translator, *, per_unit: bool = True) -> Table:
                   [Column("dimension", t("c_margin")), Column("unit", t("c_unit")), Column("category", t("c_category")),
                    Column("population", t("c_population_share"), "pct"), Column("sample_n", t("c_sample_n"), "int"),
                    Column("sample", t("c_sample_share"), "pct"), Column("weighted", t("c_weighted_share"), "pct"),
-                   Column("gap", t("c_change"), "pp")])
+                   Column("gap", t("c_gap"), "pp")])
+    names = {str(c.key): t.text(c.label) for c in report.counts}
+    categories = {r.code: {o.code: t.text(o.text) for o in r.options} for r in report.questionnaire.respondent}
     for m in report.weighting.margins:
         if not per_unit and m.unit != "ALL":
             continue
         table.rows.append([t(f"dim_{m.dimension}") if f"dim_{m.dimension}" in STRINGS else m.dimension,
-                           m.unit, m.category, m.population, m.sample_n, m.sample_share, m.weighted_share,
+                           t("all_units_short") if m.unit == "ALL" else names.get(m.unit, m.unit),
+                           categories.get(m.dimension, {}).get(m.category, m.category),
+                           m.population, m.sample_n, m.sample_share, m.weighted_share,
                            m.weighted_share - m.population])
     return table
 

@@ -1,6 +1,7 @@
 """`python -m analysis report` on a real SQLite database of simulated responses."""
 import csv
 import sqlite3
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
@@ -129,3 +130,28 @@ def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         report_main(["--help"])
     assert "Example:" in capsys.readouterr().out
+
+
+def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):
+    from survey import catalog, units
+    from survey.db import connect
+    from survey.migrations import migrate
+    from survey.simulate import simulate
+
+    path = tmp_path / "two.sqlite3"
+    db = connect(path)
+    migrate(db)
+    catalog.register_shipped(db)
+    units.load_demo(db)
+    simulate(db, catalog.latest(db, "sipas-hcm-26"), 300, 1, date(2024, 1, 1), date(2024, 1, 31))
+    simulate(db, catalog.latest(db, "sipas-2024"), 100, 2, date(2024, 1, 1), date(2024, 1, 31))
+    db.close()
+    code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--out", tmp_path / "out")
+    assert code == 2
+    assert "several questionnaires: sipas-hcm-26 (300 responses), sipas-2024 (100 responses)" in err
+    assert "--questionnaire" in err and not (tmp_path / "out").exists()
+    code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--questionnaire",
+                    "sipas-2024", "--lang", "en", "--out", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "sipas-2024" in html
