@@ -161,7 +161,7 @@ def heatmap(ax: Axes, values: np.ndarray, row_labels: Sequence[str], col_labels:
                     fontstyle="italic" if few[r, c] else "normal",
                     bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none")
                     if few[r, c] else None)
-    ax.set_xticks(range(cols), col_labels)
+    ax.set_xticks(range(cols), col_labels, fontsize="small")
     ax.xaxis.tick_top()
     ax.set_yticks(range(rows), [_label(t, bool(f)) for t, f in zip(row_labels, few.any(axis=1))])
     ax.tick_params(length=0)

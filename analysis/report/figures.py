@@ -121,10 +121,11 @@ def heatmap(report: Report, t: Translator, into=None) -> Chart:
     vmax = float(np.ceil(finite.max() / 10) * 10) if finite.size else 100.0
     if vmax - vmin < 20:
         vmin, vmax = max(0.0, vmin - 10), min(100.0, vmax + 10)
+    width = max(8, 66 // max(len(factors), 1))       # characters per line of a column label
     fig = _container(into, 2.2 + 0.26 * max(len(units), 3))
     ax = fig.add_subplot()
-    charts.heatmap(ax, values, [t.text(u.label) for u in units],
-                   [f"{f.code}\n" + "\n".join(textwrap.wrap(short(t.text(f.text), 40), 16)) for f in factors], few=few, vmin=vmin, vmax=vmax,
+    columns = [f"{f.code}\n" + "\n".join(textwrap.wrap(short(t.text(f.text), 44), width)) for f in factors]
+    charts.heatmap(ax, values, [t.text(u.label) for u in units], columns, few=few, vmin=vmin, vmax=vmax,
                    colorbar_label=t("colorbar_index"), few_label=t("legend_few", mark=charts.FEW_MARK),
                    fmt=lambda v: t.number(v, 1))
     return Chart("heatmap", t("s_heatmap"), t("fig_heatmap_alt"), fig)
