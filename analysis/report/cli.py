@@ -155,8 +155,8 @@ def _period_bounds(db: Path, tz: str) -> tuple[date | None, date | None]:
 
 
 def run_report(args) -> int:
-    from .build import write_report
-    from .gather import ReportRequest, ReportRequestError, gather
+    from . import make_report
+    from .gather import ReportRequest, ReportRequestError
 
     db = Path(args.db)
     if not db.is_file():
@@ -176,8 +176,7 @@ def run_report(args) -> int:
                             drop_incomplete=args.drop_incomplete, tz=args.timezone)
     bar = Bar(enabled=not args.quiet)
     try:
-        inputs, table = gather(request, progress=bar)
-        files = write_report(inputs, args.lang, out, start=0.7, progress=bar, write_indices=table.to_csv)
+        files = make_report(request, args.lang, out, progress=bar)
     except ReportRequestError as exc:
         raise ReportCliError(str(exc)) from None
     finally:

@@ -155,3 +155,15 @@ def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):
     assert code == 0, err
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "sipas-2024" in html
+
+
+def test_check_refuses_a_bad_request_before_any_work(survey_db):
+    from analysis.report.gather import ReportRequest, ReportRequestError, check
+
+    check(ReportRequest(db=survey_db, date_from=date(2024, 1, 1), date_to=date(2024, 6, 30)))
+    for bad, message in ((dict(units=("nowhere",)), "unknown unit 'nowhere'"),
+                         (dict(date_from=date(2025, 1, 1), date_to=date(2025, 2, 1)), "has no responses"),
+                         (dict(target=1.5), "--target must be a percentage")):
+        args = dict(db=survey_db, date_from=date(2024, 1, 1), date_to=date(2024, 6, 30)) | bad
+        with pytest.raises(ReportRequestError, match=message):
+            check(ReportRequest(**args))
