@@ -7,7 +7,6 @@ and the dashboard may build a report in a background thread.
 """
 from __future__ import annotations
 
-import base64
 import io
 import re
 import threading
@@ -272,7 +271,3 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def png_data_uri(fig: Figure) -> str:
-    return "data:image/png;base64," + base64.b64encode(to_png(fig)).decode("ascii")

@@ -111,8 +111,8 @@ def _slug(text: str) -> str:
 def _render_figure(chart: Chart | None, svg: str | None) -> Markup:
     if chart is None or svg is None:
         return Markup("")
-    return Markup(f'<figure><div aria-label="{escape(chart.alt)}">{svg}</div>'
-                  f"<figcaption>{escape(chart.title)}. {escape(chart.alt)}</figcaption></figure>")
+    svg = svg.replace('<svg role="img" ', f'<svg role="img" aria-label="{escape(chart.alt)}" ', 1)
+    return Markup(f"<figure>{svg}<figcaption>{escape(chart.title)}. {escape(chart.alt)}</figcaption></figure>")
 
 
 def _environment() -> jinja2.Environment:

@@ -10,7 +10,7 @@ import math
 import string
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date as Date, datetime
 
 from questionnaires.loader import Text
 
@@ -373,12 +373,12 @@ class Translator:
             return "–"
         return f"{self.pct_value(low, digits)} – {self.pct_value(high, digits)}"
 
-    def date(self, value: date | datetime) -> str:
+    def date(self, value: Date | datetime) -> str:
         if isinstance(value, datetime):
             return value.strftime("%d/%m/%Y %H:%M") if self.lang == "vi" else value.strftime("%Y-%m-%d %H:%M")
         return value.strftime("%d/%m/%Y") if self.lang == "vi" else value.isoformat()
 
-    def period(self, start: date, end: date) -> str:
+    def period(self, start: Date, end: Date) -> str:
         return f"{self.date(start)} – {self.date(end)}"
 
     def flags(self, flags) -> str:
