@@ -4,12 +4,12 @@ import sqlite3
 from datetime import date
 
 import pytest
-
-pytest.importorskip("analysis.db", reason="needs the analysis engine (branch analysis, not merged yet)")
 from openpyxl import load_workbook
 
 from analysis.report.build import FILES
 from analysis.report.cli import main as report_main
+
+pytest.importorskip("analysis.db", reason="needs the analysis engine (branch analysis, not merged yet)")
 
 
 def as_stored(x: float) -> float:
