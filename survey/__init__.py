@@ -37,4 +37,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from .citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from . import kiosk
+
+    kiosk.init_app(app)
     return app

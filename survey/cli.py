@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import catalog, db as database, units as unit_store
+from .kiosk.cli import COMMANDS as KIOSK_COMMANDS
 
 
 def _open():
@@ -186,7 +187,8 @@ def restore_command(backup_path: str, yes: bool) -> None:
     click.echo(f"Restored {backup_path} ({count} responses); the previous database is {database}.before-restore")
 
 
-COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command]
+COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command,
+            *KIOSK_COMMANDS]
 
 
 def init_app(app: Flask) -> None:

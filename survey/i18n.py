@@ -147,6 +147,12 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The kiosk's texts (survey/kiosk/messages.py) belong to the same table.
+from .kiosk.messages import KIOSK_MESSAGES  # noqa: E402
+
+MESSAGES.update(KIOSK_MESSAGES)
+
+
 def language() -> str:
     """The language of the current request (``vi`` or ``en``)."""
     if not has_request_context():

@@ -42,6 +42,12 @@ SETTINGS: list[Setting] = [
             "X-Forwarded-For/-Proto/-Host headers are trusted."),
     Setting("KIOSK_IDLE_SECONDS", 60, "A kiosk mid-form with no touch for this long asks 'Are you still there?' and resets."),
     Setting("KIOSK_THANKS_SECONDS", 5, "How long a kiosk shows the thank-you screen before a fresh form."),
+    Setting("KIOSK_STILL_THERE_SECONDS", 15,
+            "How long the kiosk's 'Are you still there?' question waits for a touch before it resets the form."),
+    Setting("PUBLIC_BASE_URL", "",
+            "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
+            "kiosk device URLs and QR posters. Empty: the address of the current request (or "
+            "http://127.0.0.1:5000 on the command line)."),
 ]
 
 

@@ -124,14 +124,20 @@ def questionnaire(slug: str):
 
 
 def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int):
+    return render_form(form, q, unit, action=form_url(unit["slug"], channel), status=status)
+
+
+def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
+                template: str = "citizen/form.html", **context):
+    """The questionnaire page for ``form``; the kiosk passes its own ``template`` (extending ours) and context."""
     errors = [(name, message) for name, messages in form.errors.items() for message in messages
               if name not in ("csrf_token",)]
     numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
     return render_template(
-        "citizen/form.html", form=form, q=q, unit=unit, action=form_url(unit["slug"], channel),
+        template, form=form, q=q, unit=unit, action=action,
         errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
         comment_max=comment_max_length(q), comment_text=_comment_text(q),
-        scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)],
+        scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context,
     ), status
 
 

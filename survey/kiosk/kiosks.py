@@ -1,0 +1,207 @@
+"""Kiosks: registration, their secret tokens, and storing what they send.
+
+A kiosk is a counter tablet bound to one unit (and optionally a counter name
+and a field of procedure). Its credential is a random token shown once, in the
+device URL ``/k/<token>``; only the token's sha256 is stored, so a copy of the
+database does not let anyone pose as a kiosk. Revoking a kiosk keeps its row
+(and its responses): it only stops the token from working.
+
+Kiosk responses are stored through :func:`survey.responses.save` with channel
+``kiosk`` and the kiosk's id. None is ever dropped for coming too fast: the
+staff dashboard flags bursts (more than ``QUALITY_BURST_COUNT`` responses of
+one kiosk within ``QUALITY_BURST_MINUTES``, by the time each respondent
+pressed send) from these stored facts, for staff to review.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlite_utils
+
+from .. import responses as store
+from ..units import by_slug, leaf_units
+
+# Why a kiosk request was refused: a machine-readable reason the device keeps
+# next to the queued response, and the HTTP status the API answers with.
+REFUSALS = {
+    "missing_token": 401,
+    "unknown_token": 401,
+    "revoked": 403,
+    "foreign_unit": 403,
+}
+
+# last_seen_at is written at most this often per kiosk (each write takes the database lock).
+SEEN_EVERY = timedelta(seconds=60)
+
+
+class KioskError(ValueError):
+    """A registration or revocation that cannot be done; the message says why."""
+
+
+class KioskRefused(Exception):
+    """A request made with a missing, unknown or revoked token, or for another unit."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        if reason not in REFUSALS:
+            raise ValueError(f"unknown refusal reason {reason!r}")
+        self.reason = reason
+        self.status = REFUSALS[reason]
+        super().__init__(detail or reason)
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    id: int
+    unit_id: int
+    unit_slug: str
+    unit_name_vi: str
+    unit_name_en: str
+    name: str
+    field: str | None
+    created_at: str
+    revoked_at: str | None
+    last_seen_at: str | None
+
+    @property
+    def unit(self) -> dict:
+        return {"id": self.unit_id, "slug": self.unit_slug, "name_vi": self.unit_name_vi,
+                "name_en": self.unit_name_en}
+
+
+_SELECT = ("SELECT k.id, k.unit_id, u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, "
+           "k.name, k.field, k.created_at, k.revoked_at, k.last_seen_at FROM kiosks k JOIN units u ON u.id = k.unit_id")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def device_path(token: str) -> str:
+    return f"/k/{token}"
+
+
+def device_url(base_url: str, token: str) -> str:
+    return base_url.rstrip("/") + device_path(token)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_timestamp(stamp: str) -> datetime:
+    """A stored ``YYYY-MM-DDTHH:MM:SSZ`` time as an aware datetime."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def get(db: sqlite_utils.Database, kiosk_id: int) -> Kiosk | None:
+    rows = list(db.query(_SELECT + " WHERE k.id = ?", [kiosk_id]))
+    return Kiosk(**rows[0]) if rows else None
+
+
+def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
+             field: str | None = None, *, fields: tuple[str, ...] | None = None) -> tuple[Kiosk, str]:
+    """Add a kiosk for the unit ``unit_slug``; return it and its token (shown once, never stored).
+
+    ``fields``, when given, are the allowed codes for ``field`` (the options of
+    the questionnaire's field-of-procedure question).
+    """
+    unit = by_slug(db, unit_slug)
+    if unit is None:
+        known = ", ".join(u["slug"] for u in leaf_units(db)[:8])
+        raise KioskError(f"no active unit {unit_slug!r}" + (f" (units include: {known}, …)" if known else
+                                                             " (no units are loaded: run init-db --demo or import-units)"))
+    if unit["id"] not in {u["id"] for u in leaf_units(db)}:
+        raise KioskError(f"unit {unit_slug!r} has sub-units; responses belong to a unit without sub-units, "
+                         "so register the kiosk for one of those")
+    if field is not None and fields is not None and field not in fields:
+        raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
+                         f"(allowed: {', '.join(fields)})")
+    with db.atomic():
+        if name is None:
+            taken = db.execute("SELECT count(*) FROM kiosks WHERE unit_id = ?", [unit["id"]]).fetchone()[0]
+            name = f"Kiosk {taken + 1}"
+        name = name.strip()
+        if not name:
+            raise KioskError("the kiosk name is empty")
+        if len(name) > 80:
+            raise KioskError(f"the kiosk name is {len(name)} characters long; at most 80")
+        clash = db.execute("SELECT id FROM kiosks WHERE unit_id = ? AND name = ? AND revoked_at IS NULL",
+                           [unit["id"], name]).fetchone()
+        if clash:
+            raise KioskError(f"unit {unit_slug!r} already has an active kiosk named {name!r} (id {clash[0]})")
+        token = new_token()
+        cursor = db.execute("INSERT INTO kiosks (unit_id, name, field, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                            [unit["id"], name, field, hash_token(token), store.utc_timestamp()])
+    kiosk = get(db, cursor.lastrowid)
+    assert kiosk is not None
+    return kiosk, token
+
+
+def all_kiosks(db: sqlite_utils.Database, *, unit_slug: str | None = None,
+               include_revoked: bool = True) -> list[dict]:
+    """Kiosks with their unit and response count, by unit and name."""
+    where, params = [], []
+    if unit_slug:
+        where.append("u.slug = ?")
+        params.append(unit_slug)
+    if not include_revoked:
+        where.append("k.revoked_at IS NULL")
+    sql = (_SELECT.replace(" FROM kiosks", ", (SELECT count(*) FROM responses r WHERE r.kiosk_id = k.id) AS responses "
+                           "FROM kiosks")
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY u.code, u.slug, k.name, k.id")
+    return list(db.query(sql, params))
+
+
+def revoke(db: sqlite_utils.Database, kiosk_id: int) -> Kiosk:
+    """Stop kiosk ``kiosk_id``'s token from working; its responses stay."""
+    with db.atomic():
+        kiosk = get(db, kiosk_id)
+        if kiosk is None:
+            raise KioskError(f"there is no kiosk with id {kiosk_id}")
+        if kiosk.revoked_at:
+            raise KioskError(f"kiosk {kiosk_id} ({kiosk.name}, {kiosk.unit_slug}) was already revoked at {kiosk.revoked_at}")
+        db.execute("UPDATE kiosks SET revoked_at = ? WHERE id = ?", [store.utc_timestamp(), kiosk_id])
+    revoked = get(db, kiosk_id)
+    assert revoked is not None
+    return revoked
+
+
+def authenticate(db: sqlite_utils.Database, token: str | None) -> Kiosk:
+    """The kiosk whose token this is; raise :class:`KioskRefused` for none, an unknown or a revoked one."""
+    if not token:
+        raise KioskRefused("missing_token")
+    rows = list(db.query(_SELECT + " WHERE k.token_hash = ?", [hash_token(token)]))
+    if not rows:
+        raise KioskRefused("unknown_token")
+    kiosk = Kiosk(**rows[0])
+    if kiosk.revoked_at:
+        raise KioskRefused("revoked", f"kiosk {kiosk.id} was revoked at {kiosk.revoked_at}")
+    return kiosk
+
+
+def seen(db: sqlite_utils.Database, kiosk: Kiosk, now: datetime | None = None) -> None:
+    """Record that the kiosk was in touch (at most once a minute)."""
+    now = now or _now()
+    if kiosk.last_seen_at and parse_timestamp(kiosk.last_seen_at) > now - SEEN_EVERY:
+        return
+    db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now), kiosk.id])
+
+
+def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response,
+         now: datetime | None = None) -> bool:
+    """Store a kiosk's response (one transaction); False if its submission id was stored before."""
+    if response.channel != "kiosk" or response.kiosk_id != kiosk.id:
+        raise ValueError("a kiosk response must carry channel 'kiosk' and its kiosk's id")
+    if response.unit_id != kiosk.unit_id:
+        raise KioskRefused("foreign_unit")
+    with db.atomic():
+        new = store.save(db, response)
+        db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now or _now()), kiosk.id])
+    return new
