@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from analysis import compute_table
-from analysis.db import load_db
+from analysis import compute_table, load_db
 from analysis.indices import IndexTable
 from analysis.inputs import SurveyData
 from analysis.weights import kish_deff
