@@ -60,3 +60,22 @@ def test_respondents_without_a_category_are_in_no_breakdown_row(data):
     counted = sum(r["n"] for r in rows)
     answered = int((data.answers > 0).any(axis=1)[codes >= 0].sum())
     assert counted == answered
+
+
+def test_the_report_period_change_is_the_engines():
+    from analysis import period_change
+
+    from analysis.report.model import Estimate, change
+    from questionnaires.loader import Text
+
+    def est(p, se, df):
+        return Estimate.from_row({"p": p, "se": se, "df": df, "n": 500, "ci_logit_l": p - 0.02,
+                                  "ci_logit_u": p + 0.02}, "u", Text("u", "u"), None)
+
+    for (p0, se0, df0), (p1, se1, df1) in [((0.80, 0.015, 50), (0.84, 0.02, 100)),
+                                           ((0.5, 0.03, 9), (0.41, 0.01, 3000))]:
+        mine = change(est(p1, se1, df1), est(p0, se0, df0))
+        engine = period_change(p0, se0, df0, p1, se1, df1)
+        assert (mine.diff, mine.se, mine.df) == pytest.approx((engine.estimate, engine.se, engine.df), rel=1e-12)
+        assert (mine.low, mine.high, mine.significant) == pytest.approx((engine.ci_low, engine.ci_high,
+                                                                        engine.significant), rel=1e-12)
