@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 # Okabe & Ito (2008), "Color Universal Design".
 BLACK, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
@@ -180,15 +181,11 @@ def heatmap(ax: Axes, values: np.ndarray, row_labels: Sequence[str], col_labels:
 
 
 def _hatched_cell(c: int, r: int) -> Patch:
-    from matplotlib.patches import Rectangle
-
     return Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="none", edgecolor="white", hatch="///",
                      linewidth=0)
 
 
 def _cividis():
-    from matplotlib import colormaps
-
     return colormaps["cividis"].with_extremes(bad="white")
 
 

@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import charts
-from .i18n import Translator
-from .model import BREAKDOWNS, Estimate, Report
+from .i18n import STRINGS, Translator
+from .model import BREAKDOWNS, CHANNEL_LABELS, Estimate, Report
 
 FONT = "DejaVu Sans"
 RC = {
@@ -176,8 +176,6 @@ def counts(report: Report, t: Translator, into=None) -> Chart:
     channels = [c for c in ("kiosk", "phone", "web", "paper") if any(r.by_channel.get(c) for r in rows)]
     data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
         if rows and channels else np.zeros((len(rows), 1))
-    from .model import CHANNEL_LABELS
-
     few = {u.estimate.key for u in report.units if u.estimate.few}
     fig = _container(into, 1.2 + 0.25 * max(len(rows), 3))
     ax = fig.add_subplot()
@@ -211,8 +209,6 @@ def margins(report: Report, t: Translator, into=None) -> Chart | None:
 
 def _dimension_label(dim: str, t: Translator) -> str:
     key = f"dim_{dim}"
-    from .i18n import STRINGS
-
     return t(key) if key in STRINGS else dim
 
 
