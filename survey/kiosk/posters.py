@@ -14,10 +14,6 @@ from functools import lru_cache
 
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from matplotlib.figure import Figure
-from matplotlib.patches import PathPatch
-from matplotlib.path import Path
-
 from ..db import get_db
 from ..units import by_slug, leaf_units
 from . import kiosks as kiosk_store
@@ -64,8 +60,10 @@ def clean_counter(value: str | None) -> str | None:
     return value
 
 
-def _modules_path(code: segno.QRCode, border: int) -> Path:
+def _modules_path(code: segno.QRCode, border: int):
     """Every dark module as a unit square, in one compound path (y grows downwards)."""
+    from matplotlib.path import Path
+
     vertices, codes = [], []
     for y, row in enumerate(code.matrix):
         for x, dark in enumerate(row):
@@ -78,6 +76,10 @@ def _modules_path(code: segno.QRCode, border: int) -> Path:
 
 def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
     """An A4 poster with the unit's names, the counter, the QR code of ``link`` and the link itself."""
+    # matplotlib is imported here, not with the app: it would add half a second to every worker's start.
+    from matplotlib.figure import Figure
+    from matplotlib.patches import PathPatch
+
     fig = Figure(figsize=A4_INCHES)
     fig.patch.set_facecolor("white")
     put = fig.text

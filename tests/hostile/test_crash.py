@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -19,7 +20,7 @@ import pytest
 from bench.load import loadgen
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)
 
 
 def free_port() -> int:
@@ -34,14 +35,16 @@ def start(port: int, env: dict, log: Path) -> subprocess.Popen:
          "--workers", "3", "survey:create_app()"],
         cwd=ROOT, env={**os.environ, **env}, stdout=open(log, "a"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    deadline = time.time() + 30
+    deadline = time.time() + 90  # a busy CI machine can be slow to start workers
     while time.time() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                if answer.status == 200:
+                    return proc
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(log.read_text())
+            time.sleep(0.1)
+    kill_all(proc)
+    raise RuntimeError(f"gunicorn did not answer within 90 s:\n{log.read_text()}")
 
 
 def kill_all(proc: subprocess.Popen) -> None:

@@ -7,9 +7,8 @@ import pytest
 from openpyxl import load_workbook
 
 from analysis.report.build import FILES
+from analysis.__main__ import main as analysis_main
 from analysis.report.cli import main as report_main
-
-pytest.importorskip("analysis.db", reason="needs the analysis engine (branch analysis, not merged yet)")
 
 
 def as_stored(x: float) -> float:
@@ -45,8 +44,6 @@ def test_the_report_command_writes_the_four_files_in_either_language(reports):
 
 
 def test_indices_csv_is_exactly_what_the_indices_command_writes_for_the_same_period(reports, survey_db, tmp_path):
-    from analysis.__main__ import main as analysis_main
-
     expected = tmp_path / "indices.csv"
     assert analysis_main(["indices", "--db", str(survey_db), "--from", "2024-04-01", "--to", "2024-06-30",
                           "--out", str(expected), "--quiet"]) == 0
@@ -132,6 +129,18 @@ def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         report_main(["--help"])
     assert "Example:" in capsys.readouterr().out
+
+
+def test_report_is_a_command_of_python_m_analysis(survey_db, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        analysis_main(["--help"])
+    assert "report" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        analysis_main(["report", "--help"])
+    assert "Example:" in capsys.readouterr().out
+    assert analysis_main(["report", "--db", str(survey_db), "--from", "2024-06-01", "--to", "2024-05-01",
+                          "--out", str(tmp_path / "out")]) == 2
+    assert "the period is empty" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):

@@ -5,12 +5,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-pytest.importorskip("analysis.db", reason="needs the analysis engine (branch analysis, not merged yet)")
-
-from analysis import compute_table  # noqa: E402
-from analysis.db import load_db  # noqa: E402
-from analysis.report.domains import index_by  # noqa: E402
-from analysis.report.gather import ReportRequest, _Db, _Scan  # noqa: E402
+from analysis import compute_table
+from analysis.db import load_db
+from analysis.report.domains import index_by
+from analysis.report.gather import ReportRequest, _Db, _Scan
 
 COMPARED = ("n", "sum_w", "df", "p", "se", "ci_logit_l", "ci_logit_u", "ci_kg_l", "ci_kg_u", "deff", "n_eff_deff",
             "n_eff_var", "n_eff_kg", "deff_kish", "n_eff_kish", "cv", "flag_n_lt_30", "flag_neff_lt_30",

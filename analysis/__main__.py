@@ -1,0 +1,235 @@
+"""Command line: ``python -m analysis <command>``.
+
+Commands are registered in ``SUBCOMMANDS``: each is a function that adds its
+sub-parser (with ``--help`` text carrying an ``Example:``) and sets ``func``.
+To add one (e.g. ``report``), write ``add_report(subparsers)`` in its module and
+append it to ``SUBCOMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+LARGE_BYTES = 20 << 20      # show a progress bar for CSV inputs above 20 MB ...
+LARGE_ROWS = 200_000        # ... or databases with more responses than this
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _level(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.95), got {text}")
+    return v
+
+
+def _bounds(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOWER,UPPER such as 0.3,3 (got {text!r})") from None
+    return lo, hi
+
+
+def add_indices(sub) -> None:
+    p = sub.add_parser(
+        "indices", formatter_class=_formatter,
+        help="SIPAS indices with confidence intervals per unit (CSV or database)",
+        description="""\
+Estimate every criterion, every factor and the overall index for every unit and
+overall, with design-based standard errors, logit and Korn-Graubard 95 % intervals,
+design effects, effective sample sizes and reliability flags (as R's survey package).
+Writes one row per (level, district, measure); the columns are listed in docs/analysis.md.
+
+Input is either a CSV (respondent_id, district, stratum, [psu], weight, q01, q02, ...;
+answers 1..5 or empty) with an optional factors CSV (item,factor[,weight]), or the
+survey database.""",
+        epilog="""\
+Example:
+  python -m analysis indices survey.csv --factors factors.csv --out indices.csv
+  python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
+      --weights rake --out indices.csv""")
+    p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
+    p.add_argument("--factors", metavar="FACTORS.csv", help="CSV item,factor[,weight]: factor membership "
+                   "and criterion weights (CSV input)")
+    p.add_argument("--db", metavar="PATH", help="read responses from this survey database instead of a CSV")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD (database)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day, inclusive (database)")
+    p.add_argument("--questionnaire", metavar="ID", help="questionnaire id (database; needed if the period has several)")
+    p.add_argument("--units", metavar="SLUGS", help="comma-separated unit slugs; a parent unit means its units")
+    p.add_argument("--weights", choices=("none", "design", "poststratify", "rake"), default="design",
+                   help="database weighting (default: design = unit population / unit responses)")
+    p.add_argument("--drop-incomplete", action="store_true",
+                   help="drop responses without the age band/gender that poststratify/rake need (else an error)")
+    p.add_argument("--trim", type=_bounds, metavar="LO,HI",
+                   help="bounds on raked weight / design weight, e.g. 0.3,3 (rake)")
+    p.add_argument("--rake-tol", type=float, default=1e-8, metavar="TOL",
+                   help="raking stops when every margin is met within this relative error (default 1e-8)")
+    p.add_argument("--rake-max-iter", type=int, default=100, metavar="N",
+                   help="most raking cycles; if the margins are not met by then, a warning says by how much "
+                        "(default 100)")
+    p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of --from/--to days "
+                   "(default Asia/Ho_Chi_Minh)")
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--target", type=_level, default=0.80,
+                   help="target share satisfied for the above/below judgement (default 0.80)")
+    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
+                   help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
+    p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument("--progress", action="store_true", help="always show the progress bar")
+    bar.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    p.set_defaults(func=run_indices)
+
+
+def run_indices(args) -> int:
+    from . import compute_table, read_csv
+    from ._progress import Progress
+    from .db import load_db
+
+    if bool(args.input) == bool(args.db):
+        raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
+    db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
+               "--units": args.units, "--trim": args.trim,
+               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100}
+    if args.input:
+        used = [k for k, v in db_only.items() if v] + (["--weights"] if args.weights != "design" else [])
+        if used:
+            raise CliError(f"{', '.join(used)} only apply to --db input")
+        size = Path(args.input).stat().st_size if Path(args.input).is_file() else 0
+        show = not args.quiet and (args.progress or size > LARGE_BYTES)
+        bar = Progress(f"reading {Path(args.input).name}", enabled=show)
+        data = read_csv(args.input, factors=args.factors, progress=bar)
+        bar.close()
+    else:
+        if args.factors:
+            raise CliError("--factors applies to CSV input; the database has the questionnaire's factors")
+        bar = Progress("decoding responses", enabled=not args.quiet)
+        units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
+        data = load_db(args.db, date_from=args.date_from, date_to=args.date_to, questionnaire=args.questionnaire,
+                       units=units, weights=args.weights, tz=args.timezone, drop_incomplete=args.drop_incomplete,
+                       trim=args.trim, rake_tol=args.rake_tol, rake_max_iter=args.rake_max_iter, progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
+        bar.close()
+    show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
+    bar = Progress("estimating", enabled=show)
+    table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
+                          target=args.target, progress=bar)
+    bar.close()
+    _write(args.out, table.write_csv)
+    if not args.quiet:
+        for note in data.notes:
+            print(note, file=sys.stderr)
+        print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
+              f"to {args.out}", file=sys.stderr)
+    return 0
+
+
+def add_change(sub) -> None:
+    p = sub.add_parser(
+        "change", formatter_class=_formatter,
+        help="change of every estimate between two periods, with its confidence interval",
+        description="""\
+Compare two tables written by `indices` (e.g. two half-years): for every (district, measure)
+in both, the change after - before, its standard error sqrt(se1^2 + se2^2) (independent
+samples), Welch-Satterthwaite degrees of freedom, a t interval, and whether it excludes 0.""",
+        epilog="""\
+Example:
+  python -m analysis change indices-2024h1.csv indices-2024h2.csv --out change.csv""")
+    p.add_argument("before", metavar="BEFORE.csv")
+    p.add_argument("after", metavar="AFTER.csv")
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
+    p.set_defaults(func=run_change)
+
+
+def run_change(args) -> int:
+    from .indices import IndexTable
+    from .judgements import CHANGE_COLUMNS, change_table
+
+    try:
+        before, after = IndexTable.read_csv(args.before), IndexTable.read_csv(args.after)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    rows = change_table(before, after, level=args.level)
+    if not rows:
+        raise CliError("the two tables have no (district, measure) in common")
+
+    def write(handle):
+        w = csv.writer(handle)
+        w.writerow(CHANGE_COLUMNS)
+        for r in rows:
+            w.writerow(["" if r[c] is None or (isinstance(r[c], float) and r[c] != r[c]) else
+                        ("TRUE" if r[c] is True else "FALSE" if r[c] is False else r[c]) for c in CHANGE_COLUMNS])
+    _write(args.out, write)
+    return 0
+
+
+def add_report(sub) -> None:
+    from .report.cli import add_report as add
+
+    add(sub)
+
+
+SUBCOMMANDS = [add_indices, add_change, add_report]
+
+
+def _write(out: str, writer) -> None:
+    """Write through a temporary file renamed at the end: a failure leaves no partial output."""
+    if out == "-":
+        writer(sys.stdout)
+        return
+    target = Path(out)
+    if target.parent and not target.parent.exists():
+        raise CliError(f"{target.parent}: no such directory")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer(handle)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis", formatter_class=_formatter,
+        description="Weighted SIPAS satisfaction indices with design-based confidence intervals.",
+        epilog="""\
+Example:
+  python -m analysis indices survey.csv --factors factors.csv --out indices.csv
+Run `python -m analysis <command> --help` for a command's options.""")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    sub.required = True
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .inputs import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, InputError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
