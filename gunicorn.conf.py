@@ -9,7 +9,9 @@ import os
 
 bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+# Threads let a long export stream past `timeout` without the worker being killed.
+worker_class = "gthread"
+threads = int(os.environ.get("SURVEY_THREADS", 2))
 timeout = 30
 graceful_timeout = 10
 # Access logs carry no client addresses: responses are anonymous.

@@ -41,4 +41,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from . import kiosk
 
     kiosk.init_app(app)
+
+    from . import staff
+
+    staff.init_app(app)
     return app

@@ -98,6 +98,127 @@ def _initial(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0002_staff")
+def _staff(db: sqlite_utils.Database) -> None:
+    """Staff accounts, targets, quality review, and the summary tables of the dashboard.
+
+    The summary tables (daily_counts, daily_field_counts, duration_histogram,
+    response_flags, comment_search) are derived from ``responses`` by triggers
+    (see survey/staff/summary.py) and backfilled here for existing responses.
+    """
+    _script(db, """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(username) BETWEEN 1 AND 64),
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('staff', 'analyst', 'admin')),
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        disabled_at TEXT,
+        last_login_at TEXT
+    );
+    -- Failed sign-ins in a row per user name (existing or not), for throttling.
+    -- No client addresses are stored.
+    CREATE TABLE login_attempts (
+        username TEXT PRIMARY KEY COLLATE NOCASE,
+        failures INTEGER NOT NULL CHECK (failures > 0),
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT
+    );
+    -- The fieldwork period (one row; none: the current calendar quarter).
+    CREATE TABLE fieldwork (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        starts_on TEXT NOT NULL,
+        ends_on TEXT NOT NULL CHECK (ends_on >= starts_on),
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL
+    );
+    -- Sample target per unit; method says how it was found ('manual' or the CI inputs).
+    CREATE TABLE unit_targets (
+        unit_id INTEGER PRIMARY KEY REFERENCES units(id),
+        target INTEGER NOT NULL CHECK (target > 0),
+        method TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL
+    );
+    -- Every exclusion and restoration (responses.excluded_* holds the current state).
+    CREATE TABLE exclusion_log (
+        id INTEGER PRIMARY KEY,
+        response_id INTEGER NOT NULL REFERENCES responses(id),
+        action TEXT NOT NULL CHECK (action IN ('excluded', 'restored')),
+        acted_by TEXT NOT NULL,
+        acted_at TEXT NOT NULL,
+        reason TEXT
+    );
+    CREATE INDEX exclusion_log_response ON exclusion_log(response_id);
+    CREATE TABLE comment_reviews (
+        response_id INTEGER PRIMARY KEY REFERENCES responses(id),
+        handled_by TEXT NOT NULL,
+        handled_at TEXT NOT NULL
+    );
+    -- What the summary triggers were built with (one row).
+    CREATE TABLE summary_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        utc_offset_minutes INTEGER NOT NULL,
+        straightline_min INTEGER NOT NULL,
+        burst_count INTEGER NOT NULL,
+        burst_minutes INTEGER NOT NULL,
+        built_at TEXT NOT NULL
+    );
+    -- Responses per local day, unit, channel and kiosk (0: none).
+    CREATE TABLE daily_counts (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kiosk_id INTEGER NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        n_excluded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, unit_id, channel, kiosk_id)
+    ) WITHOUT ROWID;
+    -- Responses per local day, unit and field of procedure ('': not given).
+    CREATE TABLE daily_field_counts (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        n_excluded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, unit_id, field)
+    ) WITHOUT ROWID;
+    -- Durations in whole seconds per questionnaire version and channel (for the median).
+    CREATE TABLE duration_histogram (
+        questionnaire_id TEXT NOT NULL,
+        questionnaire_version INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        seconds INTEGER NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (questionnaire_id, questionnaire_version, channel, seconds)
+    ) WITHOUT ROWID;
+    -- Responses flagged as straight-lining or part of a kiosk burst (speeders are
+    -- found at query time against the current median).
+    CREATE TABLE response_flags (
+        response_id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        kiosk_id INTEGER NOT NULL,
+        straightline INTEGER NOT NULL DEFAULT 0,
+        burst INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX response_flags_day ON response_flags(day, unit_id, kiosk_id, straightline, burst);
+    -- Comment search that ignores case and Vietnamese diacritics (contentless: the
+    -- text stays in responses.comment).
+    CREATE VIRTUAL TABLE comment_search USING fts5(comment, content='', tokenize='unicode61 remove_diacritics 2');
+    CREATE INDEX responses_duration ON responses(duration_s, submitted_at, questionnaire_id,
+        questionnaire_version, channel, kiosk_id, unit_id);
+    CREATE INDEX responses_with_comment ON responses(submitted_at) WHERE comment IS NOT NULL;
+    CREATE INDEX responses_unit_with_comment ON responses(unit_id, submitted_at) WHERE comment IS NOT NULL;
+    """)
+    from .settings import defaults
+    from .staff import summary
+
+    summary.refresh(db, summary.rules_from_config(defaults()), force=True)
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

@@ -107,9 +107,9 @@ def save(db: sqlite_utils.Database, response: Response) -> bool:
 def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
     """Store a batch of responses in one transaction (simulator, imports); return how many were new."""
     with db.atomic():
-        before = db.execute("SELECT total_changes()").fetchone()[0]
-        db.conn.executemany(_INSERT, (r.row() for r in responses))
-        return db.execute("SELECT total_changes()").fetchone()[0] - before
+        # rowcount counts the rows this INSERT stored; total_changes() would also
+        # count what triggers write (the staff summary tables).
+        return db.conn.executemany(_INSERT, (r.row() for r in responses)).rowcount
 
 
 def exists(db: sqlite_utils.Database, uuid: str) -> bool:
@@ -124,3 +124,30 @@ def find(db: sqlite_utils.Database, uuid: str) -> dict | None:
     """Where and how the response ``uuid`` was given (never its answers); None if not stored."""
     rows = list(db.query("SELECT uuid, unit_id, channel, kiosk_id, lang FROM responses WHERE uuid = ?", [uuid]))
     return rows[0] if rows else None
+
+
+def exclude(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str) -> bool:
+    """Exclude a response from analysis, recording who, when and why (exclusion_log keeps the history).
+
+    Returns False when there is no such response or it is already excluded.
+    """
+    now = utc_timestamp()
+    with db.atomic():
+        changed = db.execute("UPDATE responses SET excluded_at = ?, excluded_by = ?, excluded_reason = ? "
+                             "WHERE id = ? AND excluded_at IS NULL", [now, by, reason, response_id]).rowcount
+        if changed:
+            db.execute("INSERT INTO exclusion_log (response_id, action, acted_by, acted_at, reason) "
+                       "VALUES (?, 'excluded', ?, ?, ?)", [response_id, by, now, reason])
+    return changed == 1
+
+
+def restore(db: sqlite_utils.Database, response_id: int, *, by: str, reason: str | None = None) -> bool:
+    """Undo an exclusion (the log keeps both steps); False when the response is not excluded."""
+    now = utc_timestamp()
+    with db.atomic():
+        changed = db.execute("UPDATE responses SET excluded_at = NULL, excluded_by = NULL, excluded_reason = NULL "
+                             "WHERE id = ? AND excluded_at IS NOT NULL", [response_id]).rowcount
+        if changed:
+            db.execute("INSERT INTO exclusion_log (response_id, action, acted_by, acted_at, reason) "
+                       "VALUES (?, 'restored', ?, ?, ?)", [response_id, by, now, reason])
+    return changed == 1

@@ -48,6 +48,31 @@ SETTINGS: list[Setting] = [
             "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
             "kiosk device URLs and QR posters. Empty: the address of the current request (or "
             "http://127.0.0.1:5000 on the command line)."),
+    # Staff monitoring (survey/staff/)
+    Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
+            "A staff member is signed out this many seconds after signing in."),
+    Setting("LOGIN_MAX_FAILURES", 5,
+            "Failed sign-ins in a row for one user name before it is locked for a while."),
+    Setting("LOGIN_LOCKOUT_SECONDS", 60,
+            "First lock after too many failed sign-ins; each further failure doubles it, up to an hour."),
+    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 30,
+            "Failed sign-ins from one client address (any user names) within 15 minutes before that "
+            "address must wait. Kept in memory only, never stored."),
+    Setting("STAFF_REFRESH_SECONDS", 30, "How often the open dashboard refreshes its figures (0: never)."),
+    Setting("OPENING_DAYS", "mon,tue,wed,thu,fri",
+            "Days the one-stop desks are open (mon..sun, comma-separated): kiosks are only 'silent' then."),
+    Setting("OPENING_HOURS", "07:30-11:30,13:00-17:00",
+            "Opening hours (local time, comma-separated ranges) during which a kiosk can be 'silent'."),
+    Setting("KIOSK_SILENT_MINUTES", 60,
+            "A kiosk is 'silent' after this many minutes of opening hours without a submission."),
+    Setting("QUALITY_STRAIGHTLINE_MIN_ANSWERS", 10,
+            "A response is 'straight-lining' when it scores at least this many criteria and all alike."),
+    Setting("QUALITY_SPEEDER_RATIO", 0.33,
+            "A response is a 'speeder' when it took less than this share of the median duration "
+            "(of its questionnaire version and channel)."),
+    Setting("QUALITY_BURST_COUNT", 5,
+            "A 'burst' is more than this many submissions from one kiosk within QUALITY_BURST_MINUTES."),
+    Setting("QUALITY_BURST_MINUTES", 10, "Window of the burst check, in minutes."),
 ]
 
 

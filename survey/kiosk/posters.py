@@ -15,6 +15,7 @@ from functools import lru_cache
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from ..db import get_db
+from ..staff.auth import login_required
 from ..units import by_slug, leaf_units
 from . import kiosks as kiosk_store
 
@@ -126,8 +127,7 @@ def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
 
 # ------------------------------------------------------------------ web pages
 # Posters are for staff to print; the link they carry is public anyway. They
-# sit with the other staff pages (login required once the staff area has it,
-# see docs/kiosk.md) so that only citizen and kiosk routes are open.
+# are staff pages (any signed-in role) so that only citizen and kiosk routes are open.
 
 bp = Blueprint("posters", __name__, url_prefix="/posters")
 
@@ -148,6 +148,7 @@ def _unit_and_counter(slug: str) -> tuple[dict, str | None]:
 
 
 @bp.get("/")
+@login_required("staff")
 def index():
     db = get_db()
     counters: dict[int, list[str]] = {}
@@ -157,6 +158,7 @@ def index():
 
 
 @bp.get("/<slug>")
+@login_required("staff")
 def poster(slug: str):
     unit, counter = _unit_and_counter(slug)
     link = unit_link(base_url(), unit["slug"])
@@ -165,6 +167,7 @@ def poster(slug: str):
 
 
 @bp.get("/<slug>.pdf")
+@login_required("staff")
 def pdf(slug: str):
     unit, counter = _unit_and_counter(slug)
     data = poster_pdf(unit, unit_link(base_url(), unit["slug"]), counter)

@@ -418,8 +418,20 @@ def test_the_qr_poster_opens_the_units_survey_on_a_phone(running, context, tmp_p
     import zxingcpp
     from PIL import Image
 
+    from survey.staff import users
+
+    db = database.connect(running.database)
+    try:
+        if users.by_name(db, "printer") is None:
+            users.create(db, "printer", "a long password", "staff")
+    finally:
+        db.close()
     page = context().new_page()
-    page.goto(running.url + "/posters/quan-3?counter=Quầy 5")
+    page.goto(running.url + "/posters/quan-3?counter=Quầy 5")   # posters are staff pages: sign in first
+    page.get_by_label("User name").fill("printer")
+    page.get_by_label("Password").fill("a long password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/posters/quan-3?counter=*")
     assert "Quận 3" in page.inner_text("main") and "District 3" in page.inner_text("main")
     page.locator("svg.qr").screenshot(path=str(tmp_path / "qr.png"))
     links = [r.text for r in zxingcpp.read_barcodes(Image.open(tmp_path / "qr.png"))]

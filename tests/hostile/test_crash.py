@@ -23,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
 
 
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: other tests (Playwright) may keep a loop running in this one."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -103,8 +111,8 @@ def test_kill_minus_nine_mid_load_loses_and_duplicates_nothing(tmp_path):
                    env={**os.environ, **env}, check=True, capture_output=True)
     port, log = free_port(), tmp_path / "server.log"
     proc = start(port, env, log)
-    shape = asyncio.run(loadgen.learn(f"http://127.0.0.1:{port}", "/u/quan-1"))
-    citizens = asyncio.run(run_until_killed(port, shape, proc, 300))
+    shape = run_async(loadgen.learn(f"http://127.0.0.1:{port}", "/u/quan-1"))
+    citizens = run_async(run_until_killed(port, shape, proc, 300))
     acknowledged = {c.submission_id for c in citizens if c.acknowledged}
     in_flight = [c for c in citizens if not c.acknowledged]
     assert acknowledged and in_flight, "the kill should land in the middle of the run"
@@ -116,7 +124,7 @@ def test_kill_minus_nine_mid_load_loses_and_duplicates_nothing(tmp_path):
                 await c.post()
             for c in citizens[:50]:       # and some acknowledged ones resubmit too (double tap, back button)
                 await c.post()
-        asyncio.run(retry_all())
+        run_async(retry_all())
     finally:
         kill_all(proc)
 

@@ -1,17 +1,30 @@
 """QR posters: the printed code holds the unit's link, and that link opens the unit's survey."""
+import re
 import shutil
 import subprocess
 
 import pytest
 
 from survey.kiosk import posters
+from survey.staff import users
 
 from .helpers import register
 
 
+def signed_in(app, db, base_url: str = "http://localhost"):
+    """A signed-in staff member's browser: posters are staff pages."""
+    users.create(db, "printer", "a long password", "staff")
+    client = app.test_client()
+    page = client.get("/staff/login", base_url=base_url).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    client.post("/staff/login", base_url=base_url,
+                data={"username": "printer", "password": "a long password", "csrf_token": token})
+    return client
+
+
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, db):
+    return signed_in(app, db)
 
 
 def decode_png(path) -> list[str]:
@@ -85,7 +98,8 @@ def test_unknown_units_and_overlong_counter_names_are_refused(client, url, statu
     assert client.get(url).status_code == status
 
 
-def test_without_a_public_address_the_poster_uses_the_address_it_was_asked_at(app):
+def test_without_a_public_address_the_poster_uses_the_address_it_was_asked_at(app, db):
     app.config["PUBLIC_BASE_URL"] = ""
-    html = app.test_client().get("/posters/quan-1", base_url="http://10.1.2.3:8000").get_data(as_text=True)
+    client = signed_in(app, db, base_url="http://10.1.2.3:8000")
+    html = client.get("/posters/quan-1", base_url="http://10.1.2.3:8000").get_data(as_text=True)
     assert "http://10.1.2.3:8000/u/quan-1" in html

@@ -1,0 +1,291 @@
+"""Admin pages: users, the fieldwork period, sample targets per unit, kiosks."""
+from __future__ import annotations
+
+import math
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from ..db import get_db
+from ..kiosk import kiosks as kiosk_store
+from ..kiosk.kiosks import KioskError
+from . import bp, monitor, periods, queries, targets, users
+from .auth import current_user, error_page, login_required
+
+CALCULATOR_DEFAULTS = {"half_width": "5", "confidence": "95", "share": "80", "deff": "1.5", "fpc": "1"}
+
+
+# --- Users -----------------------------------------------------------------------------------
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required("admin")
+def admin_users():
+    db = get_db()
+    error = None
+    form = {"username": "", "role": "staff"}
+    if request.method == "POST":
+        form = {"username": request.form.get("username", "").strip(), "role": request.form.get("role", "")}
+        password = request.form.get("password", "")
+        if password != request.form.get("confirm_password", ""):
+            error = "The password and its confirmation differ."
+        else:
+            try:
+                users.create(db, form["username"], password, form["role"], by=current_user().username)
+            except users.UserError as exc:
+                error = str(exc).capitalize() + "."
+            else:
+                flash(f"User {form['username']} created with the role {form['role']}.")
+                return redirect(url_for("staff.admin_users"))
+    rows = users.all_users(db)
+    for row in rows:
+        row["locked_seconds"] = users.lock_remaining(db, row["username"]) if row["locked_until"] else 0
+    return render_template("staff/admin_users.html", users=rows, roles=users.ROLES, role_help=users.ROLE_HELP,
+                           error=error, form=form), (400 if error else 200)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["POST"])
+@login_required("admin")
+def admin_user_change(user_id: int):
+    db = get_db()
+    target = users.get(db, user_id)
+    if target is None:
+        return error_page(404, "No such user", [f"There is no user with id {user_id}."],
+                          back=url_for("staff.admin_users"))
+    action = request.form.get("action", "")
+    acting = current_user()
+    try:
+        if action == "role":
+            users.set_role(db, user_id, request.form.get("role", ""), acting=acting)
+            message = f"{target.username} now has the role {request.form.get('role')}."
+        elif action in ("disable", "enable"):
+            users.set_disabled(db, user_id, action == "disable", acting=acting)
+            message = f"{target.username} is {action}d."
+        elif action == "unlock":
+            users.unlock(db, target.username)
+            message = f"{target.username} can sign in again."
+        elif action == "password":
+            users.set_password(db, target.username, request.form.get("password", ""))
+            message = f"{target.username} has a new password; their sessions are signed out."
+        else:
+            raise users.UserError(f"action {action!r} is not one of role, disable, enable, unlock, password")
+    except users.UserError as exc:
+        return error_page(400, "Cannot change the user", [str(exc)], back=url_for("staff.admin_users"))
+    flash(message)
+    return redirect(url_for("staff.admin_users"))
+
+
+# --- Fieldwork period and targets ------------------------------------------------------------
+
+def _number(form, name: str, label: str, problems: list[str]) -> float | None:
+    text = form.get(name, "").strip().replace(",", ".")
+    try:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
+    except ValueError:
+        problems.append(f"{label}: {text!r} is not a number")
+        return None
+
+
+def _calculator(form) -> tuple[dict, list[str], dict | None]:
+    """(inputs, problems, {'size': SampleSize without population, 'fpc': bool}) from a calculator form."""
+    inputs = {k: form.get(k, v) for k, v in CALCULATOR_DEFAULTS.items()}
+    if "calculate" in form:
+        inputs["fpc"] = form.get("fpc", "")
+    problems: list[str] = []
+    values = {name: _number(inputs, name, label, problems) for name, label in
+              (("half_width", "half-width"), ("confidence", "confidence"), ("share", "assumed share"),
+               ("deff", "design effect"))}
+    if problems:
+        return inputs, problems, None
+    try:
+        size = targets.sample_size(half_width_points=values["half_width"], confidence_percent=values["confidence"],
+                                   share_percent=values["share"], design_effect=values["deff"])
+    except ValueError as exc:
+        return inputs, [str(exc)], None
+    return inputs, [], {"size": size, "fpc": inputs["fpc"] == "1", "values": values}
+
+
+def _unit_sizes(units: list[dict], calc: dict) -> dict[int, targets.SampleSize]:
+    v = calc["values"]
+    return {u["id"]: targets.sample_size(half_width_points=v["half_width"], confidence_percent=v["confidence"],
+                                         share_percent=v["share"], design_effect=v["deff"],
+                                         population=u["population"] if calc["fpc"] else None) for u in units}
+
+
+@bp.route("/admin/targets")
+@login_required("admin")
+def admin_targets():
+    db = get_db()
+    rules, _ = monitor.effective_rules(db, current_app.config)
+    today = periods.local_now(rules.utc_offset_minutes).date()
+    units = queries.reporting_units(db, None)
+    inputs, problems, calc = _calculator(request.args)
+    sizes = _unit_sizes(units, calc) if calc else {}
+    current = targets.all_targets(db)
+    for row in current.values():
+        row["method_text"] = targets.describe_method(row["method"])
+        row["set_local"] = periods.utc_to_local(row["set_at"], rules.utc_offset_minutes)
+    return render_template("staff/admin_targets.html", units=units, current=current, inputs=inputs,
+                           problems=problems, calc=calc, sizes=sizes, formula=targets.FORMULA,
+                           fieldwork=targets.fieldwork(db), period=targets.fieldwork_period(db, today),
+                           quarter=periods.quarter(today)), (400 if problems else 200)
+
+
+@bp.route("/admin/targets", methods=["POST"])
+@login_required("admin")
+def admin_targets_save():
+    db = get_db()
+    units = {u["id"]: u for u in queries.reporting_units(db, None)}
+    current = targets.all_targets(db)
+    problems, changes = [], []
+    for unit_id, unit in units.items():
+        text = request.form.get(f"target-{unit_id}")
+        if text is None:
+            continue
+        text = text.strip().replace(",", "").replace(" ", "")
+        old = current.get(unit_id, {}).get("target")
+        if text == "":
+            if old is not None:
+                changes.append((unit_id, None))
+            continue
+        if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
+            problems.append(f"target of {unit['name_vi']}: {text!r} is not a whole number from 1 to 10,000,000")
+        elif int(text) != old:
+            changes.append((unit_id, int(text)))
+    if problems:
+        return error_page(400, "Targets not saved", problems + ["Nothing was changed."],
+                          back=url_for("staff.admin_targets"))
+    by = current_user().username
+    with db.atomic():
+        for unit_id, value in changes:
+            if value is None:
+                targets.clear_target(db, unit_id)
+            else:
+                targets.set_target(db, unit_id, value, method="manual", by=by)
+    flash(f"{len(changes)} target(s) changed." if changes else "No target changed.")
+    return redirect(url_for("staff.admin_targets"))
+
+
+@bp.route("/admin/targets/calculated", methods=["POST"])
+@login_required("admin")
+def admin_targets_apply():
+    db = get_db()
+    inputs, problems, calc = _calculator(request.form)
+    units = queries.reporting_units(db, None)
+    scope = request.form.get("unit", "").strip()
+    if scope:
+        units = [u for u in units if u["slug"] == scope]
+        if not units:
+            problems.append(f"unit: {scope!r} is not a reporting unit")
+    if problems:
+        return error_page(400, "Targets not calculated", problems, back=url_for("staff.admin_targets"))
+    by = current_user().username
+    sizes = _unit_sizes(units, calc)
+    with db.atomic():
+        for unit in units:
+            size = sizes[unit["id"]]
+            targets.set_target(db, unit["id"], size.n, method=targets.ci_method(size), by=by)
+    flash(f"Targets of {len(units)} unit(s) set from the confidence-interval calculator.")
+    return redirect(url_for("staff.admin_targets"))
+
+
+@bp.route("/admin/fieldwork", methods=["POST"])
+@login_required("admin")
+def admin_fieldwork():
+    db = get_db()
+    back = url_for("staff.admin_targets")
+    if request.form.get("action") == "clear":
+        targets.clear_fieldwork(db)
+        flash("The fieldwork period is now the current calendar quarter.")
+        return redirect(back)
+    problems = []
+    dates = {}
+    for name in ("from", "to"):
+        try:
+            dates[name] = periods.parse_date(request.form.get(name, ""), name)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if not problems and dates["to"] < dates["from"]:
+        problems.append(f"to: {dates['to']} is before from: {dates['from']}")
+    if problems:
+        return error_page(400, "Fieldwork period not saved", problems, back=back)
+    period = periods.Period(dates["from"], dates["to"])
+    targets.set_fieldwork(db, period, by=current_user().username)
+    flash(f"Fieldwork period set to {period.label()}.")
+    return redirect(back)
+
+
+# --- Kiosks ----------------------------------------------------------------------------------
+# Registration and revocation are the kiosk module's (survey.kiosk.kiosks), as in
+# its CLI; these pages only put a form in front of them.
+
+def _kiosk_page(db, *, created: dict | None = None, error: str | None = None, form: dict | None = None):
+    rules, _ = monitor.effective_rules(db, current_app.config)
+    offset = rules.utc_offset_minutes
+    today = periods.local_now(offset).date()
+    rows = queries.kiosks(db, None, today.isoformat(), include_revoked=True)
+    for k in rows:
+        k["last_local"] = periods.utc_to_local(k["last_submission"], offset)
+        k["created_local"] = periods.utc_to_local(k["created_at"], offset)
+        k["revoked_local"] = periods.utc_to_local(k["revoked_at"], offset)
+    labels = monitor.field_labels(queries.latest_definition(db, current_app.config["DEFAULT_QUESTIONNAIRE"]))
+    page = render_template("staff/admin_kiosks.html", kiosks=rows, field_labels=labels, created=created,
+                           error=error, form=form or {}, units=queries.reporting_units(db, None))
+    return page, (400 if error else 200)
+
+
+def _field(db, value: str) -> str | None:
+    field = value.strip() or None
+    labels = monitor.field_labels(queries.latest_definition(db, current_app.config["DEFAULT_QUESTIONNAIRE"]))
+    if field is not None and labels and field not in labels:
+        raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
+                         f"(allowed: {', '.join(labels)})")
+    return field
+
+
+@bp.route("/admin/kiosks", methods=["GET", "POST"])
+@login_required("admin")
+def admin_kiosks():
+    db = get_db()
+    if request.method == "GET":
+        return _kiosk_page(db)
+    form = {k: request.form.get(k, "") for k in ("unit", "name", "field")}
+    try:
+        kiosk, token = kiosk_store.register(db, form["unit"], form["name"].strip() or None, _field(db, form["field"]))
+    except KioskError as exc:
+        return _kiosk_page(db, error=str(exc), form=form)
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+    # The token is shown on this one page and stored nowhere (only its hash is kept).
+    return _kiosk_page(db, created={"name": kiosk.name, "unit": kiosk.unit_slug,
+                                    "url": kiosk_store.device_url(base, token)})
+
+
+@bp.route("/admin/kiosks/<int:kiosk_id>", methods=["POST"])
+@login_required("admin")
+def admin_kiosk_change(kiosk_id: int):
+    db = get_db()
+    back = url_for("staff.admin_kiosks")
+    kiosk = queries.kiosk(db, kiosk_id)
+    if kiosk is None:
+        return error_page(404, "No such kiosk", [f"There is no kiosk with id {kiosk_id}."], back=back)
+    action = request.form.get("action", "")
+    try:
+        if action == "save":
+            name = " ".join(request.form.get("name", "").split())
+            if not 1 <= len(name) <= 80:
+                raise KioskError("name: give the kiosk a name of 1 to 80 characters")
+            clash = queries.kiosk_named(db, kiosk["unit_id"], name)
+            if clash is not None and clash != kiosk_id:
+                raise KioskError(f"name: the unit already has an active kiosk named {name!r} (id {clash})")
+            queries.update_kiosk(db, kiosk_id, name=name, field=_field(db, request.form.get("field", "")))
+            flash(f"Kiosk {name} saved.")
+        elif action == "revoke":
+            kiosk_store.revoke(db, kiosk_id)
+            flash(f"Kiosk {kiosk['name']} revoked: its address no longer works and it is never 'silent'. "
+                  "To put the tablet back in service, add a new kiosk.")
+        else:
+            raise KioskError(f"action: {action!r} is not save or revoke")
+    except KioskError as exc:
+        return error_page(400, "Kiosk not changed", [str(exc)], back=back)
+    return redirect(back)

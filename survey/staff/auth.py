@@ -1,0 +1,260 @@
+"""Signing in and out, and who may see what.
+
+Every endpoint outside the citizen flow needs a signed-in user: an app-wide
+``before_request`` check (installed by ``init_app``) sends anonymous visitors
+to the sign-in page and refuses a user whose role is too low with 403. A view
+states its role with ``@login_required(role=...)``; a view that states none is
+admin-only (fail closed); ``@public`` opens one explicitly. Every POST under
+that check must carry the CSRF token (``{{ csrf_token() }}`` in a hidden field
+named ``csrf_token``).
+"""
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.security import check_password_hash
+from wtforms.validators import ValidationError
+
+from ..db import get_db
+from . import bp, monitor, users
+
+# Blueprints that citizens (and their kiosks) use without signing in.
+OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk"})
+# Endpoints anyone may reach: static files and the sign-in page itself.
+PUBLIC_ENDPOINTS = frozenset({"static", "staff.static", "staff.login"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+address_limiter = users.AddressLimiter()
+
+
+def current_user() -> users.User | None:
+    """The signed-in staff member, or None (also when the account was disabled or its password changed)."""
+    if "staff_user" not in g:
+        user = None
+        user_id = session.get("staff_uid")
+        if isinstance(user_id, int):
+            user = users.get(get_db(), user_id)
+            if user is None or user.disabled_at is not None or session.get("staff_check") != user.session_check:
+                user = None
+                session.pop("staff_uid", None)
+                session.pop("staff_check", None)
+        g.staff_user = user
+    return g.staff_user
+
+
+def sign_in(user: users.User) -> None:
+    session.clear()
+    session.permanent = True
+    session["staff_uid"] = user.id
+    session["staff_check"] = user.session_check
+    g.staff_user = user
+
+
+def sign_out() -> None:
+    session.clear()
+    g.staff_user = None
+
+
+def error_page(status: int, title: str, messages: list[str], *, back: str | None = None):
+    return render_template("staff/error.html", status=status, title=title, messages=messages,
+                           back=back or url_for("staff.dashboard")), status
+
+
+def csrf_failure():
+    """None when the request's CSRF token is valid, else the 400 page."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return csrf_refused()
+    return None
+
+
+def csrf_refused():
+    return error_page(400, "Form expired or not sent from this site",
+                      ["The form could not be accepted: its security token is missing, wrong or expired. "
+                       "Go back, reload the page and try again."])
+
+
+def _guard(role: str):
+    """None if the request may go on; otherwise the response to send instead."""
+    user = current_user()
+    if user is None:
+        if request.method in SAFE_METHODS:
+            target = request.full_path if request.query_string else request.path
+        else:
+            ref = urlsplit(request.referrer or "")
+            target = ref.path + (f"?{ref.query}" if ref.query else "") if ref.netloc == request.host else None
+            target = target if is_local_path(target) else None
+        return redirect(url_for("staff.login", next=target))
+    if not user.has_role(role):
+        return error_page(403, "Not allowed",
+                          [f"This page needs the {role} role or above; you are signed in as "
+                           f"{user.username} with the {user.role} role."])
+    if request.method not in SAFE_METHODS:
+        return csrf_failure()
+    return None
+
+
+def login_required(role: str = "staff"):
+    """The view needs a signed-in user with at least ``role`` (staff < analyst < admin)."""
+    users.check_role(role)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            refusal = _guard(role)
+            if refusal is not None:
+                return refusal
+            return view(*args, **kwargs)
+
+        guarded.required_role = role
+        return guarded
+
+    return decorate
+
+
+def public(view):
+    """Open a view outside the citizen flow to anyone (e.g. a health check). Use sparingly:
+    tests/staff/test_auth.py lists every open endpoint."""
+    view.required_role = None
+    return view
+
+
+def required_role_for_rule(app: Flask, endpoint: str) -> str | None:
+    """The role ``endpoint`` of ``app`` needs (None: open to anyone; undecorated views: admin)."""
+    if endpoint in PUBLIC_ENDPOINTS or endpoint.split(".", 1)[0] in OPEN_BLUEPRINTS:
+        return None
+    return getattr(app.view_functions.get(endpoint), "required_role", "admin")
+
+
+def required_role(endpoint: str) -> str | None:
+    """The role an endpoint of the current app needs (None: open to anyone)."""
+    return required_role_for_rule(current_app, endpoint)
+
+
+def _require_login() -> object:
+    if request.endpoint is None:  # no route matched: let the 404/405 through
+        return None
+    role = required_role(request.endpoint)
+    return _guard(role) if role else None
+
+
+def is_local_path(target: str | None) -> bool:
+    """A redirect target on this site: a path, no scheme, no host, no backslash tricks."""
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
+
+
+@bp.errorhandler(monitor.SummariesMissing)
+def _summaries_missing(exc: monitor.SummariesMissing):
+    return error_page(503, "Monitoring not ready", [str(exc)])
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError):
+    """The app-wide CSRF check failed on a staff page: say so in the staff layout."""
+    return csrf_refused()
+
+
+@bp.after_request
+def _no_store(response):
+    """Staff pages hold survey data: browsers and proxies must not keep copies."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    # First of all request checks: an anonymous visitor is sent to the sign-in
+    # page before anything else (such as the app-wide CSRF check) looks at the request.
+    app.before_request_funcs.setdefault(None, []).insert(0, _require_login)
+
+    @app.context_processor
+    def staff_template_globals():
+        return {"csrf_token": generate_csrf, "current_user": current_user}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = request.values.get("next", "")
+    if not is_local_path(next_url):
+        next_url = url_for("staff.dashboard")
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(next_url)
+        return render_template("staff/login.html", next_url=next_url, username="")
+    refusal = csrf_failure()
+    if refusal is not None:
+        return refusal
+    config = current_app.config
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    blocked = address_limiter.blocked_seconds(request.remote_addr, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
+    if blocked:
+        return _login_refused(429, f"Too many failed sign-ins from this device. Try again in "
+                                   f"{_minutes(blocked)}.", next_url, username)
+    result = users.authenticate(get_db(), username, password, max_failures=config["LOGIN_MAX_FAILURES"],
+                                lockout_seconds=config["LOGIN_LOCKOUT_SECONDS"])
+    if result.user is None:
+        address_limiter.failed(request.remote_addr)
+        if result.locked_seconds:
+            return _login_refused(429, f"Too many failed sign-ins for this user name. Try again in "
+                                       f"{_minutes(result.locked_seconds)}, or ask an admin to unlock it.",
+                                  next_url, username)
+        return _login_refused(401, "Wrong user name or password.", next_url, username)
+    sign_in(result.user)
+    return redirect(next_url)
+
+
+def _minutes(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _login_refused(status: int, message: str, next_url: str, username: str):
+    response = current_app.make_response(
+        (render_template("staff/login.html", error=message, next_url=next_url, username=username), status))
+    if status == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required("staff")
+def logout():
+    sign_out()
+    flash("You are signed out.")
+    return redirect(url_for("staff.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required("staff")
+def change_password():
+    user = current_user()
+    if request.method == "POST":
+        current = request.form.get("current_password", "")
+        new = request.form.get("new_password", "")
+        if not check_password_hash(user.password_hash, current):
+            error = "The current password is wrong."
+        elif new != request.form.get("confirm_password", ""):
+            error = "The new password and its confirmation differ."
+        else:
+            try:
+                users.set_password(get_db(), user.username, new)
+            except users.UserError as exc:
+                error = str(exc).capitalize() + "."
+            else:
+                sign_in(users.get(get_db(), user.id))
+                flash("Your password is changed; other sessions of yours are signed out.")
+                return redirect(url_for("staff.dashboard"))
+        return render_template("staff/password.html", error=error), 400
+    return render_template("staff/password.html", error=None)

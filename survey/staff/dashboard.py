@@ -1,0 +1,171 @@
+"""Monitoring pages: the live dashboard, comments, flagged responses and exclusion."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from .. import responses as response_store
+from ..db import get_db
+from . import bp, monitor, periods, queries, targets
+from .auth import current_user, error_page, is_local_path, login_required
+
+
+def _context():
+    """(db, filters, rules, warnings) for the current request, or an error response."""
+    db = get_db()
+    rules, warnings = monitor.effective_rules(db, current_app.config)
+    today = periods.local_now(rules.utc_offset_minutes).date()
+    try:
+        filters = monitor.parse_filters(db, request.args, targets.fieldwork_period(db, today))
+    except monitor.FilterError as exc:
+        return None, error_page(400, "Check the filters", exc.problems, back=request.path)
+    return (db, filters, rules, warnings), None
+
+
+def _units_menu(db):
+    return queries.unit_choices(db)
+
+
+@bp.route("/")
+@login_required("staff")
+def dashboard():
+    ctx, refusal = _context()
+    if refusal:
+        return refusal
+    db, filters, rules, warnings = ctx
+    board = monitor.build(db, filters, current_app.config, rules, warnings)
+    return render_template("staff/dashboard.html", board=board, filters=filters, units_menu=_units_menu(db),
+                           fieldwork=targets.fieldwork(db),
+                           refresh_seconds=int(current_app.config["STAFF_REFRESH_SECONDS"]))
+
+
+@bp.route("/dashboard/live")
+@login_required("staff")
+def dashboard_live():
+    """The dashboard's figures as an HTML fragment, fetched by dashboard.js to refresh the page."""
+    ctx, refusal = _context()
+    if refusal:
+        return refusal
+    db, filters, rules, warnings = ctx
+    board = monitor.build(db, filters, current_app.config, rules, warnings)
+    return render_template("staff/_dashboard.html", board=board, filters=filters)
+
+
+@bp.route("/comments")
+@login_required("staff")
+def comments():
+    ctx, refusal = _context()
+    if refusal:
+        return refusal
+    db, filters, rules, _ = ctx
+    try:
+        page = monitor.parse_page(request.args)
+        state = monitor.parse_choice(request.args, "state", queries.COMMENT_STATES)
+        search = request.args.get("q", "").strip()[:200]
+        if search:
+            queries.search_expression(search)
+    except (monitor.FilterError, ValueError) as exc:
+        problems = exc.problems if isinstance(exc, monitor.FilterError) else [str(exc)]
+        return error_page(400, "Check the filters", problems, back=request.path)
+    total, rows = queries.comments(db, period=filters.period, offset_minutes=rules.utc_offset_minutes,
+                                   scope=filters.scope, search=search or None, state=state,
+                                   limit=monitor.PAGE_SIZE, offset=(page - 1) * monitor.PAGE_SIZE)
+    for row in rows:
+        row["local"] = periods.utc_to_local(row["submitted_at"], rules.utc_offset_minutes)
+    return render_template("staff/comments.html", filters=filters, rows=rows, total=total, page=page,
+                           pages=_pages(total), state=state, search=search, units_menu=_units_menu(db))
+
+
+@bp.route("/comments/<int:response_id>/handled", methods=["POST"])
+@login_required("staff")
+def comment_handled(response_id: int):
+    handled = request.form.get("handled") == "1"
+    if not queries.set_comment_handled(get_db(), response_id, handled, by=current_user().username):
+        return error_page(404, "No such comment", [f"Response {response_id} does not exist or has no comment."],
+                          back=url_for("staff.comments"))
+    flash(f"Comment {response_id} marked {'handled' if handled else 'not handled'}.")
+    return redirect(_back(url_for("staff.comments")))
+
+
+@bp.route("/quality")
+@login_required("staff")
+def quality():
+    ctx, refusal = _context()
+    if refusal:
+        return refusal
+    db, filters, rules, warnings = ctx
+    try:
+        page = monitor.parse_page(request.args)
+        kind = monitor.parse_choice(request.args, "kind", queries.FLAG_KINDS)
+        state = monitor.parse_choice(request.args, "state", queries.EXCLUSION_STATES)
+    except monitor.FilterError as exc:
+        return error_page(400, "Check the filters", exc.problems, back=request.path)
+    limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
+    total, rows = queries.flagged_responses(db, kind=kind, state=state, period=filters.period,
+                                            offset_minutes=rules.utc_offset_minutes, scope=filters.scope,
+                                            limits=limits, limit=monitor.PAGE_SIZE,
+                                            offset=(page - 1) * monitor.PAGE_SIZE)
+    for row in rows:
+        row["local"] = periods.utc_to_local(row["submitted_at"], rules.utc_offset_minutes)
+    return render_template("staff/quality.html", filters=filters, rows=rows, total=total, page=page,
+                           pages=_pages(total), kind=kind, state=state, limits=limits, rules=rules,
+                           warnings=warnings, units_menu=_units_menu(db),
+                           ratio=float(current_app.config["QUALITY_SPEEDER_RATIO"]))
+
+
+@bp.route("/responses/<int:response_id>")
+@login_required("staff")
+def response_detail(response_id: int):
+    db = get_db()
+    rules, _ = monitor.effective_rules(db, current_app.config)
+    limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
+    row = queries.response(db, response_id, limits)
+    if row is None:
+        return error_page(404, "No such response", [f"There is no response with id {response_id}."],
+                          back=url_for("staff.quality"))
+    definition = queries.questionnaire_definition(db, row["questionnaire_id"], row["questionnaire_version"])
+    criteria = [c.get("code") for c in (definition or {}).get("criteria", [])]
+    answers = list(zip(criteria, row["answers"])) if len(criteria) == len(row["answers"]) else []
+    offset = rules.utc_offset_minutes
+    history = queries.exclusion_history(db, response_id)
+    for h in history:
+        h["local"] = periods.utc_to_local(h["acted_at"], offset)
+    return render_template("staff/response.html", r=row, answers=answers, history=history,
+                           submitted_local=periods.utc_to_local(row["submitted_at"], offset),
+                           excluded_local=periods.utc_to_local(row["excluded_at"], offset),
+                           limits={(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim
+                                   for lim in limits})
+
+
+@bp.route("/responses/<int:response_id>/exclusion", methods=["POST"])
+@login_required("staff")
+def response_exclusion(response_id: int):
+    db = get_db()
+    action = request.form.get("action", "")
+    reason = " ".join(request.form.get("reason", "").split())[:300]
+    back = _back(url_for("staff.response_detail", response_id=response_id))
+    if action not in ("exclude", "restore"):
+        return error_page(400, "Unknown action", [f"action: {action!r} is not 'exclude' or 'restore'"], back=back)
+    if db.execute("SELECT 1 FROM responses WHERE id = ?", [response_id]).fetchone() is None:
+        return error_page(404, "No such response", [f"There is no response with id {response_id}."], back=back)
+    user = current_user().username
+    if action == "exclude":
+        if not reason:
+            return error_page(400, "Give a reason", ["reason: say why the response is excluded "
+                                                    "(e.g. 'straight-lining', 'test submission')."], back=back)
+        changed = response_store.exclude(db, response_id, by=user, reason=reason)
+        flash(f"Response {response_id} excluded from analysis." if changed
+              else f"Response {response_id} was already excluded.")
+    else:
+        changed = response_store.restore(db, response_id, by=user, reason=reason or None)
+        flash(f"Response {response_id} counts again." if changed else f"Response {response_id} was not excluded.")
+    return redirect(back)
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // monitor.PAGE_SIZE))
+
+
+def _back(default: str) -> str:
+    """Where a form came from (a local path given in the form's 'back' field), else ``default``."""
+    target = request.form.get("back", "")
+    return target if is_local_path(target) else default

@@ -1,0 +1,337 @@
+"""What the dashboard shows: filters, pace against targets, kiosk status, data-quality figures.
+
+Pace: a unit with target T in a period of D days, on its E-th day (today
+included), is expected to have ``T * E / D`` responses. Its status is
+
+- **done** when it has collected at least T;
+- **on track** when it has at least 90 % of the expected number (the tolerance
+  absorbs day-to-day noise and the part of today still to come);
+- **behind** otherwise.
+
+A kiosk is **silent** when, on an opening day, at least KIOSK_SILENT_MINUTES
+minutes of opening hours have passed since its last submission (or since
+today's opening, if that is later); outside opening hours it is **closed**.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from markupsafe import Markup, escape
+
+from ..responses import CHANNELS
+from . import periods, queries, summary, targets
+
+PACE_TOLERANCE = 0.9
+TREND_DAYS = 14
+PAGE_SIZE = 25
+CHANNEL_LABELS = {"kiosk": "Kiosk", "phone": "Phone", "web": "Web / QR", "paper": "Paper"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class FilterError(ValueError):
+    """Filters a user gave that cannot be used; ``problems`` name each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: periods.Period
+    unit: dict | None
+    scope: list[int] | None
+    custom_period: bool
+
+    def args(self, **extra) -> dict:
+        """Query arguments that reproduce these filters (for links)."""
+        out = {}
+        if self.custom_period:
+            out["from"], out["to"] = self.period.start.isoformat(), self.period.end.isoformat()
+        if self.unit:
+            out["unit"] = self.unit["slug"]
+        out.update({k: v for k, v in extra.items() if v not in (None, "")})
+        return out
+
+
+def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filters:
+    """Filters from query arguments ``from``, ``to`` (YYYY-MM-DD) and ``unit`` (a slug)."""
+    problems = []
+    start, end = default.start, default.end
+    custom = False
+    for name in ("from", "to"):
+        value = args.get(name, "").strip()
+        if value:
+            custom = True
+            try:
+                parsed = periods.parse_date(value, name)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if name == "from":
+                start = parsed
+            else:
+                end = parsed
+    if not problems and end < start:
+        problems.append(f"to: {end} is before from: {start}")
+    unit = None
+    slug = args.get("unit", "").strip()
+    if slug:
+        unit = queries.unit_by_slug(db, slug)
+        if unit is None:
+            problems.append(f"unit: there is no unit {slug!r}")
+    if problems:
+        raise FilterError(problems)
+    scope = queries.unit_scope(db, unit["id"]) if unit else None
+    return Filters(periods.Period(start, end), unit, scope, custom)
+
+
+def parse_page(args: Mapping[str, str]) -> int:
+    value = args.get("page", "1").strip() or "1"
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise FilterError([f"page: {value!r} is not a page number (1, 2, 3 …)"])
+    return int(value)
+
+
+def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = args.get(name, "").strip() or choices[0]
+    if value not in choices:
+        raise FilterError([f"{name}: {value!r} is not one of {', '.join(choices)}"])
+    return value
+
+
+# --- Pace ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pace:
+    target: int | None
+    collected: int
+    expected: float | None
+    status: str  # 'done' | 'on track' | 'behind' | 'no target'
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.collected / self.target if self.target else None
+
+
+def pace(target: int | None, collected: int, period: periods.Period, today: date) -> Pace:
+    if not target:
+        return Pace(None, collected, None, "no target")
+    expected = target * period.elapsed_days(today) / period.days
+    if collected >= target:
+        status = "done"
+    elif collected >= PACE_TOLERANCE * expected:
+        status = "on track"
+    else:
+        status = "behind"
+    return Pace(target, collected, expected, status)
+
+
+# --- Kiosks ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OpeningHours:
+    days: frozenset[int]
+    ranges: tuple[tuple[time, time], ...]
+
+    def open_minutes(self, start: datetime, end: datetime) -> float:
+        """Minutes of opening hours between two local times of the same day as ``end``."""
+        day = end.date()
+        if day.weekday() not in self.days or end <= start:
+            return 0.0
+        total = 0.0
+        for first, last in self.ranges:
+            lo = max(start, datetime.combine(day, first))
+            hi = min(end, datetime.combine(day, last))
+            if hi > lo:
+                total += (hi - lo).total_seconds() / 60
+        return total
+
+    def is_open(self, moment: datetime) -> bool:
+        return moment.weekday() in self.days and any(a <= moment.time() < b for a, b in self.ranges)
+
+
+def opening_hours(config: Mapping) -> OpeningHours:
+    days_text = str(config["OPENING_DAYS"]).lower()
+    days = set()
+    for name in filter(None, (d.strip() for d in days_text.split(","))):
+        if name not in WEEKDAYS:
+            raise ValueError(f"setting OPENING_DAYS: {name!r} is not one of {', '.join(WEEKDAYS)}")
+        days.add(WEEKDAYS.index(name))
+    ranges = []
+    for part in filter(None, (p.strip() for p in str(config["OPENING_HOURS"]).split(","))):
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", part)
+        try:
+            first, last = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+            if last <= first:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(f"setting OPENING_HOURS: {part!r} is not a range like 07:30-11:30") from None
+        ranges.append((first, last))
+    return OpeningHours(frozenset(days), tuple(sorted(ranges)))
+
+
+def kiosk_status(kiosk: Mapping, now_local: datetime, hours: OpeningHours, silent_minutes: int,
+                 offset_minutes: int) -> tuple[str, str]:
+    """(status, explanation) of one kiosk: 'revoked', 'silent', 'active' or 'closed'."""
+    if kiosk.get("revoked_at"):
+        return "revoked", "no longer accepts submissions"
+    last = kiosk.get("last_submission")
+    midnight = datetime.combine(now_local.date(), time(0, 0))
+    since = midnight
+    if last:
+        last_local = datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ") + timedelta(minutes=offset_minutes)
+        since = max(midnight, last_local)
+    quiet = hours.open_minutes(since, now_local)
+    if quiet >= silent_minutes:
+        what = "since its last submission" if last else "and it has never sent one"
+        return "silent", f"{int(quiet)} minutes of opening hours without a submission {what}"
+    if hours.is_open(now_local):
+        return "active", "open now"
+    return "closed", "outside opening hours"
+
+
+# --- Sparkline -------------------------------------------------------------------------------
+
+def sparkline(values: list[int], days: list[str], *, width: int = 112, height: int = 24) -> Markup:
+    """A small inline SVG of daily counts (no script needed); its title lists the numbers."""
+    top = max(values) if values and max(values) > 0 else 1
+    step = width / max(1, len(values) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
+    title = ", ".join(f"{d[5:]}: {v}" for d, v in zip(days, values))
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="Daily responses">'
+        f"<title>{escape(title)}</title>"
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>')
+
+
+# --- The dashboard ---------------------------------------------------------------------------
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    today: date
+    week_start: date
+    now_local: datetime
+    totals: dict
+    units: list[dict]
+    status_counts: dict
+    total_pace: Pace
+    channels: list[dict]
+    fields: list[dict]
+    kiosks: list[dict]
+    quality: dict
+    open_comments: int
+    latest_comments: list[dict]
+    rules: summary.SummaryRules
+    warnings: list[str] = field(default_factory=list)
+
+
+def field_labels(definition: dict | None) -> dict[str, str]:
+    """{field code: English label} from a questionnaire definition's respondent question 'field'."""
+    labels = {}
+    for item in (definition or {}).get("respondent", []):
+        if item.get("code") == "field":
+            for option in item.get("options", []):
+                text = option.get("text")
+                labels[option.get("code")] = text.get("en") or text.get("vi") if isinstance(text, dict) else text
+    return labels
+
+
+class SummariesMissing(RuntimeError):
+    """The summary tables were never built, or by older code (see ``summary``)."""
+
+
+def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str]]:
+    """The summary rules in effect, and warnings when the settings ask for others."""
+    rules = summary.in_effect(db)
+    if rules is None:
+        raise SummariesMissing("the monitoring summaries are missing or outdated: run "
+                           "`flask --app survey refresh-summaries`")
+    try:
+        wanted = summary.rules_from_config(config)
+    except ValueError as exc:
+        return rules, [f"{exc}. Until it is fixed the dashboard uses: {rules.describe()}."]
+    if wanted != rules:
+        return rules, [f"The settings changed; the figures still use the previous rules ({rules.describe()}). "
+                       "Run `flask --app survey refresh-summaries` to apply the new ones."]
+    return rules, []
+
+
+def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str]) -> Dashboard:
+    offset = rules.utc_offset_minutes
+    now_local = periods.local_now(offset)
+    today = now_local.date()
+    week = periods.week_start(today)
+    period, scope = filters.period, filters.scope
+    by_unit: dict[int, tuple[int, int]] = {}
+    channel_counts: dict[str, int] = {}
+    for (unit_id, channel), (counted, excluded) in queries.counts_by_unit_and_channel(db, period, scope).items():
+        before = by_unit.get(unit_id, (0, 0))
+        by_unit[unit_id] = (before[0] + counted, before[1] + excluded)
+        channel_counts[channel] = channel_counts.get(channel, 0) + counted
+    totals = {
+        "today": queries.count_between(db, today.isoformat(), today.isoformat(), scope),
+        "week": queries.count_between(db, week.isoformat(), today.isoformat(), scope),
+        "period": (sum(c for c, _ in by_unit.values()), sum(e for _, e in by_unit.values())),
+    }
+    trend_end = min(today, period.end)
+    trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
+    trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
+    daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), scope) if trend_days else {}
+    unit_targets = targets.all_targets(db)
+    units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
+    target_sum = collected_sum = 0
+    for unit in queries.reporting_units(db, scope):
+        collected, excluded = by_unit.get(unit["id"], (0, 0))
+        target = unit_targets.get(unit["id"], {}).get("target")
+        unit_pace = pace(target, collected, period, today)
+        status_counts[unit_pace.status] += 1
+        if target:
+            target_sum += target
+            collected_sum += collected
+        values = [daily.get(unit["id"], {}).get(d, 0) for d in trend_days]
+        units.append({"unit": unit, "pace": unit_pace, "excluded": excluded,
+                      "trend": sparkline(values, trend_days) if trend_days else Markup(""),
+                      "trend_total": sum(values)})
+    order = {"behind": 0, "on track": 1, "no target": 2, "done": 3}
+    units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
+    # Over the units that have a target (the per-unit rows show where it is short).
+    total_pace = pace(target_sum or None, collected_sum, period, today)
+    period_total = totals["period"][0]
+    channels = [{"code": c, "label": CHANNEL_LABELS.get(c, c), "n": channel_counts.get(c, 0),
+                 "share": 100.0 * channel_counts.get(c, 0) / period_total if period_total else 0.0}
+                for c in CHANNELS]
+    labels = field_labels(queries.latest_definition(db, config["DEFAULT_QUESTIONNAIRE"]))
+    fields = [{"code": code, "label": labels.get(code, code) if code else "(not given)", "n": n,
+               "share": 100.0 * n / period_total if period_total else 0.0}
+              for code, n in queries.counts_by_field(db, period, scope).items() if n]
+    limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
+    flags = queries.flag_counts(db, period, offset, scope, limits)
+    kiosk_rows = queries.kiosks(db, scope, today.isoformat())
+    try:
+        hours = opening_hours(config)
+    except ValueError as exc:
+        warnings.append(str(exc))
+        hours = OpeningHours(frozenset(), ())
+    for k in kiosk_rows:
+        k["status"], k["status_detail"] = kiosk_status(k, now_local, hours, int(config["KIOSK_SILENT_MINUTES"]), offset)
+        k["last_local"] = periods.utc_to_local(k["last_submission"], offset)
+        k["flags"] = flags.get(k["id"], {"straightline": 0, "burst": 0, "speeder": 0})
+    quality = {
+        "straightline": sum(f["straightline"] for f in flags.values()),
+        "speeder": sum(f["speeder"] for f in flags.values()),
+        "burst": sum(f["burst"] for f in flags.values()),
+        "excluded": totals["period"][1],
+        "limits": limits,
+    }
+    open_comments, latest = queries.comments(db, period=period, offset_minutes=offset, scope=scope, search=None,
+                                             state="open", limit=5, offset=0)
+    for c in latest:
+        c["local"] = periods.utc_to_local(c["submitted_at"], offset)
+    return Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
+                     kiosk_rows, quality, open_comments, latest, rules, warnings)

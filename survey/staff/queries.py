@@ -1,0 +1,420 @@
+"""Every query of the staff pages, one named function per question asked.
+
+Counts come from the summary tables (see ``summary``), which triggers keep
+exact; lists of responses (comments, flagged responses) read ``responses``
+through indexes and are paginated. ``scope`` is a list of unit ids (a unit and
+everything under it) or None for all units.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from ..responses import RESPONDENT_FIELDS
+from . import periods
+
+Scope = Sequence[int] | None
+
+
+def _scope(column: str, scope: Scope) -> tuple[str, list]:
+    if scope is None:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' for _ in scope)})", list(scope)
+
+
+# --- Units -----------------------------------------------------------------------------------
+
+def unit_by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
+    return next(db.query("SELECT * FROM units WHERE slug = ?", [slug]), None)
+
+
+def unit_scope(db: sqlite_utils.Database, unit_id: int) -> list[int]:
+    """``unit_id`` and every unit below it."""
+    return [r["id"] for r in db.query(
+        "WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT u.id FROM units u JOIN tree ON u.parent_id = tree.id) "
+        "SELECT id FROM tree", [unit_id])]
+
+
+def reporting_units(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
+    """Active units that responses belong to (those without active children), within ``scope``."""
+    where, params = _scope("u.id", scope)
+    return list(db.query(
+        "SELECT u.* FROM units u WHERE u.active = 1 AND NOT EXISTS "
+        "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
+        " ORDER BY u.code, u.name_vi", params))
+
+
+def unit_choices(db: sqlite_utils.Database) -> list[dict]:
+    """Units for a filter menu: parents first, then reporting units, by code."""
+    return list(db.query(
+        "SELECT u.id, u.slug, u.name_vi, u.name_en, "
+        "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
+        "FROM units u WHERE u.active = 1 ORDER BY is_parent DESC, u.code, u.name_vi"))
+
+
+# --- Counts (from the summary tables) ---------------------------------------------------------
+
+def count_between(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> tuple[int, int]:
+    """(counted, excluded) responses of local days ``first``..``last`` (ISO dates, inclusive)."""
+    where, params = _scope("unit_id", scope)
+    row = db.execute("SELECT coalesce(sum(n - n_excluded), 0), coalesce(sum(n_excluded), 0) FROM daily_counts "
+                     "WHERE day BETWEEN ? AND ?" + where, [first, last, *params]).fetchone()
+    return row[0], row[1]
+
+
+def counts_by_unit_and_channel(db: sqlite_utils.Database, period: periods.Period,
+                               scope: Scope) -> dict[tuple[int, str], tuple[int, int]]:
+    """{(unit_id, channel): (counted, excluded)} in the period: one pass gives the totals by unit,
+    by channel and overall."""
+    where, params = _scope("unit_id", scope)
+    return {(r[0], r[1]): (r[2], r[3]) for r in db.execute(
+        "SELECT unit_id, channel, sum(n - n_excluded), sum(n_excluded) FROM daily_counts "
+        "WHERE day BETWEEN ? AND ?" + where + " GROUP BY unit_id, channel",
+        [period.start.isoformat(), period.end.isoformat(), *params])}
+
+
+def counts_by_field(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
+    where, params = _scope("unit_id", scope)
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT field, sum(n - n_excluded) AS c FROM daily_field_counts WHERE day BETWEEN ? AND ?" + where +
+        " GROUP BY field ORDER BY c DESC, field", [period.start.isoformat(), period.end.isoformat(), *params])}
+
+
+def daily_by_unit(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> dict[int, dict[str, int]]:
+    """{unit_id: {day: counted responses}} for local days ``first``..``last``."""
+    where, params = _scope("unit_id", scope)
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for unit_id, day, n in db.execute(
+            "SELECT unit_id, day, sum(n - n_excluded) FROM daily_counts WHERE day BETWEEN ? AND ?" + where +
+            " GROUP BY unit_id, day", [first, last, *params]):
+        out[unit_id][day] = n
+    return out
+
+
+# --- Kiosks ----------------------------------------------------------------------------------
+
+def kiosks(db: sqlite_utils.Database, scope: Scope, today: str, *, include_revoked: bool = False) -> list[dict]:
+    """Kiosks with their last submission and today's responses (local day ``today``)."""
+    where, params = _scope("k.unit_id", scope)
+    if not include_revoked:
+        where += " AND k.revoked_at IS NULL"
+    return list(db.query(
+        "SELECT k.id, k.unit_id, k.name, k.field, k.created_at, k.revoked_at, k.last_seen_at, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, "
+        "(SELECT max(submitted_at) FROM responses WHERE kiosk_id = k.id) AS last_submission, "
+        "(SELECT coalesce(sum(n), 0) FROM daily_counts WHERE day = ? AND kiosk_id = k.id) AS today "
+        "FROM kiosks k JOIN units u ON u.id = k.unit_id WHERE 1 = 1" + where +
+        " ORDER BY u.code, k.name, k.id", [today, *params]))
+
+
+def kiosk(db: sqlite_utils.Database, kiosk_id: int) -> dict | None:
+    return next(db.query("SELECT * FROM kiosks WHERE id = ?", [kiosk_id]), None)
+
+
+def update_kiosk(db: sqlite_utils.Database, kiosk_id: int, *, name: str, field: str | None) -> None:
+    db.execute("UPDATE kiosks SET name = ?, field = ? WHERE id = ?", [name, field, kiosk_id])
+
+
+def kiosk_named(db: sqlite_utils.Database, unit_id: int, name: str) -> int | None:
+    """The id of the unit's active kiosk called ``name``, if any."""
+    row = db.execute("SELECT id FROM kiosks WHERE unit_id = ? AND name = ? AND revoked_at IS NULL",
+                     [unit_id, name]).fetchone()
+    return row[0] if row else None
+
+
+# --- Data quality ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpeederLimit:
+    questionnaire_id: str
+    questionnaire_version: int
+    channel: str
+    median_seconds: int
+    responses: int
+    limit_seconds: float
+
+
+MIN_RESPONSES_FOR_MEDIAN = 30
+
+
+def speeder_limits(db: sqlite_utils.Database, ratio: float) -> list[SpeederLimit]:
+    """Per questionnaire version and channel: the median duration and the speeder limit (ratio x median).
+
+    The median is read from the duration histogram in whole seconds (the lower
+    median); groups with fewer than 30 responses have no limit yet.
+    """
+    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    for qid, version, channel, seconds, n in db.execute(
+            "SELECT questionnaire_id, questionnaire_version, channel, seconds, n FROM duration_histogram "
+            "WHERE n > 0 ORDER BY 1, 2, 3, 4"):
+        groups[(qid, version, channel)].append((seconds, n))
+    limits = []
+    for (qid, version, channel), bins in groups.items():
+        total = sum(n for _, n in bins)
+        if total < MIN_RESPONSES_FOR_MEDIAN:
+            continue
+        half, seen = (total + 1) // 2, 0
+        for seconds, n in bins:
+            seen += n
+            if seen >= half:
+                break
+        limits.append(SpeederLimit(qid, version, channel, seconds, total, ratio * seconds))
+    return limits
+
+
+def _speeders_sql(limits: list[SpeederLimit], bounds: tuple[str, str], scope: Scope,
+                  columns: str) -> tuple[str, list]:
+    speeder, params = _speeder_expression(limits)
+    top = max((lim.limit_seconds for lim in limits), default=0)
+    where, scope_params = _scope("r.unit_id", scope)
+    # The scan must walk the (covering) duration index below the largest limit,
+    # a few % of responses: left to itself the planner prefers the time index,
+    # which reads every response of the period.
+    return (f"SELECT {columns} FROM responses r INDEXED BY responses_duration "
+            f"WHERE r.duration_s < ? AND +r.submitted_at >= ? AND +r.submitted_at < ? AND {speeder}" + where,
+            [top, *bounds, *params, *scope_params])
+
+
+def flag_counts(db: sqlite_utils.Database, period: periods.Period, offset_minutes: int, scope: Scope,
+                limits: list[SpeederLimit]) -> dict[int, dict[str, int]]:
+    """{kiosk_id (0: no kiosk): {'straightline', 'burst', 'speeder'}} in the period."""
+    out: dict[int, dict[str, int]] = defaultdict(lambda: {"straightline": 0, "burst": 0, "speeder": 0})
+    where, params = _scope("unit_id", scope)
+    for kiosk_id, straight, burst in db.execute(
+            "SELECT kiosk_id, sum(straightline), sum(burst) FROM response_flags WHERE day BETWEEN ? AND ?" +
+            where + " GROUP BY kiosk_id", [period.start.isoformat(), period.end.isoformat(), *params]):
+        out[kiosk_id]["straightline"] += straight
+        out[kiosk_id]["burst"] += burst
+    sql, params = _speeders_sql(limits, period.utc_bounds(offset_minutes), scope,
+                                "coalesce(r.kiosk_id, 0) AS kiosk_id")
+    for kiosk_id, n in db.execute(f"SELECT kiosk_id, count(*) FROM ({sql}) GROUP BY kiosk_id", params):
+        out[kiosk_id]["speeder"] += n
+    return dict(out)
+
+
+FLAG_KINDS = ("any", "straightline", "speeder", "burst")
+EXCLUSION_STATES = ("all", "included", "excluded")
+
+
+def _flagged_ids_sql(kind: str, period: periods.Period, offset_minutes: int, scope: Scope,
+                     limits: list[SpeederLimit]) -> tuple[str, list]:
+    parts = []
+    where, scope_params = _scope("unit_id", scope)
+    days = [period.start.isoformat(), period.end.isoformat()]
+    for flag in ("straightline", "burst"):
+        if kind in ("any", flag):
+            parts.append((f"SELECT response_id AS id FROM response_flags WHERE day BETWEEN ? AND ? AND {flag} = 1" +
+                          where, [*days, *scope_params]))
+    if kind in ("any", "speeder"):
+        parts.append(_speeders_sql(limits, period.utc_bounds(offset_minutes), scope, "r.id AS id"))
+    return " UNION ".join(p[0] for p in parts), [v for p in parts for v in p[1]]
+
+
+# Up to this many flagged responses, a page is cut from their sorted list;
+# beyond, from a backwards walk of the time index (flags are then dense
+# enough that a page is found within a few thousand rows).
+SORT_AT_MOST = 5000
+_FLAGGED_COLUMNS = (
+    "r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, r.kiosk_id, "
+    "r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
+    "coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
+    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
+    "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
+    "LEFT JOIN response_flags f ON f.response_id = r.id")
+
+
+def _speeder_expression(limits: list[SpeederLimit]) -> tuple[str, list]:
+    if not limits:
+        return "0", []
+    cases = " ".join("WHEN r.questionnaire_id = ? AND r.questionnaire_version = ? AND r.channel = ? THEN ?"
+                     for _ in limits)
+    params = [v for lim in limits for v in (lim.questionnaire_id, lim.questionnaire_version, lim.channel,
+                                            lim.limit_seconds)]
+    return f"coalesce(r.duration_s < CASE {cases} END, 0)", params
+
+
+def flagged_responses(db: sqlite_utils.Database, *, kind: str, state: str, period: periods.Period,
+                      offset_minutes: int, scope: Scope, limits: list[SpeederLimit], limit: int,
+                      offset: int) -> tuple[int, list[dict]]:
+    """(total, one page) of flagged responses, latest first."""
+    ids_sql, params = _flagged_ids_sql(kind, period, offset_minutes, scope, limits)
+    state_sql = {"all": "", "included": " AND r.excluded_at IS NULL",
+                 "excluded": " AND r.excluded_at IS NOT NULL"}[state]
+    if state == "all":
+        total = db.execute(f"SELECT count(*) FROM ({ids_sql})", params).fetchone()[0]
+    else:
+        total = db.execute(f"SELECT count(*) FROM responses r WHERE r.id IN ({ids_sql}){state_sql}",
+                           params).fetchone()[0]
+    if total == 0 or offset >= total:
+        return total, []
+    if total <= SORT_AT_MOST:
+        rows = list(db.query(f"SELECT {_FLAGGED_COLUMNS} WHERE r.id IN ({ids_sql}){state_sql} "
+                             f"ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
+    else:
+        speeder, speeder_params = _speeder_expression(limits)
+        condition = {"any": f"(f.straightline = 1 OR f.burst = 1 OR {speeder})", "straightline": "f.straightline = 1",
+                     "burst": "f.burst = 1", "speeder": speeder}[kind]
+        condition_params = speeder_params if kind in ("any", "speeder") else []
+        where, scope_params = _scope("r.unit_id", scope)
+        rows = list(db.query(
+            f"SELECT {_FLAGGED_COLUMNS} WHERE r.submitted_at >= ? AND r.submitted_at < ?{where}{state_sql} "
+            f"AND {condition} ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?",
+            [*period.utc_bounds(offset_minutes), *scope_params, *condition_params, limit, offset]))
+    mark_speeders(rows, limits)
+    return total, rows
+
+
+def mark_speeders(rows: list[dict], limits: list[SpeederLimit]) -> None:
+    by_key = {(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim.limit_seconds for lim in limits}
+    for row in rows:
+        limit = by_key.get((row["questionnaire_id"], row["questionnaire_version"], row["channel"]))
+        row["speeder"] = int(limit is not None and row["duration_s"] is not None and row["duration_s"] < limit)
+
+
+def response(db: sqlite_utils.Database, response_id: int, limits: list[SpeederLimit]) -> dict | None:
+    row = next(db.query(
+        "SELECT r.*, coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, k.name AS kiosk_name, "
+        "c.handled_by, c.handled_at FROM responses r JOIN units u ON u.id = r.unit_id "
+        "LEFT JOIN kiosks k ON k.id = r.kiosk_id LEFT JOIN response_flags f ON f.response_id = r.id "
+        "LEFT JOIN comment_reviews c ON c.response_id = r.id WHERE r.id = ?", [response_id]), None)
+    if row is not None:
+        mark_speeders([row], limits)
+    return row
+
+
+def exclusion_history(db: sqlite_utils.Database, response_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM exclusion_log WHERE response_id = ? ORDER BY id", [response_id]))
+
+
+def questionnaire_definition(db: sqlite_utils.Database, questionnaire_id: str, version: int) -> dict | None:
+    row = next(db.query("SELECT definition FROM questionnaires WHERE id = ? AND version = ?",
+                        [questionnaire_id, version]), None)
+    return json.loads(row["definition"]) if row else None
+
+
+def latest_definition(db: sqlite_utils.Database, questionnaire_id: str) -> dict | None:
+    row = next(db.query("SELECT definition FROM questionnaires WHERE id = ? ORDER BY version DESC LIMIT 1",
+                        [questionnaire_id]), None)
+    return json.loads(row["definition"]) if row else None
+
+
+def questionnaire_ids(db: sqlite_utils.Database) -> list[str]:
+    return [r["id"] for r in db.query("SELECT DISTINCT id FROM questionnaires ORDER BY id")]
+
+
+# --- Comments --------------------------------------------------------------------------------
+
+COMMENT_STATES = ("all", "open", "handled")
+_WORD = re.compile(r"\w+")
+
+
+def search_expression(text: str) -> str:
+    """An FTS5 query matching comments that contain words starting like each word of ``text``.
+
+    Case and Vietnamese diacritics are ignored (``đ`` is folded by hand, as in
+    the index). Raises ValueError when ``text`` has no letters or digits.
+    """
+    words = _WORD.findall(text.replace("đ", "d").replace("Đ", "D"))
+    if not words:
+        raise ValueError(f"search: {text!r} has no letters or digits to look for")
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words[:20])
+
+
+def _comments_where(period: periods.Period, offset_minutes: int, scope: Scope, search: str | None,
+                    state: str) -> tuple[str, list]:
+    where, params = _scope("r.unit_id", scope)
+    sql = "r.comment IS NOT NULL AND r.submitted_at >= ? AND r.submitted_at < ?" + where
+    params = [*period.utc_bounds(offset_minutes), *params]
+    if state == "open":
+        sql += " AND c.response_id IS NULL"
+    elif state == "handled":
+        sql += " AND c.response_id IS NOT NULL"
+    if search:
+        sql += " AND r.id IN (SELECT rowid FROM comment_search WHERE comment_search MATCH ?)"
+        params.append(search_expression(search))
+    return sql, params
+
+
+def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minutes: int, scope: Scope,
+             search: str | None, state: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """(total, one page) of comments, latest first."""
+    where, params = _comments_where(period, offset_minutes, scope, search, state)
+    total = db.execute("SELECT count(*) FROM responses r LEFT JOIN comment_reviews c ON c.response_id = r.id "
+                       "WHERE " + where, params).fetchone()[0]
+    rows = list(db.query(
+        "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, c.handled_by, c.handled_at "
+        "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
+        "WHERE " + where + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
+    return total, rows
+
+
+def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bool, *, by: str) -> bool:
+    """Mark a comment handled (or not); False if the response has no comment."""
+    with db.atomic():
+        if db.execute("SELECT 1 FROM responses WHERE id = ? AND comment IS NOT NULL",
+                      [response_id]).fetchone() is None:
+            return False
+        if handled:
+            db.execute("INSERT INTO comment_reviews (response_id, handled_by, handled_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (response_id) DO NOTHING",
+                       [response_id, by, periods.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")])
+        else:
+            db.execute("DELETE FROM comment_reviews WHERE response_id = ?", [response_id])
+    return True
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+# Above this share of all responses, an export reads the whole table in storage
+# order (sequential pages) rather than visiting its rows through an index.
+FULL_SCAN_SHARE = 0.25
+
+
+def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
+                scope: Scope, *, full_scan: bool) -> Iterator[tuple]:
+    """Responses to export as tuples in the order they were stored, read lazily.
+
+    Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
+    started_at, submitted_at, duration_s, answers, the respondent fields,
+    comment, excluded at/by/reason, straight-lining and burst flags (None: no).
+    Kept to plain columns: names, local times and formula neutralising are
+    cheaper in Python with small caches than per row in SQL. ``full_scan``
+    (for exports of most responses) walks the table itself, without sorting;
+    otherwise an index finds the rows and SQLite sorts them (spilling to disk,
+    not memory, when there are many).
+    """
+    where, params = _scope("+r.unit_id" if full_scan else "r.unit_id", scope)
+    time_column = "+r.submitted_at" if full_scan else "r.submitted_at"
+    return db.execute(
+        f"SELECT r.uuid, r.id, r.questionnaire_version, r.unit_id, r.channel, r.kiosk_id, r.lang, r.started_at, "
+        f"r.submitted_at, r.duration_s, r.answers, {', '.join('r.' + c for c in RESPONDENT_FIELDS)}, r.comment, "
+        f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
+        f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
+        f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
+        " ORDER BY r.id", [questionnaire_id, *bounds, *params])
+
+
+def export_share(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> float:
+    """About what share of all responses an export of ``period`` and ``scope`` reads (from the summaries)."""
+    everything = db.execute("SELECT coalesce(sum(n), 0) FROM daily_counts").fetchone()[0]
+    selected = sum(count_between(db, period.start.isoformat(), period.end.isoformat(), scope))
+    return selected / everything if everything else 0.0
+
+
+def export_names(db: sqlite_utils.Database) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+    """({unit id: (slug, name_vi)}, {kiosk id: name}) for labelling export rows."""
+    units = {r["id"]: (r["slug"], r["name_vi"]) for r in db.query("SELECT id, slug, name_vi FROM units")}
+    kiosks = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM kiosks")}
+    return units, kiosks
+
+
+def questionnaire_versions(db: sqlite_utils.Database, questionnaire_id: str) -> list[dict]:
+    return [{"version": r["version"], "definition": json.loads(r["definition"])} for r in db.query(
+        "SELECT version, definition FROM questionnaires WHERE id = ? ORDER BY version", [questionnaire_id])]
