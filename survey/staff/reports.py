@@ -49,12 +49,17 @@ def folder(app, job: dict) -> Path:
 
 # --- the jobs table -------------------------------------------------------------------------------
 
-def create_job(db, by: str, options: dict) -> int:
+def create_job(db, by: str, options: dict) -> int | None:
+    """A new running job; None when another job is running (checked and inserted in one statement,
+    so two analysts pressing the button at once cannot start two)."""
     now = _now()
-    return db.execute("INSERT INTO report_jobs (folder, created_at, created_by, request, status, stage, progress, "
-                      "updated_at) VALUES (?, ?, ?, ?, 'running', 'queued', 0, ?)",
-                      [uuid.uuid4().hex, now, by, json.dumps(options, ensure_ascii=False, sort_keys=True),
-                       now]).lastrowid
+    cutoff = (datetime.now(timezone.utc) - STALE_AFTER).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cursor = db.execute(
+        "INSERT INTO report_jobs (folder, created_at, created_by, request, status, stage, progress, updated_at) "
+        "SELECT ?, ?, ?, ?, 'running', 'queued', 0, ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM report_jobs WHERE status = 'running' AND updated_at >= ?)",
+        [uuid.uuid4().hex, now, by, json.dumps(options, ensure_ascii=False, sort_keys=True), now, cutoff])
+    return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
 def record_progress(db, job_id: int, stage: str, fraction: float) -> None:
@@ -114,6 +119,9 @@ def _run(job_id: int, database_path: str, busy_timeout_ms: int, report_request, 
         finish_job(db, job_id, "done")
     except ValueError as exc:              # a request the data cannot answer: the message says why
         finish_job(db, job_id, "failed", str(exc))
+    except OSError as exc:
+        log.exception("report job %s could not write its files", job_id)
+        finish_job(db, job_id, "failed", f"The report files could not be written: {exc.strerror or exc}.")
     except Exception:
         log.exception("report job %s failed", job_id)
         finish_job(db, job_id, "failed", "The report could not be made because of an internal error; "
@@ -212,11 +220,11 @@ def report_start():
             problems.append(str(exc))
     if problems:
         return _page(db, options, problems, 400)
-    busy = running_job(db)
-    if busy:
+    job_id = create_job(db, current_user().username, options)
+    if job_id is None:
+        busy = running_job(db) or {"id": "?", "created_by": "someone"}
         return _page(db, options, [f"Report {busy['id']} (asked for by {busy['created_by']}) is being made; "
                                    "one report is made at a time. Wait until it is done, then ask again."], 409)
-    job_id = create_job(db, current_user().username, options)
     start(current_app._get_current_object(), get_job(db, job_id), report_request, options["lang"])
     return redirect(url_for("staff.report_job", job_id=job_id), code=303)
 

@@ -108,6 +108,7 @@ def test_one_report_at_a_time(staff, with_responses):
     assert response.status_code == 409
     assert f"Report {busy} (asked for by lan) is being made" in response.get_data(as_text=True)
     assert len(reports.recent_jobs(with_responses)) == 1
+    assert reports.create_job(with_responses, "minh", FORM) is None      # the check and the insert are one
 
 
 def test_a_running_report_shows_its_stage_and_progress_and_refreshes_itself(staff, client, db):
