@@ -178,7 +178,13 @@ def run_change(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_indices, add_change]
+def add_report(sub) -> None:
+    from .report.cli import add_report as add
+
+    add(sub)
+
+
+SUBCOMMANDS = [add_indices, add_change, add_report]
 
 
 def _write(out: str, writer) -> None:

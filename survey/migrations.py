@@ -219,6 +219,26 @@ def _staff(db: sqlite_utils.Database) -> None:
     summary.refresh(db, summary.rules_from_config(defaults()), force=True)
 
 
+@migration("0003_report_jobs")
+def _report_jobs(db: sqlite_utils.Database) -> None:
+    """Index reports made from the dashboard in the background (survey/staff/reports.py)."""
+    _script(db, """
+    CREATE TABLE report_jobs (
+        id INTEGER PRIMARY KEY,
+        folder TEXT NOT NULL UNIQUE,        -- random name of the job's folder under REPORTS_FOLDER
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        request TEXT NOT NULL,              -- the report's options, JSON
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        stage TEXT,
+        progress REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+        message TEXT,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    """)
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

@@ -73,6 +73,8 @@ SETTINGS: list[Setting] = [
     Setting("QUALITY_BURST_COUNT", 5,
             "A 'burst' is more than this many submissions from one kiosk within QUALITY_BURST_MINUTES."),
     Setting("QUALITY_BURST_MINUTES", 10, "Window of the burst check, in minutes."),
+    Setting("REPORTS_FOLDER", None,
+            "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
 ]
 
 

@@ -1,0 +1,22 @@
+"""Index reports for the city: HTML, PDF, XLSX and CSV from the analysis engine's tables.
+
+Entry points: ``python -m analysis report`` (:mod:`.cli`), :func:`.gather.gather`
+(database -> :class:`.model.ReportInputs`) and :func:`.build.write_report`
+(inputs -> the four files, all or nothing). See docs/reports.md.
+"""
+
+
+def make_report(request, lang: str, out, *, progress=None):
+    """Gather the period's numbers and write the four files: what the CLI and the dashboard run.
+
+    ``request`` is a :class:`.gather.ReportRequest`; ``progress(stage, fraction)`` goes from 0 to 1
+    (0–0.7 computing, 0.7–1 writing). Returns :class:`.build.ReportFiles`. Raises
+    :class:`.gather.ReportRequestError` (a ValueError) for a request that cannot give a report;
+    nothing is written then. :func:`.gather.check` refuses such a request in a moment, before
+    starting the job.
+    """
+    from .build import write_report
+    from .gather import gather
+
+    inputs, table = gather(request, progress=progress)
+    return write_report(inputs, lang, out, start=0.7, progress=progress, write_indices=table.to_csv)

@@ -1,0 +1,269 @@
+"""The report's figures: ``matplotlib.figure.Figure`` objects built from a :class:`~.model.Report`.
+
+No pyplot anywhere (its global figure registry leaks in a server); the font
+(DejaVu Sans, which has every Vietnamese diacritic) and output settings are
+applied with ``rc_context`` under a lock, because rcParams are process-wide
+and the dashboard may build a report in a background thread.
+"""
+from __future__ import annotations
+
+import io
+import re
+import threading
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import charts
+from .i18n import STRINGS, Translator
+from .model import BREAKDOWNS, CHANNEL_LABELS, Estimate, Report
+
+FONT = "DejaVu Sans"
+RC = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT],
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 9,
+    "svg.fonttype": "path",      # glyphs as paths: the HTML needs no font at all
+    "svg.hashsalt": "sipas-report",
+    "pdf.fonttype": 42,          # embedded TrueType subset: text stays searchable in the PDF
+    "hatch.linewidth": 0.6,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+}
+_LOCK = threading.RLock()
+WIDTH = 7.3          # inches: an A4 page's text width
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Build and save figures with the report's fonts and settings (thread-safe)."""
+    with _LOCK, matplotlib.rc_context(RC):
+        yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _container(into, height: float):
+    """Draw into ``into`` (a Figure or SubFigure, e.g. part of a PDF page) or a new figure ``height`` inches tall."""
+    return new_figure(WIDTH, height) if into is None else into
+
+
+def short(text: str, width: int = 58) -> str:
+    return textwrap.shorten(text, width=width, placeholder="…")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: a stable key, its title and alt text, and the figure."""
+
+    key: str
+    title: str
+    alt: str
+    figure: Figure
+
+
+def _interval_args(estimates: list[Estimate]) -> dict:
+    return dict(value=[100 * e.p for e in estimates], low=[100 * e.low for e in estimates],
+                high=[100 * e.high for e in estimates], few=[e.few for e in estimates],
+                judgement=[e.judgement for e in estimates])
+
+
+def _legend(report: Report, t: Translator) -> dict[str, str]:
+    legend = {"few": t("legend_few", mark=charts.FEW_MARK),
+              "reference": t("legend_reference", value=t.percent(report.overall.p))}
+    if report.target is not None:
+        legend["target"] = t("legend_target", target=t.percent(report.target, 0))
+        legend.update({k: t(f"j_{k}") for k in ("above", "below", "inconclusive")})
+    return legend
+
+
+def _target(report: Report) -> float | None:
+    return None if report.target is None else 100 * report.target
+
+
+def forest(report: Report, t: Translator, into=None) -> Chart:
+    units = [u.estimate for u in report.units]
+    fig = _container(into, 1.4 + 0.27 * max(len(units), 3))
+    ax = fig.add_subplot()
+    o = report.overall
+    charts.interval_plot(ax, [t.text(e.label) for e in units], **_interval_args(units), target=_target(report),
+                         reference=(100 * o.p, 100 * o.low, 100 * o.high), xlabel=t("x_index"),
+                         legend=_legend(report, t))
+    return Chart("forest", t("s_forest"), t("fig_forest_alt"), fig)
+
+
+def heatmap(report: Report, t: Translator, into=None) -> Chart:
+    q = report.questionnaire
+    units = [u.estimate for u in report.units]
+    factors = [f for f in q.factors if report.factor_units.get(f.code)]
+    values = np.full((len(units), len(factors)), np.nan)
+    few = np.zeros(values.shape, bool)
+    for c, f in enumerate(factors):
+        for r, u in enumerate(units):
+            cell = report.factor_units[f.code].get(u.key)
+            if cell is not None:
+                values[r, c] = 100 * cell.p
+                few[r, c] = cell.few or u.few
+    finite = values[np.isfinite(values)]
+    vmin = float(np.floor(finite.min() / 10) * 10) if finite.size else 0.0
+    vmax = float(np.ceil(finite.max() / 10) * 10) if finite.size else 100.0
+    if vmax - vmin < 20:
+        vmin, vmax = max(0.0, vmin - 10), min(100.0, vmax + 10)
+    width = max(8, 66 // max(len(factors), 1))       # characters per line of a column label
+    fig = _container(into, 2.2 + 0.26 * max(len(units), 3))
+    ax = fig.add_subplot()
+    columns = [f"{f.code}\n" + "\n".join(textwrap.wrap(short(t.text(f.text), 44), width)) for f in factors]
+    charts.heatmap(ax, values, [t.text(u.label) for u in units], columns, few=few, vmin=vmin, vmax=vmax,
+                   colorbar_label=t("colorbar_index"), few_label=t("legend_few", mark=charts.FEW_MARK),
+                   fmt=lambda v: t.number(v, 1))
+    return Chart("heatmap", t("s_heatmap"), t("fig_heatmap_alt"), fig)
+
+
+def criteria(report: Report, t: Translator, into=None) -> Chart:
+    items = list(report.criteria)
+    fig = _container(into, 1.4 + 0.25 * max(len(items), 3))
+    ax = fig.add_subplot()
+    o = report.overall
+    charts.interval_plot(ax, [f"{e.key} {short(t.text(e.label))}" for e in items], **_interval_args(items),
+                         target=_target(report), reference=(100 * o.p, 100 * o.low, 100 * o.high),
+                         xlabel=t("x_index"), legend=_legend(report, t))
+    return Chart("criteria", t("s_criteria"), t("fig_criteria_alt"), fig)
+
+
+def distributions(report: Report, t: Translator, into=None) -> Chart:
+    q = report.questionnaire
+    dists = list(report.distributions)
+    shares = np.array([[100 * s for s in d.shares] for d in dists]) if dists else np.zeros((0, 5))
+    labels = [f"{d.key} {short(t.text(d.label), 34)}" if d.key != "ALL" else t.text(d.label) for d in dists]
+    scale = [f"{v} {t.text(q.scale.labels[v])}" for v in q.scale.values]
+    fig = _container(into, 1.6 + 0.35 * max(len(dists), 3))
+    ax = fig.add_subplot()
+    charts.stacked_shares(ax, labels, shares, scale, xlabel=t("x_share"))
+    return Chart("distributions", t("s_distributions"), t("fig_distributions_alt"), fig)
+
+
+def breakdown(report: Report, t: Translator, dimension: str, into=None) -> Chart | None:
+    o = report.overall
+    estimates = list(report.breakdowns.get(dimension, ()))
+    if not estimates:
+        return None
+    fig = _container(into, 1.3 + 0.27 * max(len(estimates), 3))
+    ax = fig.add_subplot()
+    charts.interval_plot(ax, [short(t.text(e.label), 40) for e in estimates], **_interval_args(estimates),
+                         target=_target(report), reference=(100 * o.p, 100 * o.low, 100 * o.high),
+                         xlabel=t("x_index"), legend=_legend(report, t))
+    return Chart(f"breakdown-{dimension}", t(f"dim_{dimension}_title"),
+                 t("fig_breakdown_alt", dimension=t(f"dim_{dimension}")), fig)
+
+
+def breakdowns(report: Report, t: Translator) -> list[Chart]:
+    return [c for c in (breakdown(report, t, d) for d in BREAKDOWNS) if c is not None]
+
+
+def counts(report: Report, t: Translator, into=None) -> Chart:
+    rows = list(report.counts)
+    channels = [c for c in ("kiosk", "phone", "web", "paper") if any(r.by_channel.get(c) for r in rows)]
+    data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
+        if rows and channels else np.zeros((len(rows), 1))
+    few = {u.estimate.key for u in report.units if u.estimate.few}
+    fig = _container(into, 1.2 + 0.25 * max(len(rows), 3))
+    ax = fig.add_subplot()
+    charts.stacked_counts(ax, [t.text(r.label) for r in rows], data,
+                          [t.text(CHANNEL_LABELS[c]) for c in channels] or ["–"], xlabel=t("x_responses"),
+                          few=[r.key in few for r in rows])
+    return Chart("counts", t("s_counts"), t("fig_counts_alt"), fig)
+
+
+def margins(report: Report, t: Translator, into=None) -> Chart | None:
+    """Fit of the weights to the margins over all units (one panel per dimension)."""
+    w = report.weighting
+    overall = [m for m in w.margins if m.unit == "ALL"]
+    if not overall:
+        return None
+    by_dim: dict[str, list] = {}
+    for m in overall:
+        by_dim.setdefault(m.dimension, []).append(m)
+    fig = _container(into, 0.9 + 0.3 * sum(len(v) + 1 for v in by_dim.values()))
+    axes = fig.subplots(len(by_dim), 1, squeeze=False,
+                        gridspec_kw={"height_ratios": [len(v) for v in by_dim.values()]})[:, 0]
+    for i, (ax, (dim, ms)) in enumerate(zip(axes, by_dim.items())):
+        charts.margin_fit(ax, [_category_label(report, dim, m.category, t) for m in ms],
+                          [100 * m.population for m in ms], [100 * m.sample_share for m in ms],
+                          [100 * m.weighted_share for m in ms],
+                          series_labels=[t("legend_population"), t("legend_sample"), t("legend_weighted")],
+                          xlabel=t("x_population_share"), legend=i == 0)
+        ax.set_title(_dimension_label(dim, t).capitalize())
+    return Chart("margins", t("margins_title"), t("fig_margins_alt"), fig)
+
+
+def _dimension_label(dim: str, t: Translator) -> str:
+    key = f"dim_{dim}"
+    return t(key) if key in STRINGS else dim
+
+
+def _category_label(report: Report, dim: str, code: str, t: Translator) -> str:
+    question = next((r for r in report.questionnaire.respondent if r.code == dim), None)
+    if question:
+        for o in question.options:
+            if o.code == code:
+                return t.text(o.text)
+    return code
+
+
+BUILDERS: tuple[Callable[[Report, Translator], Chart | list[Chart] | None], ...] = (
+    forest, heatmap, criteria, distributions, breakdowns, counts, margins)
+
+
+def all_charts(report: Report, t: Translator) -> dict[str, Chart]:
+    """Every chart of the report, by key. Call inside :func:`style`."""
+    out: dict[str, Chart] = {}
+    for build in BUILDERS:
+        made = build(report, t)
+        for chart in (made if isinstance(made, list) else [made] if made else []):
+            out[chart.key] = chart
+    return out
+
+
+# -- output ------------------------------------------------------------------
+
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def to_svg(fig: Figure, prefix: str) -> str:
+    """The figure as an ``<svg>`` element to paste into HTML.
+
+    The XML prolog, DOCTYPE, metadata and namespace URLs are dropped (an
+    inline SVG in HTML needs none of them, and the report must hold no
+    outside reference), and every id is prefixed so that several charts can
+    share one page without clashing.
+    """
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg, count=0)
+    ids = set(_SVG_ID.findall(svg))
+    svg = _SVG_ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r'(xlink:href|href)="#([^"]+)"',
+                 lambda m: f'href="#{prefix}-{m.group(2)}"' if m.group(2) in ids else m.group(0), svg)
+    svg = re.sub(r"url\(#([^)]+)\)",
+                 lambda m: f"url(#{prefix}-{m.group(1)})" if m.group(1) in ids else m.group(0), svg)
+    return svg.replace("<svg ", '<svg role="img" ', 1)
+
+
+def to_png(fig: Figure, dpi: int = 110) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

@@ -1,0 +1,385 @@
+"""Every word a report prints, in Vietnamese and English, and number/date formats per language.
+
+One table (:data:`STRINGS`, key -> (vi, en)) so a translator edits one place;
+a test checks that every key has both languages and the same ``{fields}``.
+Vietnamese writes 82,3 and 1.234.567; English 82.3 and 1,234,567.
+"""
+from __future__ import annotations
+
+import math
+import string
+import unicodedata
+from dataclasses import dataclass
+from datetime import date as Date, datetime
+
+from questionnaires.loader import Text
+
+LANGUAGES = ("vi", "en")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # title page
+    "title": ("Báo cáo Chỉ số hài lòng về sự phục vụ hành chính (SIPAS)",
+              "Satisfaction Index of Public Administrative Services (SIPAS): report"),
+    "period": ("Kỳ báo cáo", "Period"),
+    "compare_period": ("Kỳ so sánh", "Comparison period"),
+    "units_in_report": ("Đơn vị", "Units"),
+    "n_units": ("{n} đơn vị (danh sách ở bảng theo đơn vị)", "{n} units (listed in the table by unit)"),
+    "questionnaire": ("Bảng hỏi", "Questionnaire"),
+    "questionnaire_version": ("{title} (mã {id}, phiên bản {version})", "{title} (id {id}, version {version})"),
+    "target": ("Chỉ tiêu", "Target"),
+    "generated": ("Lập lúc", "Generated"),
+    "source": ("Dữ liệu", "Data"),
+    "contents": ("Mục lục", "Contents"),
+    "sheet_about": ("Thông tin", "About"),
+    "page": ("Trang {page}", "Page {page}"),
+    # section titles
+    "s_summary": ("Tóm tắt", "Summary"),
+    "s_units": ("Chỉ số theo đơn vị", "Index by unit"),
+    "s_forest": ("Chỉ số và khoảng tin cậy theo đơn vị", "Index and confidence interval by unit"),
+    "s_heatmap": ("Chỉ số theo yếu tố và đơn vị", "Index by factor and unit"),
+    "s_criteria": ("Các tiêu chí, thấp nhất trước: nơi cần cải thiện", "Criteria, lowest first: where to act"),
+    "s_distributions": ("Phân bố câu trả lời 1–5 theo yếu tố", "Answers 1–5 by factor"),
+    "s_breakdowns": ("Chỉ số theo kênh khảo sát, lĩnh vực và đối tượng", "Index by channel, field and respondent group"),
+    "s_counts": ("Số phiếu và gia quyền", "Responses and weighting"),
+    "s_methodology": ("Phương pháp", "Methodology"),
+    # summary
+    "overall_index": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
+    "summary_overall": (
+        "Chỉ số hài lòng chung là {p} (khoảng tin cậy 95 %: {low} – {high}), tính từ {n} phiếu hợp lệ "
+        "(cỡ mẫu hiệu dụng {n_eff}).",
+        "The overall satisfaction index is {p} (95 % confidence interval {low} to {high}), from {n} valid "
+        "responses (effective sample size {n_eff})."),
+    "summary_target_above": ("Chỉ số đạt chỉ tiêu {target}: cả khoảng tin cậy nằm trên chỉ tiêu.",
+                             "The index meets the target of {target}: the whole confidence interval lies above it."),
+    "summary_target_below": ("Chỉ số chưa đạt chỉ tiêu {target}: cả khoảng tin cậy nằm dưới chỉ tiêu.",
+                             "The index falls short of the target of {target}: the whole confidence interval lies below it."),
+    "summary_target_inconclusive": (
+        "Chưa thể kết luận chỉ số có đạt chỉ tiêu {target} hay không: khoảng tin cậy chứa chỉ tiêu.",
+        "It cannot be said whether the index meets the target of {target}: the confidence interval contains it."),
+    "summary_target_unreliable": ("Không đủ phiếu để đánh giá so với chỉ tiêu {target}.",
+                                  "There are too few responses to judge the index against the target of {target}."),
+    "summary_change": (
+        "So với kỳ {period} ({previous}), chỉ số thay đổi {diff} điểm phần trăm (khoảng tin cậy 95 %: {low} – {high}); {verdict}.",
+        "Compared with {period} ({previous}), the index changed by {diff} percentage points (95 % confidence "
+        "interval {low} to {high}); {verdict}."),
+    "change_significant": ("thay đổi này có ý nghĩa thống kê", "the change is statistically significant"),
+    "change_not_significant": ("thay đổi này không có ý nghĩa thống kê (có thể chỉ do ngẫu nhiên của mẫu)",
+                               "the change is not statistically significant (it may be sampling noise)"),
+    "summary_no_compare": ("Kỳ so sánh {period} không có phiếu hợp lệ nào.",
+                           "The comparison period {period} has no valid responses."),
+    "summary_units": (
+        "Trong {total} đơn vị: {above} đạt chỉ tiêu, {below} chưa đạt, {inconclusive} chưa kết luận được, "
+        "{unreliable} không đủ phiếu để đánh giá.",
+        "Of {total} units: {above} meet the target, {below} fall short, {inconclusive} cannot be told apart "
+        "from it, {unreliable} have too few responses to judge."),
+    "summary_lowest": ("Các tiêu chí thấp nhất: {items}.", "The lowest criteria: {items}."),
+    "summary_factors": ("Chỉ số theo yếu tố", "Index by factor"),
+    "caveats": ("Lưu ý khi đọc báo cáo", "Reading this report"),
+    "caveat_index": (
+        "Chỉ số của một tiêu chí là tỷ lệ câu trả lời «Hài lòng» hoặc «Rất hài lòng» trong số câu trả lời hợp lệ; "
+        "chỉ số yếu tố và chỉ số chung là trung bình các chỉ số tiêu chí. «Bình thường» không được tính là hài lòng.",
+        "A criterion's index is the share of valid answers that are 'satisfied' or 'very satisfied'; factor and "
+        "overall indices are the mean of their criteria's indices. 'Neutral' does not count as satisfied."),
+    "caveat_ci": (
+        "Khoảng tin cậy 95 % cho biết độ bất định do chỉ khảo sát một mẫu: hai đơn vị có khoảng tin cậy chồng lên "
+        "nhau nhiều thì không nên xếp hạng hơn kém nhau.",
+        "The 95 % confidence interval shows the uncertainty that comes from surveying a sample: units whose "
+        "intervals overlap a lot should not be ranked above one another."),
+    "caveat_few": (
+        "Đơn vị có dấu {mark} có quá ít phiếu (dưới 30 phiếu hoặc cỡ mẫu hiệu dụng dưới 30, hoặc khoảng tin cậy "
+        "quá rộng theo tiêu chuẩn NCHS): số liệu chỉ để tham khảo, không xếp hạng, không đánh giá so với chỉ tiêu.",
+        "Units marked {mark} have too few responses (under 30, an effective sample size under 30, or an interval "
+        "too wide by the NCHS standard): their figures are shown for reference only, not ranked and not judged "
+        "against the target."),
+    "caveat_weights": (
+        "Các phiếu được gia quyền ({method}) để cơ cấu mẫu gần với dân số; người trả lời là những người vừa làm "
+        "thủ tục, không phải mẫu ngẫu nhiên của toàn dân.",
+        "Responses are weighted ({method}) so that the sample resembles the population; respondents are people "
+        "who have just completed a procedure, not a random sample of all residents."),
+    "caveat_no_weights": ("Các phiếu không được gia quyền (mỗi phiếu có trọng số bằng nhau).",
+                          "Responses are not weighted (every response counts the same)."),
+    "caveat_excluded": ("{n} phiếu bị loại khỏi phân tích (xem phần Phương pháp).",
+                        "{n} responses were excluded from the analysis (see Methodology)."),
+    # judgements
+    "j_above": ("Đạt", "Meets target"),
+    "j_below": ("Chưa đạt", "Below target"),
+    "j_inconclusive": ("Chưa kết luận", "Inconclusive"),
+    "j_unreliable": ("Không đủ phiếu", "Too few responses"),
+    "j_above_long": ("Đạt chỉ tiêu (cả khoảng tin cậy ≥ chỉ tiêu)", "Meets the target (whole interval ≥ target)"),
+    "j_below_long": ("Chưa đạt chỉ tiêu (cả khoảng tin cậy < chỉ tiêu)", "Below the target (whole interval < target)"),
+    "j_inconclusive_long": ("Chưa kết luận (khoảng tin cậy chứa chỉ tiêu)", "Inconclusive (interval contains the target)"),
+    "j_unreliable_long": ("Không đủ phiếu để đánh giá", "Too few responses to judge"),
+    # table columns
+    "c_rank": ("Hạng", "Rank"),
+    "c_unit": ("Đơn vị", "Unit"),
+    "c_index": ("Chỉ số (%)", "Index (%)"),
+    "c_ci": ("KTC 95 % (%)", "95 % CI (%)"),
+    "ci_label": ("KTC 95 %", "95 % CI"),
+    "c_ci_low": ("Cận dưới (%)", "CI low (%)"),
+    "c_ci_high": ("Cận trên (%)", "CI high (%)"),
+    "c_n": ("Số phiếu", "n"),
+    "c_n_eff": ("Cỡ mẫu hiệu dụng", "Effective n"),
+    "c_deff": ("Hiệu ứng thiết kế", "Design effect"),
+    "c_se": ("Sai số chuẩn", "Standard error"),
+    "c_flags": ("Cảnh báo", "Flags"),
+    "c_judgement": ("So với chỉ tiêu", "Against target"),
+    "c_change": ("Thay đổi (điểm %)", "Change (pp)"),
+    "c_change_ci": ("KTC 95 % của thay đổi", "95 % CI of change"),
+    "c_previous": ("Kỳ so sánh (%)", "Comparison period (%)"),
+    "c_code": ("Mã", "Code"),
+    "c_criterion": ("Tiêu chí", "Criterion"),
+    "c_factor": ("Yếu tố", "Factor"),
+    "c_category": ("Nhóm", "Category"),
+    "c_dimension": ("Phân theo", "Breakdown"),
+    "c_responses": ("Số phiếu nhận", "Responses received"),
+    "c_excluded": ("Bị loại", "Excluded"),
+    "c_used": ("Dùng để tính", "Used"),
+    "c_reason": ("Lý do", "Reason"),
+    "c_count": ("Số phiếu", "Count"),
+    "c_gap": ("Chênh lệch (điểm %)", "Gap (pp)"),
+    "all_units_short": ("Tất cả", "All"),
+    "c_population_share": ("Tỷ lệ dân số (%)", "Population share (%)"),
+    "c_sample_share": ("Tỷ lệ trong mẫu (%)", "Sample share (%)"),
+    "c_weighted_share": ("Tỷ lệ sau gia quyền (%)", "Weighted share (%)"),
+    "c_sample_n": ("Số phiếu", "Responses"),
+    "c_margin": ("Biên", "Margin"),
+    "c_total": ("Tổng", "Total"),
+    "c_item": ("Chỉ tiêu thống kê", "Statistic"),
+    "c_value": ("Giá trị", "Value"),
+    "c_share": ("{label} (%)", "{label} (%)"),
+    # flags
+    "flag_n_lt_30": ("n < 30", "n < 30"),
+    "flag_neff_lt_30": ("n hiệu dụng < 30", "effective n < 30"),
+    "flag_cv_gt_30": ("CV > 30 %", "CV > 30 %"),
+    "nchs_suppress": ("NCHS: không công bố", "NCHS: suppress"),
+    "nchs_review": ("NCHS: cần xem lại", "NCHS: review"),
+    # charts
+    "x_index": ("Chỉ số hài lòng (%)", "Satisfaction index (%)"),
+    "x_share": ("Tỷ lệ câu trả lời (%)", "Share of answers (%)"),
+    "x_responses": ("Số phiếu", "Responses"),
+    "x_population_share": ("Tỷ lệ (%)", "Share (%)"),
+    "legend_target": ("Chỉ tiêu {target}", "Target {target}"),
+    "legend_reference": ("Chỉ số chung {value} và KTC 95 %", "Overall index {value} and 95 % CI"),
+    "legend_few": ("{mark} Quá ít phiếu (không xếp hạng)", "{mark} Too few responses (not ranked)"),
+    "legend_population": ("Dân số", "Population"),
+    "legend_sample": ("Mẫu, chưa gia quyền", "Sample, unweighted"),
+    "legend_weighted": ("Mẫu, sau gia quyền", "Sample, weighted"),
+    "colorbar_index": ("Chỉ số (%)", "Index (%)"),
+    "fig_forest_alt": (
+        "Biểu đồ chỉ số hài lòng của từng đơn vị với khoảng tin cậy 95 %, sắp xếp từ cao xuống thấp, với đường chỉ tiêu.",
+        "Chart of each unit's satisfaction index with its 95 % confidence interval, highest first, with the target line."),
+    "fig_heatmap_alt": ("Bảng màu chỉ số của từng yếu tố tại từng đơn vị.",
+                        "Shaded table of each factor's index in each unit."),
+    "fig_criteria_alt": ("Biểu đồ chỉ số của từng tiêu chí với khoảng tin cậy 95 %, thấp nhất ở trên.",
+                         "Chart of each criterion's index with its 95 % confidence interval, lowest on top."),
+    "fig_distributions_alt": ("Biểu đồ cột chồng tỷ lệ các mức trả lời 1 đến 5 của từng yếu tố.",
+                              "Stacked bars of the shares of answers 1 to 5 for each factor."),
+    "fig_breakdown_alt": ("Biểu đồ chỉ số theo {dimension} với khoảng tin cậy 95 %.",
+                          "Chart of the index by {dimension} with 95 % confidence intervals."),
+    "fig_counts_alt": ("Biểu đồ số phiếu của từng đơn vị theo kênh khảo sát.",
+                       "Bars of each unit's responses by channel."),
+    "fig_margins_alt": ("Biểu đồ so sánh cơ cấu mẫu trước và sau gia quyền với cơ cấu dân số.",
+                        "Chart comparing the sample's make-up before and after weighting with the population's."),
+    "text_units": (
+        "Các đơn vị được xếp theo chỉ số từ cao xuống thấp; đơn vị quá ít phiếu đứng cuối và không xếp hạng. "
+        "Cột «So với chỉ tiêu» chỉ kết luận khi cả khoảng tin cậy nằm về một phía của chỉ tiêu.",
+        "Units are sorted by index, highest first; units with too few responses come last and are not ranked. "
+        "'Against target' gives a verdict only when the whole confidence interval lies on one side of the target."),
+    "text_criteria": (
+        "Tiêu chí có chỉ số thấp nhất đứng đầu: đó là nơi nên ưu tiên cải thiện. Khoảng tin cậy chồng nhau "
+        "nghĩa là thứ tự giữa các tiêu chí đó chưa chắc chắn.",
+        "The criteria with the lowest index come first: that is where to act. Overlapping intervals mean the "
+        "order between those criteria is uncertain."),
+    "text_distributions": (
+        "Tỷ lệ trung bình theo các tiêu chí của yếu tố, sau gia quyền; phần «Hài lòng» và «Rất hài lòng» cộng lại "
+        "bằng chỉ số của yếu tố.",
+        "Weighted shares averaged over the factor's criteria; 'satisfied' and 'very satisfied' add up to the "
+        "factor's index."),
+    "text_breakdowns": (
+        "Chỉ số tính riêng cho từng nhóm phiếu (cùng trọng số, cùng phương pháp). Khác biệt giữa các kênh có thể "
+        "do người dùng mỗi kênh khác nhau, không chỉ do kênh.",
+        "The index computed separately for each group of responses (same weights, same method). Differences "
+        "between channels can come from who uses each channel, not only from the channel itself."),
+    "text_heatmap": ("Ô có gạch chéo: quá ít phiếu để tin cậy.", "Hatched cells: too few responses to be reliable."),
+    "dim_channel": ("kênh khảo sát", "channel"),
+    "dim_field": ("lĩnh vực thủ tục", "field of procedure"),
+    "dim_respondent_type": ("đối tượng trả lời", "respondent group"),
+    "dim_age_band": ("nhóm tuổi", "age band"),
+    "dim_unit": ("đơn vị", "unit"),
+    "dim_gender": ("giới tính", "gender"),
+    "dim_channel_title": ("Theo kênh khảo sát", "By channel"),
+    "dim_field_title": ("Theo lĩnh vực thủ tục", "By field of procedure"),
+    "dim_respondent_type_title": ("Theo đối tượng trả lời", "By respondent group"),
+    "all_criteria": ("Tất cả tiêu chí", "All criteria"),
+    "no_rows": ("Không có số liệu.", "No data."),
+    "not_applicable": ("–", "–"),
+    # counts and weighting
+    "counts_total": ("Tổng cộng {responses} phiếu nhận trong kỳ, {excluded} bị loại, {used} dùng để tính.",
+                     "{responses} responses received in the period, {excluded} excluded, {used} used."),
+    "weighting_title": ("Gia quyền", "Weighting"),
+    "weighting_method_none": ("không gia quyền, mỗi phiếu có trọng số 1", "no weighting: every response weighs 1"),
+    "weighting_method_design": ("trọng số thiết kế: dân số của đơn vị / số phiếu của đơn vị",
+                                "design weights: unit population / responses in the unit"),
+    "weighting_method_poststratification": (
+        "hậu phân tầng theo đơn vị × nhóm tuổi (dân số theo Tổng điều tra 2019)",
+        "post-stratification to unit × age band (2019 census populations)"),
+    "weighting_method_raking": (
+        "cân chỉnh lặp (raking) theo đơn vị × nhóm tuổi và giới tính toàn thành phố (Tổng điều tra 2019)",
+        "raking to unit × age band and to the city's gender split (2019 census)"),
+    "w_method": ("Phương pháp", "Method"),
+    "w_min": ("Trọng số nhỏ nhất", "Smallest weight"),
+    "w_max": ("Trọng số lớn nhất", "Largest weight"),
+    "w_mean": ("Trọng số trung bình", "Mean weight"),
+    "w_ratio": ("Tỷ số lớn nhất / nhỏ nhất", "Largest / smallest"),
+    "w_deff_kish": ("Hiệu ứng thiết kế do gia quyền (Kish)", "Design effect of weighting (Kish)"),
+    "w_n_eff_kish": ("Cỡ mẫu hiệu dụng (Kish)", "Effective sample size (Kish)"),
+    "w_iterations": ("Số vòng lặp", "Iterations"),
+    "w_converged": ("Hội tụ", "Converged"),
+    "w_trimmed": ("Số trọng số bị cắt", "Weights trimmed"),
+    "w_fit": ("Sai lệch lớn nhất so với biên (điểm %)", "Largest gap to a margin (percentage points)"),
+    "yes": ("có", "yes"),
+    "no": ("không", "no"),
+    "margins_title": ("Độ khớp với biên dân số", "Fit to the population margins"),
+    "exclusions_title": ("Phiếu bị loại", "Excluded responses"),
+    "no_exclusions": ("Không có phiếu nào bị loại.", "No responses were excluded."),
+    "reason_unknown": ("(không ghi lý do)", "(no reason given)"),
+    # methodology
+    "m_index_title": ("Chỉ số", "The index"),
+    "m_index": (
+        "Tiêu chí j: P_j = Σ wᵢ·[yᵢⱼ ≥ {top}] / Σ wᵢ, tổng trên các phiếu có câu trả lời hợp lệ (1–5) cho tiêu chí j; "
+        "câu bỏ trống và «không áp dụng» không tính. Yếu tố: trung bình các P_j của yếu tố{weights}. "
+        "Chỉ số chung: trung bình các P_j của tất cả {items} tiêu chí.",
+        "Criterion j: P_j = Σ wᵢ·[yᵢⱼ ≥ {top}] / Σ wᵢ over the responses with a valid answer (1–5) to j; blank "
+        "and 'not applicable' answers leave the denominator. Factor: the mean of its criteria's P_j{weights}. "
+        "Overall index: the mean of the P_j of all {items} criteria."),
+    "m_weights_equal": ("", ""),
+    "m_weights_given": (" (theo trọng số tiêu chí của bảng hỏi)", " (with the questionnaire's criterion weights)"),
+    "m_variance_title": ("Khoảng tin cậy", "Confidence intervals"),
+    "m_variance": (
+        "Phương sai theo phương pháp tuyến tính hoá Taylor cho thiết kế có trọng số và phân tầng theo đơn vị "
+        "(như gói survey của R: svydesign, svyciprop); mỗi đơn vị là một miền (domain) của cùng thiết kế. "
+        "Chỉ số tổng hợp dùng biến tuyến tính hoá zᵢ = (1/J) Σⱼ rᵢⱼ (yᵢⱼ − P_j) / W_j. "
+        "Khoảng tin cậy {level} trên thang logit với phân vị t theo số bậc tự do của miền; khi chỉ số bằng 0 "
+        "hoặc 100 % dùng khoảng Korn–Graubard. Hiệu ứng thiết kế (deff) so với mẫu ngẫu nhiên đơn giản có hoàn lại; "
+        "cỡ mẫu hiệu dụng = n / deff.",
+        "Variance by Taylor linearisation for a weighted design stratified by unit (as R's survey package: "
+        "svydesign, svyciprop); each unit is a domain of the one design. Composite indices use the linearised "
+        "variable zᵢ = (1/J) Σⱼ rᵢⱼ (yᵢⱼ − P_j) / W_j. {level} intervals on the logit scale with a t quantile "
+        "on the domain's degrees of freedom; where the index is 0 or 100 % the Korn–Graubard interval is used. "
+        "Design effect (deff) relative to simple random sampling with replacement; effective sample size = n / deff."),
+    "m_weighting_title": ("Gia quyền", "Weights"),
+    "m_weighting": (
+        "Trọng số: {method}. Trọng số được coi là cố định khi tính phương sai. Hiệu ứng thiết kế do gia quyền "
+        "(Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",
+        "Weights: {method}. Weights are treated as fixed in the variance. Design effect of weighting (Kish): "
+        "deff = n·Σw²/(Σw)². The fit to the population margins is in Responses and weighting."),
+    "m_log_title": ("Nhật ký tính toán (của mô-đun phân tích, tiếng Anh)", "Computation log (from the analysis module)"),
+    "m_flags_title": ("Cảnh báo", "Flags"),
+    "m_flags": (
+        "n < 30: dưới 30 phiếu. n hiệu dụng < 30: min(n, p(1−p)/se²) dưới 30. CV > 30 %: sai số chuẩn vượt 30 % "
+        "giá trị. NCHS không công bố (tiêu chuẩn của Trung tâm Thống kê Y tế Hoa Kỳ, 2017): n hiệu dụng < 30, hoặc "
+        "độ rộng khoảng Korn–Graubard ≥ 30 điểm, hoặc độ rộng > 5 điểm và > 130 % giá trị. NCHS cần xem lại: "
+        "bậc tự do < 8 hoặc chỉ số bằng 0 hay 100 %. Ba cảnh báo đầu và «NCHS không công bố» làm đơn vị bị coi là "
+        "quá ít phiếu.",
+        "n < 30: fewer than 30 responses. Effective n < 30: min(n, p(1−p)/se²) below 30. CV > 30 %: the standard "
+        "error is over 30 % of the estimate. NCHS suppress (US National Center for Health Statistics standard, "
+        "2017): effective n < 30, or a Korn–Graubard interval 30 points wide or more, or wider than 5 points and "
+        "than 130 % of the estimate. NCHS review: fewer than 8 degrees of freedom, or an index of 0 or 100 %. "
+        "n < 30, effective n < 30 and NCHS suppress make a unit 'too few responses'."),
+    "m_target_title": ("So với chỉ tiêu và kỳ trước", "Target and comparison"),
+    "m_target": (
+        "Một chỉ số đạt chỉ tiêu khi cả khoảng tin cậy 95 % nằm ở hoặc trên chỉ tiêu, chưa đạt khi cả khoảng nằm "
+        "dưới, chưa kết luận khi khoảng chứa chỉ tiêu. Thay đổi so với kỳ trước: d = P₁ − P₀, se(d) = √(se₁² + se₀²) "
+        "(hai mẫu độc lập), khoảng tin cậy d ± t·se(d) với số bậc tự do nhỏ hơn.",
+        "An index meets the target when its whole 95 % interval is at or above it, is below it when the whole "
+        "interval is below, and is inconclusive when the interval contains it. Change from the comparison period: "
+        "d = P₁ − P₀, se(d) = √(se₁² + se₀²) (independent samples), interval d ± t·se(d) on the smaller of the "
+        "two degrees of freedom."),
+    "m_excluded_title": ("Phiếu bị loại", "Excluded responses"),
+    "m_excluded": (
+        "Phiếu bị nhân viên đánh dấu loại (trùng lặp, phiếu thử, trả lời quá nhanh…) không được dùng để tính; "
+        "số lượng theo lý do ở bảng dưới.",
+        "Responses marked as excluded by staff (duplicates, tests, answered too fast, …) are not used; the counts "
+        "by reason are below."),
+    "m_software_title": ("Phần mềm", "Software"),
+    "m_software": ("Tính bằng mô-đun analysis của nền tảng{engine}; đối chiếu với gói survey 4.1 của R.",
+                   "Computed by the platform's analysis module{engine}; checked against R's survey package 4.1."),
+    "methodology_parameters": ("Tham số", "Parameters"),
+    # errors
+    "no_responses": ("Không có phiếu hợp lệ nào trong kỳ {period}.", "There are no valid responses in the period {period}."),
+}
+
+_FIELDS = string.Formatter()
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in _FIELDS.parse(text) if name}
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Strings and number formats of one report language."""
+
+    lang: str
+
+    def __post_init__(self):
+        if self.lang not in LANGUAGES:
+            raise ValueError(f"report language must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
+
+    def __call__(self, key: str, **values) -> str:
+        vi, en = STRINGS[key]
+        text = vi if self.lang == "vi" else en
+        return unicodedata.normalize("NFC", text.format(**values) if values else text)
+
+    def text(self, value: Text | str) -> str:
+        """A questionnaire or unit label in this language."""
+        return unicodedata.normalize("NFC", value if isinstance(value, str) else value.get(self.lang))
+
+    # -- numbers -------------------------------------------------------------
+    def number(self, value: float | int | None, digits: int = 0) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        if round(value, digits) == 0:
+            value = abs(value)          # no "−0,0"
+        text = f"{value:,.{digits}f}"
+        if self.lang == "vi":
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return text.replace("-", "−")
+
+    def percent(self, proportion: float | None, digits: int = 1, sign: bool = False) -> str:
+        """A proportion as a percentage: 0.8233 -> '82,3 %' (vi) / '82.3%' (en)."""
+        if proportion is None or math.isnan(proportion):
+            return "–"
+        text = self.number(100 * proportion, digits)
+        if sign and proportion > 0:
+            text = "+" + text
+        return f"{text}\u00a0%" if self.lang == "vi" else f"{text}%"
+
+    def points(self, proportion: float | None, digits: int = 1) -> str:
+        """A difference of proportions in percentage points, with its sign."""
+        if proportion is None or math.isnan(proportion):
+            return "–"
+        text = self.number(100 * proportion, digits)
+        return ("+" + text) if round(100 * proportion, digits) > 0 else text
+
+    def pct_value(self, proportion: float | None, digits: int = 1) -> str:
+        """A proportion as a percentage number without the sign: 0.8233 -> '82,3'."""
+        if proportion is None or math.isnan(proportion):
+            return "–"
+        return self.number(100 * proportion, digits)
+
+    def interval(self, low: float, high: float, digits: int = 1) -> str:
+        if math.isnan(low) or math.isnan(high):
+            return "–"
+        return f"{self.pct_value(low, digits)} – {self.pct_value(high, digits)}"
+
+    def date(self, value: Date | datetime) -> str:
+        if isinstance(value, datetime):
+            return value.strftime("%d/%m/%Y %H:%M") if self.lang == "vi" else value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%d/%m/%Y") if self.lang == "vi" else value.isoformat()
+
+    def period(self, start: Date, end: Date) -> str:
+        return f"{self.date(start)} – {self.date(end)}"
+
+    def flags(self, flags) -> str:
+        return ", ".join(self(f) for f in flags)

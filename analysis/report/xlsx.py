@@ -1,0 +1,152 @@
+"""The workbook: one sheet per report table, raw numbers with number formats, headers frozen.
+
+Cells hold the analysis engine's numbers unrounded (a proportion 0.8233 is
+stored as 0.8233 and shown as 82.3 %), so an analyst can compute with them
+and every number equals the analysis output to the 16 significant digits an
+XLSX cell is written with. A first sheet says what the
+workbook is; the last holds the engine's full table, as ``indices.csv``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from . import narrative
+from . import tables as T
+from .i18n import Translator
+from .model import Report
+
+NUMBER_FORMATS = {
+    "int": "#,##0",
+    "pct": "0.0%",
+    "pp": "+0.0%;-0.0%;0.0%",
+    "num0": "#,##0",
+    "num1": "0.0",
+    "num2": "0.00",
+}
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="F0F0F0")
+HEADER_BORDER = Border(bottom=Side(style="medium", color="000000"))
+FEW_FONT = Font(italic=True, color="6E6E6E")
+FEW_FILL = PatternFill("lightUp", fgColor="DDDDDD", bgColor="FFFFFF")
+TOTAL_FONT = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=14)
+
+
+def _cell_value(value: Any) -> Any:
+    if isinstance(value, T.Cell):
+        value = value.value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _raw(value: Any) -> Any:
+    """A cell of the engine's table as Excel should hold it (numbers as numbers, TRUE/FALSE as booleans)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("TRUE", "FALSE"):
+            return text == "TRUE"
+        if text in ("", "NA", "nan", "NaN"):
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    clean = "".join("-" if ch in "[]:*?/\\" else ch for ch in name)[:31]
+    candidate, k = clean, 2
+    while candidate.lower() in used:
+        suffix = f" ({k})"
+        candidate = clean[:31 - len(suffix)] + suffix
+        k += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _write_table(ws, table: T.Table, first_row: int = 1) -> None:
+    ws.append([c.title for c in table.columns])
+    for col, _c in enumerate(table.columns, start=1):
+        cell = ws.cell(row=first_row, column=col)
+        cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for r, row in enumerate(table.rows):
+        ws.append([_cell_value(v) for v in row])
+        excel_row = first_row + 1 + r
+        for col, (c, value) in enumerate(zip(table.columns, row), start=1):
+            kind = value.kind if isinstance(value, T.Cell) else c.kind
+            cell = ws.cell(row=excel_row, column=col)
+            if kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+            if r in table.few:
+                cell.font, cell.fill = FEW_FONT, FEW_FILL
+            if table.total_row and r == len(table.rows) - 1:
+                cell.font = TOTAL_FONT
+    ws.freeze_panes = ws.cell(row=first_row + 1, column=2 if len(table.columns) > 3 else 1)
+    for col, c in enumerate(table.columns, start=1):
+        longest = max([len(str(_cell_value(row[col - 1]) or "")) for row in table.rows] + [8])
+        width = min(max(longest, min(len(c.title), 18)) + 2, 60 if c.kind == "text" else 16)
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.auto_filter.ref = ws.dimensions if table.rows else None
+
+
+def render(report: Report, t: Translator, path: str | Path) -> list[str]:
+    """Write the workbook to ``path``; return its sheet names in order."""
+    wb = Workbook()
+    used: set[str] = set()
+    about = wb.active
+    about.title = _sheet_name(t("sheet_about"), used)
+    inputs = report.inputs
+    q = report.questionnaire
+    about.append([t("title")])
+    about["A1"].font = TITLE_FONT
+    facts = [(t("period"), t.period(inputs.period.start, inputs.period.end))]
+    if inputs.compare_period:
+        facts.append((t("compare_period"), t.period(inputs.compare_period.start, inputs.compare_period.end)))
+    facts += [(t("units_in_report"), ", ".join(t.text(u.estimate.label) for u in report.units)),
+              (t("questionnaire"), t("questionnaire_version", title=t.text(q.title), id=q.id, version=q.version))]
+    if report.target is not None:
+        facts.append((t("target"), t.percent(report.target, 0)))
+    if inputs.generated_at:
+        facts.append((t("generated"), t.date(inputs.generated_at) + " UTC"))
+    if inputs.source:
+        facts.append((t("source"), inputs.source))
+    about.append([])
+    for key, value in facts:
+        about.append([key, value])
+    about.append([])
+    about.append([t("caveats")])
+    about.cell(row=about.max_row, column=1).font = HEADER_FONT
+    for line in narrative.caveats(report, t):
+        about.append([line])
+    about.column_dimensions["A"].width = 24
+    about.column_dimensions["B"].width = 100
+    for table in T.all_tables(report, t):
+        ws = wb.create_sheet(_sheet_name(table.key, used))
+        _write_table(ws, table)
+    raw = T.indices(report, t)
+    ws = wb.create_sheet(_sheet_name(raw.key, used))
+    ws.append([c.key for c in raw.columns])
+    for col in range(1, len(raw.columns) + 1):
+        ws.cell(row=1, column=col).font = HEADER_FONT
+    for row in raw.rows:
+        ws.append([_raw(v) for v in row])
+    ws.freeze_panes = "D2"
+    wb.properties.title = t("title")
+    wb.properties.creator = "sipas-survey analysis.report"
+    if inputs.generated_at:
+        wb.properties.created = inputs.generated_at.replace(tzinfo=None)
+        wb.properties.modified = inputs.generated_at.replace(tzinfo=None)
+    wb.save(path)
+    return wb.sheetnames

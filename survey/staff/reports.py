@@ -1,0 +1,255 @@
+"""Index reports from the dashboard: choose the period and units, the report is made in the
+background with visible progress, then its four files are downloaded (analyst role).
+
+The work is ``analysis.report.make_report`` -- the same as ``python -m analysis report`` --
+run in a thread of the worker that took the request. The thread records its stage and
+progress in ``report_jobs`` (its own connection), so any worker can show the job page,
+which refreshes itself every two seconds while the job runs (a meta refresh: no script).
+The files go to ``REPORTS_FOLDER/<random name>/`` and appear there only when all four are
+complete. One report is made at a time: a report of a million responses keeps a core busy
+for about 20 s, and the citizen pages come first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+
+from .. import db as database
+from ..db import get_db
+from . import bp, periods, queries, summary, targets
+from .auth import current_user, error_page, login_required
+
+log = logging.getLogger(__name__)
+
+FILES = {"report.html": "HTML", "report.pdf": "PDF", "indices.xlsx": "Excel (XLSX)", "indices.csv": "CSV"}
+WEIGHTS = {"design": "design weights (unit population / responses)",
+           "rake": "raking to age band and gender (2019 census)",
+           "poststratify": "post-stratification by age band",
+           "none": "no weighting"}
+STALE_AFTER = timedelta(minutes=15)   # a running job not heard of for this long was cut off (worker restarted)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def folder(app, job: dict) -> Path:
+    """The job's folder: a random name, so a job number reused (e.g. after restoring a backup of the
+    database) never reaches another job's files."""
+    base = app.config.get("REPORTS_FOLDER") or Path(app.instance_path) / "reports"
+    return Path(base) / job["folder"]
+
+
+# --- the jobs table -------------------------------------------------------------------------------
+
+def create_job(db, by: str, options: dict) -> int | None:
+    """A new running job; None when another job is running (checked and inserted in one statement,
+    so two analysts pressing the button at once cannot start two)."""
+    now = _now()
+    cutoff = (datetime.now(timezone.utc) - STALE_AFTER).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cursor = db.execute(
+        "INSERT INTO report_jobs (folder, created_at, created_by, request, status, stage, progress, updated_at) "
+        "SELECT ?, ?, ?, ?, 'running', 'queued', 0, ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM report_jobs WHERE status = 'running' AND updated_at >= ?)",
+        [uuid.uuid4().hex, now, by, json.dumps(options, ensure_ascii=False, sort_keys=True), now, cutoff])
+    return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+def record_progress(db, job_id: int, stage: str, fraction: float) -> None:
+    db.execute("UPDATE report_jobs SET stage = ?, progress = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+               [stage, min(max(float(fraction), 0.0), 1.0), _now(), job_id])
+
+
+def finish_job(db, job_id: int, status: str, message: str | None = None) -> None:
+    now = _now()
+    db.execute("UPDATE report_jobs SET status = ?, message = ?, progress = CASE WHEN ? = 'done' THEN 1 "
+               "ELSE progress END, updated_at = ?, finished_at = ? WHERE id = ?",
+               [status, message, status, now, now, job_id])
+
+
+def get_job(db, job_id: int) -> dict | None:
+    job = next(db.query("SELECT * FROM report_jobs WHERE id = ?", [job_id]), None)
+    return _shape(job) if job else None
+
+
+def recent_jobs(db, limit: int = 20) -> list[dict]:
+    return [_shape(j) for j in db.query("SELECT * FROM report_jobs ORDER BY id DESC LIMIT ?", [limit])]
+
+
+def running_job(db) -> dict | None:
+    return next((j for j in (_shape(r) for r in db.query(
+        "SELECT * FROM report_jobs WHERE status = 'running' ORDER BY id")) if j["status"] == "running"), None)
+
+
+def _shape(job: dict) -> dict:
+    job = dict(job)
+    job["options"] = json.loads(job["request"])
+    if job["status"] == "running":
+        updated = datetime.strptime(job["updated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if datetime.now(timezone.utc) - updated > STALE_AFTER:
+            job["status"] = "failed"
+            job["message"] = "The report was interrupted (the server restarted while making it). Make it again."
+    return job
+
+
+# --- the background work ----------------------------------------------------------------------------
+
+def _run(job_id: int, database_path: str, busy_timeout_ms: int, report_request, lang: str, out: Path) -> None:
+    """Make the report (in a thread), recording progress at most once a second and at every stage."""
+    from analysis.report import make_report
+
+    db = database.connect(database_path, busy_timeout_ms)
+    last = {"stage": None, "at": 0.0}
+
+    def progress(stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if stage != last["stage"] or now - last["at"] >= 1.0:
+            record_progress(db, job_id, stage, fraction)
+            last.update(stage=stage, at=now)
+
+    try:
+        make_report(report_request, lang, out, progress=progress)
+        finish_job(db, job_id, "done")
+    except ValueError as exc:              # a request the data cannot answer: the message says why
+        finish_job(db, job_id, "failed", str(exc))
+    except OSError as exc:
+        log.exception("report job %s could not write its files", job_id)
+        finish_job(db, job_id, "failed", f"The report files could not be written: {exc.strerror or exc}.")
+    except Exception:
+        log.exception("report job %s failed", job_id)
+        finish_job(db, job_id, "failed", "The report could not be made because of an internal error; "
+                                         "the server log has the details.")
+    finally:
+        db.close()
+
+
+def start(app, job: dict, report_request, lang: str) -> threading.Thread:
+    thread = threading.Thread(
+        target=_run, name=f"report-{job['id']}", daemon=True,
+        args=(job["id"], app.config["DATABASE"], app.config["SQLITE_BUSY_TIMEOUT_MS"], report_request, lang,
+              folder(app, job)))
+    thread.start()
+    return thread
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+def _form_defaults(db) -> dict:
+    offset = summary.utc_offset_minutes(current_app.config["TIMEZONE"])
+    period = targets.fieldwork_period(db, periods.local_now(offset).date())
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(), "units": [], "target": "80",
+            "compare_from": "", "compare_to": "", "lang": "vi", "weights": "design"}
+
+
+def _page(db, form: dict, problems: list[str] | None = None, status: int = 200):
+    return render_template("staff/reports.html", form=form, problems=problems or [], jobs=recent_jobs(db),
+                           running=running_job(db), units_menu=queries.unit_choices(db), weights=WEIGHTS,
+                           files=FILES), status
+
+
+def _parse(form) -> tuple[dict, list[str], object | None]:
+    """The form's options, the problems found, and the analysis request (None when there are problems)."""
+    from analysis.report.gather import ReportRequest
+
+    options = {"from": form.get("from", "").strip(), "to": form.get("to", "").strip(),
+               "units": [u for u in form.getlist("units") if u], "target": form.get("target", "80").strip(),
+               "compare_from": form.get("compare_from", "").strip(), "compare_to": form.get("compare_to", "").strip(),
+               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design")}
+    problems = []
+
+    def day(key: str, label: str, required: bool) -> date | None:
+        text = options[key]
+        if not text:
+            if required:
+                problems.append(f"{label}: give a date.")
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            problems.append(f"{label}: {text!r} is not a date (YYYY-MM-DD).")
+            return None
+
+    start_day, end_day = day("from", "From", True), day("to", "To", True)
+    compare_from, compare_to = day("compare_from", "Compare from", False), day("compare_to", "Compare to", False)
+    try:
+        target = float(options["target"].rstrip("%"))
+        if not 0 < target < 100:
+            raise ValueError
+    except ValueError:
+        problems.append(f"Target: {options['target']!r} is not a percentage between 0 and 100.")
+        target = None
+    if options["lang"] not in ("vi", "en"):
+        problems.append("Language: choose Vietnamese or English.")
+    if options["weights"] not in WEIGHTS:
+        problems.append("Weighting: choose one of the listed methods.")
+    if problems:
+        return options, problems, None
+    report_request = ReportRequest(
+        db=Path(current_app.config["DATABASE"]), date_from=start_day, date_to=end_day,
+        units=tuple(options["units"]) or None, target=target / 100, compare_from=compare_from,
+        compare_to=compare_to, weights=options["weights"], drop_incomplete=options["weights"] in ("rake", "poststratify"),
+        tz=current_app.config["TIMEZONE"])
+    return options, problems, report_request
+
+
+@bp.route("/reports/", methods=["GET"])
+@login_required("analyst")
+def reports():
+    db = get_db()
+    return _page(db, _form_defaults(db))
+
+
+@bp.route("/reports/", methods=["POST"])
+@login_required("analyst")
+def report_start():
+    from analysis.report.gather import check
+
+    db = get_db()
+    options, problems, report_request = _parse(request.form)
+    if report_request is not None:
+        try:
+            check(report_request)          # a moment: dates, units, responses in the period(s)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        return _page(db, options, problems, 400)
+    job_id = create_job(db, current_user().username, options)
+    if job_id is None:
+        busy = running_job(db) or {"id": "?", "created_by": "someone"}
+        return _page(db, options, [f"Report {busy['id']} (asked for by {busy['created_by']}) is being made; "
+                                   "one report is made at a time. Wait until it is done, then ask again."], 409)
+    start(current_app._get_current_object(), get_job(db, job_id), report_request, options["lang"])
+    return redirect(url_for("staff.report_job", job_id=job_id), code=303)
+
+
+@bp.route("/reports/<int:job_id>")
+@login_required("analyst")
+def report_job(job_id: int):
+    job = get_job(get_db(), job_id)
+    if job is None:
+        return error_page(404, "No such report", [f"There is no report number {job_id}."],
+                          back=url_for("staff.reports"))
+    out = folder(current_app, job)
+    sizes = {name: (out / name).stat().st_size for name in FILES if (out / name).is_file()} \
+        if job["status"] == "done" else {}
+    return render_template("staff/report_job.html", job=job, files=FILES, sizes=sizes)
+
+
+@bp.route("/reports/<int:job_id>/<name>")
+@login_required("analyst")
+def report_file(job_id: int, name: str):
+    job = get_job(get_db(), job_id)
+    if job is None or job["status"] != "done" or name not in FILES or not (folder(current_app, job) / name).is_file():
+        abort(404)
+    path = folder(current_app, job) / name
+    o = job["options"]
+    stem, extension = name.rsplit(".", 1)
+    download = f"sipas-{stem}-{o['from']}-{o['to']}-{o['lang']}.{extension}"
+    return send_file(path, as_attachment=True, download_name=download, max_age=0)

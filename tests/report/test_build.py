@@ -1,0 +1,54 @@
+"""A report is written whole or not at all."""
+import pytest
+
+from analysis.report import build, pdf
+from analysis.report.build import FILES, write_report
+
+
+def test_a_failure_midway_leaves_no_output_folder_and_no_partial_files(inputs, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pdf, "render", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(inputs, "vi", tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_when_rewriting_a_report_keeps_the_previous_files_as_they_were(inputs, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in FILES:
+        (out / name).write_text(f"previous {name}")
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(build.xlsx, "render", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
+    with pytest.raises(OSError):
+        write_report(inputs, "en", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        **{name: f"previous {name}" for name in FILES}, "notes.txt": "mine"}
+
+
+def test_rewriting_a_report_replaces_its_files_leaves_others_alone_and_reports_progress(inputs, tmp_path):
+    seen = []
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    made = write_report(inputs, "en", out, progress=lambda stage, done: seen.append((stage, done)))
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert made.files["report.pdf"].read_bytes().startswith(b"%PDF")
+    stages = [s for s, _ in seen]
+    assert stages == ["charts", "html", "pdf", "xlsx", "csv", "done"]
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+
+def test_an_output_path_that_is_a_file_is_refused_before_anything_is_written(inputs, tmp_path):
+    target = tmp_path / "report"
+    target.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        write_report(inputs, "vi", target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
