@@ -122,6 +122,12 @@ def import_units(db: sqlite_utils.Database, rows: list[UnitRow], *, source: str 
     known = {r["slug"]: r for r in db.query("SELECT id, slug, code, period FROM units")}
     in_file = {r.slug for r in rows}
     problems = []
+    codes: dict[tuple[str, str], str] = {}
+    for row in rows:
+        other = codes.setdefault((row.code, row.period), row.slug)
+        if other != row.slug:
+            problems.append(f"unit {row.slug}: column code: {row.code} (period {row.period!r}) "
+                            f"is also given to unit {other!r} in the same file")
     for index, row in enumerate(rows):
         parent = row.parent or default_parent
         if parent and parent not in known and parent not in in_file:

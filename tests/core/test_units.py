@@ -99,3 +99,10 @@ def test_a_file_that_is_not_utf8_csv_is_refused(tmp_path):
     path.write_bytes("code,slug,name_vi,name_en,kind\n1,quan-1,Qu\u1eadn 1,D1,quan\n".encode("utf-16"))
     with pytest.raises(units.UnitImportError):
         units.read_units_csv(path)
+
+
+def test_two_units_of_one_file_with_the_same_code_are_refused(db, tmp_path):
+    rows = units.read_units_csv(write(tmp_path, "code,slug,name_vi,name_en,kind\n0,a,A,A,x\n0,b,B,B,x\n"))
+    with pytest.raises(units.UnitImportError, match="is also given to unit 'a' in the same file"):
+        units.import_units(db, rows)
+    assert db.execute("SELECT count(*) FROM units").fetchone()[0] == 0
