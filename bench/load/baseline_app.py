@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from flask import Flask, g, redirect, render_template_string
+from flask import Flask, g, redirect
 from flask_wtf import FlaskForm
 from wtforms import RadioField
 
@@ -51,6 +51,8 @@ def create_app(database: str | None = None) -> Flask:
         if conn is not None:
             conn.close()
 
+    page = app.jinja_env.from_string(PAGE)  # compiled once, as a template file would be
+
     @app.route("/", methods=["GET", "POST"])
     def survey():
         form = Form()
@@ -58,7 +60,7 @@ def create_app(database: str | None = None) -> Flask:
             db().execute("INSERT INTO responses (answers) VALUES (?)",
                          ["".join(getattr(form, c).data for c in CODES)])
             return redirect("/thanks", 303)
-        return render_template_string(PAGE, form=form), 400 if form.is_submitted() else 200
+        return page.render(form=form), 400 if form.is_submitted() else 200
 
     @app.get("/thanks")
     def thanks():
