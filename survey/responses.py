@@ -13,14 +13,16 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
+from questionnaires import RESPONDENT_CODES
+
 from .db import write_transaction
 
 NOT_APPLICABLE = "n"
 NO_ANSWER = "-"
 CHANNELS = ("kiosk", "phone", "web", "paper")
 LANGUAGES = ("vi", "en")
-RESPONDENT_FIELDS = ("respondent_type", "gender", "age_band", "education", "occupation",
-                     "ethnicity", "field")
+# One column per respondent question the questionnaire loader accepts.
+RESPONDENT_FIELDS = RESPONDENT_CODES
 
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,

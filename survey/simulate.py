@@ -34,9 +34,11 @@ COMMENTS = [
 BATCH = 20_000
 
 
-def _option_codes(q: Questionnaire, code: str) -> list[str]:
-    question = next((r for r in q.respondent if r.code == code), None)
-    return [o.code for o in question.options] if question else []
+def _option_codes(q: Questionnaire, code: str) -> tuple[str, ...]:
+    try:
+        return q.respondent_question(code).option_codes
+    except KeyError:  # the questionnaire does not ask it
+        return ()
 
 
 def _pick(rng: np.random.Generator, options: list[str], size: int, skew: float = 0.0) -> np.ndarray:
