@@ -196,7 +196,9 @@ class _Pass:
         self.planes = planes.astype(float)                  # (6 fields, 6 codes)
         sizes = [hi - lo for lo, hi in lay.base]
         iw = np.array([membership[j].max() for j in range(J)])
-        self.packed = bool(np.all(iw == 1.0)) and max(sizes) < 1000
+        # 10-bit fields hold at most 1023 answers per respondent and set (the overall set holds every
+        # criterion); with more criteria the exact float path is used instead of overflowing
+        self.packed = bool(np.all(iw == 1.0)) and J < 1 << 10 and max(sizes) < 1 << 10
         if self.packed:
             lut = sum(planes[f].astype(np.int64) << shift for f, (shift, _) in enumerate(self.FIELDS))
             self.lut_packed = np.tile(lut, J)               # row 6 j + code

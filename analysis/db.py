@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .inputs import InputError, SurveyData
+from .inputs import InputError, SurveyData, nfc
 from .weights import Margin, design_weights, poststratify, rake
 
 __all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError"]
@@ -230,11 +230,19 @@ class _Units:
         for r in rows:
             if r[2] is not None:
                 children.setdefault(r[2], []).append(r[0])
-        return cls({r[0]: r for r in rows}, {r[1]: r for r in rows}, children)
+        rows = [(r[0], nfc(r[1]), *r[2:]) for r in rows]
+        by_slug: dict = {}
+        for r in rows:
+            if r[1] in by_slug:
+                raise DbError(f"units {by_slug[r[1]][0]} and {r[0]} have the same slug {r[1]!r} once written "
+                              f"in Unicode NFC: rename one")
+            by_slug[r[1]] = r
+        return cls({r[0]: r for r in rows}, by_slug, children)
 
     def leaves(self, slugs: Iterable[str]) -> set[int]:
         chosen: set[int] = set()
         for slug in slugs:
+            slug = nfc(slug)
             if slug not in self.by_slug:
                 raise DbError(f"unknown unit {slug!r}")
             stack = [self.by_slug[slug][0]]

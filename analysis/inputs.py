@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import os
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -153,12 +154,27 @@ class SurveyData:
                    notes=tuple(notes))
 
 
+def nfc(text: str) -> str:
+    """Unicode NFC: "Thủ Đức" typed with combining marks (NFD) and precomposed (NFC) is one name."""
+    return unicodedata.normalize("NFC", text)
+
+
+def nfc_labels(labels: Sequence[str], codes: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Labels normalised to NFC, sorted, with labels that become equal merged (codes remapped)."""
+    normal = [nfc(str(x)) for x in labels]
+    if normal == list(labels) and len(set(normal)) == len(normal):
+        return tuple(normal), codes
+    merged = sorted(set(normal))
+    remap = np.array([merged.index(x) for x in normal], dtype=np.intp)
+    return tuple(merged), remap[np.asarray(codes, dtype=np.intp)] if len(remap) else codes
+
+
 def _labels(values, n: int, what: str) -> tuple[tuple[str, ...], np.ndarray]:
     values = np.asarray(values)
     if values.shape != (n,):
         raise InputError(f"{what} must have one value per respondent ({n}), got shape {values.shape}")
     labels, codes = np.unique(values.astype(str), return_inverse=True)
-    return tuple(str(x) for x in labels), codes.reshape(n).astype(np.intp)
+    return nfc_labels(tuple(str(x) for x in labels), codes.reshape(n).astype(np.intp))
 
 
 def _nest(stratum: np.ndarray, psu: np.ndarray) -> np.ndarray:
@@ -192,7 +208,7 @@ def read_factors(path: str | Path, items: Sequence[str] | None = None) -> tuple[
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
+    header = [nfc(h.strip()) for h in next(reader, [])]
     for col in ("item", "factor"):
         if col not in header:
             raise InputError(f"{path}: missing column '{col}' (the header must include item,factor)")
@@ -206,7 +222,7 @@ def read_factors(path: str | Path, items: Sequence[str] | None = None) -> tuple[
             continue
         if len(row) != len(header):
             raise InputError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}")
-        item, factor = row[ii].strip(), row[fi].strip()
+        item, factor = nfc(row[ii].strip()), nfc(row[fi].strip())
         if not item:
             raise InputError(f"{path}, line {line}, column item: empty")
         if known is not None and item not in known:
@@ -279,7 +295,7 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
         header = next(csv.reader([raw[start:header_end - crlf].decode("utf-8")]))
     except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
         raise InputError(f"{path}, line 1: cannot read the header: {exc}") from None
-    header = [h.strip() for h in header]
+    header = [nfc(h.strip()) for h in header]
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise InputError(f"{path}, line 1: column {dup!r} appears twice")
@@ -312,12 +328,15 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
     factor_of: dict[str, str] = {}
     item_weight: dict[str, float] = {}
     if isinstance(factors, Mapping):
-        factor_of = dict(factors)
+        factor_of = {nfc(str(k)): nfc(str(v)) for k, v in factors.items()}
         unknown = [i for i in factor_of if i not in items]
         if unknown:
             raise InputError(f"factor map: unknown criteria {', '.join(unknown)}")
     elif factors is not None:
         factor_of, item_weight = read_factors(factors, items)
+    for c in ("district", "stratum", "psu"):     # one unit written in NFC and in NFD is one unit
+        if c in cols:
+            cols[c] = nfc_labels(*cols[c])
     return SurveyData(
         items=tuple(items), answers=cols["answers"], weights=cols["weight"],
         district=cols["district"][1], districts=cols["district"][0],

@@ -44,6 +44,13 @@ def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall:
     return blocks, np.tile(share, (1, 2))          # column v * 2 + level
 
 
+ZERO_VARIANCE = 1e-26
+"""Variances at or below this (SE <= 1e-13) are rounding noise of an exactly constant linearised
+variable (e.g. every respondent of a unit gave the same answers) and are set to 0: the SE is 0,
+``n_eff_var`` is n and the design effect NA, as exact arithmetic gives. R's own value on such rows
+depends on its rounding (SE ~ 1e-17, deff Inf, n_eff_var ~ 1e32 on one case); see docs/analysis.md."""
+
+
 def _zcol(s: int, v: int, lvl: int) -> int:
     return (s * 2 + v) * 2 + lvl
 
@@ -189,14 +196,22 @@ class _RowBuilder:
         linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG, as in R)."""
         n = float(n)
         var = np.maximum(np.asarray(var, dtype=float), 0.0)
+        var[var <= ZERO_VARIANCE] = 0.0          # rounding noise of an exactly constant variable
         deff = np.full(2, np.nan)
         if n > 1:
             with np.errstate(invalid="ignore", divide="ignore"):
                 if vsrs_ss is not None:      # svymean: vsrs = sum w (x - mean)^2 / (W (n - 1))
-                    deff = var[:2] / (np.asarray(vsrs_ss, dtype=float) / (sum_w * (n - 1)))
+                    vsrs = np.asarray(vsrs_ss, dtype=float) / (sum_w * (n - 1))
                 elif z_moments is not None:  # svytotal(z): vsrs = W * sum w (z - zbar)^2 / (n - 1)
                     swz2, swz = np.asarray(z_moments, dtype=float)
-                    deff = var[:2] / (sum_w * (swz2 - swz ** 2 / sum_w) / (n - 1))
+                    vsrs = sum_w * (swz2 - swz ** 2 / sum_w) / (n - 1)
+                else:
+                    vsrs = None
+                if vsrs is not None:
+                    vsrs = np.where(vsrs <= ZERO_VARIANCE, 0.0, vsrs)
+                    # 0 / 0 is NA (as R with exact arithmetic), x / 0 is Inf
+                    deff = np.where(vsrs > 0, var[:2] / np.where(vsrs > 0, vsrs, 1.0),
+                                    np.where(var[:2] > 0, np.inf, np.nan))
         self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
                               sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
                               se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],

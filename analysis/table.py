@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -116,7 +117,8 @@ class IndexTable:
         for c in COLUMNS:
             values = [r[idx[c]] if c in idx and idx[c] < len(r) else "" for r in raw]
             if c in _STR_COLUMNS:
-                cols[c] = np.array([v if v not in ("", "NA") else None for v in values], dtype=object)
+                cols[c] = np.array([unicodedata.normalize("NFC", v) if v not in ("", "NA") else None
+                                    for v in values], dtype=object)
             elif c in _BOOL_COLUMNS:
                 cols[c] = np.array([v == "TRUE" for v in values], dtype=bool)
             else:

@@ -1,0 +1,93 @@
+"""Edge cases of issue 17: names in NFC and NFD, counters that would overflow, zero-variance rows,
+lonely PSUs said out loud, criteria missing from a unit's index."""
+from __future__ import annotations
+
+import csv
+import unicodedata
+
+import numpy as np
+import pytest
+
+import analysis
+from analysis.__main__ import main
+
+THU_DUC = "Thủ Đức"
+NFD = unicodedata.normalize("NFD", THU_DUC)
+NFC = unicodedata.normalize("NFC", THU_DUC)
+
+
+def write_survey(path, rows, items=("q01", "q02", "q03")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle)
+        w.writerow(["respondent_id", "district", "stratum", "weight", *items])
+        w.writerows(rows)
+
+
+def test_a_unit_written_in_nfc_and_nfd_is_one_unit(tmp_path):
+    assert NFD != NFC
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(60):
+        name = (NFC, NFD, "Quận 1")[i % 3]
+        rows.append([i, name, name, 1.0, *rng.integers(1, 6, 3)])
+    path = tmp_path / "s.csv"
+    write_survey(path, rows)
+    factors = tmp_path / "f.csv"
+    factors.write_text(f"item,factor\nq01,{unicodedata.normalize('NFD', 'Thái độ')}\nq02,Thái độ\n", encoding="utf-8")
+    data = analysis.read_csv(path, factors=factors)
+    assert data.districts == tuple(sorted((NFC, "Quận 1")))
+    table = analysis.compute_table(data)
+    assert table.row(NFC, "INDEX:ITEM_AVG")["n"] == 40
+    assert data.factors == (unicodedata.normalize("NFC", "Thái độ"),)
+    # the array path too
+    arrays = analysis.SurveyData.from_arrays(np.ones((3, 1)), np.ones(3), [NFC, NFD, "x"])
+    assert arrays.districts == ("x", NFC) or arrays.districts == tuple(sorted(("x", NFC)))
+    assert len(arrays.districts) == 2
+    # and a table read back (the `change` command) compares NFC labels
+    out = tmp_path / "t.csv"
+    table.to_csv(out)
+    text = out.read_text(encoding="utf-8").replace(NFC, NFD)
+    out.write_text(text, encoding="utf-8")
+    assert NFC in set(analysis.IndexTable.read_csv(out).columns["district"])
+
+
+@pytest.mark.parametrize("J", [1023, 1024, 1500])
+def test_a_thousand_criteria_and_more_do_not_overflow_the_respondent_counters(J):
+    rng = np.random.default_rng(J)
+    n = 40
+    answers = rng.integers(1, 6, (n, J)).astype(float)
+    answers[rng.random((n, J)) < 0.1] = np.nan
+    w = rng.uniform(0.5, 2.0, n)
+    district = np.arange(n) % 2
+    data = analysis.SurveyData.from_arrays(answers, w, district)
+    table = analysis.compute_table(data, overall=False)
+    valid = ~np.isnan(answers)
+    share = ((answers >= 4) & valid).sum(axis=1) / valid.sum(axis=1)
+    for d in (0, 1):
+        sel = district == d
+        expected = float(np.sum(w[sel] * share[sel]) / np.sum(w[sel]))
+        assert table.row(str(d), "INDEX:RESP")["p"] == pytest.approx(expected, abs=1e-12)
+        pooled = float(np.sum(w[sel] * ((answers[sel] >= 4) & valid[sel]).sum(axis=1))
+                       / np.sum(w[sel] * valid[sel].sum(axis=1)))
+        assert table.row(str(d), "INDEX:POOLED")["p"] == pytest.approx(pooled, abs=1e-12)
+
+
+def test_a_unit_whose_answers_are_all_the_same_has_se_0_and_no_design_effect():
+    """Weights like 1/3 leave rounding noise (SE ~ 1e-17) in a constant unit: that is 0, not 3e33
+    effective respondents and an infinite design effect."""
+    rng = np.random.default_rng(44)
+    n = 300
+    district = rng.integers(0, 4, n)
+    answers = rng.integers(1, 6, (n, 5)).astype(float)
+    answers[district == 0] = [5, 4, 1, 2, 3]
+    w = rng.uniform(0.1, 9.9, n) / 3
+    data = analysis.SurveyData.from_arrays(answers, w, district, stratum=rng.integers(0, 3, n),
+                                           factor_of={"q01": "A", "q02": "A", "q03": "B"})
+    table = analysis.compute_table(data)
+    rows = table.select(level="district")
+    constant = rows.columns["district"] == "0"
+    assert np.all(rows.columns["se"][constant] == 0)
+    assert np.all(rows.columns["n_eff_var"][constant] == rows.columns["n"][constant])
+    assert not np.any(np.isinf(rows.columns["deff"]))
+    assert np.all(np.isnan(rows.columns["deff"][constant]))
+    assert np.all(rows.columns["se"][~constant] > 1e-3)
