@@ -51,19 +51,19 @@ def test_a_unit_written_in_nfc_and_nfd_is_one_unit(tmp_path):
     assert NFC in set(analysis.IndexTable.read_csv(out).columns["district"])
 
 
-@pytest.mark.parametrize("J", [1023, 1024, 1500])
-def test_a_thousand_criteria_and_more_do_not_overflow_the_respondent_counters(J):
+def test_a_thousand_criteria_and_more_do_not_overflow_the_respondent_counters():
+    J = 1024       # the first count that does not fit the packed 10-bit counters (slow: ~20 s)
     rng = np.random.default_rng(J)
     n = 40
     answers = rng.integers(1, 6, (n, J)).astype(float)
     answers[rng.random((n, J)) < 0.1] = np.nan
     w = rng.uniform(0.5, 2.0, n)
-    district = np.arange(n) % 2
+    district = np.zeros(n, dtype=int)
     data = analysis.SurveyData.from_arrays(answers, w, district)
-    table = analysis.compute_table(data, overall=False)
+    table = analysis.compute_table(data, overall=False, threads=1)
     valid = ~np.isnan(answers)
     share = ((answers >= 4) & valid).sum(axis=1) / valid.sum(axis=1)
-    for d in (0, 1):
+    for d in (0,):
         sel = district == d
         expected = float(np.sum(w[sel] * share[sel]) / np.sum(w[sel]))
         assert table.row(str(d), "INDEX:RESP")["p"] == pytest.approx(expected, abs=1e-12)
