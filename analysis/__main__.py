@@ -86,8 +86,9 @@ Example:
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--target", type=_level, default=0.80,
                    help="target share satisfied for the above/below judgement (default 0.80)")
-    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
-                   help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
+    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "average", "fail"), default="adjust",
+                   help="strata with one PSU (default adjust; R's survey.lonely.psu options); the strata "
+                        "concerned are listed on stderr")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
     sae = p.add_argument_group(
         "small-area estimates (Fay-Herriot, docs/analysis.md)",
@@ -156,7 +157,6 @@ def run_indices(args) -> int:
     if args.sae:
         table, model = _small_areas(args, table)
         columns = COLUMNS + SAE_COLUMNS
-        sae_notes = list(table.notes[len(data.notes):])
         preferred = [a for a, f in zip(model.names, model.direct_preferred) if f]
         if preferred:
             sae_notes.append(f"direct estimate preferred (at least as precise) for: {', '.join(preferred[:20])}"
@@ -165,7 +165,7 @@ def run_indices(args) -> int:
         raise CliError("--sae-covariates and --sae-columns need --sae")
     _write(args.out, lambda handle: table.write_csv(handle, columns=columns))
     if not args.quiet:
-        for note in list(data.notes) + sae_notes:
+        for note in list(table.notes) + sae_notes:
             print(note, file=sys.stderr)
         print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
               f"to {args.out}", file=sys.stderr)

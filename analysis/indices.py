@@ -52,6 +52,13 @@ from .measures import _item_avg_coefficients, _Level, _rows, _zcol
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
 
+LONELY_EXPLAINED = {
+    "adjust": "its PSU is compared with the overall mean (R's survey.lonely.psu = \"adjust\"; conservative)",
+    "remove": "it adds nothing to the variance (R's \"remove\"; can understate it)",
+    "certainty": "it is treated as sampled with certainty and adds nothing (R's \"certainty\")",
+    "average": "it is given the average variance contribution of the other strata (R's \"average\")",
+}
+
 __all__ = ["compute_table", "IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "DEFINITIONS", "VARIANTS"]
 
 # ----------------------------------------------------------------------------- public entry point
@@ -69,7 +76,7 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         Confidence level of every interval (default 0.95).
     overall : bool, keyword-only
         Include the ``overall``/``ALL`` rows (default True).
-    lonely_psu : {"adjust", "remove", "certainty", "fail"}, keyword-only
+    lonely_psu : {"adjust", "remove", "certainty", "average", "fail"}, keyword-only
         Treatment of strata with a single PSU (default "adjust", as R's
         ``options(survey.lonely.psu = "adjust")``).
     target : float or None, keyword-only
@@ -241,7 +248,7 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
             acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
     cols: dict[str, list] = {}
     for lv, name, level_ in levels:
-        part = _rows(level_, lay, data, iw)
+        part = _rows(level_, lay, data, iw, average=lonely_psu == "average")
         m = len(part.get("measure", ()))
         if m == 0:            # nobody in this unit answered any criterion
             continue
@@ -251,7 +258,13 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
             cols.setdefault(k_, []).extend(v_)
     if not cols:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
-    return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
+    notes = tuple(data.notes)
+    lonely = [data.strata[h] for h in np.flatnonzero(n_psu == 1)]
+    if lonely:
+        notes += (f"lonely PSUs: {len(lonely)} stratum/strata with a single PSU ({', '.join(lonely[:10])}"
+                  + (" ..." if len(lonely) > 10 else "") + f"); handled by lonely_psu={lonely_psu!r}: "
+                  + LONELY_EXPLAINED[lonely_psu],)
+    return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=notes)
 
 
 def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_h, crossing) -> _Level:

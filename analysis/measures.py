@@ -75,7 +75,7 @@ class _Level:
     P: np.ndarray       # (J, 6) category totals
 
 
-def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict | None:
+def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average: bool = False) -> dict | None:
     cen = level.cen
     J, NS = iw.size, len(lay.sets)
     NF = QP * J
@@ -135,6 +135,19 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
         GR[np.arange(NS), 0, np.arange(NS), v] = np.where(ok, dev[:, v] / Wh, 0.0)
     GR = GR.reshape(4 * NS, 3 * NS)
     var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (level.b[:, None] * (level.TR @ GR) ** 2).sum(axis=0)
+    if average:
+        # lonely_psu="average" (survey:::onestage): each estimate's variance (lonely strata left out) times
+        # (strata with rows behind the estimate) / (those strata with more than one PSU, b_h > 0)
+        def scale(rows_per_group):                 # (groups, k) -> (k,)
+            present = rows_per_group > 0
+            ok = (present & (level.b[:, None] > 0)).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(ok > 0, present.sum(axis=0) / np.where(ok > 0, ok, 1), np.nan)
+        s_item, s_set = scale(level.nit), scale(level.nset)
+        all_set = next(i for i, (f, _) in enumerate(lay.sets) if f is None)
+        var = var * np.concatenate([np.repeat(s_item, 3), np.repeat(s_set, 3), np.repeat(s_set, 3),
+                                    np.repeat(s_set[all_set], 3)])
+        var_re = var_re * np.repeat(s_set, 3)
     # counts, weights, degrees of freedom
     n_item = level.nit.sum(axis=0)
     df_item = level.pit.sum(axis=0) - (level.nit > 0).sum(axis=0)

@@ -91,3 +91,27 @@ def test_a_unit_whose_answers_are_all_the_same_has_se_0_and_no_design_effect():
     assert not np.any(np.isinf(rows.columns["deff"]))
     assert np.all(np.isnan(rows.columns["deff"][constant]))
     assert np.all(rows.columns["se"][~constant] > 1e-3)
+
+
+def test_lonely_psu_average_equals_r_and_the_lonely_strata_are_named(tmp_path, capsys):
+    """R's survey.lonely.psu = "average" (frozen: tests/fixtures/reference/extra/edge_average, the
+    edge case with a one-respondent stratum D1_solo), and the CLI says which strata were lonely."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import FIXTURES, compare_with_r
+
+    case = FIXTURES / "extra" / "edge_average"
+    data = analysis.read_csv(case / "survey.csv", factors=case / "factors.csv")
+    table = analysis.compute_table(data, lonely_psu="average")
+    compare_with_r(table, case / "oracle_output.csv")
+    adjust = analysis.compute_table(data, lonely_psu="adjust")
+    assert table.row("D1", "INDEX:ITEM_AVG")["se"] != pytest.approx(adjust.row("D1", "INDEX:ITEM_AVG")["se"])
+    for mode in ("adjust", "average"):
+        out = tmp_path / f"{mode}.csv"
+        assert main(["indices", str(case / "survey.csv"), "--factors", str(case / "factors.csv"),
+                     "--lonely-psu", mode, "--out", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert f"lonely PSUs: 1 stratum/strata with a single PSU (D1_solo); handled by lonely_psu='{mode}'" in err
+    with pytest.raises(ValueError, match="D1_solo"):
+        analysis.compute_table(data, lonely_psu="fail")
