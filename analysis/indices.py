@@ -52,6 +52,9 @@ from .measures import _item_avg_coefficients, _Level, _rows, _zcol
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
 
+MISSING_ITEMS = ("drop", "fail")
+"""What to do when a unit has criteria nobody answered validly (see :func:`_missing_items`)."""
+
 LONELY_EXPLAINED = {
     "adjust": "its PSU is compared with the overall mean (R's survey.lonely.psu = \"adjust\"; conservative)",
     "remove": "it adds nothing to the variance (R's \"remove\"; can understate it)",
@@ -65,7 +68,8 @@ __all__ = ["compute_table", "IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "DEFIN
 
 def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True, lonely_psu: str = "adjust",
                   target: float | None = 0.80, ci_method: str = "logit", chunk_rows: int = 1 << 16,
-                  threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> IndexTable:
+                  threads: int | None = None, progress: Callable[[int, int], None] | None = None,
+                  missing_items: str = "drop") -> IndexTable:
     """Estimate every criterion, factor and index for every district and overall.
 
     Parameters
@@ -90,6 +94,11 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         Units are processed on this many threads (default: one per CPU).
     progress : callable, optional, keyword-only
         ``progress(rows_done, rows_total)``.
+    missing_items : {"drop", "fail"}, keyword-only
+        A unit where a criterion (or a whole factor) has no valid answer: ``"drop"`` (default)
+        estimates its indices over the criteria answered, reports ``items_used`` <
+        ``items_expected`` with ``flag_items_missing`` and leaves those rows out of the ranks;
+        ``"fail"`` raises ``ValueError`` naming the units and criteria.
 
     Returns
     -------
@@ -125,6 +134,8 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
     if lonely_psu not in LONELY_PSU:
         raise ValueError(f"lonely_psu must be one of {', '.join(LONELY_PSU)}; got {lonely_psu!r}")
+    if missing_items not in MISSING_ITEMS:
+        raise ValueError(f"missing_items must be one of {', '.join(MISSING_ITEMS)}; got {missing_items!r}")
     if ci_method not in ("logit", "beta"):
         raise ValueError(f"ci_method must be 'logit' or 'beta', got {ci_method!r}")
     if target is not None and not 0 < target < 1:
@@ -133,11 +144,12 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         raise ValueError("no respondents")
     with single_threaded_blas():
         return _compute(data, level=level, overall=overall, lonely_psu=lonely_psu, target=target,
-                        ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress)
+                        ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress,
+                        missing_items=missing_items)
 
 
 def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, threads,
-             progress) -> IndexTable:
+             progress, missing_items) -> IndexTable:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -193,6 +205,7 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
 
     # ---- pass 1: exact category totals -> centres
     P = _category_totals(codes, w, dom_bounds, chunk_rows)
+    item_notes = _missing_items(data, lay, P, missing_items)
     overall_cen = _Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
     cens = [_Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
 
@@ -258,13 +271,36 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
             cols.setdefault(k_, []).extend(v_)
     if not cols:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
-    notes = tuple(data.notes)
+    notes = tuple(data.notes) + item_notes
     lonely = [data.strata[h] for h in np.flatnonzero(n_psu == 1)]
     if lonely:
         notes += (f"lonely PSUs: {len(lonely)} stratum/strata with a single PSU ({', '.join(lonely[:10])}"
                   + (" ..." if len(lonely) > 10 else "") + f"); handled by lonely_psu={lonely_psu!r}: "
                   + LONELY_EXPLAINED[lonely_psu],)
     return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=notes)
+
+
+def _missing_items(data: SurveyData, lay, P: np.ndarray, missing_items: str) -> tuple[str, ...]:
+    """Units where a criterion has no valid answer: their factor and overall indices are over fewer
+    criteria than the questionnaire's. ``fail``: refuse; ``drop``: estimate over the criteria answered,
+    flag those rows (``flag_items_missing``), leave them out of the ranks, and say so in a note."""
+    answered = P[:, :, 1:].sum(axis=2) > 0             # (D, J) in engine order
+    items = [data.items[j] for j in lay.order]
+    has_rows = P.sum(axis=(1, 2)) > 0
+    short = [(data.districts[d], [items[j] for j in np.flatnonzero(~answered[d])])
+             for d in range(len(data.districts)) if has_rows[d] and not answered[d].all()]
+    if not short:
+        return ()
+    J = len(items)
+    listing = "; ".join(f"{u} ({J - len(m)} of {J}, none for {', '.join(m[:8])}{' ...' if len(m) > 8 else ''})"
+                        for u, m in short[:10]) + (" ..." if len(short) > 10 else "")
+    if missing_items == "fail":
+        raise ValueError(f"{len(short)} unit(s) have criteria without any valid answer, so their indices would "
+                         f"be over fewer criteria than the questionnaire's: {listing} (missing_items='fail'; "
+                         f"'drop' estimates over the criteria answered and flags the rows)")
+    return (f"criteria without any valid answer in {len(short)} unit(s): {listing}; their factor and overall "
+            f"indices are over the criteria answered (items_used < items_expected, flag_items_missing) and are "
+            f"not ranked with the other units",)
 
 
 def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_h, crossing) -> _Level:

@@ -174,14 +174,17 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average
         c = j * 3
         out.add(measure=item, measure_type="item", factor=data.factor_of.get(item), n=n_item[j], sum_w=W[j],
                 sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var[c:c + 3],
-                vsrs_ss=ss_item[j], share=cen.share[j])
+                vsrs_ss=ss_item[j], share=cen.share[j], items_used=1, items_expected=1)
     o_ia, o_po, o_fa = J * 3, J * 3 + NS * 3, J * 3 + 2 * NS * 3
     for s, (f, _) in enumerate(lay.sets):
         if n_set[s] == 0:
             continue
         name = "INDEX" if f is None else f"FACTOR:{f}"
         kind = "index" if f is None else "factor"
-        common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=level.R2[s], df=df_set[s])
+        # criteria of the set with at least one valid answer here: fewer than the questionnaire's means
+        # the index is over a different item set (flagged, not ranked with the others)
+        common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=level.R2[s], df=df_set[s],
+                      items_used=int(present[set_items[s]].sum()), items_expected=int(set_items[s].size))
         c = o_ia + s * 3
         out.add(measure=f"{name}:ITEM_AVG", measure_type=f"{kind}_item_avg", est=est_ia[s], var=var[c:c + 3],
                 z_moments=level.Z[:, s, :], share=share_ia[s], **common)
@@ -203,8 +206,8 @@ class _RowBuilder:
     def __init__(self):
         self.rows: list[dict] = []
 
-    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
-            vsrs_ss=None, z_moments=None):
+    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share, items_used,
+            items_expected, vsrs_ss=None, z_moments=None):
         """``vsrs_ss``: sum w (x - mean)^2 (svymean's deff); ``z_moments``: (sum w z^2, sum w z) of the
         linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG, as in R)."""
         n = float(n)
@@ -228,7 +231,8 @@ class _RowBuilder:
         self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
                               sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
                               se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],
-                              deff_mean=deff[1], share=np.asarray(share, dtype=float)))
+                              deff_mean=deff[1], share=np.asarray(share, dtype=float), items_used=items_used,
+                              items_expected=items_expected))
 
     def columns(self) -> dict:
         out: dict[str, list] = {}

@@ -115,3 +115,38 @@ def test_lonely_psu_average_equals_r_and_the_lonely_strata_are_named(tmp_path, c
         assert f"lonely PSUs: 1 stratum/strata with a single PSU (D1_solo); handled by lonely_psu='{mode}'" in err
     with pytest.raises(ValueError, match="D1_solo"):
         analysis.compute_table(data, lonely_psu="fail")
+
+
+def test_a_unit_without_answers_to_a_criterion_is_flagged_and_not_ranked(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    n = 240
+    district = np.arange(n) % 3
+    answers = rng.integers(1, 6, (n, 6)).astype(float)
+    answers[district == 2, 4:] = np.nan          # unit "2": nobody answered q05 and q06 (factor B entirely)
+    factor_of = {"q01": "A", "q02": "A", "q03": "A", "q04": "A", "q05": "B", "q06": "B"}
+    data = analysis.SurveyData.from_arrays(answers, np.ones(n), district, factor_of=factor_of)
+    table = analysis.compute_table(data)
+    short = table.row("2", "INDEX:ITEM_AVG")
+    assert (short["items_used"], short["items_expected"], short["flag_items_missing"]) == (4, 6, True)
+    assert short["rank"] is None and short["rank_best"] is None
+    full = table.row("0", "INDEX:ITEM_AVG")
+    assert (full["items_used"], full["items_expected"], full["flag_items_missing"]) == (6, 6, False)
+    assert sorted(table.row(u, "INDEX:ITEM_AVG")["rank"] for u in ("0", "1")) == [1, 2]
+    assert table.row("2", "FACTOR:A:ITEM_AVG")["flag_items_missing"] is False
+    assert table.row("2", "FACTOR:A:ITEM_AVG")["rank"] is not None
+    assert table.row("2", "q01")["items_used"] == 1
+    assert any("criteria without any valid answer in 1 unit(s): 2 (4 of 6, none for q05, q06)" in note
+               for note in table.notes)
+    with pytest.raises(ValueError, match=r"2 \(4 of 6, none for q05, q06\)"):
+        analysis.compute_table(data, missing_items="fail")
+    # the CLI: the flag is in the file, fail exits 2 and writes nothing
+    src = tmp_path / "s.csv"
+    write_survey(src, [[i, f"U{district[i]}", "S", 1, *["" if np.isnan(x) else int(x) for x in answers[i]]]
+                       for i in range(n)], items=tuple(factor_of))
+    out = tmp_path / "out.csv"
+    assert main(["indices", str(src), "--out", str(out), "--missing-items", "fail"]) == 2
+    assert "U2 (4 of 6, none for q05, q06)" in capsys.readouterr().err and not out.exists()
+    assert main(["indices", str(src), "--out", str(out)]) == 0
+    rows = {(r["district"], r["measure"]): r for r in csv.DictReader(open(out, encoding="utf-8"))}
+    assert rows[("U2", "INDEX:POOLED")]["flag_items_missing"] == "TRUE"
+    assert rows[("U2", "INDEX:POOLED")]["items_used"] == "4" and rows[("U2", "INDEX:POOLED")]["rank"] == ""
