@@ -90,6 +90,9 @@ Example:
                    help="strata with one PSU (default adjust; R's survey.lonely.psu options); the strata "
                         "concerned are listed on stderr")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    p.add_argument("--fixed-weights-variance", action="store_true",
+                   help="poststratify/rake: treat the calibrated weights as fixed in the variance (the default "
+                        "is the calibration variance, as R's postStratify()/calibrate() designs)")
     p.add_argument("--missing-items", choices=("drop", "fail"), default="drop",
                    help="a unit where a criterion has no valid answer: drop (default) = index over the criteria "
                         "answered, flagged (flag_items_missing) and not ranked; fail = refuse, naming them")
@@ -153,7 +156,8 @@ def run_indices(args) -> int:
     show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
     bar = Progress("estimating", enabled=show)
     table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
-                          target=args.target, progress=bar, missing_items=args.missing_items)
+                          target=args.target, progress=bar, missing_items=args.missing_items,
+                          calibrated=not args.fixed_weights_variance)
     bar.close()
     columns = COLUMNS
     sae_notes: list[str] = []

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .inputs import InputError, SurveyData, nfc
+from .inputs import Calibration, InputError, SurveyData, nfc
 from .weights import Margin, design_weights, poststratify, rake
 
 __all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError"]
@@ -494,21 +494,21 @@ def _incomplete(conn, spec: LoadSpec, where: _Where, scan: _Scan) -> tuple[np.nd
 
 
 def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, label_ids,
-             categories: dict, coded: dict) -> tuple[np.ndarray, list[str]]:
-    """Final weights and the notes describing them."""
+             categories: dict, coded: dict) -> tuple[np.ndarray, list[str], Calibration | None]:
+    """Final weights, the notes describing them and the calibration behind them (for the variance)."""
     method = spec.weighting.method
     n, notes = district.size, []
     by_id = units.by_id
     pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
     if method == "none":
-        return np.ones(n), ["weights: none (every response weighs 1)"]
+        return np.ones(n), ["weights: none (every response weighs 1)"], None
     missing_pop = [lab for lab in labels if pop[lab] is None]
     if missing_pop:
         raise DbError(f"unit(s) {', '.join(missing_pop)} have no population: needed for design weights")
     w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
     notes.append("weights: design (unit population / responses in the unit)")
     if method == "design":
-        return w, notes
+        return w, notes, None
     age_cats = categories["age_band"]
     margins_age = _margins(conn, label_ids, "age_band")
     totals, names = {}, {}
@@ -526,7 +526,7 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
         if method == "poststratify":
             w = poststratify(w, cells, totals, labels=names)
             notes.append("weights: post-stratified to unit x age_band")
-            return w, notes
+            return w, notes, Calibration("poststratify", (cells,), names=("unit x age_band",))
         parent_of = [by_id[uid][2] for uid in label_ids]
         parents = sorted({p for p in parent_of if p is not None})
         if not parents or any(p is None for p in parent_of):
@@ -544,6 +544,7 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
         parent_index = np.array([parents.index(p) for p in parent_of])
         g_cells = parent_index[district].astype(np.int64) * 64 + coded["gender"]
         wt = spec.weighting
+        design_w = w
         result = rake(w, [Margin("unit x age_band", cells, totals, names),
                           Margin("gender", g_cells, g_totals, g_names)],
                       tol=wt.rake_tol, max_iter=wt.rake_max_iter, trim=wt.trim, rescale=True)
@@ -552,7 +553,8 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
     notes.extend("weights: " + line for line in result.report().splitlines())
     if not result.converged:
         notes.append("WARNING: raking did not converge; the margins are not met (see above)")
-    return result.weights, notes
+    return result.weights, notes, Calibration("calibrate", (cells, g_cells), design_w,
+                                              ("unit x age_band", "gender"))
 
 
 def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
@@ -582,7 +584,8 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         n = int(keep.sum())
         if n == 0:
             raise DbError("no responses left after dropping incomplete ones")
-    w, weight_notes = _weights(conn, spec, units, district, labels, label_ids, scan.categories, coded)
+    w, weight_notes, calibration = _weights(conn, spec, units, district, labels, label_ids, scan.categories,
+                                            coded)
     notes.extend(weight_notes)
     notes.append(f"responses: {n} in {len(labels)} unit(s)")
     items = crit.items
@@ -590,7 +593,8 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
                       districts=labels, stratum=district.copy(), strata=labels, psu=None,
                       factor_of=crit.factor_of,
                       item_weights=np.array([crit.weight_of.get(c, 1.0) for c in items]),
-                      satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes))
+                      satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes),
+                      calibration=calibration)
 
 
 def _definition(text: str, qid: str, version: int) -> dict:

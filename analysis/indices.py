@@ -45,7 +45,8 @@ from typing import Callable
 import numpy as np
 
 from ._blas import single_threaded_blas
-from .accumulate import _Acc, _category_totals, _Centres, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
+from .accumulate import QP, _Acc, _category_totals, _Centres, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
+from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
 from .measures import _item_avg_coefficients, _Level, _rows, _zcol
@@ -69,7 +70,7 @@ __all__ = ["compute_table", "IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "DEFIN
 def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True, lonely_psu: str = "adjust",
                   target: float | None = 0.80, ci_method: str = "logit", chunk_rows: int = 1 << 16,
                   threads: int | None = None, progress: Callable[[int, int], None] | None = None,
-                  missing_items: str = "drop") -> IndexTable:
+                  missing_items: str = "drop", calibrated: bool = True) -> IndexTable:
     """Estimate every criterion, factor and index for every district and overall.
 
     Parameters
@@ -99,6 +100,11 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         estimates its indices over the criteria answered, reports ``items_used`` <
         ``items_expected`` with ``flag_items_missing`` and leaves those rows out of the ranks;
         ``"fail"`` raises ``ValueError`` naming the units and criteria.
+    calibrated : bool, keyword-only
+        When ``data.calibration`` says how the weights were post-stratified or raked (as
+        :func:`analysis.load_db` does), use the calibration (g-weight residual) variance, as R's
+        ``postStratify()`` / ``calibrate()`` designs do (default True); False treats the weights as
+        fixed (the earlier behaviour).
 
     Returns
     -------
@@ -145,11 +151,11 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
     with single_threaded_blas():
         return _compute(data, level=level, overall=overall, lonely_psu=lonely_psu, target=target,
                         ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress,
-                        missing_items=missing_items)
+                        missing_items=missing_items, calibrated=calibrated)
 
 
 def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, threads,
-             progress, missing_items) -> IndexTable:
+             progress, missing_items, calibrated) -> IndexTable:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -209,6 +215,13 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
     overall_cen = _Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
     cens = [_Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
 
+    # ---- calibration variance (post-stratified or raked weights)
+    cal = None
+    if data.calibration is not None and calibrated:
+        if lonely_psu == "average":
+            raise ValueError("lonely_psu='average' is not supported with a calibration variance")
+        cal = CalibrationSums(data.calibration, perm, w, a_h[h_code], h_code, H)
+
     # ---- pass 2
     acc = _Acc(D, G, J, NS, NS * 4, crossing)
     largest_cell = int(np.diff(c_start).max()) if clustered else 1
@@ -220,7 +233,7 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         # can run on separate threads: numpy and BLAS release the GIL for the heavy work
         if not hasattr(local, "ps"):
             local.ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
-                             p_code if crossing else None, block_rows)
+                             p_code if crossing else None, block_rows, cal)
         lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])
         cz = _item_avg_coefficients(lay, iw, cens[d], overall_cen)
         for a, b in _chunks(lo, hi, c_start, chunk_rows):
@@ -259,6 +272,8 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
             cens[d], acc.V[d], acc.T[groups], b_h[g_h[groups]], acc.VR[d], acc.TR[groups], acc.Q[d],
             acc.nit[groups], acc.pit[groups], acc.nset[groups], acc.pset[groups], acc.R2[d], acc.E[d],
             acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
+    if cal is not None:
+        _calibrate_levels(levels, cal, acc, cens, overall_cen, data, g_d, g_h, H, b_h, QP * J)
     cols: dict[str, list] = {}
     for lv, name, level_ in levels:
         part = _rows(level_, lay, data, iw, average=lonely_psu == "average")
@@ -272,12 +287,57 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
     if not cols:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
     notes = tuple(data.notes) + item_notes
+    if cal is not None:
+        c = data.calibration
+        kind, r_call = (("post-stratification", "postStratify()") if c.kind == "poststratify"
+                        else ("raking", 'calibrate(calfun = "raking")'))
+        margins = ", ".join(c.names) or f"{len(c.margins)} margin(s)"
+        notes += (f"variance: calibration (g-weight residual) variance for the {kind} to {margins} "
+                  f"(as R's {r_call})",)
+    elif data.calibration is not None:
+        notes += ("variance: the calibrated weights are treated as fixed (calibrated=False)",)
     lonely = [data.strata[h] for h in np.flatnonzero(n_psu == 1)]
     if lonely:
         notes += (f"lonely PSUs: {len(lonely)} stratum/strata with a single PSU ({', '.join(lonely[:10])}"
                   + (" ..." if len(lonely) > 10 else "") + f"); handled by lonely_psu={lonely_psu!r}: "
                   + LONELY_EXPLAINED[lonely_psu],)
     return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=notes)
+
+
+def _calibrate_levels(levels, cal: CalibrationSums, acc: _Acc, cens, oc: _Centres, data: SurveyData, g_d, g_h,
+                      H: int, b_h: np.ndarray, F: int) -> None:
+    """Replace each level's Gram matrices and stratum totals by those of the calibration residuals
+    (:mod:`analysis.calibration`); the stratum sums then run over every stratum, as residuals of rows
+    outside a unit are not zero."""
+    units = {d: cal.unit(d, F) for d in range(len(data.districts))}
+    for lv, name, level in levels:
+        if lv == "overall":
+            parts = []
+            for d, got in units.items():
+                if got is None:
+                    continue
+                u, S1, S2 = got
+                delta, rho = cens[d].lut_theta - oc.lut_theta, cens[d].lut_pooled - oc.lut_pooled
+                parts.append((u, *(np.concatenate([_shift(S[:, :F], delta), _shift_resp(S[:, F:], rho)], axis=1)
+                                   for S in (S1, S2))))
+            u = np.unique(np.concatenate([q[0] for q in parts]))
+            S1 = np.zeros((u.size, parts[0][1].shape[1]))
+            S2 = np.zeros_like(S1)
+            for cells, s1, s2 in parts:
+                S1[np.searchsorted(u, cells)] += s1
+                S2[np.searchsorted(u, cells)] += s2
+            T_h, TR_h = level.T, level.TR               # already one row per stratum
+        else:
+            d = data.districts.index(name)
+            u, S1, S2 = units[d]
+            groups = np.flatnonzero(g_d == d)
+            T_h = np.zeros((H, level.T.shape[1]))
+            TR_h = np.zeros((H, level.TR.shape[1]))
+            np.add.at(T_h, g_h[groups], level.T)
+            np.add.at(TR_h, g_h[groups], level.TR)
+        level.V, T_cal = cal.adjust(u, S1[:, :F], S2[:, :F], level.V, T_h)
+        level.VR, TR_cal = cal.adjust(u, S1[:, F:], S2[:, F:], level.VR, TR_h)
+        level.cal = (T_cal, TR_cal, b_h)
 
 
 def _missing_items(data: SurveyData, lay, P: np.ndarray, missing_items: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["SurveyData", "InputError", "read_csv", "read_factors", "DESIGN_COLUMNS"]
+__all__ = ["SurveyData", "Calibration", "InputError", "read_csv", "read_factors", "DESIGN_COLUMNS"]
 
 DESIGN_COLUMNS = ("respondent_id", "district", "stratum", "psu", "weight")
 """Columns of the CSV format that are not criteria. ``psu`` and ``respondent_id`` are optional."""
@@ -67,6 +67,10 @@ class SurveyData:
         Labels used in error messages.
     notes : tuple of str
         What the reader did (period, questionnaire versions, weighting report).
+    calibration : Calibration or None
+        How the final weights were calibrated (post-stratification or raking), so that the
+        variance is the calibration (g-weight residual) variance, as R's ``survey`` computes it
+        for ``postStratify()`` / ``calibrate()`` designs; None: the weights are treated as fixed.
     """
     items: tuple[str, ...]
     answers: np.ndarray
@@ -81,6 +85,7 @@ class SurveyData:
     satisfied_from: int = 4
     respondent_id: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    calibration: "Calibration | None" = None
 
     def __post_init__(self):
         n = self.weights.shape[0]
@@ -98,6 +103,12 @@ class SurveyData:
         unknown = [i for i in self.factor_of if i not in self.items]
         if unknown:
             raise InputError(f"factor map names unknown criteria: {', '.join(unknown)}")
+        if self.calibration is not None:
+            if self.calibration.margins[0].size != n:
+                raise InputError(f"calibration margins must have one code per respondent ({n})")
+            if self.psu is not None:
+                raise InputError("a calibration variance with PSU clusters is not supported (each respondent "
+                                 "must be its own PSU)")
         if not SCALE[0] < self.satisfied_from <= SCALE[1]:
             raise InputError(f"satisfied_from must be in {SCALE[0] + 1}..{SCALE[1]}, got {self.satisfied_from}")
 
@@ -111,16 +122,17 @@ class SurveyData:
         return tuple(dict.fromkeys(self.factor_of[i] for i in self.items if i in self.factor_of))
 
     def with_weights(self, weights: np.ndarray, note: str | None = None) -> "SurveyData":
-        """A copy with other final weights (e.g. after raking)."""
+        """A copy with other final weights (e.g. after raking), treated as fixed (no calibration)."""
         w = np.asarray(weights, dtype=float)
         if w.shape != self.weights.shape or not np.all(np.isfinite(w) & (w > 0)):
             raise InputError("new weights must be finite, > 0 and one per respondent")
-        return replace(self, weights=w, notes=self.notes + ((note,) if note else ()))
+        return replace(self, weights=w, notes=self.notes + ((note,) if note else ()), calibration=None)
 
     @classmethod
     def from_arrays(cls, answers, weights, district, *, stratum=None, psu=None, items: Sequence[str] | None = None,
                     factor_of: Mapping[str, str] | None = None, item_weights=None, satisfied_from: int = 4,
-                    respondent_id=None, notes: Iterable[str] = ()) -> "SurveyData":
+                    respondent_id=None, notes: Iterable[str] = (),
+                    calibration: "Calibration | None" = None) -> "SurveyData":
         """Build from plain arrays (labels of any kind; NaN or 0 answers are missing).
 
         ``stratum`` defaults to the district (each unit its own stratum).
@@ -151,7 +163,45 @@ class SurveyData:
                    stratum=sc, strata=sl, psu=pc, factor_of=dict(factor_of or {}), item_weights=item_weights,
                    satisfied_from=satisfied_from,
                    respondent_id=None if respondent_id is None else np.asarray(respondent_id),
-                   notes=tuple(notes))
+                   notes=tuple(notes), calibration=calibration)
+
+
+CALIBRATION_KINDS = ("poststratify", "calibrate")
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """The calibration behind the final weights, for the calibration variance.
+
+    ``kind``: ``"poststratify"`` (R's ``postStratify()``: the residual of a linearised variable is
+    its deviation from its *unweighted* mean in the respondent's cell) or ``"calibrate"`` (R's
+    ``calibrate()``, any ``calfun`` such as raking: the residual of a weighted least-squares fit on
+    the margins' indicators, weighted by the design weights before calibration). ``margins``:
+    one code array per margin (each respondent in exactly one cell of each margin, codes 0..),
+    ``design_weights``: the weights before calibration (``calibrate``). Only for designs without
+    PSU clusters (each respondent its own PSU), as the database gives.
+    """
+    kind: str
+    margins: tuple[np.ndarray, ...]
+    design_weights: np.ndarray | None = None
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in CALIBRATION_KINDS:
+            raise InputError(f"calibration kind must be one of {', '.join(CALIBRATION_KINDS)}; got {self.kind!r}")
+        margins = tuple(np.unique(np.asarray(m), return_inverse=True)[1].reshape(-1).astype(np.intp)
+                        for m in self.margins)
+        if not margins or len({m.size for m in margins}) != 1:
+            raise InputError("calibration margins must be code arrays of one length")
+        object.__setattr__(self, "margins", margins)
+        if self.kind == "calibrate":
+            if self.design_weights is None:
+                raise InputError("calibrate needs the design weights before calibration")
+            object.__setattr__(self, "design_weights", np.asarray(self.design_weights, dtype=float))
+
+    def subset(self, keep: np.ndarray) -> "Calibration":
+        return Calibration(self.kind, tuple(m[keep] for m in self.margins),
+                           None if self.design_weights is None else self.design_weights[keep], self.names)
 
 
 def nfc(text: str) -> str:

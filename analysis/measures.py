@@ -73,6 +73,7 @@ class _Level:
     E: np.ndarray
     Z: np.ndarray       # (2, NS, 2): sum w z^2, sum w z per (set, variant)
     P: np.ndarray       # (J, 6) category totals
+    cal: tuple | None = None   # calibration variance: (T, TR, b) of the residuals over every stratum
 
 
 def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average: bool = False) -> dict | None:
@@ -121,7 +122,9 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average
         est_fa = cen.pooled[factor_sets].mean(axis=0)
         share_fa = cen.pooled_share[factor_sets].mean(axis=0)
     Gam = np.concatenate(cols + [G_ia, G_po, G_fa], axis=1)
-    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (level.b[:, None] * (level.T @ Gam) ** 2).sum(axis=0)
+    # the stratum totals in the variance: the domain's groups, or (calibration) residual totals of every stratum
+    T_v, TR_v, b_v = (level.T, level.TR, level.b) if level.cal is None else level.cal
+    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (b_v[:, None] * (T_v @ Gam) ** 2).sum(axis=0)
     # respondents: features [has, rt', rs', rnd'] per set, centred at the pooled ratios
     TRs = level.TR.sum(axis=0).reshape(NS, 4)
     W_has = TRs[:, 0]
@@ -134,7 +137,7 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average
         GR[np.arange(NS), 1 + v, np.arange(NS), v] = np.where(ok, 1.0 / Wh, 0.0)
         GR[np.arange(NS), 0, np.arange(NS), v] = np.where(ok, dev[:, v] / Wh, 0.0)
     GR = GR.reshape(4 * NS, 3 * NS)
-    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (level.b[:, None] * (level.TR @ GR) ** 2).sum(axis=0)
+    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (b_v[:, None] * (TR_v @ GR) ** 2).sum(axis=0)
     if average:
         # lonely_psu="average" (survey:::onestage): each estimate's variance (lonely strata left out) times
         # (strata with rows behind the estimate) / (those strata with more than one PSU, b_h > 0)
