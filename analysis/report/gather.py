@@ -58,6 +58,9 @@ class ReportRequest:
     drop_incomplete: bool = False
     tz: str = "Asia/Ho_Chi_Minh"
     level: float = 0.95
+    sae: bool = False                       # small-area estimates of the unit index (analysis.sae)
+    sae_covariates: Path | None = None      # CSV: a key column (ward/unit/district/slug) + covariates
+    sae_columns: tuple[str, ...] | None = None
 
     @property
     def compare(self) -> bool:
@@ -429,6 +432,19 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         report("estimating", 0.3)
         table = compute_table(data, level=request.level, target=request.target,
                               progress=lambda done, total: report("estimating", 0.3 + 0.4 * done / max(total, 1)))
+        if request.sae:
+            from analysis.sae import read_covariates, small_area_table
+
+            covariates, columns = None, ()
+            if request.sae_covariates is not None:
+                try:
+                    covariates, columns = read_covariates(request.sae_covariates, columns=request.sae_columns)
+                except OSError as exc:
+                    raise ReportRequestError(f"--sae-covariates: {exc}") from None
+            try:
+                table, _ = small_area_table(table, covariates=covariates, columns=columns)
+            except ValueError as exc:
+                raise ReportRequestError(f"small-area estimates: {exc}") from None
         report("breakdowns", 0.7)
         rows = scan.rows_of(data.respondent_id)
         breakdowns = {}
@@ -463,7 +479,8 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         table=list(table.rows()), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
         target=request.target, compare_period=compare_period, compare_table=compare_table,
         generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
-        engine={"notes": tuple(data.notes), "weights": request.weights, "level": request.level, "seconds": seconds})
+        engine={"notes": tuple(table.notes), "weights": request.weights,
+                "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds})
     return inputs, table
 
 

@@ -131,8 +131,10 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         "criteria": T.criteria(report, t), "distributions": T.distributions(report, t),
         "breakdowns": breakdowns, "counts": T.counts(report, t), "weighting": T.weighting(report, t),
         "margins": T.margins(report, t, per_unit=False), "exclusions": T.exclusions(report, t),
+        "small_areas": T.small_areas(report, t),
     }
-    sections = [("summary", t("s_summary")), ("units", t("s_units")), ("heatmap", t("s_heatmap")),
+    sections = [("summary", t("s_summary")), ("units", t("s_units"))] + \
+        ([("small-areas", t("s_small_areas"))] if report.small_areas else []) + [("heatmap", t("s_heatmap")),
                 ("criteria", t("s_criteria")), ("distributions", t("s_distributions")),
                 ("breakdowns", t("s_breakdowns")), ("counts", t("s_counts")), ("methodology", t("s_methodology"))]
     template = _environment().get_template("report.html.j2")

@@ -153,6 +153,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "flag_cv_gt_30": ("CV > 30 %", "CV > 30 %"),
     "nchs_suppress": ("NCHS: không công bố", "NCHS: suppress"),
     "nchs_review": ("NCHS: cần xem lại", "NCHS: review"),
+    "flag_items_missing": ("thiếu tiêu chí: không xếp hạng", "criteria missing: not ranked"),
+    # small-area estimates
+    "s_small_areas": ("Ước lượng vùng nhỏ (mô hình Fay–Herriot)", "Small-area estimates (Fay–Herriot model)"),
+    "c_direct": ("Trực tiếp (%)", "Direct (%)"),
+    "c_sae": ("Vùng nhỏ (%)", "Small-area (%)"),
+    "c_sae_ci": ("Khoảng vùng nhỏ", "Small-area interval"),
+    "c_direct_weight": ("Trọng số của số liệu trực tiếp (%)", "Weight of the direct result (%)"),
+    "c_rank_range": ("Khoảng hạng", "Rank range"),
+    "c_use": ("Nên dùng", "Use"),
+    "use_direct": ("trực tiếp", "direct"),
+    "use_sae": ("vùng nhỏ", "small-area"),
+    "text_small_areas_plain": (
+        "Nhiều đơn vị có ít phiếu, nên chỉ số trực tiếp của họ có khoảng tin cậy rộng và thứ hạng phần lớn là do "
+        "ngẫu nhiên. Ước lượng vùng nhỏ kết hợp kết quả của chính đơn vị với những gì các đơn vị tương tự (cùng loại, "
+        "cùng quận cũ, kết quả kỳ trước…) đạt được: đơn vị càng nhiều phiếu thì càng giữ kết quả của mình, càng ít "
+        "phiếu thì càng được kéo về phía các đơn vị tương tự. Các ước lượng được điều chỉnh để trung bình theo dân số "
+        "bằng chỉ số trực tiếp của toàn thành phố. Thứ hạng dùng ước lượng vùng nhỏ, kèm khoảng hạng mà khoảng tin "
+        "cậy cho phép.",
+        "Many units have few responses, so their direct index has a wide interval and their rank is mostly "
+        "chance. The small-area estimate combines the unit's own result with what similar units (same kind, same "
+        "former district, last period's result...) score: the more responses a unit has, the more it keeps its "
+        "own result; the fewer, the more it is pulled towards similar units. The estimates are adjusted so that "
+        "their population-weighted mean equals the city's direct index. Ranks use the small-area estimates, with "
+        "the range of ranks their intervals allow."),
+    "text_small_areas": (
+        "Trọng số của số liệu trực tiếp = A/(A + phương sai mẫu của đơn vị). «Nên dùng: trực tiếp» khi số liệu trực "
+        "tiếp chính xác ít nhất bằng ước lượng vùng nhỏ. Đơn vị không xếp hạng: chỉ số trên ít tiêu chí hơn bảng hỏi. "
+        "Chi tiết: docs/analysis.md.",
+        "Weight of the direct result = A/(A + the unit's sampling variance). 'Use: direct' where the direct result "
+        "is at least as precise as the small-area estimate. Units without a rank: an index over fewer criteria than "
+        "the questionnaire's. Details: docs/analysis.md."),
     # charts
     "x_index": ("Chỉ số hài lòng (%)", "Satisfaction index (%)"),
     "x_share": ("Tỷ lệ câu trả lời (%)", "Share of answers (%)"),
@@ -268,6 +299,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "on the domain's degrees of freedom; where the index is 0 or 100 % the Korn–Graubard interval is used. "
         "Design effect (deff) relative to simple random sampling with replacement; effective sample size = n / deff."),
     "m_weighting_title": ("Gia quyền", "Weights"),
+    "m_weighting_calibrated": (
+        "Trọng số: {method}. Phương sai tính theo phần dư hiệu chỉnh (g-weight residual), như thiết kế "
+        "postStratify()/calibrate() của gói survey của R, nên phản ánh việc hiệu chỉnh trọng số. Hiệu ứng thiết kế do "
+        "gia quyền (Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",
+        "Weights: {method}. The variance is the calibration (g-weight residual) variance, as R's survey "
+        "package computes it for postStratify()/calibrate() designs, so it reflects the calibration. Design effect "
+        "of weighting (Kish): deff = n·Σw²/(Σw)². The fit to the population margins is in Responses and weighting."),
     "m_weighting": (
         "Trọng số: {method}. Trọng số được coi là cố định khi tính phương sai. Hiệu ứng thiết kế do gia quyền "
         "(Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",

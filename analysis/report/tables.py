@@ -100,7 +100,8 @@ def display_columns(table: Table, t: Translator) -> list[tuple[str, list[int], s
         i = shown[k]
         c = cols[i]
         if c.key.endswith("low") and k + 1 < len(shown) and cols[shown[k + 1]].key.endswith("high"):
-            merged.append((t("c_ci") if c.key == "ci_low" else t("c_change_ci"), [i, shown[k + 1]], c.kind))
+            title = {"ci_low": "c_ci", "sae_low": "c_sae_ci"}.get(c.key, "c_change_ci")
+            merged.append((t(title), [i, shown[k + 1]], c.kind))
             k += 2
         else:
             merged.append((c.title, [i], c.kind))
@@ -179,6 +180,27 @@ def units(report: Report, t: Translator) -> Table:
         if e.few:
             table.few.add(len(table.rows))
         table.rows.append(row)
+    return table
+
+
+def small_areas(report: Report, t: Translator) -> Table:
+    """Direct and small-area estimates side by side, ranked by the small-area estimate."""
+    table = Table("Small areas" if t.lang == "en" else "Ước lượng vùng nhỏ", t("s_small_areas"),
+                  [Column("rank", t("c_rank"), "int"), Column("rank_range", t("c_rank_range")),
+                   Column("unit", t("c_unit")), Column("n", t("c_n"), "int"),
+                   Column("p", t("c_direct"), "pct"), Column("ci_low", t("c_ci_low"), "pct"),
+                   Column("ci_high", t("c_ci_high"), "pct"),
+                   Column("sae", t("c_sae"), "pct"), Column("sae_low", t("c_ci_low"), "pct"),
+                   Column("sae_high", t("c_ci_high"), "pct"),
+                   Column("direct_weight", t("c_direct_weight"), "pct"), Column("preferred", t("c_use"))],
+                  note=t("text_small_areas"))
+    for a in report.small_areas:
+        e = a.direct
+        span = "" if a.rank is None else f"{a.rank_best}–{a.rank_worst}"
+        table.rows.append([a.rank, span, _label(e, t), e.n, e.p, e.low, e.high, a.sae, a.low, a.high,
+                           a.direct_weight, t("use_direct" if a.direct_preferred else "use_sae")])
+        if a.rank is None:
+            table.few.add(len(table.rows) - 1)
     return table
 
 
