@@ -7,7 +7,11 @@ nothing from the web application.
 
 * Reporting units are the leaf units (units without active children) that have
   responses; each is its own stratum and its slug is the ``district`` label.
-* Responses marked excluded (``excluded_at`` set) are left out.
+* Responses marked excluded (``excluded_at`` set) are left out, and so are
+  responses held for review as possibly stuffed (``integrity_holds`` with state
+  ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
+  restricts the index to one origin: ``open-link`` (the unit's QR link or the
+  web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
 * Answers (one character per criterion: ``1``..``5``, ``n`` not applicable,
   ``-`` no answer) are decoded with numpy, one questionnaire version at a time;
   versions of one questionnaire are aligned by criterion code. Factor
@@ -30,7 +34,20 @@ import numpy as np
 from .inputs import InputError, SurveyData
 from .weights import Margin, design_weights, poststratify, rake
 
-__all__ = ["load_db", "WEIGHTING", "DbError"]
+__all__ = ["load_db", "WEIGHTING", "DbError", "ORIGINS", "HELD", "held_sql"]
+
+ORIGINS = {"open-link": "channel IN ('phone', 'web')", "kiosk": "channel = 'kiosk'", "paper": "channel = 'paper'"}
+"""Where responses came from: the unit's open link (QR code or web list), a registered kiosk, paper forms.
+(Invitations will be a fourth origin once they exist.)"""
+HELD = ("leave-out", "include")
+"""Responses held for review as possibly stuffed: left out of the index (default) or included."""
+
+
+def held_sql(conn) -> str | None:
+    """SQL true for a response held for review (None when the database has no integrity tables)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'integrity_holds'").fetchone():
+        return "id IN (SELECT response_id FROM integrity_holds WHERE state = 'held')"
+    return None
 
 WEIGHTING = ("none", "design", "poststratify", "rake")
 """``none``: every response weighs 1. ``design``: unit population / unit sample size.
@@ -64,7 +81,7 @@ def _utc(day: date, zone: ZoneInfo) -> str:
 def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
-            trim: tuple[float, float] | None = None,
+            trim: tuple[float, float] | None = None, held: str = "leave-out", origin: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -88,6 +105,10 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         responses are dropped and counted in ``notes``.
     rake_tol, rake_max_iter, trim : keyword-only
         Passed to :func:`analysis.weights.rake`.
+    held : {"leave-out", "include"}, keyword-only
+        Responses held for review as possibly stuffed: left out (default) or included.
+    origin : {"open-link", "kiosk", "paper"}, optional, keyword-only
+        Only responses of this origin (see :data:`ORIGINS`); default all.
     progress : callable, optional, keyword-only
         ``progress(done, total)`` while decoding.
 
@@ -105,6 +126,10 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
     """
     if weights not in WEIGHTING:
         raise DbError(f"weights must be one of {', '.join(WEIGHTING)}; got {weights!r}")
+    if held not in HELD:
+        raise DbError(f"held must be one of {', '.join(HELD)}; got {held!r}")
+    if origin is not None and origin not in ORIGINS:
+        raise DbError(f"origin must be one of {', '.join(ORIGINS)}; got {origin!r}")
     path = Path(path)
     if not path.is_file():
         raise DbError(f"{path}: no such database file")
@@ -122,7 +147,7 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         conn = sqlite3.connect(str(path))
     try:
         return _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol,
-                     rake_max_iter, trim, progress)
+                     rake_max_iter, trim, progress, held, origin)
     except sqlite3.DatabaseError as exc:
         raise DbError(f"{path}: cannot read the survey database: {exc}") from None
     finally:
@@ -136,7 +161,7 @@ def _category_case(column: str, categories: list[str]) -> tuple[str, list]:
 
 
 def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol, rake_max_iter,
-          trim, progress) -> SurveyData:
+          trim, progress, held="leave-out", origin=None) -> SurveyData:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = {"units", "unit_population", "questionnaires", "responses"} - tables
     if missing:
@@ -151,6 +176,9 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
 
     where = ["excluded_at IS NULL"]
     args: list = []
+    held_where = held_sql(conn)
+    if origin is not None:
+        where.append(ORIGINS[origin])
     if d0:
         where.append("submitted_at >= ?")
         args.append(_utc(d0, zone))
@@ -212,6 +240,12 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
             sql_, extra = _category_case(dim, cats)
             cols.append(f"group_concat(char({sql_}), '')")
             cat_args.extend(extra)
+    held_n = 0
+    if held_where is not None:
+        held_n = conn.execute(f"SELECT count(*) FROM responses WHERE {held_where} AND {' AND '.join(where)}",
+                              args).fetchone()[0]
+        if held == "leave-out":
+            where.append(f"NOT {held_where}")
     if progress:
         progress(0, 1)
     row = conn.execute(f"SELECT {', '.join(cols)} FROM responses WHERE {' AND '.join(where)}",
@@ -272,6 +306,11 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
         r, c = np.argwhere(invalid)[0]
         raise DbError(f"response id {rid[r]}: an answer {chr(answer_bytes[r, c])!r} is not 1..5, n or -")
     notes = [f"database: {path}", f"period: {period}", f"questionnaire: {questionnaire}"]
+    if origin is not None:
+        notes.append(f"origin: {origin} only")
+    if held_n:
+        notes.append(f"held for review as possibly stuffed: {held_n} response(s) "
+                     + ("left out (held=leave-out)" if held == "leave-out" else "included (held=include)"))
 
     # ---- questionnaire versions -> criteria aligned by code
     versions = {v: defs[(questionnaire, v)] for v in widths}
