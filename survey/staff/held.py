@@ -69,4 +69,4 @@ def integrity_review():
             "hold": "held again"}[action]
     flash(f"{changed} response{'' if changed == 1 else 's'} {verb}." if changed
           else "Nothing changed: the responses were already in that state.")
-    return redirect(back)
+    return redirect(back, code=303)
