@@ -47,11 +47,14 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")   # a COMMIT that fails (disk full) rolls back too: nothing partial stays
     except BaseException:
         if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+            try:
+                db.conn.execute("ROLLBACK")
+            except sqlite3.Error:   # SQLite may have rolled back by itself after an I/O error
+                pass
         raise
-    db.conn.execute("COMMIT")
 
 
 def get_db() -> sqlite_utils.Database:
