@@ -240,6 +240,63 @@ def _report_jobs(db: sqlite_utils.Database) -> None:
 
 
 
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run several statements inside the caller's transaction.
+
+    (``executescript`` would COMMIT first, breaking the migration's atomicity.)
+    """
+    import sqlite3
+
+    statement = ""
+    for line in sql.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet applied; return their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row["name"] for row in db.query("SELECT name FROM schema_migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                       [name, datetime.now(timezone.utc).isoformat(timespec="seconds")])
+        applied.append(name)
+    return applied
+
+
+@migration("0004_throttle")
+def _throttle(db: sqlite_utils.Database) -> None:
+    """Rate-limit counters shared by every server process (survey/throttle.py), and sign-in
+    locks per (user name, client address digest) (survey/staff/users.py).
+
+    ``login_attempts`` (0002) is no longer written: a lock per user name let anyone
+    lock any account with five wrong passwords.
+    """
+    from .throttle import SCHEMA
+
+    _script(db, SCHEMA)
+    _script(db, """
+    CREATE TABLE IF NOT EXISTS login_locks (
+        username TEXT NOT NULL COLLATE NOCASE,
+        address TEXT NOT NULL,              -- keyed digest of the client address (throttle.digest)
+        failures INTEGER NOT NULL CHECK (failures >= 0),
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT,
+        PRIMARY KEY (username, address)
+    );
+    CREATE INDEX IF NOT EXISTS login_locks_last_failure ON login_locks(last_failure_at);
+    """)
+
+
 @migration("0007_integrity")
 def _integrity(db: sqlite_utils.Database) -> None:
     """Where each response came from and whether it looks stuffed (survey/integrity.py, docs/integrity.md).
@@ -351,61 +408,4 @@ def _integrity(db: sqlite_utils.Database) -> None:
         n5 INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (day, unit_id)
     ) WITHOUT ROWID;
-    """)
-
-
-def _script(db: sqlite_utils.Database, sql: str) -> None:
-    """Run several statements inside the caller's transaction.
-
-    (``executescript`` would COMMIT first, breaking the migration's atomicity.)
-    """
-    import sqlite3
-
-    statement = ""
-    for line in sql.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.execute(statement)
-            statement = ""
-    if statement.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
-
-
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet applied; return their names."""
-    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    done = {row["name"] for row in db.query("SELECT name FROM schema_migrations")}
-    applied = []
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            fn(db)
-            db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                       [name, datetime.now(timezone.utc).isoformat(timespec="seconds")])
-        applied.append(name)
-    return applied
-
-
-@migration("0004_throttle")
-def _throttle(db: sqlite_utils.Database) -> None:
-    """Rate-limit counters shared by every server process (survey/throttle.py), and sign-in
-    locks per (user name, client address digest) (survey/staff/users.py).
-
-    ``login_attempts`` (0002) is no longer written: a lock per user name let anyone
-    lock any account with five wrong passwords.
-    """
-    from .throttle import SCHEMA
-
-    _script(db, SCHEMA)
-    _script(db, """
-    CREATE TABLE IF NOT EXISTS login_locks (
-        username TEXT NOT NULL COLLATE NOCASE,
-        address TEXT NOT NULL,              -- keyed digest of the client address (throttle.digest)
-        failures INTEGER NOT NULL CHECK (failures >= 0),
-        last_failure_at TEXT NOT NULL,
-        locked_until TEXT,
-        PRIMARY KEY (username, address)
-    );
-    CREATE INDEX IF NOT EXISTS login_locks_last_failure ON login_locks(last_failure_at);
     """)
