@@ -474,3 +474,47 @@ def save(db: sqlite_utils.Database, response, saver, *, received: datetime, serv
             record(db, Origin(response_id, response.unit_id, response.channel, response.kiosk_id, received, served,
                               keys, response.answers), rules)
     return stored
+
+
+# --- limits (refusals), on the shared counters of survey/throttle.py --------------------------
+
+@dataclass(frozen=True)
+class Limits:
+    client_per_hour: int = 6            # one client key, one unit
+    address_per_10_minutes: int = 120   # one address, every unit (generous: carrier NAT, office routers)
+    kiosk_per_minute: int = 20          # one kiosk (its offline queue waits and retries on a refusal)
+
+
+def limits_from_config(config: Mapping) -> Limits:
+    return Limits(int(config["LIMIT_CLIENT_PER_HOUR"]), int(config["LIMIT_ADDRESS_PER_10_MINUTES"]),
+                  int(config["LIMIT_KIOSK_PER_MINUTE"]))
+
+
+def over_limit(db: sqlite_utils.Database, *, unit_id: int, kiosk_id: int | None, keys: ClientKeys | None,
+               moment: datetime, limits: Limits) -> int | None:
+    """Count this submission against its limits; the seconds to wait when one refuses it (nothing is
+    counted then), None when it may be stored.
+
+    Kiosks have their own limit per kiosk; open-link submissions one per client key and unit (tight)
+    and one per address (generous). The counters are rows of the database (survey/throttle.py), so
+    every worker sees the same counts; their keys are the daily-salted keys, never an address.
+    """
+    from . import throttle
+
+    now = moment.timestamp()
+    if kiosk_id is not None:
+        checks = [("submit-kiosk", str(kiosk_id), 60, limits.kiosk_per_minute)]
+    elif keys is not None:
+        checks = [("submit-client", f"{unit_id}:{keys.client}", 3600, limits.client_per_hour),
+                  ("submit-address", keys.address, 600, limits.address_per_10_minutes)]
+    else:
+        return None
+    counted = []
+    for scope, key, window, limit in checks:
+        verdict = throttle.hit(db, scope, key, window_s=window, limit=limit, now=now)
+        if not verdict.allowed:
+            for done_scope, done_key, done_window in counted:      # give back what this request counted
+                throttle.release(db, done_scope, done_key, window_s=done_window, now=now)
+            return verdict.retry_after
+        counted.append((scope, key, window))
+    return None
