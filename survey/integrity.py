@@ -482,12 +482,12 @@ def save(db: sqlite_utils.Database, response, saver, *, received: datetime, serv
 class Limits:
     client_per_hour: int = 6            # one client key, one unit
     address_per_10_minutes: int = 120   # one address, every unit (generous: carrier NAT, office routers)
-    kiosk_per_minute: int = 20          # one kiosk (its offline queue waits and retries on a refusal)
+    kiosk_per_10_minutes: int = 600     # one kiosk (generous: an offline queue arrives at once; it retries on 429)
 
 
 def limits_from_config(config: Mapping) -> Limits:
     return Limits(int(config["LIMIT_CLIENT_PER_HOUR"]), int(config["LIMIT_ADDRESS_PER_10_MINUTES"]),
-                  int(config["LIMIT_KIOSK_PER_MINUTE"]))
+                  int(config["LIMIT_KIOSK_PER_10_MINUTES"]))
 
 
 def over_limit(db: sqlite_utils.Database, *, unit_id: int, kiosk_id: int | None, keys: ClientKeys | None,
@@ -503,7 +503,7 @@ def over_limit(db: sqlite_utils.Database, *, unit_id: int, kiosk_id: int | None,
 
     now = moment.timestamp()
     if kiosk_id is not None:
-        checks = [("submit-kiosk", str(kiosk_id), 60, limits.kiosk_per_minute)]
+        checks = [("submit-kiosk", str(kiosk_id), 600, limits.kiosk_per_10_minutes)]
     elif keys is not None:
         checks = [("submit-client", f"{unit_id}:{keys.client}", 3600, limits.client_per_hour),
                   ("submit-address", keys.address, 600, limits.address_per_10_minutes)]

@@ -102,9 +102,9 @@ SETTINGS: list[Setting] = [
     Setting("LIMIT_ADDRESS_PER_10_MINUTES", 120,
             "Submissions from one address (IPv6: one /64), all units, per 10 minutes; more are refused "
             "(generous: carrier NAT and office routers put many citizens behind one address)."),
-    Setting("LIMIT_KIOSK_PER_MINUTE", 20,
-            "Submissions from one kiosk per minute; more are refused with 429 and the kiosk's queue sends "
-            "them again later (nothing is lost)."),
+    Setting("LIMIT_KIOSK_PER_10_MINUTES", 600,
+            "Submissions from one kiosk per 10 minutes; more are refused with 429 and the kiosk's queue sends "
+            "them again later (nothing is lost). Generous: a kiosk back online sends its whole queue at once."),
     Setting("TEST_CLOCK", False,
             "Tests only (ignored unless TESTING is on): take the server's time from an X-Test-Clock request header."),
     Setting("REPORTS_FOLDER", None,
