@@ -418,13 +418,12 @@ HELD_ORDER = "h.received_at DESC, h.response_id DESC"
 
 
 def held_page(db: sqlite_utils.Database, *, state: str, reason: str, first: str, last: str, scope,
-              limit: int, offset: int) -> tuple[int, list[dict]]:
+              limit: int, offset: int, count: dict | None = None) -> tuple[int, list[dict]]:
     """(total, one page) of flagged responses in ``state`` ('held', 'accepted', 'excluded'), latest first.
 
     The total comes from integrity_counts; the page walks an index in time order.
     """
-    total = 0
-    count = counts(db, first, last, scope)
+    count = count if count is not None else counts(db, first, last, scope)
     total = count.get(reason, {}).get(state, 0)
     if total == 0 or offset >= total:
         return total, []
