@@ -65,7 +65,7 @@ from .design import LONELY_PSU, stratum_factors
 from .inputs import InputError, SurveyData
 from . import indices as _ix
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SummaryError", "Summary", "Whole", "summarize", "read_summary",
+__all__ = ["FORMAT", "FORMAT_VERSION", "SummaryError", "Summary", "Whole", "summarize", "read_summary", "to_bytes", "from_bytes",
            "ROW_FIELDS", "WHOLE_ARRAYS"]
 
 FORMAT = "sipas-summary"
@@ -358,16 +358,14 @@ class Summary:
     # ---- file
     def write(self, path) -> None:
         """Write the Arrow IPC file (through a temporary file: a failure leaves nothing behind)."""
-        import pyarrow as pa
-        import pyarrow.ipc as ipc
-
-        table = self.to_arrow()
+        data = to_bytes(self)
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".sipas", dir=target.parent if str(target.parent) else ".")
-        os.close(fd)
+        if not target.parent.is_dir():
+            raise SummaryError(f"{target.parent}: no such folder")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".sipas", dir=target.parent)
         try:
-            with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -408,17 +406,44 @@ class Summary:
         return pa.Table.from_arrays(data, schema=schema)
 
 
+def to_bytes(summary: Summary) -> bytes:
+    """The summary as the bytes of a ``.sipas`` file (what a Dask task sends back)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    table = summary.to_arrow()
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def read_summary(path) -> Summary:
     """Read a ``.sipas`` file; refuse anything that is not a summary this version understands."""
     import pyarrow as pa
-    import pyarrow.ipc as ipc
 
     name = str(path)
     try:
         with pa.memory_map(name, "r") as source:
-            table = ipc.open_file(source).read_all()
+            return _from_source(source, name)
     except FileNotFoundError:
         raise SummaryError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise SummaryError(f"{name}: is a folder, not a summary file") from None
+
+
+def from_bytes(data: bytes, *, name: str = "summary") -> Summary:
+    import pyarrow as pa
+
+    return _from_source(pa.BufferReader(data), name)
+
+
+def _from_source(source, name: str) -> Summary:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        table = ipc.open_file(source).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SummaryError(f"{name}: not a summary file (not an Arrow IPC file: {exc})") from None
     meta = table.schema.metadata or {}
