@@ -34,11 +34,11 @@ def summarize_files(files: list[str], province: str, lonely_psu: str, factors, t
 
 
 def local_cluster(n_workers: int = 2, memory_limit: str | None = None):
-    """A ``LocalCluster`` of single-threaded worker processes (no dashboard)."""
+    """A ``LocalCluster`` of single-threaded worker processes (dashboard on a free port)."""
     from dask.distributed import LocalCluster
 
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None,
-                        memory_limit=memory_limit or 0)
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                        worker_dashboard_address=":0", memory_limit=memory_limit or 0)
 
 
 def compute_dask(root, *, scheduler: str | None = None, factors=None, level: float = 0.95,

@@ -20,6 +20,7 @@ file, the row (1 = first data row of that file) and the column.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -213,7 +214,8 @@ def _check(f: Path, t, items: list[str], pc, pa) -> None:
     bad = ~(np.isfinite(wv) & (wv > 0))
     if bad.any():
         i = first(bad)
-        raise InputError(f"{f}, row {i}, column weight: {wv[i - 1]!r} is not a number > 0")
+        shown = "null" if math.isnan(wv[i - 1]) else repr(float(wv[i - 1]))
+        raise InputError(f"{f}, row {i}, column weight: {shown} is not a number > 0")
     for item in items:
         col = t.column(item)
         if not pa.types.is_integer(col.type):
