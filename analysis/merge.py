@@ -134,31 +134,25 @@ def merge_summaries(summaries: list[Summary], *, level: float = 0.95, target: fl
     province_wholes = {p: Whole.combine([s.whole for s in parts], top, membership)
                        for p, parts in sorted(by_province.items())}
     nation = Whole.combine(list(province_wholes.values()), top, membership)
-    cols: dict[str, list] = {}
+    parts: dict[str, list] = {}
 
     def add(lv: str, name: str, part: dict) -> None:
         m = len(part.get("measure", ()))
-        cols.setdefault("level", []).extend([lv] * m)
-        cols.setdefault("district", []).extend([name] * m)
+        parts.setdefault("level", []).append(np.full(m, lv, dtype=object))
+        parts.setdefault("district", []).append(np.full(m, name, dtype=object))
         for k, v in part.items():
-            cols.setdefault(k, []).extend(v)
+            parts.setdefault(k, []).append(np.asarray(v, dtype=object if k in ROW_LABELS else float))
 
     add("overall", "ALL", _ix._rows(nation.level(lay, iw, top, membership), lay, data, iw))
     if provinces:
         for p, whole in province_wholes.items():
             add("province", p, _ix._rows(whole.level(lay, iw, top, membership), lay, data, iw))
-    unit_rows = {}
-    for s in summaries:
-        for i, d in enumerate(s.rows["district"]):
-            unit_rows.setdefault(d, []).append((s, i))
-    for d in sorted(unit_rows):
-        part: dict[str, list] = {}
-        for s, i in unit_rows[d]:
-            for c in ROW_LABELS + ROW_FIELDS:
-                part.setdefault(c, []).append(s.rows[c][i])
-        add("district", d, part)
-    for c in ("n", "df"):
-        cols[c] = [float(x) for x in cols[c]]
+    # the units: every summary's rows, units in label order (each unit's measures stay in engine order)
+    unit_cols = {c: np.concatenate([s.rows[c] for s in summaries]) for c in ("district",) + ROW_LABELS + ROW_FIELDS}
+    order = np.argsort(unit_cols["district"].astype(str), kind="stable")
+    add("district", "", {c: v[order] for c, v in unit_cols.items() if c != "district"})
+    parts["district"][-1] = unit_cols["district"][order]
+    cols = {k: np.concatenate(v) for k, v in parts.items()}
     notes = tuple(f"merged {s.name}: province {s.province}, {s.header.get('n_respondents')} responses, "
                   f"{len(s.districts)} unit(s)" for s in summaries)
     table = _ix._finish(cols, level=level, target=target, ci_method=ci_method, notes=notes)

@@ -460,19 +460,21 @@ def _from_source(source, name: str) -> Summary:
     if version > FORMAT_VERSION:
         raise SummaryError(f"{name}: summary format version {version} is newer than this program reads "
                            f"({FORMAT_VERSION}); upgrade the analysis package")
-    cols = table.to_pydict()
-    kind = cols["kind"]
-    idx_row = [i for i, k in enumerate(kind) if k == "row"]
-    idx_arr = [i for i, k in enumerate(kind) if k == "array"]
-    idx_str = [i for i, k in enumerate(kind) if k == "stratum"]
-    rows = {"district": np.array([cols["district"][i] for i in idx_row], dtype=object)}
+    kind = table.column("kind").to_numpy(zero_copy_only=False)
+    is_row, is_arr, is_str = kind == "row", kind == "array", kind == "stratum"
+
+    def col(column, mask, dtype=object):
+        values = table.column(column).to_numpy(zero_copy_only=False)[mask]
+        return values.astype(dtype) if dtype is not object else values
+    rows = {"district": col("district", is_row)}
     for c in ROW_LABELS:
-        rows[c] = np.array([cols[c][i] for i in idx_row], dtype=object)
+        rows[c] = col(c, is_row)
     for c in ROW_FIELDS:
-        rows[c] = np.array([np.nan if cols[c][i] is None else cols[c][i] for i in idx_row], dtype=float)
+        rows[c] = col(c, is_row, float)
     arrays = {}
-    for i in idx_arr:
-        arrays[cols["name"][i]] = np.array(cols["values"][i], dtype=float).reshape(cols["shape"][i])
+    names, shapes, values = table.column("name"), table.column("shape"), table.column("values")
+    for i in np.flatnonzero(is_arr).tolist():
+        arrays[names[i].as_py()] = values[i].values.to_numpy().reshape(shapes[i].as_py())
     missing = [a for a in WHOLE_ARRAYS if a not in arrays]
     if missing:
         raise SummaryError(f"{name}: damaged summary (missing {', '.join(missing)})")
@@ -481,8 +483,8 @@ def _from_source(source, name: str) -> Summary:
     for a, shape in expect.items():
         if arrays[a].shape != shape:
             raise SummaryError(f"{name}: damaged summary ({a} has shape {arrays[a].shape}, expected {shape})")
-    strata = tuple(cols["name"][i] for i in idx_str)
-    n_psu = np.array([cols["n"][i] for i in idx_str], dtype=float)
+    strata = tuple(col("name", is_str).tolist())
+    n_psu = col("n", is_str, float)
     return Summary(header, rows, Whole(**{a: arrays[a] for a in WHOLE_ARRAYS}), strata, n_psu, path=name)
 
 
