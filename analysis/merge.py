@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import indices as _ix
+from .accumulate import _layout
+from .measures import _rows
+from .table import IndexTable, finish_table
 from .inputs import SurveyData
 from .summary import FORMAT_VERSION, ROW_FIELDS, ROW_LABELS, Summary, SummaryError, Whole
 
@@ -104,7 +106,7 @@ def _engine_shape(h: dict):
                       district=np.zeros(0, dtype=np.intp), districts=(), stratum=np.zeros(0, dtype=np.intp),
                       strata=(), factor_of=dict(h["factor_of"]), item_weights=np.asarray(h["item_weights"]),
                       satisfied_from=int(h["satisfied_from"]))
-    lay = _ix._layout(data)
+    lay = _layout(data)
     iw = data.item_weights[lay.order]
     NS = len(lay.sets)
     membership = np.zeros((J, NS))
@@ -116,7 +118,7 @@ def _engine_shape(h: dict):
 
 
 def merge_summaries(summaries: list[Summary], *, level: float = 0.95, target: float | None = 0.80,
-                    ci_method: str = "logit", provinces: bool = True, rake_national=None) -> _ix.IndexTable:
+                    ci_method: str = "logit", provinces: bool = True, rake_national=None) -> IndexTable:
     """The national table (see the module docstring)."""
     if rake_national is not None:
         raise SummaryError(NATIONAL_RAKING)
@@ -143,10 +145,10 @@ def merge_summaries(summaries: list[Summary], *, level: float = 0.95, target: fl
         for k, v in part.items():
             parts.setdefault(k, []).append(np.asarray(v, dtype=object if k in ROW_LABELS else float))
 
-    add("overall", "ALL", _ix._rows(nation.level(lay, iw, top, membership), lay, data, iw))
+    add("overall", "ALL", _rows(nation.level(lay, iw, top, membership), lay, data, iw))
     if provinces:
         for p, whole in province_wholes.items():
-            add("province", p, _ix._rows(whole.level(lay, iw, top, membership), lay, data, iw))
+            add("province", p, _rows(whole.level(lay, iw, top, membership), lay, data, iw))
     # the units: every summary's rows, units in label order (each unit's measures stay in engine order)
     unit_cols = {c: np.concatenate([s.rows[c] for s in summaries]) for c in ("district",) + ROW_LABELS + ROW_FIELDS}
     order = np.argsort(unit_cols["district"].astype(str), kind="stable")
@@ -155,7 +157,7 @@ def merge_summaries(summaries: list[Summary], *, level: float = 0.95, target: fl
     cols = {k: np.concatenate(v) for k, v in parts.items()}
     notes = tuple(f"merged {s.name}: province {s.province}, {s.header.get('n_respondents')} responses, "
                   f"{len(s.districts)} unit(s)" for s in summaries)
-    table = _ix._finish(cols, level=level, target=target, ci_method=ci_method, notes=notes)
+    table = finish_table(cols, level=level, target=target, ci_method=ci_method, notes=notes)
     _rank_provinces(table, ci_method)
     return table
 

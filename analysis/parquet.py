@@ -139,7 +139,7 @@ def read_parquet(paths, *, factors=None, progress: Callable[[int, int], None] | 
     J = len(items)
     answers = np.empty((n, J), dtype=np.uint8)
     weights = np.empty(n)
-    dist_parts, strat_parts, psu_parts, rid_parts = [], [], [], []
+    dist_parts, strat_parts, psu_parts = [], [], []
     row = 0
     for f, t in tables:
         m = t.num_rows

@@ -51,6 +51,9 @@ def run_parquet_indices(args) -> int:
                        f"final weights)")
     if args.no_overall:
         raise CliError("--no-overall is not available with --parquet")
+    if getattr(args, "sae", False):
+        raise CliError("--sae is not available with --parquet yet: run indices --parquet DIR, then the small-area "
+                       "step on the database or CSV of the province")
     if args.dask:
         from .distributed import compute_dask
 

@@ -53,17 +53,16 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ._blas import single_threaded_blas
-from .design import LONELY_PSU, stratum_factors
+from .design import LONELY_PSU
 from .inputs import InputError, SurveyData
-from . import indices as _ix
+from . import accumulate as _acc, measures as _meas
+from .indices import _levels
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SummaryError", "Summary", "Whole", "summarize", "read_summary", "to_bytes", "from_bytes",
            "ROW_FIELDS", "WHOLE_ARRAYS"]
@@ -126,18 +125,18 @@ class Whole:
         if len(parts) == 1:
             return parts[0]
         P = sum(p.P for p in parts)
-        cen = _ix._Centres.from_totals(P, top, membership)
+        cen = _acc._Centres.from_totals(P, top, membership)
         out = None
         for part in parts:
-            pc = _ix._Centres.from_totals(part.P, top, membership)
+            pc = _acc._Centres.from_totals(part.P, top, membership)
             delta = pc.lut_theta - cen.lut_theta     # (J, 3)
             rho = pc.lut_pooled - cen.lut_pooled     # (NS, 3)
             moved = cls(
                 P=part.P,
-                V=_ix._shift(_ix._shift(part.V, delta, 0), delta, 1),
-                T=_ix._shift(part.T, delta),
-                VR=_ix._shift_resp(_ix._shift_resp(part.VR, rho, 0), rho, 1),
-                TR=_ix._shift_resp(part.TR, rho),
+                V=_acc._shift(_acc._shift(part.V, delta, 0), delta, 1),
+                T=_acc._shift(part.T, delta),
+                VR=_acc._shift_resp(_acc._shift_resp(part.VR, rho, 0), rho, 1),
+                TR=_acc._shift_resp(part.TR, rho),
                 Q=part.Q, R2=part.R2, E=_shift_E(part.E, part.TR, rho),
                 H=_shift3(_shift3(part.H, delta, 0), delta, 1),
                 n_item=part.n_item, df_item=part.df_item, n_set=part.n_set, df_set=part.df_set)
@@ -146,25 +145,25 @@ class Whole:
 
     def level(self, lay, iw: np.ndarray, top: int, membership: np.ndarray):
         """The engine's per-level object, ready for its row builder."""
-        cen = _ix._Centres.from_totals(self.P, top, membership)
+        cen = _acc._Centres.from_totals(self.P, top, membership)
         NS = membership.shape[1]
         J = iw.size
-        blocks, share = _ix._item_avg_coefficients(lay, iw, cen, cen)
+        blocks, share = _meas._item_avg_coefficients(lay, iw, cen, cen)
         # coefficient vectors of the ITEM_AVG linearisations on the planes [answered, sat', score'] (3J)
         C = np.zeros((J, 3, NS, 2))
         for s, (f, members) in enumerate(lay.sets):
             for b in members:
                 lo, hi = lay.base[b]
-                blk = blocks[b].reshape(hi - lo, _ix.QP, 4)
+                blk = blocks[b].reshape(hi - lo, _acc.QP, 4)
                 for v in range(2):
                     weight = 1.0 if f is not None else share[b, v * 2]
                     C[lo:hi, :, s, v] += weight * blk[:, :3, v * 2]
         C = C.reshape(3 * J, NS * 2)
-        T3 = self.T.reshape(J, _ix.QP)[:, :3].reshape(-1)
+        T3 = self.T.reshape(J, _acc.QP)[:, :3].reshape(-1)
         Z = np.stack([np.einsum("kc,kc->c", C, self.H @ C), T3 @ C]).reshape(2, NS, 2)
         has_i = (self.n_item > 0).astype(float)
         has_s = (self.n_set > 0).astype(float)
-        return _ix._Level(cen, self.V, np.zeros((1, self.T.size)), np.zeros(1), self.VR, self.TR[None, :],
+        return _meas._Level(cen, self.V, np.zeros((1, self.T.size)), np.zeros(1), self.VR, self.TR[None, :],
                           self.Q, self.n_item[None, :], (self.df_item + has_i)[None, :], self.n_set[None, :],
                           (self.df_set + has_s)[None, :], self.R2, self.E, Z, self.P)
 
@@ -191,124 +190,12 @@ def _shift_E(E: np.ndarray, TR: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return out
 
 
-# ----------------------------------------------------------------------------- the engine's levels
-
-@dataclass
-class _Run:
-    lay: object
-    iw: np.ndarray
-    membership: np.ndarray
-    districts: list            # [(label, _Level)]
-    overall: object            # _Level of the whole sample
-    overall_cen: object
-    n_psu: np.ndarray          # per stratum (data.strata order)
-    clustered: bool
-
-
-def _engine_levels(data: SurveyData, *, lonely_psu: str, chunk_rows: int = 1 << 16, threads: int | None = None,
-                   progress=None) -> _Run:
-    """The engine's first two passes (as :func:`analysis.compute_table`), keeping the per-level sums."""
-    chunk_rows = max(int(chunk_rows), 1)
-    lay = _ix._layout(data)
-    n, J = data.n, len(data.items)
-    NS = len(lay.sets)
-    iw = data.item_weights[lay.order]
-    membership = np.zeros((J, NS))
-    for s, (_, members) in enumerate(lay.sets):
-        for b_ in members:
-            lo_, hi_ = lay.base[b_]
-            membership[lo_:hi_, s] = iw[lo_:hi_]
-    d_code = data.district.astype(np.int64)
-    h_code = data.stratum.astype(np.int64)
-    clustered = data.psu is not None
-    p_code = data.psu.astype(np.int64) if clustered else np.zeros(n, dtype=np.int64)
-    D, H = len(data.districts), len(data.strata)
-    P_ = int(p_code.max()) + 1
-    key = (d_code * H + h_code) * P_ + p_code if D * H * P_ < 2 ** 62 else None
-    perm = None if key is not None and np.all(key[1:] >= key[:-1]) else np.lexsort((p_code, h_code, d_code))
-    reorder = np.any(lay.order != np.arange(J))
-    if perm is not None:
-        d_code, h_code, p_code, w = d_code[perm], h_code[perm], p_code[perm], data.weights[perm]
-        codes = data.answers[perm]
-    else:
-        w, codes = data.weights, data.answers
-    codes = np.ascontiguousarray(codes[:, lay.order] if reorder else codes).astype(np.intp)
-    gchange = np.flatnonzero((d_code[1:] != d_code[:-1]) | (h_code[1:] != h_code[:-1])) + 1
-    g_start = np.concatenate(([0], gchange, [n]))
-    g_d, g_h = d_code[g_start[:-1]], h_code[g_start[:-1]]
-    G = g_start.size - 1
-    dom_bounds = np.searchsorted(d_code, np.arange(D + 1), side="left")
-    psu_h = None
-    if clustered:
-        cchange = np.flatnonzero((d_code[1:] != d_code[:-1]) | (h_code[1:] != h_code[:-1])
-                                 | (p_code[1:] != p_code[:-1])) + 1
-        c_start = np.concatenate(([0], cchange, [n]))
-        c_psu = p_code[c_start[:-1]]
-        psu_h = np.zeros(P_, dtype=np.int64)
-        psu_h[p_code] = h_code
-        n_psu = np.bincount(psu_h[np.unique(p_code)], minlength=H)
-        crossing = bool(np.unique(c_psu).size < c_psu.size)
-    else:
-        c_start = None
-        n_psu = np.bincount(h_code, minlength=H)
-        crossing = False
-    if lonely_psu == "fail" and np.any(n_psu == 1):
-        bad = data.strata[int(np.flatnonzero(n_psu == 1)[0])]
-        raise ValueError(f"stratum {bad!r} has a single PSU (lonely_psu='fail')")
-    a_h, b_h = stratum_factors(n_psu, lonely_psu)
-    P = _ix._category_totals(codes, w, dom_bounds, chunk_rows)
-    overall_cen = _ix._Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
-    cens = [_ix._Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
-    acc = _ix._Acc(D, G, J, NS, NS * 4, crossing)
-    largest_cell = int(np.diff(c_start).max()) if clustered else 1
-    block_rows = min(n, max(chunk_rows, largest_cell))
-    local = threading.local()
-
-    def district(d: int) -> int:
-        if not hasattr(local, "ps"):
-            local.ps = _ix._Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
-                                 p_code if crossing else None, block_rows)
-        lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])
-        cz = _ix._item_avg_coefficients(lay, iw, cens[d], overall_cen)
-        for a, b in _ix._chunks(lo, hi, c_start, chunk_rows):
-            local.ps.block(codes[a:b], w[a:b], a, b, d, cens[d], cz)
-        return hi - lo
-
-    todo = sorted((d for d in range(D) if dom_bounds[d + 1] > dom_bounds[d]),
-                  key=lambda d: dom_bounds[d] - dom_bounds[d + 1])
-    workers = max(1, min(threads or os.cpu_count() or 1, len(todo)))
-    done = 0
-    if workers == 1:
-        for d in todo:
-            done += district(d)
-            if progress:
-                progress(done, n)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut in as_completed([pool.submit(district, d) for d in todo]):
-                done += fut.result()
-                if progress:
-                    progress(done, n)
-    if not clustered:
-        acc.pit, acc.pset = acc.nit, acc.nset
-    overall = _ix._overall_level(acc, cens, overall_cen, P, g_d, g_h, H, b_h, a_h, psu_h, crossing)
-    levels = []
-    for d, name in enumerate(data.districts):
-        groups = np.flatnonzero(g_d == d)
-        if groups.size == 0:
-            continue
-        zc = [_ix._zcol(s, v, 0) for s in range(NS) for v in range(2)]
-        levels.append((name, _ix._Level(
-            cens[d], acc.V[d], acc.T[groups], b_h[g_h[groups]], acc.VR[d], acc.TR[groups], acc.Q[d],
-            acc.nit[groups], acc.pit[groups], acc.nset[groups], acc.pset[groups], acc.R2[d], acc.E[d],
-            acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
-    return _Run(lay, iw, membership, levels, overall, overall_cen, n_psu, clustered), codes, w
-
+# ----------------------------------------------------------------------------- from the engine's passes
 
 def _row_gram(codes: np.ndarray, w: np.ndarray, cen, chunk_rows: int = 1 << 16) -> np.ndarray:
     """sum_i w_i x_i x_i' over the planes [answered, sat', score'] centred at ``cen`` (rows in any order)."""
     n, J = codes.shape
-    lut = np.ascontiguousarray(cen.lut.reshape(J * 6, _ix.QP)[:, :3])
+    lut = np.ascontiguousarray(cen.lut.reshape(J * 6, _acc.QP)[:, :3])
     offs = (np.arange(J) * 6).astype(np.intp)
     H = np.zeros((3 * J, 3 * J))
     for a in range(0, n, chunk_rows):
@@ -528,11 +415,10 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
     if data.n == 0:
         raise ValueError("no respondents")
     with single_threaded_blas():
-        run, codes, w = _engine_levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads,
-                                       progress=progress)
+        run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress)
         cols: dict[str, list] = {}
         for name, level in run.districts:
-            part = _ix._rows(level, run.lay, data, run.iw)
+            part = _meas._rows(level, run.lay, data, run.iw)
             m = len(part.get("measure", ()))
             if m == 0:
                 continue
@@ -541,7 +427,7 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
                 cols.setdefault(k, []).extend(v)
         if not cols:
             raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
-        H = _row_gram(codes, w, run.overall_cen, chunk_rows)
+        H = _row_gram(run.codes, run.w, run.overall_cen, chunk_rows)
         whole = _whole_of(run.overall, H)
     rows = {"district": np.array(cols["district"], dtype=object)}
     for c in ROW_LABELS:

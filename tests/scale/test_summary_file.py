@@ -14,7 +14,7 @@ from analysis.__main__ import main
 from analysis.indices import IndexTable
 from analysis.summary import FORMAT, FORMAT_VERSION, read_summary, summarize
 
-from .conftest import FIXTURES, assert_tables_equal, components, load_case, subset
+from .conftest import FIXTURES, components, load_case, subset
 
 
 def synthetic(n: int, seed: int = 0, *, J: int = 8, units: int = 10) -> analysis.SurveyData:
