@@ -136,18 +136,19 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
                   overall=overall)
     levels = ([("overall", "ALL", run.overall)] if overall else []) + \
         [("district", name, level_) for name, level_ in run.districts]
-    cols: dict[str, list] = {}
+    parts: dict[str, list] = {}
     for lv, name, level_ in levels:
         part = _rows(level_, run.lay, data, run.iw)
         m = len(part.get("measure", ()))
         if m == 0:            # nobody in this unit answered any criterion
             continue
-        cols.setdefault("level", []).extend([lv] * m)
-        cols.setdefault("district", []).extend([name] * m)
+        parts.setdefault("level", []).append(np.full(m, lv, dtype=object))
+        parts.setdefault("district", []).append(np.full(m, name, dtype=object))
         for k_, v_ in part.items():
-            cols.setdefault(k_, []).extend(v_)
-    if not cols:
+            parts.setdefault(k_, []).append(v_)
+    if not parts:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
+    cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
     return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
 
 

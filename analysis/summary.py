@@ -416,22 +416,23 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
         raise ValueError("no respondents")
     with single_threaded_blas():
         run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress)
-        cols: dict[str, list] = {}
+        parts: dict[str, list] = {}
         for name, level in run.districts:
             part = _meas._rows(level, run.lay, data, run.iw)
             m = len(part.get("measure", ()))
             if m == 0:
                 continue
-            cols.setdefault("district", []).extend([name] * m)
+            parts.setdefault("district", []).append(np.full(m, name, dtype=object))
             for k, v in part.items():
-                cols.setdefault(k, []).extend(v)
-        if not cols:
+                parts.setdefault(k, []).append(v)
+        if not parts:
             raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
+        cols = {k: np.concatenate(v) for k, v in parts.items()}
         H = _row_gram(run.codes, run.w, run.overall_cen, chunk_rows)
         whole = _whole_of(run.overall, H)
-    rows = {"district": np.array(cols["district"], dtype=object)}
+    rows = {"district": cols["district"]}
     for c in ROW_LABELS:
-        rows[c] = np.array(cols[c], dtype=object)
+        rows[c] = np.asarray(cols[c], dtype=object)
     for c in ROW_FIELDS:
         rows[c] = np.asarray(cols[c], dtype=float)
     lay = run.lay
@@ -456,7 +457,7 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
                                    "mergeable": True},
         "units": units or [{"slug": d, "name": d, "parent": None} for d in data.districts],
         "n_respondents": int(data.n),
-        "n_units": len(set(cols["district"])),
+        "n_units": len(set(cols["district"].tolist())),
         "n_strata": len(data.strata),
         "notes": list(data.notes),
     }

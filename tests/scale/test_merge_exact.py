@@ -118,3 +118,17 @@ def surveys(draw):
 def test_random_splits_merge_to_the_pooled_table(case):
     data, parts, provinces, lonely = case
     check_against_pooled(data, parts, provinces, lonely_psu=lonely)
+
+
+def test_a_criterion_without_variation_has_no_design_effect_in_either_path():
+    # found by hypothesis: every answer to q0 is 3, so its SRS variance is 0 and the design effect 0/0;
+    # the pooled and the merged paths once returned different rounding noise (-2e15 vs inf)
+    answers = np.array([[3, 0, 5], [3, 5, 5], [0, 2, 5], [0, 5, 0], [0, 0, 5], [0, 4, 0]], dtype=float)
+    answers[answers == 0] = np.nan
+    data = analysis.SurveyData.from_arrays(
+        answers, [100.01760709, 137.29004723, 16.9957634, 36.30700929, 139.04074455, 8.23531593],
+        np.array(["u0", "u1", "u1", "u0", "u0", "u0"]), stratum=np.array(["0", "12", "12", "1", "0", "0"]),
+        items=["q0", "q1", "q2"], factor_of={"q0": "F1", "q1": "F0", "q2": "F0"}, item_weights=[1.0, 2.0, 1.0],
+        satisfied_from=3)
+    merged, _ = check_against_pooled(data, np.zeros(data.n, dtype=int), {0: "A"})
+    assert merged.row("ALL", "FACTOR:F1:ITEM_AVG")["deff_mean"] is None
