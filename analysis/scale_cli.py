@@ -45,7 +45,9 @@ def run_parquet_indices(args) -> int:
     if args.input or args.db:
         raise CliError("give one input: INPUT.csv, --db PATH or --parquet DIR")
     used = [k for k, v in {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
-                           "--units": args.units, "--trim": args.trim}.items() if v]
+                           "--units": args.units, "--trim": args.trim,
+                           "--origin": getattr(args, "origin", None),
+                           "--held": getattr(args, "held", "leave-out") != "leave-out"}.items() if v]
     if used or args.weights != "design":
         raise CliError(f"{', '.join(used) or '--weights'} only apply to --db input (Parquet rows carry their "
                        f"final weights)")
