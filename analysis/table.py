@@ -232,8 +232,13 @@ def finish_table(cols: dict, *, level: float, target, ci_method: str, notes) -> 
     rank = np.full(m, np.nan)
     best = np.full(m, np.nan)
     worst = np.full(m, np.nan)
-    out["items_used"], out["items_expected"] = f["items_used"], f["items_expected"]
-    out["flag_items_missing"] = f["items_used"] < f["items_expected"]
+    m_ = len(p)
+    # rows rebuilt from summaries (analysis.summary) may not carry the item counts: unknown, not flagged
+    used, expected = f.get("items_used"), f.get("items_expected")
+    if used is None or expected is None or used.size != m_ or expected.size != m_:
+        used = expected = np.full(m_, np.nan)
+    out["items_used"], out["items_expected"] = used, expected
+    out["flag_items_missing"] = used < expected
     is_d = (out["level"] == "district") & ~out["flag_items_missing"]     # other item sets: not ranked
     for measure in dict.fromkeys(out["measure"][is_d]):
         sel = np.flatnonzero(is_d & (out["measure"] == measure))
