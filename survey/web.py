@@ -39,6 +39,8 @@ def _page(exc: HTTPException, *, title: str | None = None, body: str | None = No
     if getattr(exc, "unit_slug", None) is not None:  # an unknown unit: help find the right one
         units = leaf_units(get_db())
         title, message, body = message, None, t("page.404_unit_body")
+        if len(units) > 40:       # too many to list here: the picker groups them (its link is shown)
+            units = None
     title = title or t(f"page.{known}")
     if body is None and message is None and f"page.{known}_body" in MESSAGES:
         body = t(f"page.{known}_body")

@@ -16,13 +16,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
 
 from .. import catalog, responses
 from ..db import get_db
 from ..i18n import language, t, tr
+from .. import units as unit_store
 from ..units import by_id, leaf_units
 from ..web import refuse
 from .form import (NOT_APPLICABLE, comment_max_length, form_class, new_submission, repeated_field,
@@ -43,7 +44,29 @@ def no_store(response):
 
 @bp.get("/")
 def index():
-    return render_template("citizen/index.html", units=leaf_units(get_db()))
+    db = get_db()
+    units = leaf_units(db)
+    return render_template("citizen/index.html", units=units, groups=picker_groups(db, units))
+
+
+def picker_groups(db, units: list[dict]) -> list[dict]:
+    """Today's units grouped for the picker: by the former district they took their area from
+    (the crosswalk), else by parent (province, city). One group: no headings needed."""
+    former = {r["new_unit_id"]: r for r in db.query(
+        "SELECT new_unit_id, old_slug, old_name_vi, old_name_en FROM unit_crosswalk WHERE main = 1")}
+    groups: dict[str, dict] = {}
+    for u in units:
+        link = former.get(u["id"])
+        if link is not None:
+            key, name = "former:" + link["old_slug"], {"vi": link["old_name_vi"], "en": link["old_name_en"]}
+            label = t("index.former_area", name=tr(name))
+        elif u["parent_slug"]:
+            key, label = "parent:" + u["parent_slug"], u["parent_name_en"] if language() == "en" else u["parent_name_vi"]
+        else:
+            key, label = "other", t("index.other_units")
+        group = groups.setdefault(key, {"id": "g-" + unit_store.slugify(key), "label": label, "units": []})
+        group["units"].append(u)
+    return list(groups.values())
 
 
 def channel_of(req) -> tuple[str, int | None]:
@@ -59,12 +82,35 @@ def form_url(slug: str, channel: str) -> str:
 
 
 def _unit(slug: str) -> dict:
-    for unit in leaf_units(get_db()):
+    db = get_db()
+    for unit in leaf_units(db):
         if unit["slug"] == slug:
             return unit
+    known = unit_store.by_slug(db, slug)
+    if known is not None and known["valid_to"] and known["valid_to"] < unit_store.local_today(db).isoformat():
+        raise UnitGone(known, unit_store.successors(db, slug))
     exc = refuse(NotFound, t("page.404_unit", slug=slug[:60]))
     exc.unit_slug = slug
     raise exc
+
+
+class UnitGone(Gone):
+    """An old link (a poster's QR code) to a unit that no longer exists: say so and link its successors."""
+
+    def __init__(self, unit: dict, successors: list[dict]):
+        super().__init__()
+        self.unit, self.successors = unit, successors
+
+
+@bp.errorhandler(UnitGone)
+def unit_gone(exc: UnitGone):
+    from datetime import date, timedelta
+
+    ended = date.fromisoformat(exc.unit["valid_to"]) + timedelta(days=1)
+    return render_template("citizen/gone.html", unit=exc.unit, since=ended,
+                           main=[u for u in exc.successors if u["main"]],
+                           partly=[u for u in exc.successors if not u["main"]],
+                           nothing_saved=request.method == "POST"), 410
 
 
 def _current_questionnaire() -> Questionnaire:
