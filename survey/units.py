@@ -419,6 +419,9 @@ def import_crosswalk(db: sqlite_utils.Database, rows: list[CrosswalkRow], *, sou
         if old is not None and old["valid_to"] and new["valid_from"] and new["valid_from"] <= old["valid_to"]:
             problems.append(f"link {r.old_slug} -> {new['slug']}: the new unit starts ({new['valid_from']}) before "
                             f"the former one ends ({old['valid_to']})")
+        if old is not None and new["valid_to"] and old["valid_from"] and new["valid_to"] < old["valid_from"]:
+            problems.append(f"link {r.old_slug} -> {new['slug']}: the new unit ends ({new['valid_to']}) before "
+                            f"the former one starts ({old['valid_from']})")
         if old is not None and old["id"] == new["id"]:
             problems.append(f"link {r.old_slug} -> {new['slug']}: a unit cannot succeed itself")
         resolved.append((r, new))
