@@ -177,23 +177,27 @@ def import_units(db: sqlite_utils.Database, rows: list[UnitRow], *, source: str 
                             f"already belongs to unit {other!r}")
     if problems:
         raise UnitImportError(source, problems)
+    periods = "valid_from" in {c.name for c in db["units"].columns}     # migration 0006 applied
+    if not periods and any(r.valid_from or r.valid_to for r in rows):
+        raise UnitImportError(source, ["the database predates unit periods: run `flask --app survey init-db` first"])
     added = updated = 0
     with write_transaction(db):
         for row in rows:
             values = {"code": row.code, "slug": row.slug, "name_vi": row.name_vi,
                       "name_en": row.name_en, "kind": row.kind, "period": row.period,
                       "population": row.population, "valid_from": row.valid_from, "valid_to": row.valid_to}
+            if not periods:
+                del values["valid_from"], values["valid_to"]
             if row.slug in known:
                 for column in ("population", "valid_from", "valid_to"):
-                    if values[column] is None:  # an empty cell keeps what is stored
+                    if values.get(column, 0) is None:  # an empty cell keeps what is stored
                         values.pop(column)
                 sets = ", ".join(f"{k} = :{k}" for k in values)
                 db.execute(f"UPDATE units SET {sets} WHERE slug = :slug", values)
                 updated += 1
             else:
-                db.execute("INSERT INTO units (code, slug, name_vi, name_en, kind, period, population, valid_from, "
-                           "valid_to) VALUES (:code, :slug, :name_vi, :name_en, :kind, :period, :population, "
-                           ":valid_from, :valid_to)", values)
+                db.execute(f"INSERT INTO units ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})",
+                           values)
                 added += 1
         for row in rows:
             parent = row.parent or default_parent
