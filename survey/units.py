@@ -598,3 +598,35 @@ def responses_after_end(db: sqlite_utils.Database) -> int:
         "SELECT count(*) FROM responses r JOIN units u ON u.id = r.unit_id WHERE u.valid_to IS NOT NULL AND "
         f"r.submitted_at >= strftime('%Y-%m-%dT%H:%M:%SZ', u.valid_to, '+1 day', '{-offset:+d} minutes')"
     ).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    """One page of a long unit list, after an accent-insensitive search (see :func:`page_of`)."""
+    units: list[dict]
+    total: int
+    page: int
+    pages: int
+    query: str
+
+
+def fold(text: str | None) -> str:
+    """Lower case ASCII without diacritics (đ -> d), words joined by hyphens: 'Tân Định' -> 'tan-dinh'."""
+    return slugify(text or "")
+
+
+def page_of(units: list[dict], query: str = "", page: int = 1, per_page: int = 100) -> UnitPage:
+    """The units whose Vietnamese or English name or slug contains ``query`` (case and accents
+    ignored), page ``page`` (1-based, clamped) of ``per_page``."""
+    query = (query or "").strip()[:80]
+    wanted = fold(query)
+    if wanted:
+        units = [u for u in units if wanted in fold(u["name_vi"]) or wanted in fold(u["name_en"]) or wanted in u["slug"]]
+    pages = max(1, -(-len(units) // per_page))
+    page = min(max(page, 1), pages)
+    return UnitPage(units[(page - 1) * per_page:page * per_page], len(units), page, pages, query)
+
+
+def page_number(text: str | None) -> int:
+    text = (text or "1").strip()
+    return int(text) if text.isdigit() and len(text) < 7 else 1

@@ -213,8 +213,10 @@ def breakdowns(report: Report, t: Translator) -> list[Chart]:
     return [c for c in (breakdown(report, t, d) for d in BREAKDOWNS) if c is not None]
 
 
-def counts(report: Report, t: Translator, into=None) -> Chart:
+def counts(report: Report, t: Translator, into=None) -> Chart | None:
     rows = list(report.counts)
+    if len(rows) > PER_CHART * MAX_CHARTS:      # thousands of bars say nothing: the table has the numbers
+        return None
     channels = [c for c in ("kiosk", "phone", "web", "paper") if any(r.by_channel.get(c) for r in rows)]
     data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
         if rows and channels else np.zeros((len(rows), 1))

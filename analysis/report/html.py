@@ -140,7 +140,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(
         t=t, report=report, q=report.questionnaire, css=Markup(CSS), sections=sections, tables=tables,
-        charts={k: chart for k, chart in charts.items()} | {"margins": charts.get("margins")},
+        charts={k: chart for k, chart in charts.items()} | {"margins": charts.get("margins"), "counts": charts.get("counts")},
         marks=JUDGEMENT_MARKS, units_text=narrative.units_text(report, t),
         summary_lines=narrative.summary_lines(report, t), caveats=narrative.caveats(report, t),
         counts_line=narrative.counts_line(report, t), methodology=narrative.methodology(report, t),

@@ -448,10 +448,17 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         pages.new_page(t("s_counts"))
         pages.heading(t("s_counts"))
         pages.text(narrative.counts_line(report, t), 9)
-        pages.table(T.counts(report, t))
+        counts_table = T.counts(report, t)
+        if len(counts_table.rows) > figures.PER_CHART * figures.MAX_CHARTS:   # thousands of units: see the workbook
+            more = len(counts_table.rows) - 2 * figures.EDGE
+            counts_table.rows = counts_table.rows[:figures.EDGE] + counts_table.rows[-figures.EDGE:]
+            counts_table.few = set()
+            pages.text(t("rows_left_out", n=more), 8.5, color=MUTED)
+        pages.table(counts_table)
         pages.new_page(t("s_counts"))
         pages.heading(t("s_counts"))
-        pages.chart(lambda sub: figures.counts(report, t, into=sub), _chart_height("counts", report))
+        if len(report.counts) <= figures.PER_CHART * figures.MAX_CHARTS:
+            pages.chart(lambda sub: figures.counts(report, t, into=sub), _chart_height("counts", report))
         pages.new_page(t("weighting_title"))
         pages.heading(t("weighting_title"))
         pages.table(T.weighting(report, t))
