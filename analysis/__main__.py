@@ -61,7 +61,10 @@ survey database.""",
 Example:
   python -m analysis indices survey.csv --factors factors.csv --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
-      --weights rake --out indices.csv""")
+      --weights rake --out indices.csv
+  python -m analysis indices --db instance/survey.sqlite3 --origin kiosk --out kiosk-indices.csv
+
+Responses held for review as possibly stuffed are left out unless --held include.""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
     p.add_argument("--factors", metavar="FACTORS.csv", help="CSV item,factor[,weight]: factor membership "
                    "and criterion weights (CSV input)")
@@ -81,6 +84,11 @@ Example:
     p.add_argument("--rake-max-iter", type=int, default=100, metavar="N",
                    help="most raking cycles; if the margins are not met by then, a warning says by how much "
                         "(default 100)")
+    p.add_argument("--held", choices=("leave-out", "include"), default="leave-out",
+                   help="responses held for review as possibly stuffed (database): left out (default) or included")
+    p.add_argument("--origin", choices=("open-link", "kiosk", "paper"),
+                   help="only responses from this origin (database): the unit's open link (QR code, web list), "
+                        "kiosks or paper; default all")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of --from/--to days "
                    "(default Asia/Ho_Chi_Minh)")
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
@@ -89,6 +97,23 @@ Example:
     p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
                    help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    sae = p.add_argument_group(
+        "small-area estimates (Fay-Herriot, docs/analysis.md)",
+        "Example: --sae --sae-covariates wards.csv --sae-columns kind,former_district,last_index")
+    sae.add_argument("--sae", action="store_true",
+                     help="add small-area estimates (EBLUP, root MSE, interval, benchmarked estimate, rank range) "
+                          "for every unit's --sae-measure")
+    sae.add_argument("--sae-measure", default="INDEX:ITEM_AVG", metavar="MEASURE",
+                     help="the measure to estimate (default INDEX:ITEM_AVG, the unit index)")
+    sae.add_argument("--sae-covariates", metavar="FILE.csv",
+                     help="CSV with one row per unit: a key column (ward, unit, district or slug) and covariates "
+                          "(numbers, or text categories turned into indicators); without it every unit "
+                          "shrinks towards the city mean")
+    sae.add_argument("--sae-columns", metavar="COLS",
+                     help="comma-separated covariate columns of --sae-covariates to use (default: all)")
+    sae.add_argument("--sae-method", choices=("REML", "ML"), default="REML",
+                     help="estimate of the between-unit variance (default REML, with Prasad-Rao MSE; ML uses "
+                          "Datta-Lahiri's MSE)")
     p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")
@@ -99,13 +124,16 @@ Example:
 def run_indices(args) -> int:
     from . import compute_table, read_csv
     from ._progress import Progress
+    from .sae import SAE_COLUMNS
+    from .table import COLUMNS
     from .db import LoadSpec, load_db
 
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
                "--units": args.units, "--trim": args.trim,
-               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100}
+               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100,
+               "--held": args.held != "leave-out", "--origin": args.origin}
     if args.input:
         used = [k for k, v in db_only.items() if v] + (["--weights"] if args.weights != "design" else [])
         if used:
@@ -123,7 +151,7 @@ def run_indices(args) -> int:
         spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
-                           rake_max_iter=args.rake_max_iter)
+                           rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
@@ -132,13 +160,38 @@ def run_indices(args) -> int:
     table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
                           target=args.target, progress=bar)
     bar.close()
-    _write(args.out, table.write_csv)
+    columns = COLUMNS
+    sae_notes: list[str] = []
+    if args.sae:
+        table, model = _small_areas(args, table)
+        columns = COLUMNS + SAE_COLUMNS
+        sae_notes = list(table.notes[len(data.notes):])
+        preferred = [a for a, f in zip(model.names, model.direct_preferred) if f]
+        if preferred:
+            sae_notes.append(f"direct estimate preferred (at least as precise) for: {', '.join(preferred[:20])}"
+                             + (" ..." if len(preferred) > 20 else ""))
+    elif any(v for v in (args.sae_covariates, args.sae_columns)):
+        raise CliError("--sae-covariates and --sae-columns need --sae")
+    _write(args.out, lambda handle: table.write_csv(handle, columns=columns))
     if not args.quiet:
-        for note in data.notes:
+        for note in list(data.notes) + sae_notes:
             print(note, file=sys.stderr)
         print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
               f"to {args.out}", file=sys.stderr)
     return 0
+
+
+def _small_areas(args, table):
+    from .sae import read_covariates, small_area_table
+
+    covariates, columns = None, ()
+    if args.sae_covariates:
+        chosen = [c.strip() for c in args.sae_columns.split(",") if c.strip()] if args.sae_columns else None
+        covariates, columns = read_covariates(args.sae_covariates, columns=chosen)
+    elif args.sae_columns:
+        raise CliError("--sae-columns needs --sae-covariates FILE.csv")
+    return small_area_table(table, measure=args.sae_measure, covariates=covariates, columns=columns,
+                            method=args.sae_method)
 
 
 def add_change(sub) -> None:

@@ -13,14 +13,14 @@ the same thank-you and writes nothing (the database's UNIQUE uuid decides).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import sqlite3
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
 
-from .. import catalog, responses
+from .. import catalog, integrity, responses
 from ..db import get_db
 from ..i18n import language, t, tr
 from .. import units as unit_store
@@ -129,6 +129,7 @@ def questionnaire(slug: str):
     Form = form_class(q)
 
     if request.method == "GET":
+        integrity.ensure_cookie()      # the first-party value the client key hashes
         submission_id, ticket = new_submission()
         form = Form(formdata=None, data={"questionnaire_id": q.id, "version": str(q.version),
                                          "submission_id": submission_id, "started": ticket})
@@ -158,19 +159,41 @@ def questionnaire(slug: str):
 
     form = Form()
     if not form.validate():
+        if "csrf_token" in form.errors:
+            # A lost or stale session cookie (a restart with a new key, a phone that dropped the
+            # cookie): keep the answers, give a fresh token, and ask to send again.
+            form.csrf_token.errors = []
+            notice = t("form.renewed", button=t("form.submit"))
+            if not form.errors:
+                return _render_form(form, q, unit, channel, status=200, notice=notice)
+            return _render_form(form, q, unit, channel, status=422, notice=notice)
         return _render_form(form, q, unit, channel, status=422)
-    now = datetime.now(timezone.utc)
+    now = integrity.now()
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=form.respondent_values(), comment=form.comment_value())
-    responses.save(db, response)  # False: the same id won a race just now; same thank-you either way
+    try:
+        # False: the same id won a race just now; same thank-you either way
+        integrity.save(db, response, responses.save, received=now, served=started,
+                       keys=integrity.request_keys(db, now), rules=integrity.rules_from_config(current_app.config))
+    except sqlite3.OperationalError:
+        return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
 
 
-def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int):
-    return render_form(form, q, unit, action=form_url(unit["slug"], channel), status=status)
+def write_failed(render):
+    """The form again with its answers, a 503 and a plain message, when the database could not store
+    a response (disk full, I/O error, locked too long); its transaction was rolled back whole."""
+    current_app.logger.exception("could not store a response")
+    response = current_app.make_response(render(t("form.not_stored")))
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int, notice: str | None = None):
+    return render_form(form, q, unit, action=form_url(unit["slug"], channel), status=status, notice=notice)
 
 
 def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
