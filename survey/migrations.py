@@ -339,6 +339,7 @@ def _unit_periods(db: sqlite_utils.Database) -> None:
     BEGIN
         SELECT RAISE(ABORT, 'unit not valid on the response date');
     END;
+    """)
 
 
 @migration("0007_integrity")
