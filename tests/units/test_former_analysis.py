@@ -3,6 +3,7 @@ through the real command line, on a database made with the real CLI."""
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,36 @@ def test_refusals_are_clear(spanning_db, tmp_path):
     assert "import-margins" in done.stderr and not (tmp_path / "x.csv").exists()
     done = analysis("former", "--db", spanning_db, "--compare-from", "2025-05-01", "--out", "-")
     assert done.returncode == 2 and "give both --compare-from and --compare-to" in done.stderr
+
+
+def test_weighting_uses_imported_margins_and_refuses_units_they_do_not_cover(spanning_db, tmp_path):
+    """No population is published per new ward: counts come from a file the city has; a unit the
+    margins do not cover is refused by name, never given invented margins."""
+    from survey import create_app
+
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(spanning_db, copy)
+    margins = tmp_path / "margins.csv"
+    margins.write_text("unit,dimension,category,population\nphuong-sai-gon,total,all,47000\n"
+                       + "".join(f"phuong-sai-gon,age_band,{band},{n}\n" for band, n in
+                                 zip(("18-24", "25-34", "35-49", "50-59", "60+"), (6000, 9000, 11000, 6000, 7000))),
+                       encoding="utf-8")
+    app = create_app({"TESTING": True, "DATABASE": str(copy), "SECRET_KEY": "m" * 40},
+                     instance_path=str(tmp_path / "instance"))
+    result = app.test_cli_runner().invoke(args=["import-margins", str(margins)])
+    assert result.exit_code == 0, result.output
+    covered = analysis("indices", "--db", copy, "--from", "2025-07-01", "--to", "2025-08-31", "--units",
+                       "phuong-sai-gon", "--weights", "poststratify", "--drop-incomplete", "--quiet",
+                       "--out", tmp_path / "ok.csv")
+    assert covered.returncode == 0, covered.stderr
+    refused = analysis("indices", "--db", copy, "--from", "2025-07-01", "--to", "2025-08-31", "--units",
+                       "phuong-sai-gon,phuong-tan-dinh", "--weights", "design", "--out", tmp_path / "no.csv")
+    assert refused.returncode == 2 and "1 unit(s) have no population" in refused.stderr
+    assert "phuong-tan-dinh" in refused.stderr and not (tmp_path / "no.csv").exists()
+    margins.write_text("unit,dimension,category,population\nphuong-tan-dinh,total,all,30000\n", encoding="utf-8")
+    assert app.test_cli_runner().invoke(args=["import-margins", str(margins)]).exit_code == 0
+    refused = analysis("indices", "--db", copy, "--from", "2025-07-01", "--to", "2025-08-31", "--units",
+                       "phuong-sai-gon,phuong-tan-dinh", "--weights", "poststratify", "--drop-incomplete",
+                       "--out", tmp_path / "no.csv")
+    assert refused.returncode == 2
+    assert "1 unit(s) have no age_band population margins" in refused.stderr and "phuong-tan-dinh" in refused.stderr
