@@ -169,6 +169,11 @@ def questionnaire(slug: str):
             return _render_form(form, q, unit, channel, status=422, notice=notice)
         return _render_form(form, q, unit, channel, status=422)
     now = integrity.now()
+    keys = integrity.request_keys(db, now)
+    wait = integrity.over_limit(db, unit_id=unit["id"], kiosk_id=None, keys=keys, moment=now,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:
+        return too_many(wait, lambda notice: _render_form(form, q, unit, channel, status=429, notice=notice))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
@@ -177,10 +182,19 @@ def questionnaire(slug: str):
     try:
         # False: the same id won a race just now; same thank-you either way
         integrity.save(db, response, responses.save, received=now, served=started,
-                       keys=integrity.request_keys(db, now), rules=integrity.rules_from_config(current_app.config))
+                       keys=keys, rules=integrity.rules_from_config(current_app.config))
     except sqlite3.OperationalError:
         return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
+
+
+def too_many(wait_seconds: int, render):
+    """The form again with its answers, a 429 and a polite message in the citizen's language, when this
+    connection sent more than its limit (survey/integrity.py): nothing was stored; sending again later works."""
+    minutes = max(1, -(-int(wait_seconds) // 60))
+    response = current_app.make_response(render(t("limit.too_many", minutes=minutes)))
+    response.headers["Retry-After"] = str(int(wait_seconds))
+    return response
 
 
 def write_failed(render):

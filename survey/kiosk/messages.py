@@ -54,6 +54,8 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
                                      "cần chuyển máy sang đơn vị mới.",
                                "en": "this kiosk's office “{unit}” no longer exists since {date}; the kiosk must "
                                      "be moved to its new unit."},
+    "kiosk.reason.too_many": {"vi": "máy khảo sát vừa gửi quá nhiều phiếu trong một phút; máy sẽ tự gửi lại sau.",
+                              "en": "this kiosk sent too many responses within a minute; it will send them again shortly."},
     "kiosk.reason.unavailable": {"vi": "máy chủ tạm thời chưa lưu được phiếu; máy sẽ tự gửi lại.",
                                  "en": "the server cannot store responses just now; the device will send them again."},
     "kiosk.reason.too_large": {"vi": "nội dung gửi lên quá lớn.", "en": "what was sent is too large."},

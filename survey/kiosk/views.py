@@ -36,7 +36,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .. import catalog, integrity, responses
-from ..citizen import render_form, write_failed
+from ..citizen import render_form, too_many, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
@@ -184,6 +184,10 @@ def submit(token: str):
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
         respondent=respondent, comment=form.comment_value())
+    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=now,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:
+        return too_many(wait, lambda notice: _page(kiosk, token, q, form, status=429, notice=notice))
     try:
         _save(db, kiosk, response, received=now, served=served)
     except sqlite3.OperationalError:             # disk full, I/O error: the answers stay on the screen
@@ -390,6 +394,12 @@ def api_responses():
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value())
+    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=received,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:                         # the device's queue keeps it and sends it again later
+        refusal = _refusal(429, "too_many")
+        refusal.headers["Retry-After"] = str(int(wait))
+        return refusal
     try:
         stored = _save(db, kiosk, response, received=received, served=None)
     except sqlite3.OperationalError:             # disk full, I/O error: the device keeps it and retries
