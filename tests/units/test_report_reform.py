@@ -88,7 +88,7 @@ def test_html_sets_each_district_beside_its_area_with_the_caveat(made):
     by_name = {r[0]: r for r in rows[1:]}
     assert set(by_name) == {"District 1", "District 8 *"}, rows
     d1 = by_name["District 1"]
-    assert d1[1:6] == ["4", pct(q1["index_now"]), f"{pct(q1['ci_low_now'])} – {pct(q1['ci_high_now'])}",
+    assert d1[1:7] == ["4", pct(q1["index_now"]), pct(q1["ci_low_now"]), pct(q1["ci_high_now"]),
                        f"{int(q1['n_now']):,}", pct(q1["index_before"])], d1
     assert "District 8 *" in section
     assert "* 4 new unit(s) took only part of their area from District 8 (Binh Phu Ward, Binh Dong Ward, " \
