@@ -41,6 +41,17 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "Phiếu mất khoảng 5 phút.",
                    "en": "Choose the office where you filed your application or received its result "
                          "to start. It takes about 5 minutes."},
+    "index.find_label": {"vi": "Tìm theo tên (gõ không dấu cũng được)", "en": "Search by name (accents optional)"},
+    "index.find": {"vi": "Tìm", "en": "Search"},
+    "index.count": {"vi": "{n} cơ quan", "en": "{n} offices"},
+    "index.found": {"vi": "{n} cơ quan khớp với “{query}”.", "en": "{n} office(s) match “{query}”."},
+    "index.none": {"vi": "Không tìm thấy cơ quan nào khớp với “{query}”. Hãy thử gõ ít chữ hơn, ví dụ chỉ tên phường.",
+                   "en": "No office matches “{query}”. Try fewer words, for example only the ward's name."},
+    "index.all": {"vi": "Xem tất cả cơ quan", "en": "Show every office"},
+    "index.pages": {"vi": "Các trang của danh sách", "en": "Pages of the list"},
+    "index.page": {"vi": "Trang {n}/{total}", "en": "Page {n} of {total}"},
+    "index.prev": {"vi": "Trang trước", "en": "Previous page"},
+    "index.next": {"vi": "Trang sau", "en": "Next page"},
     "index.empty": {"vi": "Chưa có cơ quan nào được thiết lập. Vui lòng liên hệ quản trị viên.",
                     "en": "No office has been set up yet. Please contact the administrator."},
 

@@ -24,8 +24,9 @@ from questionnaires.loader import Questionnaire
 from .. import catalog, responses
 from ..db import get_db
 from ..i18n import language, t, tr
-from ..units import by_id, leaf_units
+from ..units import by_id, leaf_by_slug, leaf_units
 from ..web import refuse
+from .picker import picker_rows
 from .form import (NOT_APPLICABLE, comment_max_length, form_class, new_submission, repeated_field,
                    started_at, unknown_field, valid_submission_id)
 
@@ -33,6 +34,7 @@ bp = Blueprint("citizen", __name__)
 
 # Channels a citizen may reach through a public link; kiosks and paper are entered otherwise.
 PUBLIC_CHANNELS = ("phone", "web")
+PAGE_SIZE = 100       # units per page of the picker (a city after the 2025 reform has 168 wards)
 
 
 @bp.after_request
@@ -44,7 +46,25 @@ def no_store(response):
 
 @bp.get("/")
 def index():
-    return render_template("citizen/index.html", units=leaf_units(get_db()))
+    """The unit picker: natural Vietnamese order, an accent-insensitive filter (``?q=``), pages of PAGE_SIZE."""
+    query = " ".join(request.args.get("q", "")[:100].split())
+    rows = picker_rows(leaf_units(get_db()), language(), query)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = request.args.get("page", "1")
+    page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 6 else 1
+
+    def page_url(n: int) -> str:
+        return url_for("citizen.index", q=query or None, page=n if n > 1 else None)
+
+    return render_template("citizen/index.html", units=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+                           query=query, total=len(rows), page=page, pages=pages, page_url=page_url,
+                           total_text=number(len(rows)))
+
+
+def number(n: int) -> str:
+    """A count as the page's language writes it (3.000 in Vietnamese, 3,000 in English)."""
+    text = f"{n:,}"
+    return text.replace(",", ".") if language() == "vi" else text
 
 
 def channel_of(req) -> tuple[str, int | None]:
@@ -60,9 +80,9 @@ def form_url(slug: str, channel: str) -> str:
 
 
 def _unit(slug: str) -> dict:
-    for unit in leaf_units(get_db()):
-        if unit["slug"] == slug:
-            return unit
+    unit = leaf_by_slug(get_db(), slug)
+    if unit is not None:
+        return unit
     exc = refuse(NotFound, t("page.404_unit", slug=slug[:60]))
     exc.unit_slug = slug
     raise exc

@@ -345,3 +345,21 @@ def test_kiosk_disk_full_queues_the_response_under_the_header_and_sends_it_once_
     rows = rows_after(running, before, 1, timeout=20)
     assert [(r["answers"], r["comment"]) for r in rows] == [("4" * 26, "chờ gửi")]
     expect(page.locator("#kiosk-queue")).to_be_hidden()
+
+
+# ------------------------------------------------------------------ 9. finding one's office
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_phone_finds_its_office_by_typing_without_accents(running, context, javascript):
+    page = context(viewport=PHONE_VIEWPORT, javascript=javascript).new_page()
+    page.goto(running.url + "/")
+    links = page.locator("ul.units a")
+    assert links.nth(5).inner_text() == "Quận 7"            # Quận 1, 3, 4, 5, 6, 7: natural order
+    page.get_by_label("Tìm theo tên").fill("tan binh")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/?q=tan+binh")
+    assert links.first.inner_text() == "Quận Tân Bình"
+    expect(page.locator(".found")).to_contain_text("khớp với “tan binh”")
+    links.first.click()
+    assert "Quận Tân Bình" in page.inner_text("header")
+    assert page.locator("#survey").is_visible()
