@@ -78,6 +78,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
                           "en": "At most {max} characters. Please do not write your name or phone number."},
     "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
+    "form.step": {"vi": "Phần {n}/{total}", "en": "Part {n} of {total}"},
+    "form.next": {"vi": "Phần tiếp theo", "en": "Next part"},
+    "form.previous": {"vi": "Quay lại", "en": "Back"},
+    "form.comment_short": {"vi": "Góp ý", "en": "Comment"},
     "form.renewed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
                            "vui lòng bấm “{button}” một lần nữa.",
                      "en": "The page has just been renewed. Your answers are kept: please press "
@@ -93,6 +97,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "Your answers were not sent: {count} thing(s) to fix"},
     "error.summary_lead": {"vi": "Các câu Ông/Bà đã trả lời vẫn được giữ nguyên.",
                            "en": "The answers you gave are kept."},
+    "error.questions": {"vi": "Câu chưa trả lời:", "en": "Questions not answered:"},
     "error.prefix": {"vi": "Lỗi:", "en": "Error:"},
     "error.title_prefix": {"vi": "Lỗi", "en": "Error"},
     "error.criterion_missing": {"vi": "Vui lòng chọn một mức đánh giá cho câu {n}.",

@@ -174,8 +174,13 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
     errors = [(name, message) for name, messages in form.errors.items() for message in messages
               if name not in ("csrf_token",)]
     numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
+    short_names = {c.code: t("form.question", n=n) for c, n in zip(q.criteria, numbers.values())}
+    short_names.update({r.code: tr(r.text) for r in q.respondent})
+    short_names["comment"] = t("form.comment_short")
+    context.setdefault("paged", True)
+    context.setdefault("notice", None)
     return render_template(
-        template, form=form, q=q, unit=unit, action=action,
+        template, form=form, q=q, unit=unit, action=action, short_names=short_names,
         errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
         comment_max=comment_max_length(q), comment_text=_comment_text(q),
         required_about=sum(1 for r in q.respondent if r.required),
