@@ -49,9 +49,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                    "en": "No office matches “{query}”. Try fewer words, for example only the ward's name."},
     "index.all": {"vi": "Xem tất cả cơ quan", "en": "Show every office"},
     "index.pages": {"vi": "Các trang của danh sách", "en": "Pages of the list"},
-    "index.page": {"vi": "Trang {n}/{total}", "en": "Page {n} of {total}"},
+    "index.page": {"vi": "Trang {n} trên {total}", "en": "Page {n} of {total}"},
     "index.prev": {"vi": "Trang trước", "en": "Previous page"},
-    "index.next": {"vi": "Trang sau", "en": "Next page"},
+    "index.next": {"vi": "Trang kế tiếp", "en": "Next page"},
     "index.empty": {"vi": "Chưa có cơ quan nào được thiết lập. Vui lòng liên hệ quản trị viên.",
                     "en": "No office has been set up yet. Please contact the administrator."},
 

@@ -427,8 +427,9 @@ def test_phone_sizes_scale_on_one_row_readable_text_and_44px_targets(running, co
           rows: scales.map(s => new Set([...s.querySelectorAll('label')].slice(0, 5)
                                .map(l => Math.round(l.getBoundingClientRect().top))).size),
           legend: Math.min(...[...document.querySelectorAll('legend')].map(px)),
-          ends: Math.min(...[...document.querySelectorAll('.ends span')].map(px)),
-          ends_text: document.querySelector('.ends').innerText,
+          ends: Math.min(...[...document.querySelectorAll('.scale label:nth-of-type(1) .w, .scale label:nth-of-type(5) .w')]
+                 .filter(e => e.getBoundingClientRect().width > 20).map(px)),
+          ends_text: [...document.querySelectorAll('.scale')][0].innerText,
           small: [...document.querySelectorAll('.scale label, .opts label, button, a.lang, textarea')]
                  .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length,
           wide: document.documentElement.scrollWidth};
