@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--html", default=None, help="also write pyinstrument's HTML report here")
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU time per citizen, no profile")
     args = parser.parse_args()
     from pyinstrument import Profiler
 
@@ -57,6 +58,19 @@ def main() -> None:
     warm = []
     for _ in range(20):
         one(app.test_client(), warm)
+    # CPU time per citizen without the profiler: what capacity on a CPU-bound server depends on, and
+    # what other processes on a shared machine cannot inflate (unlike wall time).
+    cpu = []
+    for _ in range(args.rounds):
+        c0 = time.process_time()
+        one(app.test_client(), [])
+        cpu.append(time.process_time() - c0)
+    print(f"CPU per citizen (GET form + POST + GET thank-you), median of {len(cpu)}: "
+          f"{sorted(cpu)[len(cpu) // 2] * 1000:.2f} ms")
+    baseline_cpu = baseline(args.rounds, folder)
+    print(f"CPU per citizen of the minimal baseline (bench/load/baseline_app.py, same flow): {baseline_cpu * 1000:.2f} ms")
+    if args.cpu_only:
+        return
     timings = []
     profiler = Profiler(interval=0.0005)
     profiler.start()
@@ -70,6 +84,25 @@ def main() -> None:
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     if args.html:
         Path(args.html).write_text(profiler.output_html())
+
+
+def baseline(rounds: int, folder: Path) -> float:
+    """Median CPU seconds per citizen of the baseline app: GET the form, POST 26 answers, GET /thanks."""
+    from bench.load.baseline_app import CODES, create_app as baseline_app
+
+    app = baseline_app(str(folder / "baseline.sqlite3"))
+    token = re.compile(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"')
+    cpu = []
+    for n in range(rounds + 20):
+        client = app.test_client()
+        c0 = time.process_time()
+        page = client.get("/").get_data(as_text=True)
+        response = client.post("/", data={"csrf_token": token.search(page).group(1), **{c: "4" for c in CODES}})
+        assert response.status_code == 303, response.status_code
+        client.get("/thanks")
+        if n >= 20:
+            cpu.append(time.process_time() - c0)
+    return sorted(cpu)[len(cpu) // 2]
 
 
 if __name__ == "__main__":

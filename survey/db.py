@@ -26,9 +26,15 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Datab
     # FULL: a response acknowledged to a citizen survives a power cut, not only a crash.
     conn.execute("PRAGMA synchronous = FULL")
     db = sqlite_utils.Database(conn)
-    if db.journal_mode != "wal":
-        db.enable_wal()
+    # WAL is a property of the file: once seen, each new connection of this process skips the check.
+    if str(path) not in _WAL_SEEN:
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        _WAL_SEEN.add(str(path))
     return db
+
+
+_WAL_SEEN: set[str] = set()
 
 
 @contextmanager

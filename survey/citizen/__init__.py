@@ -17,6 +17,7 @@ import sqlite3
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
@@ -27,8 +28,8 @@ from ..i18n import language, t, tr
 from ..units import by_id, leaf_by_slug, leaf_units
 from ..web import refuse
 from .picker import picker_rows
-from .form import (NOT_APPLICABLE, comment_max_length, form_class, new_submission, repeated_field,
-                   started_at, unknown_field, valid_submission_id)
+from .form import (HIDDEN_FIELDS, NOT_APPLICABLE, comment_max_length, field_names, form_class, new_submission,
+                   repeated_field, started_at, unknown_field, valid_submission_id)
 
 bp = Blueprint("citizen", __name__)
 
@@ -179,13 +180,25 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
     short_names["comment"] = t("form.comment_short")
     context.setdefault("paged", True)
     context.setdefault("notice", None)
-    return render_template(
-        template, form=form, q=q, unit=unit, action=action, short_names=short_names,
-        errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
-        comment_max=comment_max_length(q), comment_text=_comment_text(q),
-        required_about=sum(1 for r in q.respondent if r.required),
-        scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context,
-    ), status
+    values = dict(form=form, q=q, unit=unit, action=action, short_names=short_names,
+                  errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
+                  comment_max=comment_max_length(q), comment_text=_comment_text(q),
+                  required_about=sum(1 for r in q.respondent if r.required),
+                  scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context)
+    return render_template(template, steps_html=_pristine_steps(form, q, values), **values), status
+
+
+def _pristine_steps(form, q: Questionnaire, values: dict) -> Markup | None:
+    """The questions of an unanswered, error-free form: the same HTML for everyone in a language, so
+    rendered once per questionnaire version, language and layout (the profile's largest cost of a GET)."""
+    if form.errors or any(form[name].data for name in field_names(q) - set(HIDDEN_FIELDS)):
+        return None
+    cache = current_app.extensions.setdefault("survey.pristine_steps", {})
+    key = (q.id, q.version, language(), bool(values.get("paged")))
+    html = cache.get(key)
+    if html is None:
+        html = cache[key] = Markup(render_template("citizen/_steps.html", **values))
+    return html
 
 
 def _label(q: Questionnaire, value: int):
