@@ -630,3 +630,10 @@ def page_of(units: list[dict], query: str = "", page: int = 1, per_page: int = 1
 def page_number(text: str | None) -> int:
     text = (text or "1").strip()
     return int(text) if text.isdigit() and len(text) < 7 else 1
+def leaf_by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
+    """The active unit ``slug`` if responses can belong to it today (valid, no active children valid), else None."""
+    rows = list(db.query(
+        f"SELECT u.* FROM units u WHERE u.slug = :slug AND u.active = 1 AND {_VALID_ON} AND NOT EXISTS "
+        f"(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1 AND {_CHILD_VALID_ON})",
+        {"slug": slug, "day": local_today(db).isoformat()}))
+    return rows[0] if rows else None
