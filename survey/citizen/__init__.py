@@ -58,7 +58,7 @@ def index():
     if len(groups) > 1 and len(rows) <= GROUPED_MAX:
         return render_template("citizen/index.html", units=rows, groups=groups, query=query, total=len(rows),
                                page=1, pages=1, page_url=lambda n: url_for("citizen.index"),
-                               total_text=number(len(rows)), groups=[])
+                               total_text=number(len(rows)))
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = request.args.get("page", "1")
     page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 6 else 1
@@ -68,7 +68,7 @@ def index():
 
     return render_template("citizen/index.html", units=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
                            query=query, total=len(rows), page=page, pages=pages, page_url=page_url,
-                           total_text=number(len(rows)))
+                           total_text=number(len(rows)), groups=[])
 
 
 def number(n: int) -> str:
