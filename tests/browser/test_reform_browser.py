@@ -81,3 +81,16 @@ def test_the_picker_groups_the_168_wards_by_former_district(page, axe):
                                                                    "Phường Sài Gòn", "Phường Tân Định"]
     assert page.locator("ul.units a").count() == 168
     assert axe(page) == []
+
+
+def test_a_citizen_finds_a_ward_among_168_by_typing_part_of_its_name_without_accents(page):
+    page.goto("/")
+    assert page.locator("ul.units a").count() == 168
+    page.get_by_label("Tìm theo tên (gõ không dấu cũng được)").fill("tan dinh")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/?q=tan+dinh")
+    found = page.locator("ul.units a").all_inner_texts()
+    assert found[0] == "Phường Tân Định" and len(found) < 10
+    page.get_by_role("link", name="Phường Tân Định").click()
+    assert "/u/phuong-tan-dinh" in page.url
+    assert "Phường Tân Định" in page.locator("body").inner_text()
