@@ -418,13 +418,12 @@ HELD_ORDER = "h.received_at DESC, h.response_id DESC"
 
 
 def held_page(db: sqlite_utils.Database, *, state: str, reason: str, first: str, last: str, scope,
-              limit: int, offset: int) -> tuple[int, list[dict]]:
+              limit: int, offset: int, count: dict | None = None) -> tuple[int, list[dict]]:
     """(total, one page) of flagged responses in ``state`` ('held', 'accepted', 'excluded'), latest first.
 
     The total comes from integrity_counts; the page walks an index in time order.
     """
-    total = 0
-    count = counts(db, first, last, scope)
+    count = count if count is not None else counts(db, first, last, scope)
     total = count.get(reason, {}).get(state, 0)
     if total == 0 or offset >= total:
         return total, []
@@ -463,14 +462,72 @@ def origin_of(db: sqlite_utils.Database, response_id: int) -> dict | None:
         "WHERE o.response_id = ?", [response_id]), None)
 
 
+class OverLimit(Exception):
+    """A submission over one of its limits (nothing was stored or counted); ``wait`` seconds until it may pass."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"over a submission limit; try again in {wait} s")
+        self.wait = wait
+
+
 def save(db: sqlite_utils.Database, response, saver, *, received: datetime, served: datetime | None,
-         keys: ClientKeys | None, rules: Rules) -> bool:
+         keys: ClientKeys | None, rules: Rules, limits: Limits | None = None) -> bool:
     """Store ``response`` with ``saver`` (``responses.save`` or a kiosk's) and its origin, in one transaction,
-    running the checks; False when its submission id was stored before (nothing new is written)."""
+    counting it against ``limits`` and running the checks; False when its submission id was stored before
+    (nothing new is written). Raises :class:`OverLimit` when a limit refuses it (nothing written)."""
     with write_transaction(db):
+        if limits is not None:
+            wait = over_limit(db, unit_id=response.unit_id, kiosk_id=response.kiosk_id, keys=keys,
+                              moment=received, limits=limits)
+            if wait is not None:
+                raise OverLimit(wait)
         stored = saver(db, response)
         if stored:
             response_id = db.execute("SELECT id FROM responses WHERE uuid = ?", [response.uuid]).fetchone()[0]
             record(db, Origin(response_id, response.unit_id, response.channel, response.kiosk_id, received, served,
                               keys, response.answers), rules)
     return stored
+
+
+# --- limits (refusals), on the shared counters of survey/throttle.py --------------------------
+
+@dataclass(frozen=True)
+class Limits:
+    client_per_hour: int = 6            # one client key, one unit
+    address_per_10_minutes: int = 120   # one address, every unit (generous: carrier NAT, office routers)
+    kiosk_per_10_minutes: int = 600     # one kiosk (generous: an offline queue arrives at once; it retries on 429)
+
+
+def limits_from_config(config: Mapping) -> Limits:
+    return Limits(int(config["LIMIT_CLIENT_PER_HOUR"]), int(config["LIMIT_ADDRESS_PER_10_MINUTES"]),
+                  int(config["LIMIT_KIOSK_PER_10_MINUTES"]))
+
+
+def over_limit(db: sqlite_utils.Database, *, unit_id: int, kiosk_id: int | None, keys: ClientKeys | None,
+               moment: datetime, limits: Limits) -> int | None:
+    """Count this submission against its limits; the seconds to wait when one refuses it (nothing is
+    counted then), None when it may be stored.
+
+    Kiosks have their own limit per kiosk; open-link submissions one per client key and unit (tight)
+    and one per address (generous). The counters are rows of the database (survey/throttle.py), so
+    every worker sees the same counts; their keys are the daily-salted keys, never an address.
+    """
+    from . import throttle
+
+    now = moment.timestamp()
+    if kiosk_id is not None:
+        checks = [("submit-kiosk", str(kiosk_id), 600, limits.kiosk_per_10_minutes)]
+    elif keys is not None:
+        checks = [("submit-client", f"{unit_id}:{keys.client}", 3600, limits.client_per_hour),
+                  ("submit-address", keys.address, 600, limits.address_per_10_minutes)]
+    else:
+        return None
+    counted = []
+    for scope, key, window, limit in checks:
+        verdict = throttle.hit(db, scope, key, window_s=window, limit=limit, now=now)
+        if not verdict.allowed:
+            for done_scope, done_key, done_window in counted:      # give back what this request counted
+                throttle.release(db, done_scope, done_key, window_s=done_window, now=now)
+            return verdict.retry_after
+        counted.append((scope, key, window))
+    return None

@@ -435,3 +435,47 @@ def _integrity(db: sqlite_utils.Database) -> None:
         PRIMARY KEY (day, unit_id)
     ) WITHOUT ROWID;
     """)
+
+
+
+@migration("0007b_flag_counts")
+def _flag_counts(db: sqlite_utils.Database) -> None:
+    """Straight-lining and kiosk-burst flags counted per day, unit and kiosk, kept by triggers on
+    response_flags, so that the dashboard and the quality page never sum flag rows (issue 13: with
+    45 % of a million responses flagged, summing them took most of a page's time)."""
+    _script(db, """
+    CREATE TABLE daily_flag_counts (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        kiosk_id INTEGER NOT NULL,
+        straightline INTEGER NOT NULL DEFAULT 0,
+        burst INTEGER NOT NULL DEFAULT 0,
+        flagged INTEGER NOT NULL DEFAULT 0,          -- responses with either flag
+        PRIMARY KEY (day, unit_id, kiosk_id)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER daily_flag_counts_insert AFTER INSERT ON response_flags BEGIN
+        INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+        VALUES (NEW.day, NEW.unit_id, NEW.kiosk_id, NEW.straightline, NEW.burst, NEW.straightline OR NEW.burst)
+        ON CONFLICT DO UPDATE SET straightline = straightline + excluded.straightline,
+            burst = burst + excluded.burst, flagged = flagged + excluded.flagged;
+    END;
+    CREATE TRIGGER daily_flag_counts_delete AFTER DELETE ON response_flags BEGIN
+        UPDATE daily_flag_counts SET straightline = straightline - OLD.straightline, burst = burst - OLD.burst,
+            flagged = flagged - (OLD.straightline OR OLD.burst)
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND kiosk_id = OLD.kiosk_id;
+    END;
+    CREATE TRIGGER daily_flag_counts_update AFTER UPDATE ON response_flags BEGIN
+        UPDATE daily_flag_counts SET straightline = straightline - OLD.straightline, burst = burst - OLD.burst,
+            flagged = flagged - (OLD.straightline OR OLD.burst)
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND kiosk_id = OLD.kiosk_id;
+        INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+        VALUES (NEW.day, NEW.unit_id, NEW.kiosk_id, NEW.straightline, NEW.burst, NEW.straightline OR NEW.burst)
+        ON CONFLICT DO UPDATE SET straightline = straightline + excluded.straightline,
+            burst = burst + excluded.burst, flagged = flagged + excluded.flagged;
+    END;
+    INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+    SELECT day, unit_id, kiosk_id, sum(straightline), sum(burst), sum(straightline OR burst)
+    FROM response_flags GROUP BY day, unit_id, kiosk_id;
+    -- Excluded responses, for the quality page's included/excluded counts without a scan.
+    CREATE INDEX responses_excluded ON responses(submitted_at) WHERE excluded_at IS NOT NULL;
+    """)

@@ -96,6 +96,15 @@ SETTINGS: list[Setting] = [
     Setting("INTEGRITY_PATTERN_COUNT", 8,
             "Identical sets of answers for one unit within INTEGRITY_PATTERN_MINUTES beyond which all of them are held."),
     Setting("INTEGRITY_PATTERN_MINUTES", 30, "Window of the repeated-answers check, in minutes of server time."),
+    Setting("LIMIT_CLIENT_PER_HOUR", 6,
+            "Submissions for one unit from one client (address + browser cookie) per hour; more are refused "
+            "with a polite page asking to come back later."),
+    Setting("LIMIT_ADDRESS_PER_10_MINUTES", 120,
+            "Submissions from one address (IPv6: one /64), all units, per 10 minutes; more are refused "
+            "(generous: carrier NAT and office routers put many citizens behind one address)."),
+    Setting("LIMIT_KIOSK_PER_10_MINUTES", 600,
+            "Submissions from one kiosk per 10 minutes; more are refused with 429 and the kiosk's queue sends "
+            "them again later (nothing is lost). Generous: a kiosk back online sends its whole queue at once."),
     Setting("TEST_CLOCK", False,
             "Tests only (ignored unless TESTING is on): take the server's time from an X-Test-Clock request header."),
     Setting("REPORTS_FOLDER", None,

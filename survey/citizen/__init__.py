@@ -123,6 +123,7 @@ def questionnaire(slug: str):
             return _render_form(form, q, unit, channel, status=422, notice=notice)
         return _render_form(form, q, unit, channel, status=422)
     now = integrity.now()
+    keys = integrity.request_keys(db, now)
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
@@ -130,11 +131,23 @@ def questionnaire(slug: str):
         respondent=form.respondent_values(), comment=form.comment_value())
     try:
         # False: the same id won a race just now; same thank-you either way
-        integrity.save(db, response, responses.save, received=now, served=started,
-                       keys=integrity.request_keys(db, now), rules=integrity.rules_from_config(current_app.config))
+        integrity.save(db, response, responses.save, received=now, served=started, keys=keys,
+                       rules=integrity.rules_from_config(current_app.config),
+                       limits=integrity.limits_from_config(current_app.config))
+    except integrity.OverLimit as refused:      # nothing stored: the form comes back with its answers
+        return too_many(refused.wait, lambda notice: _render_form(form, q, unit, channel, status=429, notice=notice))
     except sqlite3.OperationalError:
         return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
+
+
+def too_many(wait_seconds: int, render):
+    """The form again with its answers, a 429 and a polite message in the citizen's language, when this
+    connection sent more than its limit (survey/integrity.py): nothing was stored; sending again later works."""
+    minutes = max(1, -(-int(wait_seconds) // 60))
+    response = current_app.make_response(render(t("limit.too_many", minutes=minutes)))
+    response.headers["Retry-After"] = str(int(wait_seconds))
+    return response
 
 
 def write_failed(render):

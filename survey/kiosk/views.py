@@ -36,7 +36,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .. import catalog, integrity, responses
-from ..citizen import render_form, write_failed
+from ..citizen import render_form, too_many, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
@@ -166,6 +166,8 @@ def submit(token: str):
         respondent=respondent, comment=form.comment_value())
     try:
         _save(db, kiosk, response, received=now, served=served)
+    except integrity.OverLimit as refused:
+        return too_many(refused.wait, lambda notice: _page(kiosk, token, q, form, status=429, notice=notice))
     except sqlite3.OperationalError:             # disk full, I/O error: the answers stay on the screen
         return write_failed(lambda notice: _page(kiosk, token, q, form, status=503, notice=notice))
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
@@ -175,7 +177,8 @@ def _save(db, kiosk: Kiosk, response: responses.Response, *, received: datetime,
     """Store a kiosk response with its origin (server receive time, kiosk) and the integrity checks."""
     return integrity.save(db, response, lambda db, r: kiosks.save(db, kiosk, r), received=received, served=served,
                           keys=integrity.request_keys(db, received),
-                          rules=integrity.rules_from_config(current_app.config))
+                          rules=integrity.rules_from_config(current_app.config),
+                          limits=integrity.limits_from_config(current_app.config))
 
 
 @bp.get("/<token>/thanks")
@@ -392,6 +395,10 @@ def api_responses():
         respondent=respondent, comment=form.comment_value(), client_submitted_at=responses.utc_timestamp(claimed))
     try:
         stored = _save(db, kiosk, response, received=received, served=None)
+    except integrity.OverLimit as refused:       # the device's queue keeps it and sends it again later
+        refusal = _refusal(429, "too_many")
+        refusal.headers["Retry-After"] = str(int(refused.wait))
+        return refusal
     except sqlite3.OperationalError:             # disk full, I/O error: the device keeps it and retries
         current_app.logger.exception("could not store a kiosk response")
         refusal = _refusal(503, "unavailable")

@@ -32,12 +32,12 @@ def integrity_page():
     except monitor.FilterError as exc:
         return error_page(400, "Check the filters", exc.problems, back=request.path)
     first, last = filters.period.start.isoformat(), filters.period.end.isoformat()
+    counts = integrity.counts(db, first, last, filters.scope)
     total, rows = integrity.held_page(db, state=state, reason=reason, first=first, last=last, scope=filters.scope,
-                                      limit=monitor.PAGE_SIZE, offset=(page - 1) * monitor.PAGE_SIZE)
+                                      limit=monitor.PAGE_SIZE, offset=(page - 1) * monitor.PAGE_SIZE, count=counts)
     for row in rows:
         row["local"] = periods.utc_to_local(row["received_at"], rules.utc_offset_minutes)
         row["served_local"] = periods.utc_to_local(row["served_at"], rules.utc_offset_minutes)
-    counts = integrity.counts(db, first, last, filters.scope)
     return render_template("staff/held.html", filters=filters, rows=rows, total=total, page=page,
                            pages=_pages(total), reason=reason, state=state, counts=counts,
                            labels=integrity.REASON_LABELS, reasons=integrity.REASONS,
