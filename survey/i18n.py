@@ -41,6 +41,17 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "Phiếu mất khoảng 5 phút.",
                    "en": "Choose the office where you filed your application or received its result "
                          "to start. It takes about 5 minutes."},
+    "index.find_label": {"vi": "Tìm theo tên (gõ không dấu cũng được)", "en": "Search by name (accents optional)"},
+    "index.find": {"vi": "Tìm", "en": "Search"},
+    "index.count": {"vi": "{n} cơ quan", "en": "{n} offices"},
+    "index.found": {"vi": "{n} cơ quan khớp với “{query}”.", "en": "{n} office(s) match “{query}”."},
+    "index.none": {"vi": "Không tìm thấy cơ quan nào khớp với “{query}”. Hãy thử gõ ít chữ hơn, ví dụ chỉ tên phường.",
+                   "en": "No office matches “{query}”. Try fewer words, for example only the ward's name."},
+    "index.all": {"vi": "Xem tất cả cơ quan", "en": "Show every office"},
+    "index.pages": {"vi": "Các trang của danh sách", "en": "Pages of the list"},
+    "index.page": {"vi": "Trang {n} trên {total}", "en": "Page {n} of {total}"},
+    "index.prev": {"vi": "Trang trước", "en": "Previous page"},
+    "index.next": {"vi": "Trang kế tiếp", "en": "Next page"},
     "index.empty": {"vi": "Chưa có cơ quan nào được thiết lập. Vui lòng liên hệ quản trị viên.",
                     "en": "No office has been set up yet. Please contact the administrator."},
 
@@ -67,6 +78,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
                           "en": "At most {max} characters. Please do not write your name or phone number."},
     "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
+    "form.step": {"vi": "Phần {n}/{total}", "en": "Part {n} of {total}"},
+    "form.next": {"vi": "Phần tiếp theo", "en": "Next part"},
+    "form.previous": {"vi": "Quay lại", "en": "Back"},
+    "form.comment_short": {"vi": "Góp ý", "en": "Comment"},
     "form.renewed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
                            "vui lòng bấm “{button}” một lần nữa.",
                      "en": "The page has just been renewed. Your answers are kept: please press "
@@ -82,6 +97,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "Your answers were not sent: {count} thing(s) to fix"},
     "error.summary_lead": {"vi": "Các câu Ông/Bà đã trả lời vẫn được giữ nguyên.",
                            "en": "The answers you gave are kept."},
+    "error.questions": {"vi": "Câu chưa trả lời:", "en": "Questions not answered:"},
     "error.prefix": {"vi": "Lỗi:", "en": "Error:"},
     "error.title_prefix": {"vi": "Lỗi", "en": "Error"},
     "error.criterion_missing": {"vi": "Vui lòng chọn một mức đánh giá cho câu {n}.",

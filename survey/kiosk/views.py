@@ -105,7 +105,7 @@ def _page(kiosk: Kiosk, token: str, q, form=None, *, status: int = 200, notice: 
     html, code = render_form(
         form, q, by_id(get_db(), kiosk.unit_id), action=url_for("kiosk.page", token=token, lang=g.lang),
         status=status, template="kiosk/page.html",
-        kiosk=kiosk, token=token, notice=notice,
+        kiosk=kiosk, token=token, notice=notice, paged=False,   # a kiosk's tall screen shows the whole form
         switch_url=url_for("kiosk.page", token=token, lang=other),
         criteria=" ".join(q.criterion_codes), respondent=" ".join(r.code for r in q.respondent),
         idle=config["KIOSK_IDLE_SECONDS"], still_there=config["KIOSK_STILL_THERE_SECONDS"],
