@@ -129,22 +129,20 @@ def test_the_picker_groups_the_168_by_former_district(reform_app):
 
 
 def test_a_kiosk_of_a_district_sends_its_queue_after_the_reform(reform_app, db):
-    """A kiosk registered before the reform: responses filled in before 1 July are stored under the
-    district; one filled in after is refused with the reason, kept on the device."""
+    """A kiosk registered before the reform sends its queue after 30 June: a response's date is when
+    the server receives it (migration 0004b), so it is refused with the reason and kept on the device."""
     from tests.kiosk.helpers import payload, post
 
     quan_1 = units.by_slug(db, "quan-1")
     db.execute("INSERT INTO kiosks (unit_id, name, token_hash, created_at) VALUES (?, 'Quầy 1', ?, "
                "'2025-01-01T00:00:00Z')", [quan_1["id"], kiosks.hash_token("t" * 43)])
     client = reform_app.test_client()
-    before = post(client, "t" * 43, payload(unit="quan-1", started_at="2025-06-30T09:00:00Z",
-                                            submitted_at="2025-06-30T09:04:00Z"))
-    assert before.status_code == 201
-    after = post(client, "t" * 43, payload(unit="quan-1", started_at="2025-07-02T09:00:00Z",
-                                           submitted_at="2025-07-02T09:04:00Z"))
-    assert after.status_code == 409 and after.json["reason"] == "unit_gone"
-    assert "Quận 1" in after.json["message"] and "1/7/2025" in after.json["message"]
-    assert [r[0] for r in db.execute("SELECT unit_id FROM responses")] == [quan_1["id"]]
+    for filled in ("2025-06-30T09:04:00Z", "2025-07-02T09:04:00Z"):
+        after = post(client, "t" * 43, payload(unit="quan-1", started_at=filled.replace("09:04", "09:00"),
+                                               submitted_at=filled))
+        assert after.status_code == 409 and after.json["reason"] == "unit_gone"
+        assert "Quận 1" in after.json["message"] and "1/7/2025" in after.json["message"]
+    assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 0
     page = client.get("/k/" + "t" * 43)
     assert page.status_code == 410 and "không còn tồn tại" in text(page)
     with pytest.raises(kiosks.KioskError, match="ended on 2025-06-30.*phuong-sai-gon"):
