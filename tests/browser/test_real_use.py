@@ -448,3 +448,31 @@ def test_phone_without_javascript_every_part_is_on_the_page(running, context):
     page.goto(running.url + "/u/quan-5")
     assert all(part.is_visible() for part in page.locator("#steps > .part").all())
     assert page.locator(".step-nav").first.is_hidden()
+
+
+# ------------------------------------------------------------------ axe on every citizen and kiosk page, both sizes
+
+@pytest.mark.parametrize("viewport", [PHONE_VIEWPORT, {"width": 1080, "height": 1920}])
+def test_no_wcag_violations_on_any_citizen_or_kiosk_page(running, context, axe, viewport):
+    codes = criteria(running)
+    page = context(viewport=viewport, bypass_csp=True).new_page()
+    found = {}
+    for path in ("/", "/?q=tan", "/?q=khong+co", "/?lang=en", "/u/quan-1", "/u/quan-1?lang=en", "/u/nowhere"):
+        page.goto(running.url + path)
+        found[path] = axe(page)
+    page.goto(running.url + "/u/quan-3")
+    page.click("#survey button[type=submit]")                        # every error shown
+    found["errors"] = axe(page)
+    if page.locator(".step-nav button").first.is_visible():
+        page.locator(".step-nav button").first.click()               # another part of the paged form
+        found["part 2"] = axe(page)
+    answer(page, codes, 4)
+    page.click("#survey button[type=submit]")
+    page.wait_for_url("**/thanks/*")                                 # (in English: the session chose it above)
+    found["thanks"] = axe(page)
+    url = running.add_kiosk()
+    page.goto(url)
+    ready(page)
+    page.click("#survey button[type=submit]")                        # the kiosk's banner
+    found["kiosk incomplete"] = axe(page)
+    assert {where: v for where, v in found.items() if v} == {}
