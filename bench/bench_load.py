@@ -116,11 +116,11 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             print(f"capacity: {args.clients} clients, no think time, {args.seconds:.0f} s", flush=True)
-            stats, elapsed = asyncio.run(closed(base, "/u/quan-1", args.clients, args.seconds))
+            stats, elapsed = asyncio.run(closed(base, "/u/phuong-sai-gon", args.clients, args.seconds))
             ours = loadgen.summary("platform capacity", stats, elapsed)
             show(ours)
             print(f"service level: open loop {args.rate:.0f} surveys/s for {args.rate_seconds:.0f} s", flush=True)
-            stats, elapsed = asyncio.run(opened(base, "/u/quan-1", args.rate, args.rate_seconds))
+            stats, elapsed = asyncio.run(opened(base, "/u/phuong-sai-gon", args.rate, args.rate_seconds))
             level = loadgen.summary("platform open loop", stats, elapsed)
             show(level)
         finally:
