@@ -537,7 +537,10 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
         return np.ones(n), ["weights: none (every response weighs 1)"], None
     missing_pop = [lab for lab in labels if pop[lab] is None]
     if missing_pop:
-        raise DbError(f"unit(s) {', '.join(missing_pop)} have no population: needed for design weights")
+        shown = ", ".join(missing_pop[:8]) + (f", … ({len(missing_pop)} in all)" if len(missing_pop) > 8 else "")
+        raise DbError(f"{len(missing_pop)} unit(s) have no population, which design weights need: {shown}. "
+                      "Weighting does not invent margins: import the units' counts (`flask --app survey "
+                      "import-margins`, dimension total) or use weights none")
     w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
     notes.append("weights: design (unit population / responses in the unit)")
     if method == "design":
@@ -547,7 +550,11 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
     totals, names = {}, {}
     for i, uid in enumerate(label_ids):
         if uid not in margins_age:
-            raise DbError(f"unit {labels[i]!r} has no age_band population margins (table unit_population)")
+            lacking = [labels[k] for k, u in enumerate(label_ids) if u not in margins_age]
+            shown = ", ".join(lacking[:8]) + (f", … ({len(lacking)} in all)" if len(lacking) > 8 else "")
+            raise DbError(f"{len(lacking)} unit(s) have no age_band population margins (table unit_population), "
+                          f"so the margins do not cover them: {shown}. Weighting does not invent margins: import "
+                          "the units' counts (`flask --app survey import-margins`) or use weights none or design")
         for cat, value in margins_age[uid].items():
             totals[i * 64 + age_cats.index(cat)] = value
             names[i * 64 + age_cats.index(cat)] = f"{labels[i]} x {cat}"

@@ -127,6 +127,45 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c_change_ci": ("KTC 95 % của thay đổi", "95 % CI of change"),
     "c_previous": ("Kỳ so sánh (%)", "Comparison period (%)"),
     "c_code": ("Mã", "Code"),
+    "c_valid": ("Hiệu lực", "Valid"),
+    "valid_until": ("đến {date}", "until {date}"),
+    "valid_from": ("từ {date}", "from {date}"),
+    "valid_between": ("{start} – {end}", "{start} to {end}"),
+    "rows_left_out": ("Bảng dưới đây chỉ có {n} dòng đầu và cuối bị lược bớt ở giữa ({n} dòng): tệp Excel có đủ.",
+                      "{n} rows in the middle of the table below are left out here: the workbook has them all."),
+    "indices_in_csv": ("Bảng đầy đủ của công cụ phân tích có {n} dòng: xem tệp indices.csv đi kèm.",
+                       "The engine's full table has {n} rows: see indices.csv, written with this workbook."),
+    "ranks_part": ("hạng {first}–{last} trên {n}", "ranks {first}–{last} of {n}"),
+    "c_former": ("Đơn vị cũ", "Former unit"),
+    "c_new_units": ("Số đơn vị mới", "New units"),
+    "c_area_now": ("Địa bàn nay (%)", "Its area now (%)"),
+    "c_n_now": ("Số phiếu nay", "n now"),
+    "c_former_before": ("Đơn vị cũ (%)", "Former unit (%)"),
+    "c_n_before": ("Số phiếu cũ", "n before"),
+    "c_caveat": ("Lưu ý", "Caveat"),
+    "s_former": ("Đơn vị mới theo đơn vị cũ", "New units by former unit"),
+    "text_former": (
+        "Sau khi sắp xếp đơn vị hành chính, mỗi đơn vị mới được gộp theo đơn vị cũ đã đóng góp nhiều địa bàn nhất "
+        "cho nó. «Địa bàn nay» là chỉ số của các đơn vị mới thuộc nhóm đó; «Đơn vị cũ» là chỉ số của chính đơn vị cũ "
+        "({before}). Dấu * đánh dấu nhóm có đơn vị mới chỉ nhận một phần địa bàn từ đơn vị cũ: hai địa bàn không "
+        "trùng khớp hoàn toàn (xem lưu ý dưới bảng).",
+        "After the reorganisation of administrative units, each new unit is grouped under the former unit that "
+        "contributed most of its area. 'Its area now' is the index of the new units of the group; 'Former unit' is "
+        "the former unit's own index ({before}). * marks groups where some new units took only part of their area "
+        "from the former unit: the two areas are not exactly the same (see the caveats below the table)."),
+    "former_before_compare": ("kỳ so sánh", "comparison period"),
+    "former_before_same": ("cùng kỳ báo cáo, trước khi sắp xếp", "same period, before the reorganisation"),
+    "text_units_periods": (
+        "Kỳ báo cáo bao gồm một lần thay đổi đơn vị: {sets}. Mỗi phiếu được tính cho đơn vị có hiệu lực vào ngày "
+        "trả lời (cột «Hiệu lực»).",
+        "The period spans a change of units: {sets}. Each response counts for the unit valid on its date "
+        "(column 'Valid')."),
+    "unit_set": ("{n} đơn vị {valid}", "{n} units {valid}"),
+    "text_units_edge": (
+        "Có {n} đơn vị: biểu đồ chỉ thể hiện {edge} đơn vị cao nhất và {edge} đơn vị thấp nhất; bảng và tệp Excel "
+        "có đầy đủ thứ hạng.",
+        "There are {n} units: the charts show the {edge} highest and the {edge} lowest; the table and the workbook "
+        "hold the full ranking."),
     "c_criterion": ("Tiêu chí", "Criterion"),
     "c_factor": ("Yếu tố", "Factor"),
     "c_category": ("Nhóm", "Category"),

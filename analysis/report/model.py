@@ -247,7 +247,7 @@ class ReportInputs:
 
     questionnaire: Questionnaire
     period: Period
-    units: Sequence[Mapping[str, Any]]                  # slug, name_vi, name_en (the units reported)
+    units: Sequence[Mapping[str, Any]]                  # slug, name_vi, name_en, valid_from, valid_to (reported)
     table: Sequence[Mapping[str, Any]]
     breakdowns: Mapping[str, Sequence[Mapping[str, Any]]]
     counts: Sequence[UnitCounts]
@@ -259,6 +259,9 @@ class ReportInputs:
     generated_at: datetime | None = None
     source: str = ""                                    # database file name
     engine: Mapping[str, Any] = field(default_factory=dict)   # method details for the methodology section
+    # New units grouped by former unit (analysis.crosswalk.compare_former rows, each with its
+    # FormerUnit under "former"); empty without a crosswalk or when no group has responses.
+    former: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
