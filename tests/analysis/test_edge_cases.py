@@ -96,10 +96,7 @@ def test_a_unit_whose_answers_are_all_the_same_has_se_0_and_no_design_effect():
 def test_lonely_psu_average_equals_r_and_the_lonely_strata_are_named(tmp_path, capsys):
     """R's survey.lonely.psu = "average" (frozen: tests/fixtures/reference/extra/edge_average, the
     edge case with a one-respondent stratum D1_solo), and the CLI says which strata were lonely."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import FIXTURES, compare_with_r
+    from tests.analysis.conftest import FIXTURES, compare_with_r
 
     case = FIXTURES / "extra" / "edge_average"
     data = analysis.read_csv(case / "survey.csv", factors=case / "factors.csv")
