@@ -51,7 +51,11 @@ SETTINGS: list[Setting] = [
             "chooses its Host header), or http://127.0.0.1:5000 on the command line."),
     # Staff monitoring (survey/staff/)
     Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
-            "A staff member is signed out this many seconds after signing in."),
+            "A staff member is signed out this many seconds after signing in, however much the session is "
+            "used (an absolute limit, checked on the server for every copy of the cookie)."),
+    Setting("STAFF_IDLE_SECONDS", 30 * 60,
+            "A staff member is signed out after this many seconds without a request they made (the "
+            "dashboard's automatic refresh does not count); 0: no idle limit."),
     Setting("LOGIN_MAX_FAILURES", 5,
             "Failed sign-ins in a row for one user name from one client address before that name is "
             "locked on that address for a while (other addresses can still sign in with it)."),

@@ -8,7 +8,7 @@ from .. import responses as response_store
 from ..db import get_db
 from ..numbers import whole_number
 from . import bp, monitor, periods, queries, targets
-from .auth import current_user, error_page, is_local_path, login_required
+from .auth import automatic, current_user, error_page, is_local_path, login_required
 
 
 def _context():
@@ -41,6 +41,7 @@ def dashboard():
 
 
 @bp.route("/dashboard/live")
+@automatic
 @login_required("staff")
 def dashboard_live():
     """The dashboard's figures as an HTML fragment, fetched by dashboard.js to refresh the page."""
