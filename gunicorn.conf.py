@@ -54,3 +54,25 @@ def on_starting(server):
         server.cfg.set("control_socket", control_socket_for(server.cfg.bind))
     if not server.cfg.control_socket_disable:
         server.log.info("Control socket: %s (gunicornc -s %s)", server.cfg.control_socket, server.cfg.control_socket)
+
+
+# Secrets in addresses never reach the access log (issue 12 item 9): a kiosk's token
+# (/k/<token>, /k/<token>/thanks, requested on every navigation by its service worker) is
+# written /k/…; the route stays readable (/k/api/..., /k/sw.js are not tokens). Every string
+# atom is redacted (the path, the request line, the Referer), whatever access_log_format holds.
+import re as _re  # noqa: E402
+
+from gunicorn.glogging import Logger as _Logger  # noqa: E402
+
+_KIOSK_TOKEN_IN_PATH = _re.compile(r"(/k/)(?!(?:api|sw\.js)(?:[/?\s\"']|$))[^\s/?\"'#]+")
+
+
+class RedactingLogger(_Logger):
+    """Gunicorn's logger with every ``/k/<token>`` written as ``/k/…``."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: _KIOSK_TOKEN_IN_PATH.sub(r"\1…", v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger

@@ -228,6 +228,7 @@ Example:
 
 
 def run_change(args) -> int:
+    from .cells import cell
     from .indices import IndexTable
     from .judgements import CHANGE_COLUMNS, change_table
 
@@ -244,7 +245,7 @@ def run_change(args) -> int:
         w.writerow(CHANGE_COLUMNS)
         for r in rows:
             w.writerow(["" if r[c] is None or (isinstance(r[c], float) and r[c] != r[c]) else
-                        ("TRUE" if r[c] is True else "FALSE" if r[c] is False else r[c]) for c in CHANGE_COLUMNS])
+                        ("TRUE" if r[c] is True else "FALSE" if r[c] is False else cell(r[c])) for c in CHANGE_COLUMNS])
     _write(args.out, write)
     return 0
 
@@ -288,6 +289,7 @@ Example:
 
 
 def run_former(args) -> int:
+    from .cells import cell
     from .crosswalk import COLUMNS, compare_former, read_crosswalk
     from .db import load_db
 
@@ -310,7 +312,7 @@ def run_former(args) -> int:
         w = csv.writer(handle)
         w.writerow(COLUMNS)
         for r in rows:
-            w.writerow(["" if r[c] is None else r[c] for c in COLUMNS])
+            w.writerow(["" if r[c] is None else cell(r[c]) for c in COLUMNS])
     _write(args.out, write)
     caveats = sum(1 for r in rows if r["caveat"])
     print(f"wrote {len(rows)} former units ({sum(r['n_now'] > 0 for r in rows)} with responses now, "

@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .cells import inert
 from .intervals import korn_graubard_ci, logit_ci, reliability_flags, t_ci
 
 __all__ = ["IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "EXTRA_COLUMNS", "DEFINITIONS", "VARIANTS", "finish_table"]
@@ -160,7 +161,7 @@ def _fmt(v, kind: str) -> str:
     if v is None:
         return ""
     if kind == "s":
-        return "" if v is None else str(v)
+        return inert(str(v))
     if kind == "b":
         return "TRUE" if v else "FALSE"
     f = float(v)

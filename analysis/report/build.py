@@ -62,7 +62,7 @@ def _csv_cell(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
-    return str(value)
+    return inert(str(value))
 
 
 def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: Progress | None = None,

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from ..cells import cell as _inert
 from . import narrative
 from . import tables as T
 from .i18n import Translator
@@ -67,6 +68,12 @@ def _raw(value: Any) -> Any:
     return value
 
 
+def _append(ws, values) -> None:
+    """Every row of the workbook goes in here: its text made inert (a unit named '=1+2' is text, never a
+    formula -- openpyxl would store it as one)."""
+    ws.append([_inert(v) for v in values])
+
+
 def _sheet_name(name: str, used: set[str]) -> str:
     clean = "".join("-" if ch in "[]:*?/\\" else ch for ch in name)[:31]
     candidate, k = clean, 2
@@ -79,13 +86,13 @@ def _sheet_name(name: str, used: set[str]) -> str:
 
 
 def _write_table(ws, table: T.Table, first_row: int = 1) -> None:
-    ws.append([c.title for c in table.columns])
+    _append(ws, [c.title for c in table.columns])
     for col, _c in enumerate(table.columns, start=1):
         cell = ws.cell(row=first_row, column=col)
         cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for r, row in enumerate(table.rows):
-        ws.append([_cell_value(v) for v in row])
+        _append(ws, [_cell_value(v) for v in row])
         excel_row = first_row + 1 + r
         for col, (c, value) in enumerate(zip(table.columns, row), start=1):
             kind = value.kind if isinstance(value, T.Cell) else c.kind
@@ -112,7 +119,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
     about.title = _sheet_name(t("sheet_about"), used)
     inputs = report.inputs
     q = report.questionnaire
-    about.append([t("title")])
+    _append(about, [t("title")])
     about["A1"].font = TITLE_FONT
     facts = [(t("period"), t.period(inputs.period.start, inputs.period.end))]
     if inputs.compare_period:
@@ -125,14 +132,14 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         facts.append((t("generated"), t.date(inputs.generated_at) + " UTC"))
     if inputs.source:
         facts.append((t("source"), inputs.source))
-    about.append([])
+    _append(about, [])
     for key, value in facts:
-        about.append([key, value])
-    about.append([])
-    about.append([t("caveats")])
+        _append(about, [key, value])
+    _append(about, [])
+    _append(about, [t("caveats")])
     about.cell(row=about.max_row, column=1).font = HEADER_FONT
     for line in narrative.caveats(report, t):
-        about.append([line])
+        _append(about, [line])
     about.column_dimensions["A"].width = 24
     about.column_dimensions["B"].width = 100
     for table in T.all_tables(report, t):
@@ -141,13 +148,13 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
     raw = T.indices(report, t)
     ws = wb.create_sheet(_sheet_name(raw.key, used))
     if len(raw.rows) > MAX_RAW_ROWS:       # thousands of units: millions of cells; indices.csv holds them all
-        ws.append([t("indices_in_csv", n=f"{len(raw.rows):,}")])
+        _append(ws, [t("indices_in_csv", n=f"{len(raw.rows):,}")])
     else:
-        ws.append([c.key for c in raw.columns])
+        _append(ws, [c.key for c in raw.columns])
         for col in range(1, len(raw.columns) + 1):
             ws.cell(row=1, column=col).font = HEADER_FONT
         for row in raw.rows:
-            ws.append([_raw(v) for v in row])
+            _append(ws, [_raw(v) for v in row])
         ws.freeze_panes = "D2"
     wb.properties.title = t("title")
     wb.properties.creator = "sipas-survey analysis.report"

@@ -8,7 +8,8 @@ quality flags. Rows are read from a cursor and written out in batches, so memory
 stays flat however many rows match.
 
 Text cells that a spreadsheet would take for a formula (starting with ``=``,
-``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe; numbers
+``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe
+(``analysis.cells.inert``, shared by every writer of the platform); numbers
 and ISO dates never start so.
 """
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from flask import Response, current_app, render_template, request, url_for
+
+from analysis.cells import FORMULA_START, csv_text, inert  # noqa: F401  (the platform's one neutralising function)
 
 from .. import db as database
 from ..db import get_db
@@ -146,30 +149,11 @@ class ExportSpec:
                        excluded_at, excluded_by, excluded_reason, straightline or 0, speeder, burst or 0)
 
 
-FORMULA_START = frozenset("=+-@\t\r")
-_NEEDS_QUOTES = re.compile(r'[",\r\n]')
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _UUID = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]*")
 _CSV_SCORES = str.maketrans({"n": "NA", "-": ""})
 CSV_ANSWERS = {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "n": "NA", "-": ""}
 XLSX_ANSWERS = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "n": "NA", "-": None}
-
-
-def inert(value: str | None) -> str | None:
-    """Text a spreadsheet would run as a formula, made inert with a leading apostrophe."""
-    if value and value[0] in FORMULA_START:
-        return "'" + value
-    return value
-
-
-def csv_text(value: str | None) -> str:
-    """A text cell for CSV: inert, and quoted when it holds a comma, quote or line break."""
-    if value is None:
-        return ""
-    value = inert(value)
-    if _NEEDS_QUOTES.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
 
 
 class LocalTime:
@@ -230,7 +214,7 @@ def xlsx_stream(spec: ExportSpec) -> Iterator[bytes]:
         # up front. (With more rows than one sheet holds, an over-count can leave the last
         # sheet with its header only.)
         db.execute("BEGIN")
-        yield from xlsx.stream(spec.header, spec.rows(db, "xlsx"), spec.count_at_most(db))
+        yield from xlsx.stream([inert(h) for h in spec.header], spec.rows(db, "xlsx"), spec.count_at_most(db))
     finally:
         db.close()
 
