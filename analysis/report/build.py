@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cells import inert
 from . import figures, html, pdf, xlsx
 from .i18n import Translator
 from .model import Report, ReportInputs, build_model

@@ -81,7 +81,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--compare-to", type=_day, metavar="DATE", help="last day of the comparison period")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the report (default vi)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the four files to")
-    p.add_argument("--questionnaire", metavar="ID", help="questionnaire id (needed if the period has several)")
+    p.add_argument("--questionnaire", metavar="ID", help="questionnaire id (default: the period's questionnaire with the most responses; "
+                   "the report names the others with their counts)")
     p.add_argument("--weights", choices=("none", "design", "poststratify", "rake"), default="design",
                    help="weighting, as for `indices` (default: design = unit population / unit responses)")
     p.add_argument("--drop-incomplete", action="store_true",

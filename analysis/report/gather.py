@@ -181,12 +181,6 @@ class _Db:
             raise ReportRequestError(f"the {label} {start.isoformat()} to {end.isoformat()} has no responses"
                                      f"{also}{which}: nothing to report (check the dates and units)")
 
-    def some_questionnaire(self, start: date, end: date, unit_ids: list[int]) -> str:
-        """The questionnaire of one response in the period (a probe; the scan checks there is only one)."""
-        scope = self.scope(start, end, unit_ids, None)
-        return self.conn.execute(f"SELECT questionnaire_id FROM responses WHERE {scope.where} LIMIT 1",
-                                 scope.args).fetchone()[0]
-
     def questionnaire(self, qid: str) -> Questionnaire:
         row = self.conn.execute("SELECT definition FROM questionnaires WHERE id = ? ORDER BY version DESC LIMIT 1",
                                 [qid]).fetchone()
@@ -301,13 +295,28 @@ class _Scan:
         return lookup[self.combo[rows]], labels
 
 
-def _only_questionnaire(scan: _Scan, qid: str, label: str, start: date, end: date) -> None:
-    """Refuse a period that holds responses to several questionnaires (the analyst must choose one)."""
-    used = {k[0]: n for k, n in scan.totals("questionnaire_id", "excluded").items() if k[1] == "0"}
-    if set(used) - {qid}:
-        listing = ", ".join(f"{q} ({used[q]} responses)" for q in sorted(used, key=lambda q: -used[q]))
-        raise ReportRequestError(f"the {label} {start.isoformat()} to {end.isoformat()} holds several "
-                                 f"questionnaires: {listing}; choose one with --questionnaire")
+def _main_questionnaire(scan: _Scan, asked: str | None) -> tuple[str, list[dict]]:
+    """The questionnaire the report is about, and the period's others (id, responses, excluded), most first.
+
+    A period can hold several questionnaires (a new version rolled out mid-period, a kiosk that
+    queued an older form): the report is about the one asked for, else the one with the most usable
+    responses (ties: the id first in order), and names the others with their counts instead of
+    refusing the period (issue 12 item 4). Their responses count in no figure of this report.
+    """
+    used: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    for (qid, out), n in scan.totals("questionnaire_id", "excluded").items():
+        used.setdefault(qid, 0)
+        excluded.setdefault(qid, 0)
+        if out == "1":
+            excluded[qid] += n
+        else:
+            used[qid] += n
+    if asked is None:
+        asked = min(used, key=lambda q: (-used[q], q))
+    others = [{"id": q, "responses": used[q], "excluded": excluded[q]}
+              for q in sorted(used, key=lambda q: (-used[q], q)) if q != asked]
+    return asked, others
 
 
 def _options(q: Questionnaire, code: str) -> list[str]:
@@ -436,12 +445,11 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         db.require_responses(request.date_from, request.date_to, leaves, "period")
         if request.compare:
             db.require_responses(request.compare_from, request.compare_to, leaves, "comparison period")
-        qid = request.questionnaire or db.some_questionnaire(request.date_from, request.date_to, leaves)
-        q = db.questionnaire(qid)
         report("scanning", 0.0)
         scan = _Scan(request, db.scope(request.date_from, request.date_to, leaves, None, excluded=None))
-        if request.questionnaire is None:
-            _only_questionnaire(scan, qid, "period", request.date_from, request.date_to)
+        qid, others = _main_questionnaire(scan, request.questionnaire)
+        q = db.questionnaire(qid)
+        others = [dict(o, title=db.questionnaire(o["id"]).title) for o in others]
         report("loading", 0.1)
         data = _load(request, request.date_from, request.date_to, request.units, qid,
                      progress=lambda done, total: report("loading", 0.1 + 0.2 * done / max(total, 1)))
@@ -499,7 +507,7 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
         engine={"notes": tuple(table.notes), "weights": request.weights,
                 "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds},
-        former=former)
+        former=former, other_questionnaires=tuple(others))
     return inputs, table
 
 

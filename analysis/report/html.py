@@ -146,7 +146,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         marks=JUDGEMENT_MARKS, units_text=narrative.units_text(report, t),
         summary_lines=narrative.summary_lines(report, t), caveats=narrative.caveats(report, t),
         counts_line=narrative.counts_line(report, t), methodology=narrative.methodology(report, t),
-        log=narrative.log_lines(report),
+        log=narrative.log_lines(report), other_questionnaires=narrative.other_questionnaires(report, t),
         table=lambda tab: _render_table(tab, t), former_caveats=T.former_caveats(report, t),
         figure=lambda chart: _render_figure(chart, svgs.get(chart.key) if chart else None),
     )

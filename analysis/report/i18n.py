@@ -100,6 +100,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Responses are not weighted (every response counts the same)."),
     "caveat_excluded": ("{n} phiếu bị loại khỏi phân tích (xem phần Phương pháp).",
                         "{n} responses were excluded from the analysis (see Methodology)."),
+    "caveat_other_questionnaires": (
+        "Kỳ này còn có phiếu theo bảng hỏi khác, không được tính trong báo cáo này (báo cáo riêng bằng cách "
+        "chọn bảng hỏi đó): {listing}.",
+        "The period also holds responses to other questionnaires, counted in no figure of this report "
+        "(report them separately by choosing that questionnaire): {listing}."),
+    "other_questionnaire_item": ("{title} (mã {id}): {n} phiếu", "{title} (id {id}): {n} responses"),
+    "other_questionnaires": ("Bảng hỏi khác trong kỳ", "Other questionnaires in the period"),
     # judgements
     "j_above": ("Đạt", "Meets target"),
     "j_below": ("Chưa đạt", "Below target"),

@@ -262,6 +262,9 @@ class ReportInputs:
     # New units grouped by former unit (analysis.crosswalk.compare_former rows, each with its
     # FormerUnit under "former"); empty without a crosswalk or when no group has responses.
     former: Sequence[Mapping[str, Any]] = ()
+    # The period's other questionnaires (id, title, responses, excluded), most responses first: not in
+    # any figure of this report, named so that they are reported separately (issue 12 item 4).
+    other_questionnaires: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)

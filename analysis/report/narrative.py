@@ -52,7 +52,15 @@ def caveats(report: Report, t: Translator) -> list[str]:
     excluded = sum(report.inputs.exclusions.values())
     if excluded:
         out.append(t("caveat_excluded", n=t.number(excluded)))
+    if report.inputs.other_questionnaires:
+        out.append(t("caveat_other_questionnaires", listing=other_questionnaires(report, t)))
     return out
+
+
+def other_questionnaires(report: Report, t: Translator) -> str:
+    """The period's questionnaires this report is not about, with their responses ("" when none)."""
+    return "; ".join(t("other_questionnaire_item", title=t.text(o["title"]), id=o["id"],
+                       n=t.number(o["responses"])) for o in report.inputs.other_questionnaires)
 
 
 def counts_line(report: Report, t: Translator) -> str:

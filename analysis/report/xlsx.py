@@ -126,6 +126,8 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         facts.append((t("compare_period"), t.period(inputs.compare_period.start, inputs.compare_period.end)))
     facts += [(t("units_in_report"), ", ".join(t.text(u.estimate.label) for u in report.units)),
               (t("questionnaire"), t("questionnaire_version", title=t.text(q.title), id=q.id, version=q.version))]
+    if inputs.other_questionnaires:
+        facts.append((t("other_questionnaires"), narrative.other_questionnaires(report, t)))
     if report.target is not None:
         facts.append((t("target"), t.percent(report.target, 0)))
     if inputs.generated_at:

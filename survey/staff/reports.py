@@ -145,13 +145,13 @@ def _form_defaults(db) -> dict:
     offset = summary.utc_offset_minutes(current_app.config["TIMEZONE"])
     period = targets.fieldwork_period(db, periods.local_now(offset).date())
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "units": [], "target": "80",
-            "compare_from": "", "compare_to": "", "lang": "vi", "weights": "design"}
+            "compare_from": "", "compare_to": "", "lang": "vi", "weights": "design", "questionnaire": ""}
 
 
 def _page(db, form: dict, problems: list[str] | None = None, status: int = 200):
     return render_template("staff/reports.html", form=form, problems=problems or [], jobs=recent_jobs(db),
                            running=running_job(db), units_menu=queries.unit_choices(db), weights=WEIGHTS,
-                           files=FILES), status
+                           questionnaires=queries.questionnaire_ids(db), files=FILES), status
 
 
 def _parse(form) -> tuple[dict, list[str], object | None]:
@@ -161,7 +161,8 @@ def _parse(form) -> tuple[dict, list[str], object | None]:
     options = {"from": form.get("from", "").strip(), "to": form.get("to", "").strip(),
                "units": [u for u in form.getlist("units") if u], "target": form.get("target", "80").strip(),
                "compare_from": form.get("compare_from", "").strip(), "compare_to": form.get("compare_to", "").strip(),
-               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design")}
+               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design"),
+               "questionnaire": form.get("questionnaire", "").strip()}
     problems = []
 
     def day(key: str, label: str, required: bool) -> date | None:
@@ -189,12 +190,15 @@ def _parse(form) -> tuple[dict, list[str], object | None]:
         problems.append("Language: choose Vietnamese or English.")
     if options["weights"] not in WEIGHTS:
         problems.append("Weighting: choose one of the listed methods.")
+    if options["questionnaire"] and options["questionnaire"] not in queries.questionnaire_ids(get_db()):
+        problems.append(f"Questionnaire: {options['questionnaire'][:40]!r} is not a questionnaire in this database.")
     if problems:
         return options, problems, None
     report_request = ReportRequest(
         db=Path(current_app.config["DATABASE"]), date_from=start_day, date_to=end_day,
         units=tuple(options["units"]) or None, target=target / 100, compare_from=compare_from,
-        compare_to=compare_to, weights=options["weights"], drop_incomplete=options["weights"] in ("rake", "poststratify"),
+        compare_to=compare_to, questionnaire=options["questionnaire"] or None, weights=options["weights"],
+        drop_incomplete=options["weights"] in ("rake", "poststratify"),
         tz=current_app.config["TIMEZONE"])
     return options, problems, report_request
 

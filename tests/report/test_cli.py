@@ -143,7 +143,7 @@ def test_report_is_a_command_of_python_m_analysis(survey_db, tmp_path, capsys):
     assert "the period is empty" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
-def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):
+def test_a_period_with_two_questionnaires_reports_the_main_one_and_names_the_other(tmp_path, capsys):
     from survey import catalog, units
     from survey.db import connect
     from survey.migrations import migrate
@@ -157,15 +157,17 @@ def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):
     simulate(db, catalog.latest(db, "sipas-hcm-26"), 300, 1, date(2024, 1, 1), date(2024, 1, 31))
     simulate(db, catalog.latest(db, "sipas-2024"), 100, 2, date(2024, 1, 1), date(2024, 1, 31))
     db.close()
-    code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--out", tmp_path / "out")
-    assert code == 2
-    assert "several questionnaires: sipas-hcm-26 (300 responses), sipas-2024 (100 responses)" in err
-    assert "--questionnaire" in err and not (tmp_path / "out").exists()
+    # Issue 12 item 4: the one with the most responses, the other named with its count (was: exit 2).
+    code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--lang", "en",
+                    "--out", tmp_path / "main", "--quiet")
+    assert code == 0, err
+    html = (tmp_path / "main" / "report.html").read_text(encoding="utf-8")
+    assert "id sipas-hcm-26, version" in html and "(id sipas-2024): 100 responses" in html
     code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--questionnaire",
                     "sipas-2024", "--lang", "en", "--out", tmp_path / "out", "--quiet")
     assert code == 0, err
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "sipas-2024" in html
+    assert "sipas-2024" in html and "(id sipas-hcm-26): 300 responses" in html
 
 
 def test_check_refuses_a_bad_request_before_any_work(survey_db):

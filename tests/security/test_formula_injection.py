@@ -202,3 +202,10 @@ def test_the_analysis_cli_outputs_hold_no_formula(hostile_server, tmp_path):
     assert "'-2+3" in (tmp_path / "change.csv").read_text(encoding="utf-8")
     text = assert_workbook_inert((tmp_path / "report" / "indices.xlsx").read_bytes(), "CLI indices.xlsx")
     assert "'" + HOSTILE_EN in text
+    # The report's own CSV writer (used when no engine writer is given) goes through the same function.
+    from analysis.report.build import write_csv
+
+    write_csv([{"district": HOSTILE_VI, "measure": "@x", "p": -0.5, "flag": True}], tmp_path / "own.csv")
+    own = (tmp_path / "own.csv").read_text(encoding="utf-8")
+    assert_csv_inert(own, "own.csv", {"p"})
+    assert "'" + HOSTILE_VI in own and "-0.5" in own
