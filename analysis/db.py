@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from .frame import MIN_RESPONDENTS, FrameDesignError, frame_for_period, frame_weights
 from .inputs import InputError, SurveyData
 from .weights import Margin, design_weights, poststratify, rake
 
@@ -64,7 +65,8 @@ def _utc(day: date, zone: ZoneInfo) -> str:
 def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
-            trim: tuple[float, float] | None = None,
+            trim: tuple[float, float] | None = None, frame: bool | None = None,
+            min_cell: int = MIN_RESPONDENTS,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -88,6 +90,15 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         responses are dropped and counted in ``notes``.
     rake_tol, rake_max_iter, trim : keyword-only
         Passed to :func:`analysis.weights.rake`.
+    frame : bool or None, keyword-only
+        With ``weights="design"``, a period that is exactly the period of a sampling
+        frame with a drawn sample is estimated from that probability sample only
+        (:mod:`analysis.frame`: the responses given through its invitations,
+        whenever they were submitted; strata unit x field; weights N_h/n_h adjusted
+        for non-response; finite population correction). None (default): do so
+        when such a frame exists; True: require one; False: never.
+    min_cell : int, keyword-only
+        Smallest number of respondents in a non-response weighting cell (frame design).
     progress : callable, optional, keyword-only
         ``progress(done, total)`` while decoding.
 
@@ -122,7 +133,7 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         conn = sqlite3.connect(str(path))
     try:
         return _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol,
-                     rake_max_iter, trim, progress)
+                     rake_max_iter, trim, progress, frame, min_cell)
     except sqlite3.DatabaseError as exc:
         raise DbError(f"{path}: cannot read the survey database: {exc}") from None
     finally:
@@ -136,7 +147,7 @@ def _category_case(column: str, categories: list[str]) -> tuple[str, list]:
 
 
 def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol, rake_max_iter,
-          trim, progress) -> SurveyData:
+          trim, progress, frame=None, min_cell=MIN_RESPONDENTS) -> SurveyData:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = {"units", "unit_population", "questionnaires", "responses"} - tables
     if missing:
@@ -158,6 +169,12 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
         where.append("submitted_at < ?")
         args.append(_utc(d1 + timedelta(days=1), zone))
     period = f"{d0 or 'start'} .. {d1 or 'end'} ({zone.key})"
+    frame_id = frame_for_period(conn, d0, d1) if weights == "design" and frame is not False else None
+    if frame is True and frame_id is None:
+        raise DbError(f"no sampling frame with a drawn sample for exactly {d0}:{d1}")
+    if frame_id is not None:     # the probability sample: its responses, whenever they were submitted
+        where, args = ["excluded_at IS NULL", f"frame_id = {int(frame_id)}"], []
+        period = f"{d0} .. {d1} (sampling frame {frame_id}: responses to its invitations)"
     if units:
         chosen: set[int] = set()
         for slug in units:
@@ -349,7 +366,20 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
             raise DbError("no responses left after dropping incomplete ones")
 
     pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
-    if weights == "none":
+    stratum, strata, fpc = district.copy(), labels, None
+    if frame_id is not None:
+        try:
+            fw = frame_weights(conn, frame_id, min_respondents=min_cell, response_ids=rid)
+        except FrameDesignError as exc:
+            raise DbError(str(exc)) from None
+        pos = np.searchsorted(fw.response_id, rid)
+        w = fw.weights[pos]
+        strata, stratum = np.unique(np.array(fw.strata, dtype=object)[fw.stratum[pos]].astype(str), return_inverse=True)
+        fpc = np.array([fw.population[fw.strata.index(s)] for s in strata.tolist()])
+        strata = tuple(strata.tolist())
+        stratum = stratum.reshape(-1)
+        notes.extend(fw.notes())
+    elif weights == "none":
         w = np.ones(n)
         notes.append("weights: none (every response weighs 1)")
     else:
@@ -404,7 +434,7 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
             raise DbError(str(exc)) from None
     notes.append(f"responses: {n} in {n_units} unit(s)")
     return SurveyData(items=tuple(items), answers=np.ascontiguousarray(codes), weights=w, district=district,
-                      districts=labels, stratum=district.copy(), strata=labels, psu=None,
+                      districts=labels, stratum=stratum, strata=strata, psu=None, fpc=fpc,
                       factor_of=factor_of, item_weights=np.array([weight_of.get(c, 1.0) for c in items]),
                       satisfied_from=newest["satisfied_from"], respondent_id=rid, notes=tuple(notes))
 

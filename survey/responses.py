@@ -26,7 +26,7 @@ RESPONDENT_FIELDS = RESPONDENT_CODES
 
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
-            "comment")
+            "comment", "frame_id")
 _INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
 
@@ -82,6 +82,8 @@ class Response:
     respondent: dict[str, str | None] = field(default_factory=dict)
     comment: str | None = None
     kiosk_id: int | None = None
+    # The sampling frame of a response given through a one-time invitation (survey/invitations.py).
+    frame_id: int | None = None
 
     def row(self) -> tuple:
         started = _parse(self.started_at)
@@ -90,7 +92,7 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None)
+                self.comment or None, self.frame_id)
 
 
 def _parse(stamp: str) -> datetime:

@@ -73,6 +73,11 @@ SETTINGS: list[Setting] = [
     Setting("QUALITY_BURST_COUNT", 5,
             "A 'burst' is more than this many submissions from one kiosk within QUALITY_BURST_MINUTES."),
     Setting("QUALITY_BURST_MINUTES", 10, "Window of the burst check, in minutes."),
+    # Probability samples from the dossier register (survey/frames.py, survey/invitations.py)
+    Setting("INVITATION_VALID_DAYS", 30, "A one-time invitation code can be answered for this many days after "
+            "export-invitations made it."),
+    Setting("CONTACT_RETENTION_DAYS", 90, "Contacts and dossier codes of a frame are deleted by purge-contacts "
+            "this many days after the end of its period."),
     Setting("REPORTS_FOLDER", None,
             "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
 ]
