@@ -17,3 +17,21 @@ graceful_timeout = 10
 # Access logs carry no client addresses: responses are anonymous.
 accesslog = os.environ.get("SURVEY_ACCESS_LOG") or None
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+# Invitation codes (/i/<code>) never reach the access log (survey/invitations.py).
+import re as _re  # noqa: E402
+
+from gunicorn.glogging import Logger as _Logger  # noqa: E402
+
+_CODE_IN_PATH = _re.compile(r"(/i/)[^\s/?\"']+")
+
+
+class RedactingLogger(_Logger):
+    """Gunicorn's logger with every ``/i/<code>`` written as ``/i/…``."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: _CODE_IN_PATH.sub(r"\1…", v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger

@@ -406,20 +406,35 @@ def plan_sample(db: sqlite_utils.Database, frame: dict, *, margin: float | None,
 
 
 def allocate(populations: list[int], total: int, minimum: int = MIN_PER_STRATUM) -> list[int]:
-    """Proportional allocation of ``total`` over strata (largest remainder), at least ``minimum`` each.
+    """Share ``total`` among strata in proportion to their populations, at least ``minimum`` each.
+
+    Proportional shares are rounded by largest remainder (ties: the first stratum).
+    A stratum below ``min(minimum, N_h)`` is raised to it, and the units this takes
+    are removed one at a time from the stratum furthest above its minimum, so the
+    total is kept whenever ``total`` covers the minimums.
 
     >>> allocate([50, 30, 20], 10)
     [5, 3, 2]
     >>> allocate([96, 3, 1], 10)
-    [8, 2, 1]
+    [7, 2, 1]
     """
     N = sum(populations)
+    total = min(total, N)
     exact = [p * total / N for p in populations]
     n = [math.floor(x) for x in exact]
     order = sorted(range(len(populations)), key=lambda i: (-(exact[i] - n[i]), i))
     for i in order[: total - sum(n)]:
         n[i] += 1
-    return [min(p, max(k, min(minimum, p))) for p, k in zip(populations, n)]
+    floor = [min(minimum, p) for p in populations]
+    deficit = sum(max(0, f - k) for f, k in zip(floor, n))
+    n = [max(f, k) for f, k in zip(floor, n)]
+    while deficit > 0:
+        i = max(range(len(n)), key=lambda j: (n[j] - floor[j], -j))
+        if n[i] <= floor[i]:
+            break
+        n[i] -= 1
+        deficit -= 1
+    return n
 
 
 @dataclass
