@@ -63,7 +63,7 @@ Example:
   python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
       --weights rake --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --from 2026-10-01 --to 2026-12-31 --out q4.csv
-      (a period with a sampling frame: the probability sample, weighted N_h/n_h with non-response
+      (a period with a sampling frame: its probability sample, weighted N_h/n_h with non-response
       adjustment and the finite population correction)""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
     p.add_argument("--factors", metavar="FACTORS.csv", help="CSV item,factor[,weight]: factor membership "
@@ -108,7 +108,7 @@ Example:
 def run_indices(args) -> int:
     from . import compute_table, read_csv
     from ._progress import Progress
-    from .db import load_db
+    from .db import LoadSpec, load_db
 
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
@@ -130,10 +130,13 @@ def run_indices(args) -> int:
             raise CliError("--factors applies to CSV input; the database has the questionnaire's factors")
         bar = Progress("decoding responses", enabled=not args.quiet)
         units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
-        data = load_db(args.db, date_from=args.date_from, date_to=args.date_to, questionnaire=args.questionnaire,
-                       units=units, weights=args.weights, tz=args.timezone, drop_incomplete=args.drop_incomplete,
-                       trim=args.trim, rake_tol=args.rake_tol, rake_max_iter=args.rake_max_iter,
-                       frame=False if args.no_frame else None, min_cell=args.min_cell, progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
+        spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
+                           questionnaire=args.questionnaire, units=units, weights=args.weights,
+                           drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
+                           rake_max_iter=args.rake_max_iter, frame=False if args.no_frame else None,
+                           min_cell=args.min_cell)
+        data = load_db(args.db, spec=spec,
+                       progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
     show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
     bar = Progress("estimating", enabled=show)
