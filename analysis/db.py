@@ -8,6 +8,10 @@ nothing from the web application.
 * Reporting units are the leaf units (units without active children) that have
   responses; each is its own stratum and its slug is the ``district`` label.
 * Responses marked excluded (``excluded_at`` set) are left out.
+* A period that is exactly a sampling frame's period is estimated from that
+  frame's probability sample (:mod:`analysis.frame`); otherwise responses given
+  through an invitation (``frame_id`` set) are left out: they count only in
+  their frame's design.
 * Answers (one character per criterion: ``1``..``5``, ``n`` not applicable,
   ``-`` no answer) are decoded with numpy, one questionnaire version at a time;
   versions of one questionnaire are aligned by criterion code. Factor
@@ -603,6 +607,9 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         where.args = []
         period_label = (f"{spec.period.date_from} .. {spec.period.date_to} (sampling frame {frame_id}: "
                         f"responses to its invitations)")
+    elif "frame_id" in {r[1] for r in conn.execute("PRAGMA table_info(responses)")}:
+        # responses to invitations count only in their frame's design, never as open feedback
+        where.clauses.append("frame_id IS NULL")
     catalogue, candidates, defs = _catalogue(conn, path, spec, where)
     if progress:
         progress(0, 1)

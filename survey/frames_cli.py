@@ -79,7 +79,8 @@ def _count_lines(path: str) -> int:
 @PERIOD
 @click.option("--margin", type=click.FloatRange(0.001, 0.5), help="Half-width of the 95 %% interval of each "
               "unit's index wanted, as a share (0.05 = ±5 points). Default: the targets on the dashboard.")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Confidence level of that interval.")
 @click.option("--seed", type=int, required=True, help="Random seed: the same frame and seed draw the same sample.")
 @click.option("--deff", type=click.FloatRange(1, 20), help="Design effect to assume where the last period gives "
               "none (default 1).")

@@ -208,3 +208,34 @@ def test_a_file_that_cannot_be_written_issues_no_code(sampled, cli, tmp_path):
     # (wave 1 was exported by the fixture) reissuing into a folder that does not exist refuses first
     result = cli("export-invitations", "--period", P, "--out", tmp_path / "nope" / "x.csv", "--reissue")
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_the_dashboard_shows_response_rates_and_the_weighted_index(app, tmp_path, client):
+    """Staff see sampled, responded and ineligible counts, RR1/RR3 and the index with its interval."""
+    import sqlite3
+
+    import analysis
+    from survey.staff import users
+    from tests.frames.case import PERIOD, build
+
+    build(app.config["DATABASE"], tmp_path)
+    db = __import__("survey.db", fromlist=["connect"]).connect(app.config["DATABASE"])
+    users.create(db, "lan", "a-long-password-1", "staff", by="test")
+    db.close()
+    assert client.get("/staff/samples").status_code == 302          # staff only
+    client.post("/staff/login", data={"username": "lan", "password": "a-long-password-1"})
+    page = client.get("/staff/samples")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    conn = sqlite3.connect(app.config["DATABASE"])
+    sampled, responded, inel = conn.execute("SELECT sum(sampled), sum(responded), sum(ineligible) FROM frame_dossiers").fetchone()
+    conn.close()
+    rr1 = responded / (sampled - inel)                               # nothing delivered: every non-respondent unknown
+    assert f"{100 * rr1:.1f} %" in html.split('id="rr1-all"')[1][:30]
+    data = analysis.load_db(app.config["DATABASE"], date_from=PERIOD[0], date_to=PERIOD[1])
+    overall = analysis.compute_table(data).row("ALL", "INDEX:ITEM_AVG")
+    block = html.split('id="sample-index"')[1]
+    assert f"{100 * overall['p']:.1f}" in block and f"{100 * overall['ci_logit_l']:.1f}" in block
+    assert "finite population correction" in html
+    by_stratum = client.get("/staff/samples?by=stratum").get_data(as_text=True)
+    assert by_stratum.split('id="tracking"')[1].split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 12
