@@ -32,7 +32,7 @@ import numpy as np
 from .inputs import InputError
 
 __all__ = ["MIN_RESPONDENTS", "FrameDesignError", "FrameWeights", "frame_for_period", "frame_weights",
-           "weighting_cells"]
+           "weighting_cells", "aapor_rates", "frame_summary"]
 
 MIN_RESPONDENTS = 10
 """Default smallest number of respondents in a non-response weighting cell."""
@@ -199,3 +199,37 @@ def frame_weights(conn, frame_id: int, *, min_respondents: int = MIN_RESPONDENTS
                         stratum_unit=np.array([r[1] for r in strata_rows], dtype=np.int64), population=N,
                         sampled=n, ineligible=inel, respondents=r_h, base=base, weights=w, cells=tuple(cells),
                         min_respondents=min_respondents)
+
+
+def aapor_rates(responded: int, eligible_nonresponse: int, unknown: int, ineligible: int
+                ) -> tuple[float, float | None, float | None]:
+    """``(e, RR1, RR3)`` under AAPOR's Standard Definitions (docs/sampling.md).
+
+    ``responded`` I: complete responses; ``eligible_nonresponse`` R + NC + O: the invitation
+    was delivered, no response (the register says the person is eligible); ``unknown``
+    UH + UO: no response and delivery not confirmed; ``ineligible``: known not eligible.
+    e = (I + R) / (I + R + ineligible); RR1 = I / (I + R + U); RR3 = I / (I + R + e U).
+
+    >>> aapor_rates(30, 10, 50, 10)
+    (0.8, 0.3333333333333333, 0.375)
+    """
+    known = responded + eligible_nonresponse + ineligible
+    e = (responded + eligible_nonresponse) / known if known else 1.0
+    d1 = responded + eligible_nonresponse + unknown
+    d3 = responded + eligible_nonresponse + e * unknown
+    return e, (responded / d1 if d1 else None), (responded / d3 if d3 else None)
+
+
+def frame_summary(conn, frame_id: int) -> dict:
+    """Period, N, sampled, delivered, responded, known ineligible, e, RR1 and RR3 of a frame."""
+    period = conn.execute("SELECT period_from, period_to FROM frames WHERE id = ?", [frame_id]).fetchone()
+    N = conn.execute("SELECT coalesce(sum(population), 0) FROM frame_strata WHERE frame_id = ?", [frame_id]).fetchone()[0]
+    sampled, delivered, responded, ineligible, unknown, eligible_nr = conn.execute(
+        "SELECT count(*), coalesce(sum(delivered), 0), coalesce(sum(responded), 0), coalesce(sum(ineligible), 0), "
+        "coalesce(sum(responded = 0 AND ineligible = 0 AND delivered = 0), 0), "
+        "coalesce(sum(responded = 0 AND ineligible = 0 AND delivered = 1), 0) "
+        "FROM frame_dossiers WHERE frame_id = ? AND sampled = 1", [frame_id]).fetchone()
+    e, rr1, rr3 = aapor_rates(responded, eligible_nr, unknown, ineligible)
+    return {"frame_id": frame_id, "period_from": period[0], "period_to": period[1], "population": N,
+            "sampled": sampled, "delivered": delivered, "responded": responded, "ineligible": ineligible,
+            "unknown": unknown, "eligible_nonresponse": eligible_nr, "e": e, "rr1": rr1, "rr3": rr3}

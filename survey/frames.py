@@ -564,20 +564,22 @@ class Rates:
     eligible_nonresponse: int
     population: int = 0
 
+    def _rates(self):
+        from analysis.frame import aapor_rates
+
+        return aapor_rates(self.responded, self.eligible_nonresponse, self.unknown, self.ineligible)
+
     @property
     def e(self) -> float:
-        known = self.responded + self.eligible_nonresponse + self.ineligible
-        return (self.responded + self.eligible_nonresponse) / known if known else 1.0
+        return self._rates()[0]
 
     @property
     def rr1(self) -> float | None:
-        d = self.responded + self.eligible_nonresponse + self.unknown
-        return self.responded / d if d else None
+        return self._rates()[1]
 
     @property
     def rr3(self) -> float | None:
-        d = self.responded + self.eligible_nonresponse + self.e * self.unknown
-        return self.responded / d if d else None
+        return self._rates()[2]
 
 
 @dataclass
