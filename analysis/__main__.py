@@ -98,6 +98,23 @@ Example:
     p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
                    help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    sae = p.add_argument_group(
+        "small-area estimates (Fay-Herriot, docs/analysis.md)",
+        "Example: --sae --sae-covariates wards.csv --sae-columns kind,former_district,last_index")
+    sae.add_argument("--sae", action="store_true",
+                     help="add small-area estimates (EBLUP, root MSE, interval, benchmarked estimate, rank range) "
+                          "for every unit's --sae-measure")
+    sae.add_argument("--sae-measure", default="INDEX:ITEM_AVG", metavar="MEASURE",
+                     help="the measure to estimate (default INDEX:ITEM_AVG, the unit index)")
+    sae.add_argument("--sae-covariates", metavar="FILE.csv",
+                     help="CSV with one row per unit: a key column (ward, unit, district or slug) and covariates "
+                          "(numbers, or text categories turned into indicators); without it every unit "
+                          "shrinks towards the city mean")
+    sae.add_argument("--sae-columns", metavar="COLS",
+                     help="comma-separated covariate columns of --sae-covariates to use (default: all)")
+    sae.add_argument("--sae-method", choices=("REML", "ML"), default="REML",
+                     help="estimate of the between-unit variance (default REML, with Prasad-Rao MSE; ML uses "
+                          "Datta-Lahiri's MSE)")
     p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")
@@ -108,6 +125,8 @@ Example:
 def run_indices(args) -> int:
     from . import compute_table, read_csv
     from ._progress import Progress
+    from .sae import SAE_COLUMNS
+    from .table import COLUMNS
     from .db import LoadSpec, load_db
 
     if bool(args.input) == bool(args.db):
@@ -143,13 +162,38 @@ def run_indices(args) -> int:
     table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
                           target=args.target, progress=bar)
     bar.close()
-    _write(args.out, table.write_csv)
+    columns = COLUMNS
+    sae_notes: list[str] = []
+    if args.sae:
+        table, model = _small_areas(args, table)
+        columns = COLUMNS + SAE_COLUMNS
+        sae_notes = list(table.notes[len(data.notes):])
+        preferred = [a for a, f in zip(model.names, model.direct_preferred) if f]
+        if preferred:
+            sae_notes.append(f"direct estimate preferred (at least as precise) for: {', '.join(preferred[:20])}"
+                             + (" ..." if len(preferred) > 20 else ""))
+    elif any(v for v in (args.sae_covariates, args.sae_columns)):
+        raise CliError("--sae-covariates and --sae-columns need --sae")
+    _write(args.out, lambda handle: table.write_csv(handle, columns=columns))
     if not args.quiet:
-        for note in data.notes:
+        for note in list(data.notes) + sae_notes:
             print(note, file=sys.stderr)
         print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
               f"to {args.out}", file=sys.stderr)
     return 0
+
+
+def _small_areas(args, table):
+    from .sae import read_covariates, small_area_table
+
+    covariates, columns = None, ()
+    if args.sae_covariates:
+        chosen = [c.strip() for c in args.sae_columns.split(",") if c.strip()] if args.sae_columns else None
+        covariates, columns = read_covariates(args.sae_covariates, columns=chosen)
+    elif args.sae_columns:
+        raise CliError("--sae-columns needs --sae-covariates FILE.csv")
+    return small_area_table(table, measure=args.sae_measure, covariates=covariates, columns=columns,
+                            method=args.sae_method)
 
 
 def add_change(sub) -> None:

@@ -42,7 +42,7 @@ rank among districts with its plausible range (see :mod:`analysis.judgements`)."
 
 COLUMNS = REFERENCE_COLUMNS + EXTRA_COLUMNS
 _BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review")
-_INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst")
+_INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "sae_rank", "sae_rank_best", "sae_rank_worst")
 _STR_COLUMNS = ("level", "district", "measure", "measure_type", "factor", "vs_target")
 
 # ----------------------------------------------------------------------------- the result table
@@ -135,8 +135,8 @@ class IndexTable:
         writer = csv.writer(handle)
         writer.writerow(columns)
         cols = [self.columns[c] for c in columns]
-        kinds = [("b" if c in _BOOL_COLUMNS else "i" if c in _INT_COLUMNS else "s" if c in _STR_COLUMNS else "f")
-                 for c in columns]
+        kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
+                  else "s" if c in _STR_COLUMNS else "f") for c in columns]
         for i in range(len(self)):
             writer.writerow([_fmt(col[i], kind) for col, kind in zip(cols, kinds)])
 
