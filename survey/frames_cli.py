@@ -239,7 +239,8 @@ def record_outcomes_command(csv_path: str, period: str) -> None:
 
 @click.command("response-rates")
 @PERIOD
-@click.option("--by", type=click.Choice(["unit", "stratum"]), default="unit", show_default=True)
+@click.option("--by", type=click.Choice(["unit", "stratum"]), default="unit", show_default=True,
+              help="One row per unit, or per unit and field (stratum).")
 @with_appcontext
 def response_rates_command(period: str, by: str) -> None:
     """Sampled, delivered, responded, known ineligible and AAPOR RR1/RR3 per unit (or stratum) and overall.
