@@ -23,7 +23,7 @@ import re as _re  # noqa: E402
 
 from gunicorn.glogging import Logger as _Logger  # noqa: E402
 
-_CODE_IN_PATH = _re.compile(r"(/i/)[^\s/?\"']+")
+_CODE_IN_PATH = _re.compile(r"(/i/)(?!(?:answer|thanks)\b)[^\s/?\"']+")
 
 
 class RedactingLogger(_Logger):

@@ -269,7 +269,7 @@ def local_today(tz: str) -> date:
 
 # ----------------------------------------------------------------------------- logs
 
-_CODE_IN_PATH = re.compile(r"(/i/)[^\s/?\"']+")
+_CODE_IN_PATH = re.compile(r"(/i/)(?!(?:answer|thanks)\b)[^\s/?\"']+")
 
 
 def redact(text: str) -> str:
