@@ -95,26 +95,31 @@ def _period_years(period: str) -> tuple[int, int] | None:
 def units_for_period(db: sqlite_utils.Database, d0: str, d1: str) -> dict[str, int]:
     """Map unit code and slug to the id of the leaf unit valid in the period ``d0``..``d1``.
 
-    A unit with a period label (e.g. ``2021-2025``) is valid in the years it names;
-    a code used in several periods resolves to the one valid at the period's end.
-    Units that have children are not strata.
+    A unit is valid in the period when its validity (``valid_from``..``valid_to``, local days,
+    either open; or else its period label such as ``2021-2025``) overlaps the period. A code
+    used by several such units resolves to the one valid at the period's end. Units with
+    active children are not strata. Frames whose period spans a reform of the units are
+    refused by the caller when a dossier names a unit not valid on its completion day.
     """
-    rows = list(db.query("SELECT u.id, u.code, u.slug, u.period FROM units u WHERE u.active = 1 AND NOT EXISTS "
-                         "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)"))
+    columns = {r[1] for r in db.execute("PRAGMA table_info(units)")}
+    validity = "u.valid_from, u.valid_to" if {"valid_from", "valid_to"} <= columns else "NULL, NULL"
+    rows = db.execute(f"SELECT u.id, u.code, u.slug, u.period, {validity} FROM units u WHERE u.active = 1 AND "
+                      "NOT EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)").fetchall()
     y0, y1 = int(d0[:4]), int(d1[:4])
     out: dict[str, int] = {}
-    by_code: dict[str, list[dict]] = {}
-    for r in rows:
-        years = _period_years(r["period"])
-        if years and (years[1] < y0 or years[0] > y1):
+    by_code: dict[str, list[tuple]] = {}
+    for uid, code, slug, label, valid_from, valid_to in rows:
+        if valid_from or valid_to:
+            start, end = valid_from or "0000-00-00", valid_to or "9999-99-99"
+        else:
+            years = _period_years(label)
+            start, end = (f"{years[0]}-01-01", f"{years[1]}-12-31") if years else ("0000-00-00", "9999-99-99")
+        if end < d0 or start > d1:
             continue
-        out[r["slug"]] = r["id"]
-        by_code.setdefault(r["code"], []).append(r)
+        out[slug] = uid
+        by_code.setdefault(code, []).append((end, uid))
     for code, candidates in by_code.items():
-        if len(candidates) > 1:
-            ending = [c for c in candidates if (_period_years(c["period"]) or (0, 9999))[1] >= y1]
-            candidates = ending or candidates
-        out.setdefault(code, candidates[0]["id"])
+        out.setdefault(code, max(candidates)[1])     # the one valid latest
     return out
 
 

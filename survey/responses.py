@@ -26,9 +26,12 @@ RESPONDENT_FIELDS = RESPONDENT_CODES
 
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
-            "comment", "frame_id")
+            "comment")
 _INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
+# A response to a one-time invitation also names its sampling frame (migration 0008).
+_INSERT_FRAME = (f"INSERT INTO responses ({', '.join(_COLUMNS)}, frame_id) "
+                 f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?) ON CONFLICT (uuid) DO NOTHING")
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -92,7 +95,7 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None, self.frame_id)
+                self.comment or None) + ((self.frame_id,) if self.frame_id is not None else ())
 
 
 def _parse(stamp: str) -> datetime:
@@ -106,7 +109,7 @@ def save(db: sqlite_utils.Database, response: Response) -> bool:
     already there (a repeated submission stores nothing).
     """
     with write_transaction(db):
-        cursor = db.execute(_INSERT, response.row())
+        cursor = db.execute(_INSERT if response.frame_id is None else _INSERT_FRAME, response.row())
         return cursor.rowcount == 1
 
 
@@ -115,7 +118,13 @@ def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
     with write_transaction(db):
         # rowcount counts the rows this INSERT stored; total_changes() would also
         # count what triggers write (the staff summary tables).
-        return db.conn.executemany(_INSERT, (r.row() for r in responses)).rowcount
+        return db.conn.executemany(_INSERT, (_open_row(r) for r in responses)).rowcount
+
+
+def _open_row(response: Response) -> tuple:
+    if response.frame_id is not None:
+        raise ValueError("save_many stores open responses only; a response to an invitation is saved with save()")
+    return response.row()
 
 
 def exists(db: sqlite_utils.Database, uuid: str) -> bool:

@@ -21,7 +21,7 @@ from survey import db as database
 from survey.staff import auth, users
 from tests.citizen.conftest import read_form
 from tests.conftest import prepare_database
-from tests.frames.case import PERIOD, write_frame_csv
+from tests.frames.case import PERIOD, add_case_units, write_frame_csv
 
 pytestmark = pytest.mark.browser
 P = f"{PERIOD[0]}:{PERIOD[1]}"
@@ -33,6 +33,7 @@ def served(tmp_path):
     app = create_app({"DATABASE": str(tmp_path / "survey.sqlite3"), "SECRET_KEY": "e2e-" * 16},
                      instance_path=str(tmp_path))
     prepare_database(app)
+    add_case_units(app.config["DATABASE"])
     db = database.connect(app.config["DATABASE"])
     users.create(db, "lan", PASSWORD, "staff")
     db.close()

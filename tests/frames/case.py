@@ -13,7 +13,22 @@ from survey import catalog, frames, invitations, responses
 from survey import db as database
 
 PERIOD = ("2025-10-01", "2025-12-31")
-UNITS = ("quan-1", "quan-3", "quan-5")
+# Units of the case's own (valid whatever the demo units' periods): code, slug, names, population.
+CASE_UNITS = (("C01", "case-a", "Phường A", "Ward A", 41000), ("C02", "case-b", "Phường B", "Ward B", 52000),
+              ("C03", "case-c", "Phường C", "Ward C", 23000))
+UNITS = tuple(u[1] for u in CASE_UNITS)
+
+
+def add_case_units(db_path: str) -> None:
+    """Insert the case's units (no validity limits, no parent) unless they are there."""
+    db = database.connect(db_path)
+    try:
+        for code, slug, vi, en, population in CASE_UNITS:
+            db.execute("INSERT INTO units (code, slug, name_vi, name_en, kind, period, population) "
+                       "SELECT ?, ?, ?, ?, 'phuong', '', ? WHERE NOT EXISTS (SELECT 1 FROM units WHERE slug = ?)",
+                       [code, slug, vi, en, population, slug])
+    finally:
+        db.close()
 FIELDS = ("land", "construction", "civil_status", "justice")
 
 
@@ -33,6 +48,7 @@ def write_frame_csv(path: Path, *, dossiers: int = 2400, seed: int = 11) -> Path
 
 def build(db_path: str, tmp: Path, *, respond_share: float = 0.55, ineligible_every: int = 23, seed: int = 3):
     """Import the frame, draw the sample (seed 7), answer some invitations, mark some ineligible."""
+    add_case_units(db_path)
     db = database.connect(db_path)
     try:
         frame_csv = write_frame_csv(tmp / "frame.csv")

@@ -5,7 +5,7 @@ import pytest
 
 from survey import db as database
 
-from .case import PERIOD, write_frame_csv
+from .case import PERIOD, add_case_units, write_frame_csv
 
 P = f"{PERIOD[0]}:{PERIOD[1]}"
 
@@ -30,6 +30,7 @@ class Cli:
 
 @pytest.fixture
 def cli(app):
+    add_case_units(app.config["DATABASE"])
     return Cli(app)
 
 

@@ -11,33 +11,33 @@ def test_a_good_frame_is_imported_with_its_strata(cli, frame_csv):
     assert cli.one("SELECT count(*) FROM frame_dossiers") == 2400
     strata = cli.rows("SELECT u.slug, s.field, s.population FROM frame_strata s JOIN units u ON u.id = s.unit_id")
     assert len(strata) == 12 and sum(s["population"] for s in strata) == 2400
-    assert {s["slug"] for s in strata} == {"quan-1", "quan-3", "quan-5"}
+    assert {s["slug"] for s in strata} == {"case-a", "case-b", "case-c"}
 
 
 
 def test_the_unit_column_may_hold_the_unit_code(cli, tmp_path):
-    code = cli.one("SELECT code FROM units WHERE slug = 'quan-3'")
+    code = cli.one("SELECT code FROM units WHERE slug = 'case-b'")
     f = tmp_path / "codes.csv"
-    f.write_text(f"dossier,unit,field,completed_at\nHS-1,{code},land,2025-10-02\nHS-2,quan-3,land,2025-10-03\n",
+    f.write_text(f"dossier,unit,field,completed_at\nHS-1,{code},land,2025-10-02\nHS-2,case-b,land,2025-10-03\n",
                  encoding="utf-8")
     assert cli("import-frame", f, "--period", P).exit_code == 0
     assert cli.rows("SELECT u.slug, s.population FROM frame_strata s JOIN units u ON u.id = s.unit_id") == [
-        {"slug": "quan-3", "population": 2}]
+        {"slug": "case-b", "population": 2}]
 
 
 def test_every_bad_row_is_reported_by_line_and_nothing_is_imported(cli, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "dossier,unit,field,completed_at,contact\n"
-        "HS-1,quan-1,land,2025-10-02,+84 901234567\n"
+        "HS-1,case-a,land,2025-10-02,+84 901234567\n"
         "HS-2,quan-99,land,2025-10-02,\n"                  # line 3: unknown unit
-        "HS-1,quan-1,land,2025-10-03,\n"                   # line 4: repeated dossier
-        "HS-4,quan-1,fishing,2025-10-03,\n"                # line 5: unknown field
-        "HS-5,quan-1,land,2025-13-40,\n"                   # line 6: not a date
-        "HS-6,quan-1,land,2026-01-02,\n"                   # line 7: outside the period
-        "HS-7,quan-1,land,2025-10-02,call me maybe\n"      # line 8: contact
-        "HS-8,quan-1,land\n"                               # line 9: short row
-        "HS-9,quan-1,land,2025-11-30T09:15:00+07:00,a@b.vn\n", encoding="utf-8")
+        "HS-1,case-a,land,2025-10-03,\n"                   # line 4: repeated dossier
+        "HS-4,case-a,fishing,2025-10-03,\n"                # line 5: unknown field
+        "HS-5,case-a,land,2025-13-40,\n"                   # line 6: not a date
+        "HS-6,case-a,land,2026-01-02,\n"                   # line 7: outside the period
+        "HS-7,case-a,land,2025-10-02,call me maybe\n"      # line 8: contact
+        "HS-8,case-a,land\n"                               # line 9: short row
+        "HS-9,case-a,land,2025-11-30T09:15:00+07:00,a@b.vn\n", encoding="utf-8")
     result = cli("import-frame", bad, "--period", P)
     assert result.exit_code == 1
     out = result.output
@@ -54,7 +54,7 @@ def test_every_bad_row_is_reported_by_line_and_nothing_is_imported(cli, tmp_path
 
 def test_extra_columns_are_refused_so_no_other_personal_data_gets_in(cli, tmp_path):
     bad = tmp_path / "names.csv"
-    bad.write_text("dossier,unit,field,completed_at,full_name\nHS-1,quan-1,land,2025-10-02,Nguyễn Văn A\n",
+    bad.write_text("dossier,unit,field,completed_at,full_name\nHS-1,case-a,land,2025-10-02,Nguyễn Văn A\n",
                    encoding="utf-8")
     result = cli("import-frame", bad, "--period", P)
     assert result.exit_code == 1 and "unknown column(s) full_name" in result.output
@@ -81,7 +81,8 @@ def test_a_period_is_imported_once_unless_replaced_before_sampling(cli, frame_cs
 
 
 def test_units_of_another_period_are_not_strata(cli, tmp_path):
-    # the demo districts are valid 2021-2025: a frame of 2026 cannot use them
+    # the demo districts are valid until 2025 at the latest: a frame of 2026 cannot use them
+    assert cli.one("SELECT count(*) FROM units WHERE slug = 'quan-1'") == 1
     f = tmp_path / "2026.csv"
     f.write_text("dossier,unit,field,completed_at\nHS-1,quan-1,land,2026-10-02\n", encoding="utf-8")
     result = cli("import-frame", f, "--period", "2026-10-01:2026-12-31")

@@ -17,7 +17,7 @@ def _open_feedback(db_path: str, n: int) -> None:
     db = database.connect(db_path)
     try:
         q = catalog.latest(db, "sipas-hcm-26")
-        unit = db.execute("SELECT id FROM units WHERE slug = 'quan-1'").fetchone()[0]
+        unit = db.execute("SELECT id FROM units WHERE slug = 'case-a'").fetchone()[0]
         for k in range(n):
             score = {c.code: 1 if k % 2 else 2 for c in q.criteria}     # very unhappy self-selected answers
             responses.save(db, responses.Response(

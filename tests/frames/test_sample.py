@@ -59,7 +59,7 @@ def test_sizes_come_from_the_dashboard_targets_without_a_margin(cli, frame_csv):
     assert missing.exit_code == 1 and "no target on the dashboard" in missing.output
     db = __import__("survey.db", fromlist=["connect"]).connect(cli.app.config["DATABASE"])
     from survey.staff import targets
-    for slug, n in (("quan-1", 40), ("quan-3", 30), ("quan-5", 20)):
+    for slug, n in (("case-a", 40), ("case-b", 30), ("case-c", 20)):
         uid = db.execute("SELECT id FROM units WHERE slug = ?", [slug]).fetchone()[0]
         db.execute("INSERT INTO unit_targets (unit_id, target, method, set_by, set_at) VALUES (?, ?, 'manual', 't', 'x')",
                    [uid, n])
@@ -69,7 +69,7 @@ def test_sizes_come_from_the_dashboard_targets_without_a_margin(cli, frame_csv):
     assert result.exit_code == 0, result.output
     per_unit = {r["slug"]: r["n"] for r in cli.rows(
         "SELECT u.slug, sum(s.sampled) AS n FROM frame_strata s JOIN units u ON u.id = s.unit_id GROUP BY u.slug")}
-    assert 80 <= per_unit["quan-1"] <= 88 and 60 <= per_unit["quan-3"] <= 68 and 40 <= per_unit["quan-5"] <= 48
+    assert 80 <= per_unit["case-a"] <= 88 and 60 <= per_unit["case-b"] <= 68 and 40 <= per_unit["case-c"] <= 48
 
 
 def test_no_response_rate_known_is_a_clear_error(cli, frame_csv):
@@ -93,7 +93,7 @@ def test_the_last_period_gives_the_response_rate(cli, frame_csv, tmp_path):
     cli("import-frame", frame_csv, "--period", P)
     result = cli("draw-sample", "--period", P, "--margin", "0.08", "--seed", "7", "--dry-run")
     assert result.exit_code == 0, result.output
-    rates = [float(line.split()[3]) for line in result.output.splitlines() if line.startswith("quan-")]
+    rates = [float(line.split()[3]) for line in result.output.splitlines() if line.startswith("case-")]
     assert len(rates) == 3 and all(0.15 < r < 0.35 for r in rates), result.output   # about a quarter
     assert "Dry run: nothing drawn." in result.output
     assert cli.one("SELECT count(*) FROM frame_dossiers d JOIN frames f ON f.id = d.frame_id "
