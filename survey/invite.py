@@ -10,6 +10,7 @@ logs (survey.invitations.RedactInvitationCodes) and pages are sent with
 """
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from werkzeug.exceptions import BadRequest, Conflict, NotFound
 from wtforms import HiddenField
 
 from . import catalog, invitations, responses
-from .citizen import _current_questionnaire, render_form
+from .citizen import _current_questionnaire, render_form, write_failed
 from .citizen.form import (form_class, new_submission, repeated_field, started_at, unknown_field,
                            valid_submission_id)
 from .db import get_db, write_transaction
@@ -92,9 +93,9 @@ def _form_class(q):
     return type(f"InvitationForm[{q.id} v{q.version}]", (form_class(q),), {"invitation": HiddenField()})
 
 
-def _render(form, q, found, status: int = 200):
+def _render(form, q, found, status: int = 200, notice: str | None = None):
     unit = unit_by_id(get_db(), found.unit_id)
-    return render_form(form, q, unit, action=url_for("invite.answer"), status=status)
+    return render_form(form, q, unit, action=url_for("invite.answer"), status=status, notice=notice)
 
 
 @bp.post("/i/answer")
@@ -134,6 +135,10 @@ def answer():
         raise refuse(BadRequest, t("bad.unknown_field", name=unknown))
     form = _form_class(q)()
     if not form.validate():
+        if "csrf_token" in form.errors:   # a lost or stale session cookie: keep the answers, send again
+            form.csrf_token.errors = []
+            notice = t("form.renewed", button=t("form.submit"))
+            return _render(form, q, found, status=422 if form.errors else 200, notice=notice)
         return _render(form, q, found, status=422)
     now = datetime.now(timezone.utc)
     respondent = form.respondent_values()
@@ -145,12 +150,15 @@ def answer():
         submitted_at=responses.utc_timestamp(now),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value(), frame_id=found.frame_id)
-    with write_transaction(db):
-        if not invitations.mark_used(db, found, _today()):
-            used = True
-        else:
-            used = False
-            responses.save(db, response)
+    try:
+        with write_transaction(db):
+            if not invitations.mark_used(db, found, _today()):
+                used = True
+            else:
+                used = False
+                responses.save(db, response)
+    except sqlite3.OperationalError:    # rolled back whole: the invitation stays unused
+        return write_failed(lambda notice: _render(form, q, found, status=503, notice=notice))
     if used:  # answered meanwhile (another tab, another of its codes): thank-you, nothing stored
         return _open(invitations.Found(found.invitation_id, found.dossier_id, found.frame_id, found.unit_id,
                                        found.field, "used"), channel=channel)

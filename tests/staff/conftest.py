@@ -13,7 +13,7 @@ import pytest
 from survey import create_app
 from survey import db as database
 from survey import migrations, responses, units
-from survey.staff import auth, periods
+from survey.staff import periods
 
 PASSWORD = "correct horse battery"
 QID = "test-q"
@@ -109,11 +109,9 @@ def db(db_path):
 
 @pytest.fixture
 def app(db, db_path):
-    auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
                       "DEFAULT_QUESTIONNAIRE": QID, "LOGIN_LOCKOUT_SECONDS": 60})
     yield app
-    auth.address_limiter.clear()
 
 
 @pytest.fixture
