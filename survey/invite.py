@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 from wtforms import HiddenField
 
-from . import catalog, invitations, responses
+from . import catalog, invitations, responses, throttle
 from .citizen import _current_questionnaire, render_form, write_failed
 from .citizen.form import (form_class, new_submission, repeated_field, started_at, unknown_field,
                            valid_submission_id)
@@ -46,6 +46,32 @@ def _today():
     return invitations.local_today(current_app.config["TIMEZONE"])
 
 
+# Wrong codes per client address (a keyed digest, never stored) before /i and /i/<code> refuse for a while.
+THROTTLE_SCOPE = "invite-code"
+THROTTLE_WINDOW_S = 900
+
+
+def _throttle_key() -> str:
+    return throttle.digest(str(current_app.secret_key), request.remote_addr)
+
+
+def _too_many():
+    """None, or the 429 page when this address has typed too many unknown codes lately."""
+    verdict = throttle.hit(get_db(), THROTTLE_SCOPE, _throttle_key(), window_s=THROTTLE_WINDOW_S,
+                           limit=int(current_app.config["INVITE_MAX_UNKNOWN_CODES"]), cost=0)
+    if verdict.allowed:
+        return None
+    minutes = max(1, round(verdict.retry_after / 60))
+    page = render_template("invite/message.html", title=t("invite.too_many_title"),
+                           message=t("invite.too_many", minutes=minutes), enter=False)
+    return page, 429, {"Retry-After": str(verdict.retry_after)}
+
+
+def _count_unknown() -> None:
+    throttle.hit(get_db(), THROTTLE_SCOPE, _throttle_key(), window_s=THROTTLE_WINDOW_S,
+                 limit=int(current_app.config["INVITE_MAX_UNKNOWN_CODES"]))
+
+
 @bp.get("/i")
 def enter():
     return render_template("invite/enter.html", error=None, typed="")
@@ -54,6 +80,9 @@ def enter():
 @bp.post("/i")
 def enter_post():
     typed = request.form.get("code", "")[:40]
+    refused = _too_many()
+    if refused:
+        return refused
     if invitations.normalise_short(typed) is None:
         return render_template("invite/enter.html", error=t("invite.bad_format"), typed=typed), 422
     found = invitations.lookup(get_db(), short_code=typed, today=_today())
@@ -62,12 +91,17 @@ def enter_post():
 
 @bp.get("/i/<code>")
 def by_link(code: str):
+    refused = _too_many()
+    if refused:
+        return refused
     found = invitations.lookup(get_db(), link_code=code[:40], today=_today())
     return _open(found, channel="phone")
 
 
-def _open(found, *, channel: str, typed: str | None = None):
+def _open(found, *, channel: str, typed: str | None = None, count: bool = True):
     if found is None:
+        if count:
+            _count_unknown()
         if typed is not None:
             return render_template("invite/enter.html", error=t("invite.unknown"), typed=typed), 404
         return render_template("invite/message.html", title=t("invite.unknown_title"), message=t("invite.unknown"),
@@ -119,10 +153,8 @@ def answer():
     if responses.exists(db, submission_id):  # double tap, retry: the same thank-you, nothing new
         return redirect(url_for("invite.thanks"), code=303)
     found = invitations.by_id(db, invitation_id, _today())
-    if found is None:
-        return _open(None, channel=channel)
-    if found.state != "open":
-        return _open(found, channel=channel)
+    if found is None or found.state != "open":     # reissued or purged meanwhile; used, expired
+        return _open(found, channel=channel, count=False)
     q = _current_questionnaire()
     posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
     if not posted_version.isdigit() or catalog.version(db, posted_id, int(posted_version)) is None:

@@ -30,6 +30,11 @@ INVITE_MESSAGES: dict[str, dict[str, str]] = {
     "invite.closed_title": {"vi": "Lời mời đã đóng", "en": "This invitation is closed"},
     "invite.closed": {"vi": "Đợt khảo sát của lời mời này đã kết thúc. Cảm ơn Ông/Bà đã quan tâm.",
                       "en": "The survey this invitation belongs to has ended. Thank you for your interest."},
+    "invite.too_many_title": {"vi": "Xin thử lại sau", "en": "Please try again later"},
+    "invite.too_many": {"vi": "Đã có quá nhiều mã mời không đúng được nhập từ thiết bị này. Xin thử lại sau khoảng "
+                              "{minutes} phút, hoặc hỏi cán bộ tại quầy.",
+                        "en": "Too many wrong invitation codes have been entered from this device. Please try again "
+                              "in about {minutes} minutes, or ask the staff at the counter."},
     "invite.thanks": {"vi": "Câu trả lời của Ông/Bà đã được ghi nhận, ẩn danh. Mã mời không dùng lại được.",
                       "en": "Your answers have been recorded anonymously. The invitation code cannot be used again."},
 }

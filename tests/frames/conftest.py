@@ -13,6 +13,7 @@ P = f"{PERIOD[0]}:{PERIOD[1]}"
 class Cli:
     def __init__(self, app):
         self.app = app
+        add_case_units(app.config["DATABASE"])
 
     def __call__(self, *args):
         return self.app.test_cli_runner().invoke(args=[str(a) for a in args], catch_exceptions=False)
@@ -30,7 +31,6 @@ class Cli:
 
 @pytest.fixture
 def cli(app):
-    add_case_units(app.config["DATABASE"])
     return Cli(app)
 
 

@@ -239,3 +239,17 @@ def test_the_dashboard_shows_response_rates_and_the_weighted_index(app, tmp_path
     assert "finite population correction" in html
     by_stratum = client.get("/staff/samples?by=stratum").get_data(as_text=True)
     assert by_stratum.split('id="tracking"')[1].split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 12
+
+
+def test_guessing_codes_is_throttled_per_address_and_says_when_to_come_back(sampled, make_app, q):
+    app = make_app(INVITE_MAX_UNKNOWN_CODES=3)
+    client = app.test_client()
+    for guess in ("AAAA-AAAA", "BBBB-BBBB", "CCCC-CCCC"):
+        assert client.post("/i", data={"code": guess}).status_code == 404
+    refused = client.post("/i", data={"code": sampled[0]["short_code"]})    # even a right code, for a while
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Xin thử lại sau" in refused.get_data(as_text=True)
+    assert client.get("/i/" + "D" * 22).status_code == 429
+    other = app.test_client()                                              # another device is not affected
+    assert other.post("/i", data={"code": sampled[0]["short_code"]},
+                      environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
