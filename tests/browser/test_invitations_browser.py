@@ -18,7 +18,7 @@ from analysis.frame import frame_summary
 from analysis.indices import IndexTable
 from survey import create_app
 from survey import db as database
-from survey.staff import auth, users
+from survey.staff import users
 from tests.citizen.conftest import read_form
 from tests.conftest import prepare_database
 from tests.frames.case import PERIOD, add_case_units, write_frame_csv
@@ -37,7 +37,6 @@ def served(tmp_path):
     db = database.connect(app.config["DATABASE"])
     users.create(db, "lan", PASSWORD, "staff")
     db.close()
-    auth.address_limiter.clear()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
