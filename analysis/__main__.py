@@ -62,9 +62,13 @@ Example:
   python -m analysis indices survey.csv --factors factors.csv --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
       --weights rake --out indices.csv
+  python -m analysis indices --db instance/survey.sqlite3 --origin kiosk --out kiosk-indices.csv
+  python -m analysis indices --parquet export/ --dask --out national.csv
   python -m analysis indices --db instance/survey.sqlite3 --from 2026-10-01 --to 2026-12-31 --out q4.csv
       (a period with a sampling frame: its probability sample, weighted N_h/n_h with non-response
-      adjustment and the finite population correction)""")
+      adjustment and the finite population correction)
+
+Responses held for review as possibly stuffed are left out unless --held include.""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
     p.add_argument("--factors", metavar="FACTORS.csv", help="CSV item,factor[,weight]: factor membership "
                    "and criterion weights (CSV input)")
@@ -90,6 +94,11 @@ Example:
     p.add_argument("--rake-max-iter", type=int, default=100, metavar="N",
                    help="most raking cycles; if the margins are not met by then, a warning says by how much "
                         "(default 100)")
+    p.add_argument("--held", choices=("leave-out", "include"), default="leave-out",
+                   help="responses held for review as possibly stuffed (database): left out (default) or included")
+    p.add_argument("--origin", choices=("open-link", "kiosk", "paper"),
+                   help="only responses from this origin (database): the unit's open link (QR code, web list), "
+                        "kiosks or paper; default all")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of --from/--to days "
                    "(default Asia/Ho_Chi_Minh)")
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
@@ -119,6 +128,8 @@ Example:
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")
     bar.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    from .scale_cli import add_parquet_options
+    add_parquet_options(p)
     p.set_defaults(func=run_indices)
 
 
@@ -129,12 +140,18 @@ def run_indices(args) -> int:
     from .table import COLUMNS
     from .db import LoadSpec, load_db
 
+    if getattr(args, "parquet", None) or getattr(args, "dask", None):
+        from .scale_cli import run_parquet_indices
+        if not args.parquet:
+            raise CliError("--dask needs --parquet DIR")
+        return run_parquet_indices(args)
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
                "--units": args.units, "--trim": args.trim, "--no-frame": args.no_frame,
                "--min-cell": args.min_cell != 10,
-               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100}
+               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100,
+               "--held": args.held != "leave-out", "--origin": args.origin}
     if args.input:
         used = [k for k, v in db_only.items() if v] + (["--weights"] if args.weights != "design" else [])
         if used:
@@ -152,8 +169,8 @@ def run_indices(args) -> int:
         spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
-                           rake_max_iter=args.rake_max_iter, frame=False if args.no_frame else None,
-                           min_cell=args.min_cell)
+                           rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin,
+                           frame=False if args.no_frame else None, min_cell=args.min_cell)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
@@ -242,7 +259,19 @@ def add_report(sub) -> None:
     add(sub)
 
 
-SUBCOMMANDS = [add_indices, add_change, add_report]
+def add_summarize(sub) -> None:
+    from .scale_cli import add_summarize as add
+
+    add(sub)
+
+
+def add_merge(sub) -> None:
+    from .scale_cli import add_merge as add
+
+    add(sub)
+
+
+SUBCOMMANDS = [add_indices, add_change, add_report, add_summarize, add_merge]
 
 
 def _write(out: str, writer) -> None:

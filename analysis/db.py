@@ -7,7 +7,11 @@ nothing from the web application.
 
 * Reporting units are the leaf units (units without active children) that have
   responses; each is its own stratum and its slug is the ``district`` label.
-* Responses marked excluded (``excluded_at`` set) are left out.
+* Responses marked excluded (``excluded_at`` set) are left out, and so are
+  responses held for review as possibly stuffed (``integrity_holds`` with state
+  ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
+  restricts the index to one origin: ``open-link`` (the unit's QR link or the
+  web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
 * A period that is exactly a sampling frame's period is estimated from that
   frame's probability sample (:mod:`analysis.frame`); otherwise responses given
   through an invitation (``frame_id`` set) are left out: they count only in
@@ -36,7 +40,21 @@ from .frame import MIN_RESPONDENTS, FrameDesignError, frame_for_period, frame_we
 from .inputs import InputError, SurveyData
 from .weights import Margin, design_weights, poststratify, rake
 
-__all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError"]
+__all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError", "ORIGINS", "HELD",
+           "held_sql"]
+
+ORIGINS = {"open-link": "channel IN ('phone', 'web')", "kiosk": "channel = 'kiosk'", "paper": "channel = 'paper'"}
+"""Where responses came from: the unit's open link (QR code or web list), a registered kiosk, paper forms.
+(Invitations will be a fourth origin once they exist.)"""
+HELD = ("leave-out", "include")
+"""Responses held for review as possibly stuffed: left out of the index (default) or included."""
+
+
+def held_sql(conn) -> str | None:
+    """SQL true for a response held for review (None when the database has no integrity tables)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'integrity_holds'").fetchone():
+        return "id IN (SELECT response_id FROM integrity_holds WHERE state = 'held')"
+    return None
 
 WEIGHTING = ("none", "design", "poststratify", "rake")
 """``none``: every response weighs 1. ``design``: unit population / unit sample size.
@@ -95,13 +113,21 @@ class Period:
 @dataclass(frozen=True)
 class Filters:
     """Which responses: one questionnaire (None: the only one in the period) and unit slugs (a parent
-    unit stands for its leaf units; None: all). Excluded responses are always left out."""
+    unit stands for its leaf units; None: all). Excluded responses are always left out; responses held
+    for review as possibly stuffed are left out unless ``held`` is "include" (see :data:`HELD`);
+    ``origin`` keeps one origin only (see :data:`ORIGINS`)."""
     questionnaire: str | None = None
     units: tuple[str, ...] | None = None
+    held: str = "leave-out"
+    origin: str | None = None
 
     def __post_init__(self):
         if self.units is not None:
             object.__setattr__(self, "units", tuple(self.units))
+        if self.held not in HELD:
+            raise DbError(f"held must be one of {', '.join(HELD)}; got {self.held!r}")
+        if self.origin is not None and self.origin not in ORIGINS:
+            raise DbError(f"origin must be one of {', '.join(ORIGINS)}; got {self.origin!r}")
 
 
 @dataclass(frozen=True)
@@ -146,18 +172,19 @@ class LoadSpec:
     def of(cls, *, date_from=None, date_to=None, tz: str = "Asia/Ho_Chi_Minh", questionnaire: str | None = None,
            units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
            rake_tol: float = 1e-8, rake_max_iter: int = 100,
-           trim: tuple[float, float] | None = None, frame: bool | None = None,
+           trim: tuple[float, float] | None = None, held: str = "leave-out",
+           origin: str | None = None, frame: bool | None = None,
            min_cell: int = MIN_RESPONDENTS) -> "LoadSpec":
         """A spec from the flat keyword arguments of :func:`load_db`."""
-        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units),
+        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, held, origin),
                    Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim, frame, min_cell))
 
 
 def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
-            trim: tuple[float, float] | None = None, frame: bool | None = None,
-            min_cell: int = MIN_RESPONDENTS,
+            trim: tuple[float, float] | None = None, held: str = "leave-out", origin: str | None = None,
+            frame: bool | None = None, min_cell: int = MIN_RESPONDENTS,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -184,6 +211,10 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
         responses are dropped and counted in ``notes``.
     rake_tol, rake_max_iter, trim : keyword-only
         Passed to :func:`analysis.weights.rake`.
+    held : {"leave-out", "include"}, keyword-only
+        Responses held for review as possibly stuffed: left out (default) or included.
+    origin : {"open-link", "kiosk", "paper"}, optional, keyword-only
+        Only responses of this origin (see :data:`ORIGINS`); default all.
     frame : bool or None, keyword-only
         With ``weights="design"``, a period that is exactly the period of a sampling
         frame with a drawn sample is estimated from that probability sample only
@@ -210,7 +241,8 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     """
     flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
                        weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
-                       rake_max_iter=rake_max_iter, trim=trim, frame=frame, min_cell=min_cell)
+                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin, frame=frame,
+                       min_cell=min_cell)
     if spec is None:
         spec = flat
     elif flat != LoadSpec():
@@ -292,6 +324,8 @@ def _where(spec: LoadSpec, units: _Units) -> _Where:
     if spec.filters.units:
         chosen = units.leaves(spec.filters.units)
         where.clauses.append(f"unit_id IN ({', '.join(str(int(u)) for u in sorted(chosen))})")
+    if spec.filters.origin is not None:
+        where.clauses.append(ORIGINS[spec.filters.origin])
     return where
 
 
@@ -571,7 +605,7 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
 def _frame_of(conn, spec: LoadSpec) -> int | None:
     """The sampling frame whose sample estimates this spec's period (see :class:`Weighting`), or None."""
     wt = spec.weighting
-    if wt.method != "design" or wt.frame is False:
+    if wt.method != "design" or wt.frame is False or spec.filters.origin is not None:
         return None
     frame_id = frame_for_period(conn, spec.period.date_from, spec.period.date_to)
     if wt.frame is True and frame_id is None:
@@ -611,6 +645,12 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         # responses to invitations count only in their frame's design, never as open feedback
         where.clauses.append("frame_id IS NULL")
     catalogue, candidates, defs = _catalogue(conn, path, spec, where)
+    held_where, held_n = held_sql(conn), 0
+    if held_where is not None:
+        held_n = conn.execute(f"SELECT count(*) FROM responses WHERE {held_where} AND {where.sql}",
+                              where.args).fetchone()[0]
+        if spec.filters.held == "leave-out":
+            where.clauses.append(f"NOT {held_where}")
     if progress:
         progress(0, 1)
     scan = _scan(conn, path, spec, where, catalogue, candidates)
@@ -618,6 +658,11 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     scan.text = b""
     notes = [f"database: {path}", f"period: {period_label}", f"questionnaire: {scan.questionnaire}",
              crit.note]
+    if spec.filters.origin is not None:
+        notes.append(f"origin: {spec.filters.origin} only")
+    if held_n:
+        notes.append(f"held for review as possibly stuffed: {held_n} response(s) "
+                     + ("left out (held=leave-out)" if spec.filters.held == "leave-out" else "included (held=include)"))
     if progress:
         progress(1, 1)
     district, labels, label_ids = _reporting_units(scan, units)

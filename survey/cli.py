@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from . import catalog, db as database, units as unit_store
 from .frames_cli import COMMANDS as FRAME_COMMANDS
 from .kiosk.cli import COMMANDS as KIOSK_COMMANDS
+from .parquet_export import COMMANDS as PARQUET_COMMANDS
 
 
 def _open():
@@ -189,7 +190,7 @@ def restore_command(backup_path: str, yes: bool) -> None:
 
 
 COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command,
-            *KIOSK_COMMANDS, *FRAME_COMMANDS]
+            *KIOSK_COMMANDS, *PARQUET_COMMANDS, *FRAME_COMMANDS]
 
 
 def init_app(app: Flask) -> None:

@@ -154,6 +154,13 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "en": "There is no questionnaire “{name}”."},
     "bad.channel": {"vi": "Kênh khảo sát “{name}” không hợp lệ.",
                     "en": "“{name}” is not a survey channel."},
+    # Over a submission limit (survey/integrity.py): the form comes back with its answers.
+    "limit.too_many": {"vi": "Xin lỗi, hệ thống vừa nhận rất nhiều phiếu từ thiết bị hoặc mạng này nên tạm thời "
+                             "chưa nhận thêm. Phiếu của Ông/Bà chưa được lưu; các câu trả lời vẫn còn bên dưới. "
+                             "Xin vui lòng bấm gửi lại sau khoảng {minutes} phút. Xin cảm ơn!",
+                       "en": "Sorry, we have just received a lot of responses from this device or network, so we "
+                             "cannot take another one right now. Your response has not been saved yet; your answers "
+                             "are still below. Please press send again in about {minutes} minutes. Thank you!"},
 }
 
 
