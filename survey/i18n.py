@@ -41,6 +41,34 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "Phiếu mất khoảng 5 phút.",
                    "en": "Choose the office where you filed your application or received its result "
                          "to start. It takes about 5 minutes."},
+    "index.group_count": {"vi": "{count} đơn vị", "en": "{count} units"},
+    "index.former_area": {"vi": "Khu vực {name} cũ", "en": "Area of the former {name}"},
+    "index.other_units": {"vi": "Đơn vị khác", "en": "Other offices"},
+    "index.groups_nav": {"vi": "Đi nhanh đến nhóm", "en": "Go to a group"},
+
+    # An old link (QR poster) to a unit that no longer exists, e.g. a district after 1 July 2025
+    "gone.title": {"vi": "{name} không còn tồn tại", "en": "{name} no longer exists"},
+    "gone.body": {"vi": "Từ ngày {date}, {name} không còn là một đơn vị hành chính do sắp xếp lại đơn vị hành chính. "
+                        "Khu vực này nay thuộc các phường, xã dưới đây. Xin chọn nơi Ông/Bà vừa làm thủ tục để đánh giá.",
+                  "en": "Since {date}, {name} is no longer an administrative unit: the administrative units were "
+                        "reorganised. Its area now belongs to the wards and communes below. Please choose the one "
+                        "where you have just dealt with your application to give your rating."},
+    "gone.successors": {"vi": "Các phường, xã đã tiếp nhận khu vực này", "en": "Wards and communes that took over its area"},
+    "gone.partly": {"vi": "Một phần khu vực cũng thuộc", "en": "Part of its area also went to"},
+    "gone.none": {"vi": "Xin chọn nơi Ông/Bà vừa làm thủ tục trong danh sách các cơ quan.",
+                  "en": "Please choose the office you have just dealt with from the list of offices."},
+    "gone.all_units": {"vi": "Xem tất cả cơ quan", "en": "See all offices"},
+    "index.find_label": {"vi": "Tìm theo tên (gõ không dấu cũng được)", "en": "Search by name (accents optional)"},
+    "index.find": {"vi": "Tìm", "en": "Search"},
+    "index.count": {"vi": "{n} cơ quan", "en": "{n} offices"},
+    "index.found": {"vi": "{n} cơ quan khớp với “{query}”.", "en": "{n} office(s) match “{query}”."},
+    "index.none": {"vi": "Không tìm thấy cơ quan nào khớp với “{query}”. Hãy thử gõ ít chữ hơn, ví dụ chỉ tên phường.",
+                   "en": "No office matches “{query}”. Try fewer words, for example only the ward's name."},
+    "index.all": {"vi": "Xem tất cả cơ quan", "en": "Show every office"},
+    "index.pages": {"vi": "Các trang của danh sách", "en": "Pages of the list"},
+    "index.page": {"vi": "Trang {n} trên {total}", "en": "Page {n} of {total}"},
+    "index.prev": {"vi": "Trang trước", "en": "Previous page"},
+    "index.next": {"vi": "Trang kế tiếp", "en": "Next page"},
     "index.empty": {"vi": "Chưa có cơ quan nào được thiết lập. Vui lòng liên hệ quản trị viên.",
                     "en": "No office has been set up yet. Please contact the administrator."},
 
@@ -67,6 +95,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
                           "en": "At most {max} characters. Please do not write your name or phone number."},
     "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
+    "form.step": {"vi": "Phần {n}/{total}", "en": "Part {n} of {total}"},
+    "form.next": {"vi": "Phần tiếp theo", "en": "Next part"},
+    "form.previous": {"vi": "Quay lại", "en": "Back"},
+    "form.comment_short": {"vi": "Góp ý", "en": "Comment"},
     "form.renewed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
                            "vui lòng bấm “{button}” một lần nữa.",
                      "en": "The page has just been renewed. Your answers are kept: please press "
@@ -82,6 +114,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "Your answers were not sent: {count} thing(s) to fix"},
     "error.summary_lead": {"vi": "Các câu Ông/Bà đã trả lời vẫn được giữ nguyên.",
                            "en": "The answers you gave are kept."},
+    "error.questions": {"vi": "Câu chưa trả lời:", "en": "Questions not answered:"},
     "error.prefix": {"vi": "Lỗi:", "en": "Error:"},
     "error.title_prefix": {"vi": "Lỗi", "en": "Error"},
     "error.criterion_missing": {"vi": "Vui lòng chọn một mức đánh giá cho câu {n}.",
@@ -220,6 +253,20 @@ def unit_name(unit: Mapping[str, Any]) -> str:
     return unit["name_en"] if language() == "en" else unit["name_vi"]
 
 
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+             "October", "November", "December")
+
+
+def local_date(day) -> str:
+    """A date as people write it: ``1/7/2025`` in Vietnamese, ``1 July 2025`` in English."""
+    from datetime import date
+
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    if language() == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}/{day.month}/{day.year}"
+
+
 def _switch_links() -> dict[str, str]:
     """The other language and the current address asking for it (the visible switch)."""
     other = "en" if language() == "vi" else "vi"
@@ -229,5 +276,5 @@ def _switch_links() -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, tr=tr, language=language, unit_name=unit_name)
+    app.jinja_env.globals.update(t=t, tr=tr, language=language, unit_name=unit_name, local_date=local_date)
     app.context_processor(_switch_links)

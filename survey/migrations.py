@@ -297,6 +297,77 @@ def _throttle(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0004b_kiosk_times")
+def _kiosk_times(db: sqlite_utils.Database) -> None:
+    """Kiosk times from the server's clock, and which questionnaire versions each kiosk was served.
+
+    From this migration on, ``responses.submitted_at`` is the time the *server*
+    received a response on every channel (kiosk API responses used to take the
+    device's clock); the summary counts, day totals and burst flags all read it.
+    The device's own claim is kept in ``client_submitted_at`` as a hint only,
+    bounded by when the kiosk could have shown the form (its first serving of
+    that questionnaire version) and by the receive time.
+    ``kiosk_served`` records each questionnaire version a kiosk page was served,
+    so that a response queued offline on a form that is no longer current is
+    still accepted, and any other version is refused.
+    """
+    _script(db, """
+    ALTER TABLE responses ADD COLUMN client_submitted_at TEXT;
+    CREATE TABLE IF NOT EXISTS kiosk_served (
+        kiosk_id INTEGER NOT NULL REFERENCES kiosks(id),
+        questionnaire_id TEXT NOT NULL,
+        questionnaire_version INTEGER NOT NULL,
+        first_served_at TEXT NOT NULL,
+        PRIMARY KEY (kiosk_id, questionnaire_id, questionnaire_version)
+    ) WITHOUT ROWID;
+    """)
+
+
+@migration("0006_unit_periods")
+def _unit_periods(db: sqlite_utils.Database) -> None:
+    """Units valid over a period, the crosswalk across a reform, responses tied to the unit valid on their date.
+
+    ``valid_from``/``valid_to`` are local days (inclusive; NULL: open). Existing units
+    get neither, so an installation's units and responses are untouched until
+    the new units are loaded (``init-db --demo`` or ``--province``; see docs/units.md).
+    """
+    _script(db, """
+    ALTER TABLE units ADD COLUMN valid_from TEXT
+        CHECK (valid_from IS NULL OR valid_from GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]');
+    ALTER TABLE units ADD COLUMN valid_to TEXT
+        CHECK (valid_to IS NULL OR valid_to GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]');
+    CREATE INDEX units_parent ON units(parent_id);
+    -- Former unit -> new unit across a reform. The former unit need not be a unit of
+    -- this installation (e.g. a district of a province that merged into the city).
+    -- relation 'full': the new unit lies wholly within the former one; 'partial':
+    -- only part of the new unit's area came from it. main = 1: the former unit the
+    -- new unit is grouped under (one per new unit).
+    CREATE TABLE unit_crosswalk (
+        old_slug TEXT NOT NULL CHECK (old_slug <> ''),
+        old_name_vi TEXT NOT NULL CHECK (old_name_vi <> ''),
+        old_name_en TEXT NOT NULL CHECK (old_name_en <> ''),
+        new_unit_id INTEGER NOT NULL REFERENCES units(id),
+        relation TEXT NOT NULL CHECK (relation IN ('full', 'partial')),
+        main INTEGER NOT NULL DEFAULT 0 CHECK (main IN (0, 1)),
+        source TEXT,
+        PRIMARY KEY (old_slug, new_unit_id)
+    );
+    CREATE UNIQUE INDEX unit_crosswalk_main ON unit_crosswalk(new_unit_id) WHERE main = 1;
+    CREATE INDEX unit_crosswalk_new ON unit_crosswalk(new_unit_id);
+    -- A response belongs to the unit valid on its (local) date: anything else is refused
+    -- by the database itself, whichever code writes it.
+    CREATE TRIGGER responses_unit_valid_on_date BEFORE INSERT ON responses
+    WHEN EXISTS (SELECT 1 FROM units u WHERE u.id = NEW.unit_id
+                 AND (u.valid_from IS NOT NULL OR u.valid_to IS NOT NULL)
+                 AND date(NEW.submitted_at, coalesce((SELECT utc_offset_minutes FROM summary_config WHERE id = 1), 420)
+                          || ' minutes') NOT BETWEEN coalesce(u.valid_from, '0000-00-00')
+                                              AND coalesce(u.valid_to, '9999-99-99'))
+    BEGIN
+        SELECT RAISE(ABORT, 'unit not valid on the response date');
+    END;
+    """)
+
+
 @migration("0007_integrity")
 def _integrity(db: sqlite_utils.Database) -> None:
     """Where each response came from and whether it looks stuffed (survey/integrity.py, docs/integrity.md).
@@ -524,3 +595,20 @@ def _frames(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE responses ADD COLUMN frame_id INTEGER REFERENCES frames(id)")
     db.execute("CREATE INDEX IF NOT EXISTS responses_frame ON responses(frame_id, unit_id, field) "
                "WHERE frame_id IS NOT NULL")
+    # A response to an invitation belongs to its frame's period, not to the day it was sent: its
+    # unit was checked against that period when the frame was imported (survey/frames.py), so the
+    # unit-validity trigger of 0006 leaves it alone (an invitation for a dossier of June 2025 may be
+    # answered in July, after the district it names ceased to exist).
+    _script(db, """
+    DROP TRIGGER IF EXISTS responses_unit_valid_on_date;
+    CREATE TRIGGER responses_unit_valid_on_date BEFORE INSERT ON responses
+    WHEN NEW.frame_id IS NULL
+         AND EXISTS (SELECT 1 FROM units u WHERE u.id = NEW.unit_id
+                 AND (u.valid_from IS NOT NULL OR u.valid_to IS NOT NULL)
+                 AND date(NEW.submitted_at, coalesce((SELECT utc_offset_minutes FROM summary_config WHERE id = 1), 420)
+                          || ' minutes') NOT BETWEEN coalesce(u.valid_from, '0000-00-00')
+                                              AND coalesce(u.valid_to, '9999-99-99'))
+    BEGIN
+        SELECT RAISE(ABORT, 'unit not valid on the response date');
+    END;
+    """)

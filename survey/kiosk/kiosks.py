@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import sqlite_utils
 
 from .. import responses as store
-from ..units import by_slug, leaf_units
+from ..units import by_slug, leaf_units, local_today, successors
 from ..sqlite import write_transaction
 
 # Why a kiosk request was refused: a machine-readable reason the device keeps
@@ -118,6 +118,10 @@ def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
         known = ", ".join(u["slug"] for u in leaf_units(db)[:8])
         raise KioskError(f"no active unit {unit_slug!r}" + (f" (units include: {known}, …)" if known else
                                                              " (no units are loaded: run init-db --demo or import-units)"))
+    if unit["valid_to"] and unit["valid_to"] < local_today(db).isoformat():
+        took_over = ", ".join(u["slug"] for u in successors(db, unit_slug)) or "see the unit list"
+        raise KioskError(f"unit {unit_slug!r} ended on {unit['valid_to']}; register the kiosk for a unit that "
+                         f"exists today (its area went to: {took_over})")
     if unit["id"] not in {u["id"] for u in leaf_units(db)}:
         raise KioskError(f"unit {unit_slug!r} has sub-units; responses belong to a unit without sub-units, "
                          "so register the kiosk for one of those")
@@ -206,3 +210,22 @@ def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response,
         new = store.save(db, response)
         db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now or _now()), kiosk.id])
     return new
+
+
+# Questionnaire versions each kiosk page was served (a response queued offline may use one that is
+# no longer current): a read per page view, a write only the first time.
+def served(db: sqlite_utils.Database, kiosk: Kiosk, questionnaire_id: str, version: int,
+           now: datetime | None = None) -> None:
+    """Record that ``kiosk`` was served questionnaire ``questionnaire_id`` v``version``."""
+    key = (kiosk.id, questionnaire_id, int(version))
+    if db.execute("SELECT 1 FROM kiosk_served WHERE kiosk_id = ? AND questionnaire_id = ? AND "
+                  "questionnaire_version = ?", list(key)).fetchone() is None:
+        db.execute("INSERT INTO kiosk_served (kiosk_id, questionnaire_id, questionnaire_version, first_served_at) "
+                   "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [*key, store.utc_timestamp(now or _now())])
+
+
+def first_served(db: sqlite_utils.Database, kiosk: Kiosk, questionnaire_id: str, version: int) -> datetime | None:
+    """When ``kiosk`` was first served that questionnaire version (None: never)."""
+    row = db.execute("SELECT first_served_at FROM kiosk_served WHERE kiosk_id = ? AND questionnaire_id = ? AND "
+                     "questionnaire_version = ?", [kiosk.id, questionnaire_id, int(version)]).fetchone()
+    return parse_timestamp(row[0]) if row else None

@@ -50,6 +50,10 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
                                            "en": "there is no questionnaire “{name}”."},
     "kiosk.reason.invalid": {"vi": "phiếu có câu trả lời không hợp lệ ({detail}).",
                              "en": "the response has answers that do not fit the questionnaire ({detail})."},
+    "kiosk.reason.unit_gone": {"vi": "cơ quan “{unit}” của máy khảo sát này không còn tồn tại từ ngày {date}; "
+                                     "cần chuyển máy sang đơn vị mới.",
+                               "en": "this kiosk's office “{unit}” no longer exists since {date}; the kiosk must "
+                                     "be moved to its new unit."},
     "kiosk.reason.too_many": {"vi": "máy khảo sát vừa gửi quá nhiều phiếu trong một phút; máy sẽ tự gửi lại sau.",
                               "en": "this kiosk sent too many responses within a minute; it will send them again shortly."},
     "kiosk.reason.unavailable": {"vi": "máy chủ tạm thời chưa lưu được phiếu; máy sẽ tự gửi lại.",

@@ -154,7 +154,10 @@ def index():
     counters: dict[int, list[str]] = {}
     for k in kiosk_store.all_kiosks(db, include_revoked=False):
         counters.setdefault(k["unit_id"], []).append(k["name"])
-    return render_template("kiosk/posters.html", units=leaf_units(db), counters=counters)
+    from ..units import page_number, page_of
+
+    listing = page_of(leaf_units(db), request.args.get("q", ""), page_number(request.args.get("page")))
+    return render_template("kiosk/posters.html", units=listing.units, listing=listing, counters=counters)
 
 
 @bp.get("/<slug>")

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
 
@@ -40,7 +40,8 @@ from ..citizen import render_form, too_many, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
-from ..i18n import LANGUAGES, t
+from .. import units as unit_store
+from ..i18n import LANGUAGES, local_date, t, unit_name
 from ..units import by_id
 from . import kiosks
 from .kiosks import Kiosk, KioskRefused
@@ -48,10 +49,8 @@ from .kiosks import Kiosk, KioskRefused
 bp = Blueprint("kiosk", __name__, url_prefix="/k")
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}\Z")
-# Clocks: a device clock this far ahead, or set before the kiosk existed, is
-# not believed; the response then takes the time it reached the server.
-CLOCK_AHEAD = timedelta(minutes=10)
-CLOCK_BEHIND = timedelta(days=1)
+# Clocks: the server's receive time is what counts; a device's clock gives only the visit's length
+# (up to LONGEST_VISIT) and a bounded hint of when it was submitted (client_times).
 LONGEST_VISIT = timedelta(hours=3)
 ENVELOPE = {"submission_id", "questionnaire_id", "version", "unit", "lang", "started_at", "submitted_at",
             "answers", "respondent", "comment"}
@@ -83,7 +82,25 @@ def _kiosk_or_refused(token: str) -> Kiosk | tuple[str, int]:
     except KioskRefused as refused:
         return render_template("kiosk/refused.html", reason=_reason(refused.reason)), refused.status
     kiosks.seen(get_db(), kiosk)
+    gone = _unit_gone(kiosk, unit_store.local_today(get_db()))
+    if gone:       # its unit ended (a reform): no form to fill in for a unit that no longer exists
+        return render_template("kiosk/refused.html", reason=gone), 410
     return kiosk
+
+
+def _unit_gone(kiosk: Kiosk, day) -> str | None:
+    """The reason to give when the kiosk's unit is not valid on ``day`` (None when it is)."""
+    unit = by_id(get_db(), kiosk.unit_id)
+    if unit_store.valid_on(unit, day):
+        return None
+    return _reason("unit_gone", unit=unit_name(unit), date=local_date(_since(unit)))
+
+
+def _since(unit: dict):
+    """The first day a unit is no longer valid (or, for one not yet started, the day it starts)."""
+    if unit["valid_to"]:
+        return date.fromisoformat(unit["valid_to"]) + timedelta(days=1)
+    return date.fromisoformat(unit["valid_from"])
 
 
 def _questionnaire():
@@ -94,6 +111,7 @@ def _questionnaire():
 
 
 def _page(kiosk: Kiosk, token: str, q, form=None, *, status: int = 200, notice: str | None = None):
+    kiosks.served(get_db(), kiosk, q.id, q.version)
     if form is None:
         submission_id, ticket = new_submission()
         data = {"questionnaire_id": q.id, "version": str(q.version), "submission_id": submission_id,
@@ -106,7 +124,7 @@ def _page(kiosk: Kiosk, token: str, q, form=None, *, status: int = 200, notice: 
     html, code = render_form(
         form, q, by_id(get_db(), kiosk.unit_id), action=url_for("kiosk.page", token=token, lang=g.lang),
         status=status, template="kiosk/page.html",
-        kiosk=kiosk, token=token, notice=notice,
+        kiosk=kiosk, token=token, notice=notice, paged=False,   # a kiosk's tall screen shows the whole form
         switch_url=url_for("kiosk.page", token=token, lang=other),
         criteria=" ".join(q.criterion_codes), respondent=" ".join(r.code for r in q.respondent),
         idle=config["KIOSK_IDLE_SECONDS"], still_there=config["KIOSK_STILL_THERE_SECONDS"],
@@ -141,7 +159,7 @@ def submit(token: str):
     if responses.exists(db, submission_id):        # a double tap or a resubmission
         return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
     posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
-    q = catalog.version(db, posted_id, int(posted_version)) if posted_version.isdigit() else None
+    q = accepted_version(db, kiosk, current, posted_id, posted_version)
     if (q is None or not valid_submission_id(submission_id) or repeated_field(request.form)
             or unknown_field(request.form, q)):
         # Not the form this page serves (damaged, or from an unknown version): a fresh one.
@@ -255,16 +273,39 @@ def _moment(value, name: str) -> datetime:
         raise ValueError(f"{name} {value[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ValueError(f"{name} has no time zone")
+    if not 1900 <= moment.year <= 9000:  # also keeps the conversion to UTC from overflowing
+        raise ValueError(f"{name} {value[:40]!r} is not a plausible time")
     return moment.astimezone(timezone.utc)
 
 
 def client_times(started: datetime, submitted: datetime, *, received: datetime,
-                 kiosk_created: datetime) -> tuple[datetime, datetime]:
-    """Believe the device's clock where it is plausible; keep the visit's length either way."""
-    if submitted > received + CLOCK_AHEAD or submitted < kiosk_created - CLOCK_BEHIND:
-        started, submitted = started + (received - submitted), received
-    started = min(max(started, submitted - LONGEST_VISIT), submitted)
-    return started, submitted
+                 shown: datetime) -> tuple[datetime, datetime, datetime]:
+    """(started_at, submitted_at, client_submitted_at) of a kiosk API response.
+
+    ``submitted_at`` is always the server's receive time: day counts, bursts and
+    periods never depend on a device's clock. The device's times only give the
+    visit's length (kept, up to LONGEST_VISIT) and a hint of when it was really
+    submitted (kept in ``client_submitted_at``), bounded by when the kiosk could
+    have shown the form (``shown``: its first serving of this questionnaire
+    version, or its registration) and by the receive time.
+    """
+    visit = min(max(submitted - started, timedelta(0)), LONGEST_VISIT)
+    claimed = min(max(submitted, min(shown, received)), received)
+    return received - visit, received, claimed
+
+
+def accepted_version(db, kiosk: Kiosk, current, questionnaire_id, version):
+    """The questionnaire a kiosk response may use: the one its page serves now, or one the kiosk was
+    served before (queued offline); None for anything else."""
+    if isinstance(version, str):
+        version = int(version) if version.isascii() and version.isdigit() and len(version) <= 9 else None
+    if not isinstance(questionnaire_id, str) or not isinstance(version, int) or not 0 < version < 10 ** 9:
+        return None
+    if (questionnaire_id, version) == (current.id, current.version):
+        return current
+    if kiosks.first_served(db, kiosk, questionnaire_id, version) is None:
+        return None
+    return catalog.version(db, questionnaire_id, version)
 
 
 def _answers_formdata(q, body: dict) -> MultiDict:
@@ -341,18 +382,19 @@ def api_responses():
     qid, version = body.get("questionnaire_id"), body.get("version")
     if not isinstance(qid, str) or not isinstance(version, int) or isinstance(version, bool):
         return _refusal(400, "bad_request", detail="questionnaire_id (text) and version (number) are required")
-    # Any registered version is accepted: a queued response was filled in on a
-    # form that was current then, and every version is kept for analysis.
-    q = catalog.version(db, qid[:60], version)
+    # Only the version this kiosk's unit serves now, or one this kiosk was served before (a response
+    # queued offline on a form that was current then): one stray version would split a period.
+    q = accepted_version(db, kiosk, _questionnaire(), qid, version)
     if q is None:
-        return _refusal(422, "unknown_questionnaire", name=f"{qid[:40]} v{version}")
+        return _refusal(422, "unknown_questionnaire", name=f"{qid[:40]} v{str(version)[:12]}")
     lang = body.get("lang")
     if lang not in LANGUAGES:
         return _refusal(400, "bad_request", detail="lang must be vi or en")
     try:
-        started, submitted = client_times(_moment(body.get("started_at"), "started_at"),
-                                          _moment(body.get("submitted_at"), "submitted_at"),
-                                          received=received, kiosk_created=kiosks.parse_timestamp(kiosk.created_at))
+        shown = kiosks.first_served(db, kiosk, q.id, q.version) or kiosks.parse_timestamp(kiosk.created_at)
+        started, submitted, claimed = client_times(_moment(body.get("started_at"), "started_at"),
+                                                   _moment(body.get("submitted_at"), "submitted_at"),
+                                                   received=received, shown=shown)
         formdata = _answers_formdata(q, body)
     except ValueError as exc:
         return _refusal(422, "invalid", detail=str(exc))
@@ -364,12 +406,16 @@ def api_responses():
         first = next(iter(errors.values()))
         return _refusal(422, "invalid", detail=first, errors=errors)
     respondent = form.respondent_values()
+    day = (submitted + timedelta(minutes=unit_store.utc_offset_minutes(db))).date()
+    if _unit_gone(kiosk, day):      # filled in after its unit ended: kept on the device, named, downloadable
+        unit = by_id(db, kiosk.unit_id)
+        return _refusal(409, "unit_gone", unit=unit_name(unit), date=local_date(_since(unit)))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
-        respondent=respondent, comment=form.comment_value())
+        respondent=respondent, comment=form.comment_value(), client_submitted_at=responses.utc_timestamp(claimed))
     try:
         stored = _save(db, kiosk, response, received=received, served=None)
     except integrity.OverLimit as refused:       # the device's queue keeps it and sends it again later

@@ -28,6 +28,7 @@ from . import periods, queries, summary, targets
 PACE_TOLERANCE = 0.9
 TREND_DAYS = 14
 PAGE_SIZE = 25
+UNITS_PER_PAGE = 50        # rows of the dashboard's unit table (168 wards: 4 pages; 3,321 communes: 67)
 CHANNEL_LABELS = {"kiosk": "Kiosk", "phone": "Phone", "web": "Web / QR", "paper": "Paper"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -231,6 +232,10 @@ class Dashboard:
     rules: summary.SummaryRules
     warnings: list[str] = field(default_factory=list)
     integrity: dict = field(default_factory=dict)
+    units_total: int = 0                 # units in the table before paging (after the search)
+    units_page: int = 1
+    units_pages: int = 1
+    unit_q: str = ""
 
 
 def field_labels(definition: dict | None) -> dict[str, str]:
@@ -264,7 +269,11 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
     return rules, []
 
 
-def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str]) -> Dashboard:
+def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str],
+          *, units_page: int = 1, unit_q: str = "") -> Dashboard:
+    """The dashboard's figures; the unit table holds the units valid in the period, most behind first,
+    filtered by ``unit_q`` (accent- and case-insensitive, part of the name or slug) and cut into pages
+    of :data:`UNITS_PER_PAGE` (status counts and totals cover every unit)."""
     offset = rules.utc_offset_minutes
     now_local = periods.local_now(offset)
     today = now_local.date()
@@ -288,7 +297,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     unit_targets = targets.all_targets(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
-    for unit in queries.reporting_units(db, scope):
+    for unit in queries.reporting_units(db, scope, period):
         collected, excluded = by_unit.get(unit["id"], (0, 0))
         target = unit_targets.get(unit["id"], {}).get("target")
         unit_pace = pace(target, collected, period, today)
@@ -296,10 +305,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
         if target:
             target_sum += target
             collected_sum += collected
-        values = [daily.get(unit["id"], {}).get(d, 0) for d in trend_days]
-        units.append({"unit": unit, "pace": unit_pace, "excluded": excluded,
-                      "trend": sparkline(values, trend_days) if trend_days else Markup(""),
-                      "trend_total": sum(values)})
+        units.append({"unit": unit, "pace": unit_pace, "excluded": excluded})
     # Integrity: held responses by reason in the period, and an alert on each unit's row while an
     # attack goes on (responses flagged today or yesterday, or answers shifting against the unit's history).
     yesterday = (today - timedelta(days=1)).isoformat()
@@ -315,6 +321,19 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
     order = {"behind": 0, "on track": 1, "no target": 2, "done": 3}
     units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
+    wanted = fold(unit_q)
+    if wanted:
+        units = [u for u in units if wanted in fold(u["unit"]["name_vi"]) or wanted in fold(u["unit"]["name_en"])
+                 or wanted in u["unit"]["slug"]]
+    alerts = sum(1 for u in units if u["alert"])      # over every unit, before the search and the paging
+    units_total = len(units)
+    units_pages = max(1, -(-units_total // UNITS_PER_PAGE))
+    units_page = min(max(units_page, 1), units_pages)
+    units = units[(units_page - 1) * UNITS_PER_PAGE:units_page * UNITS_PER_PAGE]
+    for u in units:            # sparklines only for the rows shown
+        values = [daily.get(u["unit"]["id"], {}).get(d, 0) for d in trend_days]
+        u["trend"] = sparkline(values, trend_days) if trend_days else Markup("")
+        u["trend_total"] = sum(values)
     # Over the units that have a target (the per-unit rows show where it is short).
     total_pace = pace(target_sum or None, collected_sum, period, today)
     period_total = totals["period"][0]
@@ -351,4 +370,12 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     return Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
                      kiosk_rows, quality, open_comments, latest, rules, warnings,
                      {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
-                      "alerts": sum(1 for u in units if u["alert"])})
+                      "alerts": alerts}, units_total=units_total, units_page=units_page, units_pages=units_pages,
+                     unit_q=unit_q)
+
+
+def fold(text: str) -> str:
+    """Lower case without Vietnamese diacritics (đ -> d), spaces as hyphens: 'Tân Thạnh' -> 'tan-thanh'."""
+    from ..units import slugify
+
+    return slugify(text or "")
