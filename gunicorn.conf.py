@@ -56,23 +56,29 @@ def on_starting(server):
         server.log.info("Control socket: %s (gunicornc -s %s)", server.cfg.control_socket, server.cfg.control_socket)
 
 
-# Secrets in addresses never reach the access log (issue 12 item 9): a kiosk's token
-# (/k/<token>, /k/<token>/thanks, requested on every navigation by its service worker) is
-# written /k/…; the route stays readable (/k/api/..., /k/sw.js are not tokens). Every string
-# atom is redacted (the path, the request line, the Referer), whatever access_log_format holds.
+# Secrets in addresses never reach the access log. Invitation codes (/i/<code>,
+# survey/invitations.py) are written /i/…; a kiosk's token (/k/<token>, /k/<token>/thanks,
+# requested on every navigation by its service worker; issue 12 item 9) is written /k/….
+# The routes stay readable (/i/answer, /i/thanks, /k/api/..., /k/sw.js are not secrets). Every
+# string atom is redacted (the path, the request line, the Referer), whatever access_log_format holds.
 import re as _re  # noqa: E402
 
 from gunicorn.glogging import Logger as _Logger  # noqa: E402
 
+_CODE_IN_PATH = _re.compile(r"(/i/)(?!(?:answer|thanks)\b)[^\s/?\"']+")
 _KIOSK_TOKEN_IN_PATH = _re.compile(r"(/k/)(?!(?:api|sw\.js)(?:[/?\s\"']|$))[^\s/?\"'#]+")
 
 
+def _redact(text: str) -> str:
+    return _KIOSK_TOKEN_IN_PATH.sub(r"\1…", _CODE_IN_PATH.sub(r"\1…", text))
+
+
 class RedactingLogger(_Logger):
-    """Gunicorn's logger with every ``/k/<token>`` written as ``/k/…``."""
+    """Gunicorn's logger with every ``/i/<code>`` written as ``/i/…`` and ``/k/<token>`` as ``/k/…``."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        return {k: _KIOSK_TOKEN_IN_PATH.sub(r"\1…", v) if isinstance(v, str) else v for k, v in atoms.items()}
+        return {k: _redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
 
 
 logger_class = RedactingLogger
