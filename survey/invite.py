@@ -25,6 +25,7 @@ from .citizen.form import (form_class, new_submission, repeated_field, started_a
                            valid_submission_id)
 from .db import get_db, write_transaction
 from .i18n import language, t
+from .numbers import whole_number
 from .units import by_id as unit_by_id
 from .web import refuse
 
@@ -157,9 +158,10 @@ def answer():
         return _open(found, channel=channel, count=False)
     q = _current_questionnaire()
     posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
-    if not posted_version.isdigit() or catalog.version(db, posted_id, int(posted_version)) is None:
+    version_number = whole_number(posted_version)       # '²' and 4,400 digits: 400, not a 500 (issue 12 item 11)
+    if version_number is None or catalog.version(db, posted_id, version_number) is None:
         raise refuse(BadRequest, t("bad.unknown_questionnaire", name=f"{posted_id[:40]} v{posted_version[:10]}"))
-    if (posted_id, int(posted_version)) != (q.id, q.version):
+    if (posted_id, version_number) != (q.id, q.version):
         raise refuse(Conflict, t("page.409_body"))
     rest = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != "invitation"])
     unknown = unknown_field(rest, q)

@@ -253,3 +253,13 @@ def test_guessing_codes_is_throttled_per_address_and_says_when_to_come_back(samp
     other = app.test_client()                                              # another device is not affected
     assert other.post("/i", data={"code": sampled[0]["short_code"]},
                       environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+
+
+@pytest.mark.parametrize("version", ["²", "٣", "9" * 20, "9" * 4400])
+def test_a_hostile_version_on_the_invitation_form_is_a_400_and_stores_nothing(sampled, client, cli, q, version):
+    """Issue 12 item 11: the version field was read with isdigit() + int() ('²' and 4,400 digits: a 500)."""
+    form = read_form(client.get(_path(sampled[0]["link"])).data)
+    answer = client.post("/i/answer", data={**form.hidden, **_answers(q), "version": version})
+    assert answer.status_code == 400 and b"<!doctype html>" in answer.data
+    assert cli.one("SELECT count(*) FROM responses") == 0
+    assert client.post("/i/answer", data={**form.hidden, **_answers(q)}).status_code == 303   # still usable

@@ -134,6 +134,7 @@ STAFF_QUERIES = {
     "/staff/admin/targets": ("half_width", "confidence", "share", "deff", "units_page"),
     "/staff/admin/kiosks": ("page",),
     "/posters/": ("page",),
+    "/staff/samples": ("frame", "by"),
     "/": ("page",),
 }
 
@@ -150,7 +151,7 @@ def test_no_hostile_query_value_gives_a_5xx(server, admin, path, values, data):
 
 
 ID_ROUTES = ["/staff/responses/{}", "/staff/reports/{}", "/staff/reports/{}/indices.csv", "/thanks/{}",
-             "/posters/{}", "/posters/{}.pdf", "/u/{}"]
+             "/posters/{}", "/posters/{}.pdf", "/u/{}", "/i/{}"]
 ID_POSTS = ["/staff/admin/users/{}", "/staff/admin/kiosks/{}", "/staff/comments/{}/handled",
             "/staff/responses/{}/exclusion"]
 
