@@ -629,37 +629,14 @@ def draw_sample(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: lis
                              f"{frame['sampled_at']} (seed {frame['sample_seed']}); use --wave 2 to invite "
                              f"the non-respondents again")
         assert plans is not None
-        plan_of = {p.unit_id: p for p in plans}
-        strata = list(db.query("SELECT id, unit_id, field, population FROM frame_strata WHERE frame_id = ? "
-                               "ORDER BY unit_id, field", [frame["id"]]))
-        sizes: dict[int, int] = {}
-        by_unit: dict[int, list[dict]] = {}
-        for s in strata:
-            by_unit.setdefault(s["unit_id"], []).append(s)
-        for uid, rows in by_unit.items():
-            for s, k in zip(rows, allocate([r["population"] for r in rows], plan_of[uid].sample)):
-                sizes[s["id"]] = k
-        # Dossiers of each stratum in code order, so the draw does not depend on the file's row order.
-        ids: dict[int, list[int]] = {}
-        for rid, sid in db.execute("SELECT id, stratum_id FROM frame_dossiers WHERE frame_id = ? "
-                                   "ORDER BY stratum_id, dossier", [frame["id"]]):
-            ids.setdefault(sid, []).append(rid)
-        rng = np.random.default_rng(seed)
-        chosen: list[tuple[int, int]] = []
-        for s in strata:
-            pool = ids.get(s["id"], [])
-            k = sizes[s["id"]]
-            picks = rng.choice(len(pool), size=k, replace=False) if k else []
-            chosen.extend((pool[int(i)], s["id"]) for i in sorted(picks))
-        with write_transaction(db):
-            db.conn.executemany("UPDATE frame_dossiers SET sampled = 1 WHERE id = ?", [(c,) for c, _ in chosen])
-            db.conn.executemany("UPDATE frame_strata SET sampled = ? WHERE id = ?",
-                                [(k, sid) for sid, k in sizes.items()])
-            db.conn.executemany("INSERT INTO invitations (frame_id, dossier_id, stratum_id, wave) VALUES (?, ?, ?, 1)",
-                                [(frame["id"], c, sid) for c, sid in chosen])
-            db.execute("UPDATE frames SET sampled_at = ?, sample_seed = ?, sample_method = ? WHERE id = ?",
-                       [now_utc(), seed, json.dumps(method or {}, ensure_ascii=False), frame["id"]])
-        return SampleResult(1, len(chosen), plans, len(strata))
+        # A big page cache while the draw sorts a million dossiers and updates the sampled ones: the
+        # sort and the updates then stay in memory instead of spilling to temporary files.
+        cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+        db.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        try:
+            return _draw_wave_1(db, frame, seed=seed, plans=plans, method=method)
+        finally:
+            db.execute(f"PRAGMA cache_size = {int(cache_size)}")
     if not frame["sampled_at"]:
         raise FrameError(f"no sample drawn yet for {frame['period_from']}:{frame['period_to']}: draw wave 1 first")
     last = db.execute("SELECT max(wave) FROM invitations WHERE frame_id = ?", [frame["id"]]).fetchone()[0] or 1
@@ -671,6 +648,42 @@ def draw_sample(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: lis
             "SELECT frame_id, id, stratum_id, ? FROM frame_dossiers WHERE frame_id = ? AND sampled = 1 "
             "AND responded = 0 AND ineligible = 0", [wave, frame["id"]]).rowcount
     return SampleResult(wave, invited, [], 0)
+
+
+def _draw_wave_1(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: list[UnitPlan],
+                 method: dict | None) -> SampleResult:
+    plan_of = {p.unit_id: p for p in plans}
+    strata = list(db.query("SELECT id, unit_id, field, population FROM frame_strata WHERE frame_id = ? "
+                           "ORDER BY unit_id, field", [frame["id"]]))
+    sizes: dict[int, int] = {}
+    by_unit: dict[int, list[dict]] = {}
+    for s in strata:
+        by_unit.setdefault(s["unit_id"], []).append(s)
+    for uid, rows in by_unit.items():
+        for s, k in zip(rows, allocate([r["population"] for r in rows], plan_of[uid].sample)):
+            sizes[s["id"]] = k
+    # Dossiers of each stratum in code order, so the draw does not depend on the file's row order.
+    ids: dict[int, list[int]] = {}
+    for rid, sid in db.execute("SELECT id, stratum_id FROM frame_dossiers WHERE frame_id = ? "
+                               "ORDER BY stratum_id, dossier", [frame["id"]]):
+        ids.setdefault(sid, []).append(rid)
+    rng = np.random.default_rng(seed)
+    chosen: list[tuple[int, int]] = []
+    for s in strata:
+        pool = ids.get(s["id"], [])
+        k = sizes[s["id"]]
+        picks = rng.choice(len(pool), size=k, replace=False) if k else []
+        chosen.extend((pool[int(i)], s["id"]) for i in sorted(picks))
+    with write_transaction(db):
+        db.conn.executemany("UPDATE frame_dossiers SET sampled = 1 WHERE id = ?",      # in table order
+                            [(c,) for c in sorted(c for c, _ in chosen)])
+        db.conn.executemany("UPDATE frame_strata SET sampled = ? WHERE id = ?",
+                            [(k, sid) for sid, k in sizes.items()])
+        db.conn.executemany("INSERT INTO invitations (frame_id, dossier_id, stratum_id, wave) VALUES (?, ?, ?, 1)",
+                            [(frame["id"], c, sid) for c, sid in chosen])
+        db.execute("UPDATE frames SET sampled_at = ?, sample_seed = ?, sample_method = ? WHERE id = ?",
+                   [now_utc(), seed, json.dumps(method or {}, ensure_ascii=False), frame["id"]])
+    return SampleResult(1, len(chosen), plans, len(strata))
 
 
 # ----------------------------------------------------------------------------- outcomes

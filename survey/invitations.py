@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from .db import write_transaction
-from .frames import FrameError, now_utc
+from .frames import IMPORT_CACHE_KIB, FrameError, now_utc
 
 SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"   # 31 symbols: no 0, O, 1, I, L
 SHORT_LENGTH = 8
@@ -119,6 +119,17 @@ def issue(db: sqlite_utils.Database, frame: dict, *, wave: int | None, base_url:
     stamp = now_utc()
     base = base_url.rstrip("/")
     out: list[Issued] = []
+    # A big page cache while the random hashes go into their unique indexes (see frames.IMPORT_CACHE_KIB).
+    cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+    try:
+        _issue_codes(db, todo, out, base=base, stamp=stamp, expires=expires, wave=wave, deliver=deliver)
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(cache_size)}")
+    return out
+
+
+def _issue_codes(db, todo, out, *, base, stamp, expires, wave, deliver) -> None:
     with write_transaction(db):
         for r in todo:
             while True:
@@ -133,7 +144,6 @@ def issue(db: sqlite_utils.Database, frame: dict, *, wave: int | None, base_url:
                               wave, f"{base}/i/{link}", link, short, expires))
         if deliver is not None:
             deliver(out)
-    return out
 
 
 def _cell(value: str | None) -> str:

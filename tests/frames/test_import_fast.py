@@ -190,3 +190,16 @@ def test_a_failure_while_writing_leaves_nothing(cli, tmp_path, monkeypatch):
         db.close()
     assert seen == [10_000] * 3
     assert cli.one("SELECT count(*) FROM frames") == 0 and cli.one("SELECT count(*) FROM frame_dossiers") == 0
+
+
+def test_short_codes_use_every_symbol_in_every_position():
+    """One random draw per code, written in base 31: no position is stuck or skewed to a few symbols."""
+    from survey import invitations
+
+    codes = [invitations.new_short_code() for _ in range(6200)]
+    assert all(len(c) == 8 and set(c) <= set(invitations.SHORT_ALPHABET) for c in codes)
+    for position in range(8):
+        seen = [c[position] for c in codes]
+        counts = [seen.count(symbol) for symbol in invitations.SHORT_ALPHABET]
+        # 200 expected per symbol; 120..280 is over 5 standard deviations either way
+        assert 120 <= min(counts) and max(counts) <= 280, (position, min(counts), max(counts))
