@@ -82,9 +82,13 @@ def init_db_command(demo: bool, provinces: tuple[str, ...]) -> None:
 
 
 def _ensure_secret_key(app: Flask) -> None:
+    from . import files
+
     config = Path(app.instance_path) / "config.py"
     if config.exists() and "SECRET_KEY" in config.read_text(encoding="utf-8"):
         return
+    files.create_private_file(config)
+    files.make_private(config)        # no key in it yet: tighten it before writing one
     with open(config, "a", encoding="utf-8") as handle:
         handle.write(f"# Written by `flask --app survey init-db`; keep it secret.\nSECRET_KEY = {secrets.token_hex(32)!r}\n")
     app.config.from_pyfile(str(config))
