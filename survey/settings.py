@@ -46,8 +46,9 @@ SETTINGS: list[Setting] = [
             "How long the kiosk's 'Are you still there?' question waits for a touch before it resets the form."),
     Setting("PUBLIC_BASE_URL", "",
             "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
-            "kiosk device URLs and QR posters. Empty: the address of the current request (or "
-            "http://127.0.0.1:5000 on the command line)."),
+            "kiosk device URLs and QR posters. Empty: the address of the current request only when that is this "
+            "machine (localhost, 127.x, ::1; a poster asked for under any other Host is refused, since a client "
+            "chooses its Host header), or http://127.0.0.1:5000 on the command line."),
     # Staff monitoring (survey/staff/)
     Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
             "A staff member is signed out this many seconds after signing in, however much the session is "

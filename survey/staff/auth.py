@@ -221,7 +221,7 @@ def login():
     next_url = request.values.get("next", "")
     if not is_local_path(next_url):
         next_url = url_for("staff.dashboard")
-    if request.method == "GET":
+    if request.method != "POST":      # GET and HEAD
         if current_user() is not None:
             return redirect(next_url)
         return render_template("staff/login.html", next_url=next_url, username="")

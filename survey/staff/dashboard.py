@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import integrity
 from .. import responses as response_store
 from ..db import get_db
+from ..numbers import whole_number
 from . import bp, monitor, periods, queries, targets
 from .auth import automatic, current_user, error_page, is_local_path, login_required
 
@@ -55,7 +56,7 @@ def dashboard_live():
 def _unit_table_args() -> dict:
     """The unit table's page (``units_page``) and search (``unit_q``); a bad page number means page 1."""
     page = request.args.get("units_page", "1").strip()
-    return {"units_page": int(page) if page.isdigit() and len(page) < 7 else 1,
+    return {"units_page": whole_number(page, digits=6) or 1,
             "unit_q": request.args.get("unit_q", "").strip()[:80]}
 
 

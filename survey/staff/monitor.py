@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from markupsafe import Markup, escape
 
 from .. import integrity
+from ..numbers import whole_number
 from ..responses import CHANNELS
 from . import periods, queries, summary, targets
 
@@ -93,9 +94,10 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
 
 def parse_page(args: Mapping[str, str]) -> int:
     value = args.get("page", "1").strip() or "1"
-    if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise FilterError([f"page: {value!r} is not a page number (1, 2, 3 …)"])
-    return int(value)
+    number = whole_number(value, digits=6)
+    if number is None or not 1 <= number <= 100_000:
+        raise FilterError([f"page: {value[:20]!r} is not a page number (1, 2, 3 …)"])
+    return number
 
 
 def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
