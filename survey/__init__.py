@@ -83,9 +83,18 @@ def _secure_files(app: Flask) -> None:
 
     secret = instance / "config.py"
     if secret.exists() and "SECRET_KEY" in secret.read_text(encoding="utf-8", errors="replace"):
-        if _serving():
+        from flask import Config
+
+        in_file = Config(str(instance))
+        try:
+            in_file.from_pyfile(str(secret))
+        except Exception:               # create_app has read it already; a failure here changes nothing
+            pass
+        signs = in_file.get("SECRET_KEY") == app.config.get("SECRET_KEY")   # not overridden by SURVEY_SECRET_KEY
+        if signs and _serving():
             files.check_secret_file(secret)
         elif files.exposed(secret):
-            files.log.warning("%s (it holds SECRET_KEY) can be read by other local users: the server will "
-                              "refuse to start until you run `chmod 600 %s` and put a new random SECRET_KEY in it",
-                              secret, secret)
+            files.log.warning("%s (it holds a SECRET_KEY) can be read by other local users: %s; run `chmod 600 %s` "
+                              "and put a new random SECRET_KEY in it", secret,
+                              "the server will refuse to start until then" if signs else
+                              "the key in use comes from the environment, but fix the file", secret)

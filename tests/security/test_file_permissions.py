@@ -115,3 +115,13 @@ def test_the_server_refuses_to_start_with_a_secret_key_others_can_read(make_serv
     os.chmod(server.instance / "config.py", 0o600)
     server.start()                                                 # once fixed, it serves
     assert server.browser().get("/").status == 200
+
+
+def test_an_exposed_config_file_whose_key_is_not_in_use_only_warns(make_server):
+    """SURVEY_SECRET_KEY in the environment signs the sessions (as in a developer's checkout whose
+    instance/config.py an older init-db wrote 0644): the file's key is not the one in use."""
+    server = make_server(workers=1, env={"SURVEY_SECRET_KEY": "from-the-environment-" + "k" * 30}).init(demo=False)
+    os.chmod(server.instance / "config.py", 0o644)
+    server.start()
+    assert server.browser().get("/").status == 200
+    assert "the key in use comes from the environment" in server.log.read_text()
