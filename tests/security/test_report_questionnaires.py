@@ -60,7 +60,7 @@ def largest_n(indices_csv: str) -> int:
 
 def report_cli(server, out, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "analysis", "report", "--db", str(server.database), "--from", FROM,
-                           "--to", TO, "--weights", "none", "--lang", "en", "--out", str(out), "--quiet", *extra],
+                           "--to", TO, "--weights", "none", "--lang", "en", "--out", str(out), "--quiet", "--include-simulated", *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -104,7 +104,8 @@ def test_the_staff_report_page_reports_a_period_with_two_questionnaires(server):
     assert admin.login("boss").status == 302
     page = admin.get("/staff/reports/").text
     assert '<option value="sipas-2024">' in page
-    form = {"from": FROM, "to": TO, "target": "80", "lang": "en", "weights": "none"}
+    form = {"from": FROM, "to": TO, "target": "80", "lang": "en", "weights": "none",
+            "simulated": "1"}    # the responses are mostly `simulate`'s: ticked in
     job = _make(admin, form)                                # was: the job failed, "holds several questionnaires"
     html = admin.get(f"{job}/report.html").text
     assert f"(id sipas-2024): {used(server, 'sipas-2024')} responses" in html
