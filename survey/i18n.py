@@ -15,13 +15,18 @@ from then on), else the session, else the ``DEFAULT_LANGUAGE`` setting.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import Babel, format_datetime, format_decimal, gettext, ngettext
 
 LANGUAGES = ("vi", "en")
+# The gettext catalogs: survey/translations/<lang>/LC_MESSAGES/messages.po (and the compiled .mo).
+TRANSLATIONS = os.path.join(os.path.dirname(__file__), "translations")
 
 MESSAGES: dict[str, dict[str, str]] = {
     # Page frame
@@ -153,13 +158,41 @@ from .kiosk.messages import KIOSK_MESSAGES  # noqa: E402
 MESSAGES.update(KIOSK_MESSAGES)
 
 
+# Blueprints whose pages staff see: their language is the staff member's own (see staff_language).
+STAFF_BLUEPRINTS = frozenset({"staff", "posters"})
+
+
 def language() -> str:
     """The language of the current request (``vi`` or ``en``)."""
     if not has_request_context():
         return current_app.config.get("DEFAULT_LANGUAGE", "vi")
     if "lang" not in g:
-        g.lang = _choose_language()
+        g.lang = staff_language() if is_staff_page() else _choose_language()
     return g.lang
+
+
+def _babel_locale() -> str:
+    """The catalog's language: the page's; outside a request (CLI commands) English, the source."""
+    return language() if has_request_context() else "en"
+
+
+def is_staff_page() -> bool:
+    return request.blueprint in STAFF_BLUEPRINTS
+
+
+def staff_language() -> str:
+    """A staff member's language: the one they chose (kept with their account), else the one chosen
+    before signing in (kept in the session), else Vietnamese (STAFF_DEFAULT_LANGUAGE)."""
+    from .staff.auth import current_user
+
+    user = current_user()
+    if user is not None and user.lang in LANGUAGES:
+        return user.lang
+    kept = session.get("staff_lang")
+    if kept in LANGUAGES:
+        return kept
+    default = current_app.config.get("STAFF_DEFAULT_LANGUAGE", "vi")
+    return default if default in LANGUAGES else "vi"
 
 
 def _choose_language() -> str:
@@ -200,6 +233,18 @@ def unit_name(unit: Mapping[str, Any]) -> str:
     return unit["name_en"] if language() == "en" else unit["name_vi"]
 
 
+def row_unit(row: Mapping[str, Any]) -> str:
+    """The unit name of a query row (unit_name_vi / unit_name_en) in the page's language."""
+    if language() == "en" and row.get("unit_name_en"):
+        return row["unit_name_en"]
+    return row.get("unit_name_vi") or ""
+
+
+def period_label(period: Any) -> str:
+    """A period as 'dd/mm/yyyy – dd/mm/yyyy' in the page's language."""
+    return f"{local_date(period.start)} – {local_date(period.end)}"
+
+
 def _switch_links() -> dict[str, str]:
     """The other language and the current address asking for it (the visible switch)."""
     other = "en" if language() == "vi" else "vi"
@@ -208,6 +253,81 @@ def _switch_links() -> dict[str, str]:
     return {"other_language": other, "switch_url": f"{request.path}?{urlencode(args)}"}
 
 
+# --- Local dates, times and numbers (the city's time zone, the page's language) ----------------
+
+DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
+DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
+SHORT_DATE_PATTERNS = {"vi": "dd/MM", "en": "d MMM"}
+
+
+def _moment(value: Any) -> datetime | None:
+    """A stored UTC time ('2026-12-03T07:31:00Z', or a datetime; naive means UTC) as aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def local_datetime(value: Any, *, seconds: bool = False) -> str:
+    """A stored UTC time as the city's local time in the page's language: vi '03/12/2026 14:31'."""
+    moment = _moment(value)
+    if moment is None:
+        return ""
+    pattern = DATETIME_PATTERNS[language()] + (":ss" if seconds else "")
+    return format_datetime(moment, pattern)
+
+
+def local_wallclock(value: datetime, *, seconds: bool = False) -> str:
+    """An already-local (naive) wall-clock time in the page's language."""
+    pattern = DATETIME_PATTERNS[language()] + (":ss" if seconds else "")
+    from babel.dates import format_datetime as babel_format
+
+    return babel_format(value, pattern, locale=language())
+
+
+def local_date(value: Any, short: bool = False) -> str:
+    """A calendar date (date, or 'YYYY-MM-DD') in the page's language: vi '03/12/2026'."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    from babel.dates import format_date
+
+    return format_date(value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[language()], locale=language())
+
+
+def number(value: Any, digits: int | None = None) -> str:
+    """A number in the page's language: vi 20.006 and 52,2; en 20,006 and 52.2."""
+    if value is None:
+        return "—"
+    if digits is None:
+        return format_decimal(value)
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """A share already in percent, in the page's language: vi '52,2 %'."""
+    if value is None:
+        return "—"
+    return number(value, digits) + "\u00a0%"
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, tr=tr, language=language, unit_name=unit_name)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
+    Babel(app, locale_selector=_babel_locale)
+    from .labels import label
+
+    app.jinja_env.globals.update(t=t, tr=tr, language=language, unit_name=unit_name, label=label,
+                                 row_unit=row_unit, period_label=period_label,
+                                 role_name=lambda code: label("role", code),
+                                 channel_name=lambda code: label("channel", code),
+                                 local_datetime=local_datetime, local_date=local_date,
+                                 local_wallclock=local_wallclock, number=number, percent=percent)
+    app.jinja_env.filters.update(local_datetime=local_datetime, local_date=local_date, number=number,
+                                 percent=percent)
     app.context_processor(_switch_links)

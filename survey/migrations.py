@@ -239,6 +239,12 @@ def _report_jobs(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0005_staff_language")
+def _staff_language(db: sqlite_utils.Database) -> None:
+    """The language each staff member chose for the staff pages (NULL: Vietnamese, the default)."""
+    db.execute("ALTER TABLE users ADD COLUMN lang TEXT CHECK (lang IS NULL OR lang IN ('vi', 'en'))")
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

@@ -26,6 +26,8 @@ SETTINGS: list[Setting] = [
     Setting("DEFAULT_QUESTIONNAIRE", "sipas-hcm-26",
             "Id of the questionnaire the citizen pages serve."),
     Setting("DEFAULT_LANGUAGE", "vi", "Language of citizen pages until the respondent switches (vi or en)."),
+    Setting("STAFF_DEFAULT_LANGUAGE", "vi",
+            "Language of the staff pages until a staff member switches (vi or en); the choice is kept per user."),
     Setting("MESSAGES", {},
             "Rewordings of citizen-page texts: {key: {'vi': ..., 'en': ...}} over survey/i18n.py's MESSAGES."),
     Setting("TIMEZONE", "Asia/Ho_Chi_Minh", "Time zone in which days and periods are counted."),

@@ -14,6 +14,7 @@ import functools
 from urllib.parse import urlsplit
 
 from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
+from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
@@ -76,9 +77,9 @@ def csrf_failure():
 
 
 def csrf_refused():
-    return error_page(400, "Form expired or not sent from this site",
-                      ["The form could not be accepted: its security token is missing, wrong or expired. "
-                       "Go back, reload the page and try again."])
+    return error_page(400, _("Form expired or not sent from this site"),
+                      [_("The form could not be accepted: its security token is missing, wrong or expired. "
+                         "Go back, reload the page and try again.")])
 
 
 def _guard(role: str):
@@ -93,9 +94,12 @@ def _guard(role: str):
             target = target if is_local_path(target) else None
         return redirect(url_for("staff.login", next=target))
     if not user.has_role(role):
-        return error_page(403, "Not allowed",
-                          [f"This page needs the {role} role or above; you are signed in as "
-                           f"{user.username} with the {user.role} role."])
+        from ..labels import label
+
+        return error_page(403, _("Not allowed"),
+                          [_("This page needs the %(role)s role or above; you are signed in as %(user)s "
+                             "with the %(own)s role.", role=label("role", role), user=user.username,
+                             own=label("role", user.role))])
     if request.method not in SAFE_METHODS:
         return csrf_failure()
     return None
@@ -155,7 +159,7 @@ def is_local_path(target: str | None) -> bool:
 
 @bp.errorhandler(monitor.SummariesMissing)
 def _summaries_missing(exc: monitor.SummariesMissing):
-    return error_page(503, "Monitoring not ready", [str(exc)])
+    return error_page(503, _("Monitoring not ready"), [str(exc)])
 
 
 @bp.errorhandler(CSRFError)
@@ -198,26 +202,29 @@ def login():
     password = request.form.get("password", "")
     blocked = address_limiter.blocked_seconds(request.remote_addr, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
     if blocked:
-        return _login_refused(429, f"Too many failed sign-ins from this device. Try again in "
-                                   f"{_minutes(blocked)}.", next_url, username)
+        return _login_refused(429, _("Too many failed sign-ins from this device. Try again in %(wait)s.",
+                                     wait=_minutes(blocked)), next_url, username)
     result = users.authenticate(get_db(), username, password, max_failures=config["LOGIN_MAX_FAILURES"],
                                 lockout_seconds=config["LOGIN_LOCKOUT_SECONDS"])
     if result.user is None:
         address_limiter.failed(request.remote_addr)
         if result.locked_seconds:
-            return _login_refused(429, f"Too many failed sign-ins for this user name. Try again in "
-                                       f"{_minutes(result.locked_seconds)}, or ask an admin to unlock it.",
+            return _login_refused(429, _("Too many failed sign-ins for this user name. Try again in %(wait)s, "
+                                         "or ask an admin to unlock it.", wait=_minutes(result.locked_seconds)),
                                   next_url, username)
-        return _login_refused(401, "Wrong user name or password.", next_url, username)
+        return _login_refused(401, _("Wrong user name or password."), next_url, username)
+    chosen = session.get("staff_lang")  # a language picked on the sign-in page outlives the new session
     sign_in(result.user)
+    if chosen:
+        session["staff_lang"] = chosen
     return redirect(next_url)
 
 
 def _minutes(seconds: int) -> str:
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
     minutes = (seconds + 59) // 60
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 def _login_refused(status: int, message: str, next_url: str, username: str):
@@ -232,7 +239,7 @@ def _login_refused(status: int, message: str, next_url: str, username: str):
 @login_required("staff")
 def logout():
     sign_out()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("staff.login"))
 
 
@@ -244,17 +251,17 @@ def change_password():
         current = request.form.get("current_password", "")
         new = request.form.get("new_password", "")
         if not check_password_hash(user.password_hash, current):
-            error = "The current password is wrong."
+            error = _("The current password is wrong.")
         elif new != request.form.get("confirm_password", ""):
-            error = "The new password and its confirmation differ."
+            error = _("The new password and its confirmation differ.")
         else:
             try:
                 users.set_password(get_db(), user.username, new)
             except users.UserError as exc:
-                error = str(exc).capitalize() + "."
+                error = str(exc)
             else:
                 sign_in(users.get(get_db(), user.id))
-                flash("Your password is changed; other sessions of yours are signed out.")
+                flash(_("Your password is changed; other sessions of yours are signed out."))
                 return redirect(url_for("staff.dashboard"))
         return render_template("staff/password.html", error=error), 400
     return render_template("staff/password.html", error=None)

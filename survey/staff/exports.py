@@ -238,7 +238,7 @@ def xlsx_stream(spec: ExportSpec) -> Iterator[bytes]:
 def _spec():
     """The export the query arguments ask for, or an error response."""
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     offset = rules.utc_offset_minutes
     today = periods.local_now(offset).date()
     problems = []
@@ -269,7 +269,7 @@ def _default_questionnaire(known: list[str]) -> str:
 @login_required("analyst")
 def exports():
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     today = periods.local_now(rules.utc_offset_minutes).date()
     period = targets.fieldwork_period(db, today)
     known = queries.questionnaire_ids(db)

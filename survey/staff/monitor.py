@@ -19,15 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _, ngettext
 from markupsafe import Markup, escape
 
-from ..responses import CHANNELS
+from ..labels import CHANNELS
 from . import periods, queries, summary, targets
 
 PACE_TOLERANCE = 0.9
 TREND_DAYS = 14
 PAGE_SIZE = 25
-CHANNEL_LABELS = {"kiosk": "Kiosk", "phone": "Phone", "web": "Web / QR", "paper": "Paper"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -76,13 +76,13 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
             else:
                 end = parsed
     if not problems and end < start:
-        problems.append(f"to: {end} is before from: {start}")
+        problems.append(_("The end of the period (%(end)s) is before its start (%(start)s).", end=end, start=start))
     unit = None
     slug = args.get("unit", "").strip()
     if slug:
         unit = queries.unit_by_slug(db, slug)
         if unit is None:
-            problems.append(f"unit: there is no unit {slug!r}")
+            problems.append(_("Unit: there is no unit “%(slug)s”.", slug=slug))
     if problems:
         raise FilterError(problems)
     scope = queries.unit_scope(db, unit["id"]) if unit else None
@@ -92,14 +92,15 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
 def parse_page(args: Mapping[str, str]) -> int:
     value = args.get("page", "1").strip() or "1"
     if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise FilterError([f"page: {value!r} is not a page number (1, 2, 3 …)"])
+        raise FilterError([_("Page: “%(value)s” is not a page number (1, 2, 3 …).", value=value)])
     return int(value)
 
 
 def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = args.get(name, "").strip() or choices[0]
     if value not in choices:
-        raise FilterError([f"{name}: {value!r} is not one of {', '.join(choices)}"])
+        raise FilterError([_("%(name)s: “%(value)s” is not one of %(choices)s.", name=name, value=value,
+                             choices=", ".join(choices))])
     return value
 
 
@@ -178,7 +179,7 @@ def kiosk_status(kiosk: Mapping, now_local: datetime, hours: OpeningHours, silen
                  offset_minutes: int) -> tuple[str, str]:
     """(status, explanation) of one kiosk: 'revoked', 'silent', 'active' or 'closed'."""
     if kiosk.get("revoked_at"):
-        return "revoked", "no longer accepts submissions"
+        return "revoked", _("no longer accepts submissions")
     last = kiosk.get("last_submission")
     midnight = datetime.combine(now_local.date(), time(0, 0))
     since = midnight
@@ -187,11 +188,15 @@ def kiosk_status(kiosk: Mapping, now_local: datetime, hours: OpeningHours, silen
         since = max(midnight, last_local)
     quiet = hours.open_minutes(since, now_local)
     if quiet >= silent_minutes:
-        what = "since its last submission" if last else "and it has never sent one"
-        return "silent", f"{int(quiet)} minutes of opening hours without a submission {what}"
+        if last:
+            return "silent", ngettext("%(num)s minute of opening hours without a submission since its last one",
+                                      "%(num)s minutes of opening hours without a submission since its last one",
+                                      int(quiet))
+        return "silent", ngettext("%(num)s minute of opening hours and it has never sent a submission",
+                                  "%(num)s minutes of opening hours and it has never sent a submission", int(quiet))
     if hours.is_open(now_local):
-        return "active", "open now"
-    return "closed", "outside opening hours"
+        return "active", _("open now")
+    return "closed", _("outside opening hours")
 
 
 # --- Sparkline -------------------------------------------------------------------------------
@@ -201,10 +206,13 @@ def sparkline(values: list[int], days: list[str], *, width: int = 112, height: i
     top = max(values) if values and max(values) > 0 else 1
     step = width / max(1, len(values) - 1)
     points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    title = ", ".join(f"{d[5:]}: {v}" for d, v in zip(days, values))
+    from ..i18n import local_date
+
+    title = ", ".join(f"{local_date(d, short=True)}: {v}" for d, v in zip(days, values))
+    name = escape(_("Daily responses"))
     return Markup(
         f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="Daily responses">'
+        f'aria-label="{name}">'
         f"<title>{escape(title)}</title>"
         f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>')
 
@@ -231,14 +239,14 @@ class Dashboard:
     warnings: list[str] = field(default_factory=list)
 
 
-def field_labels(definition: dict | None) -> dict[str, str]:
-    """{field code: English label} from a questionnaire definition's respondent question 'field'."""
+def field_labels(definition: dict | None) -> dict[str, dict | str]:
+    """{field code: bilingual label ({'vi': ..., 'en': ...}, shown with i18n.tr)} from a questionnaire
+    definition's respondent question 'field'."""
     labels = {}
     for item in (definition or {}).get("respondent", []):
         if item.get("code") == "field":
             for option in item.get("options", []):
-                text = option.get("text")
-                labels[option.get("code")] = text.get("en") or text.get("vi") if isinstance(text, dict) else text
+                labels[option.get("code")] = option.get("text")
     return labels
 
 
@@ -250,15 +258,16 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
     """The summary rules in effect, and warnings when the settings ask for others."""
     rules = summary.in_effect(db)
     if rules is None:
-        raise SummariesMissing("the monitoring summaries are missing or outdated: run "
-                           "`flask --app survey refresh-summaries`")
+        raise SummariesMissing(_("The monitoring summaries are missing or outdated: run "
+                                 "“flask --app survey refresh-summaries”."))
     try:
         wanted = summary.rules_from_config(config)
     except ValueError as exc:
-        return rules, [f"{exc}. Until it is fixed the dashboard uses: {rules.describe()}."]
+        return rules, [_("%(problem)s. Until it is fixed the dashboard uses: %(rules)s.", problem=exc,
+                         rules=rules.describe())]
     if wanted != rules:
-        return rules, [f"The settings changed; the figures still use the previous rules ({rules.describe()}). "
-                       "Run `flask --app survey refresh-summaries` to apply the new ones."]
+        return rules, [_("The settings changed; the figures still use the previous rules (%(rules)s). "
+                         "Run “flask --app survey refresh-summaries” to apply the new ones.", rules=rules.describe())]
     return rules, []
 
 
@@ -303,11 +312,11 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     # Over the units that have a target (the per-unit rows show where it is short).
     total_pace = pace(target_sum or None, collected_sum, period, today)
     period_total = totals["period"][0]
-    channels = [{"code": c, "label": CHANNEL_LABELS.get(c, c), "n": channel_counts.get(c, 0),
+    channels = [{"code": c, "n": channel_counts.get(c, 0),
                  "share": 100.0 * channel_counts.get(c, 0) / period_total if period_total else 0.0}
                 for c in CHANNELS]
     labels = field_labels(queries.latest_definition(db, config["DEFAULT_QUESTIONNAIRE"]))
-    fields = [{"code": code, "label": labels.get(code, code) if code else "(not given)", "n": n,
+    fields = [{"code": code, "label": labels.get(code, code) if code else "", "n": n,
                "share": 100.0 * n / period_total if period_total else 0.0}
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))

@@ -224,7 +224,7 @@ _FLAGGED_COLUMNS = (
     "r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, r.kiosk_id, "
     "r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
     "coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
-    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
+    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, k.name AS kiosk_name "
     "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
     "LEFT JOIN response_flags f ON f.response_id = r.id")
 
@@ -350,7 +350,7 @@ def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minute
                        "WHERE " + where, params).fetchone()[0]
     rows = list(db.query(
         "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
-        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, c.handled_by, c.handled_at "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, c.handled_by, c.handled_at "
         "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
         "WHERE " + where + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
     return total, rows

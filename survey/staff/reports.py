@@ -20,6 +20,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from ..i18n import local_date
+from ..labels import N_
 
 from .. import db as database
 from ..db import get_db
@@ -29,10 +33,14 @@ from .auth import current_user, error_page, login_required
 log = logging.getLogger(__name__)
 
 FILES = {"report.html": "HTML", "report.pdf": "PDF", "indices.xlsx": "Excel (XLSX)", "indices.csv": "CSV"}
-WEIGHTS = {"design": "design weights (unit population / responses)",
-           "rake": "raking to age band and gender (2019 census)",
-           "poststratify": "post-stratification by age band",
-           "none": "no weighting"}
+WEIGHTS = {"design": N_("design weights (unit population / responses)"),
+           "rake": N_("raking to age band and gender (2019 census)"),
+           "poststratify": N_("post-stratification by age band"),
+           "none": N_("no weighting")}
+
+
+def weight_names() -> dict[str, str]:
+    return {code: _(text) for code, text in WEIGHTS.items()}
 STALE_AFTER = timedelta(minutes=15)   # a running job not heard of for this long was cut off (worker restarted)
 
 
@@ -95,7 +103,7 @@ def _shape(job: dict) -> dict:
         updated = datetime.strptime(job["updated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         if datetime.now(timezone.utc) - updated > STALE_AFTER:
             job["status"] = "failed"
-            job["message"] = "The report was interrupted (the server restarted while making it). Make it again."
+            job["message"] = _("The report was interrupted (the server restarted while making it). Make it again.")
     return job
 
 
@@ -148,47 +156,64 @@ def _form_defaults(db) -> dict:
             "compare_from": "", "compare_to": "", "lang": "vi", "weights": "design"}
 
 
-def _page(db, form: dict, problems: list[str] | None = None, status: int = 200):
-    return render_template("staff/reports.html", form=form, problems=problems or [], jobs=recent_jobs(db),
-                           running=running_job(db), units_menu=queries.unit_choices(db), weights=WEIGHTS,
+def _page(db, form: dict, problems: dict[str, str] | None = None, status: int = 200):
+    return render_template("staff/reports.html", form=form, problems=problems or {}, jobs=recent_jobs(db),
+                           running=running_job(db), units_menu=queries.unit_choices(db), weights=weight_names(),
                            files=FILES), status
 
 
-def _parse(form) -> tuple[dict, list[str], object | None]:
-    """The form's options, the problems found, and the analysis request (None when there are problems)."""
+def _parse(form) -> tuple[dict, dict[str, str], object | None]:
+    """The form's options, the problems found ({field: a sentence in the staff member's language,
+    shown next to that field}), and the analysis request (None when there are problems)."""
     from analysis.report.gather import ReportRequest
 
     options = {"from": form.get("from", "").strip(), "to": form.get("to", "").strip(),
                "units": [u for u in form.getlist("units") if u], "target": form.get("target", "80").strip(),
                "compare_from": form.get("compare_from", "").strip(), "compare_to": form.get("compare_to", "").strip(),
                "lang": form.get("lang", "vi"), "weights": form.get("weights", "design")}
-    problems = []
+    problems: dict[str, str] = {}
 
-    def day(key: str, label: str, required: bool) -> date | None:
+    def day(key: str, required: bool) -> date | None:
         text = options[key]
         if not text:
             if required:
-                problems.append(f"{label}: give a date.")
+                problems[key] = _("Give a date.")
             return None
         try:
             return date.fromisoformat(text)
         except ValueError:
-            problems.append(f"{label}: {text!r} is not a date (YYYY-MM-DD).")
+            problems[key] = _("“%(text)s” is not a date: choose one in the calendar or write it as YYYY-MM-DD.",
+                              text=text)
             return None
 
-    start_day, end_day = day("from", "From", True), day("to", "To", True)
-    compare_from, compare_to = day("compare_from", "Compare from", False), day("compare_to", "Compare to", False)
+    start_day, end_day = day("from", True), day("to", True)
+    compare_from, compare_to = day("compare_from", False), day("compare_to", False)
+    if start_day and end_day and end_day < start_day:
+        problems["to"] = _("The period ends before it starts: choose an end date on or after %(start)s.",
+                           start=local_date(start_day))
+    if "compare_from" not in problems and "compare_to" not in problems:
+        if bool(compare_from) != bool(compare_to):
+            missing = "compare_to" if compare_from else "compare_from"
+            problems[missing] = _("To compare with an earlier period, give both its first and its last day "
+                                  "(or leave both empty).")
+        elif compare_from and compare_to and compare_to < compare_from:
+            problems["compare_to"] = _("The earlier period ends before it starts: choose an end date on or "
+                                       "after %(start)s.", start=local_date(compare_from))
     try:
-        target = float(options["target"].rstrip("%"))
+        target = float(options["target"].rstrip("%").replace(",", "."))
         if not 0 < target < 100:
             raise ValueError
     except ValueError:
-        problems.append(f"Target: {options['target']!r} is not a percentage between 0 and 100.")
+        problems["target"] = _("The target must be a percentage between 0 and 100, e.g. 80.")
         target = None
     if options["lang"] not in ("vi", "en"):
-        problems.append("Language: choose Vietnamese or English.")
+        problems["lang"] = _("Choose Vietnamese or English.")
     if options["weights"] not in WEIGHTS:
-        problems.append("Weighting: choose one of the listed methods.")
+        problems["weights"] = _("Choose one of the listed weighting methods.")
+    known = {u["slug"] for u in queries.unit_choices(get_db())}
+    unknown = [u for u in options["units"] if u not in known]
+    if unknown:
+        problems["units"] = _("There is no unit “%(slug)s”; choose units from the list.", slug=unknown[0])
     if problems:
         return options, problems, None
     report_request = ReportRequest(
@@ -217,14 +242,23 @@ def report_start():
         try:
             check(report_request)          # a moment: dates, units, responses in the period(s)
         except ValueError as exc:
-            problems.append(str(exc))
+            if "comparison period" in str(exc):
+                problems["compare_from"] = _("The earlier period has no responses from the units chosen: "
+                                             "choose other dates or leave them empty.")
+            elif "no responses" in str(exc):
+                problems["from"] = _("This period has no responses from the units chosen: choose other "
+                                     "dates or units.")
+            else:
+                problems["from"] = _("The report cannot be made for these choices: %(reason)s",
+                                     reason=str(exc))
     if problems:
         return _page(db, options, problems, 400)
     job_id = create_job(db, current_user().username, options)
     if job_id is None:
         busy = running_job(db) or {"id": "?", "created_by": "someone"}
-        return _page(db, options, [f"Report {busy['id']} (asked for by {busy['created_by']}) is being made; "
-                                   "one report is made at a time. Wait until it is done, then ask again."], 409)
+        return _page(db, options, {"": _("Report %(id)s (asked for by %(user)s) is being made; one report is "
+                                         "made at a time. Wait until it is done, then ask again.",
+                                         id=busy["id"], user=busy["created_by"])}, 409)
     start(current_app._get_current_object(), get_job(db, job_id), report_request, options["lang"])
     return redirect(url_for("staff.report_job", job_id=job_id), code=303)
 
@@ -234,12 +268,12 @@ def report_start():
 def report_job(job_id: int):
     job = get_job(get_db(), job_id)
     if job is None:
-        return error_page(404, "No such report", [f"There is no report number {job_id}."],
+        return error_page(404, _("No such report"), [_("There is no report number %(id)s.", id=job_id)],
                           back=url_for("staff.reports"))
     out = folder(current_app, job)
     sizes = {name: (out / name).stat().st_size for name in FILES if (out / name).is_file()} \
         if job["status"] == "done" else {}
-    return render_template("staff/report_job.html", job=job, files=FILES, sizes=sizes)
+    return render_template("staff/report_job.html", job=job, files=FILES, sizes=sizes, weights=weight_names())
 
 
 @bp.route("/reports/<int:job_id>/<name>")
