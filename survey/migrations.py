@@ -245,6 +245,40 @@ def _staff_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN lang TEXT CHECK (lang IS NULL OR lang IN ('vi', 'en'))")
 
 
+# The stored channel names how the citizen reached the form (survey/labels.py). Until 0005b the
+# plain /u/<slug> link -- the one the counter's QR code holds -- was stored as 'phone', which the
+# report then called "phone interview".
+OLD_CHANNEL_CHECK = "CHECK (channel IN ('kiosk', 'phone', 'web', 'paper'))"
+NEW_CHANNEL_CHECK = "CHECK (channel IN ('qr', 'web', 'kiosk', 'paper', 'phone'))"
+
+
+@migration("0005b_channels")
+def _channels(db: sqlite_utils.Database) -> None:
+    """Allow 'qr' and store the QR scans recorded as 'phone' under their true name.
+
+    SQLite cannot ALTER a CHECK constraint; the documented way for a change that leaves the stored
+    rows' format alone is to edit the table's SQL in sqlite_schema (https://sqlite.org/lang_altertable.html,
+    "other kinds of table schema changes"), so the responses table is never copied or dropped. The
+    dashboard's summary tables follow the UPDATE through their triggers.
+    """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'responses'").fetchone()[0]
+    if NEW_CHANNEL_CHECK not in sql:
+        if OLD_CHANNEL_CHECK not in sql:
+            raise RuntimeError("responses.channel has an unexpected CHECK constraint; not changing it")
+        version = db.execute("PRAGMA schema_version").fetchone()[0]
+        db.execute("PRAGMA writable_schema = ON")
+        try:
+            db.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'responses'",
+                       [OLD_CHANNEL_CHECK, NEW_CHANNEL_CHECK])
+            db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+        finally:
+            db.execute("PRAGMA writable_schema = OFF")
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise RuntimeError(f"integrity check after changing the channel constraint: {problems}")
+    db.execute("UPDATE responses SET channel = 'qr' WHERE channel = 'phone'")
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

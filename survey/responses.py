@@ -19,7 +19,7 @@ from .db import write_transaction
 
 NOT_APPLICABLE = "n"
 NO_ANSWER = "-"
-CHANNELS = ("kiosk", "phone", "web", "paper")
+from .labels import CHANNELS  # noqa: E402,F401  (qr, web, kiosk, paper, phone: how the citizen reached the form)
 LANGUAGES = ("vi", "en")
 # One column per respondent question the questionnaire loader accepts.
 RESPONDENT_FIELDS = RESPONDENT_CODES

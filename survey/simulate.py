@@ -22,7 +22,7 @@ from . import responses as store
 from .units import leaf_units
 from .db import write_transaction
 
-CHANNELS = np.array(["kiosk", "phone", "web", "paper"])
+CHANNELS = np.array(["kiosk", "qr", "web", "paper"])
 CHANNEL_P = np.array([0.45, 0.35, 0.15, 0.05])
 COMMENTS = [
     ("vi", "Cán bộ hướng dẫn tận tình, thủ tục nhanh."),

@@ -173,7 +173,7 @@ def breakdowns(report: Report, t: Translator) -> list[Chart]:
 
 def counts(report: Report, t: Translator, into=None) -> Chart:
     rows = list(report.counts)
-    channels = [c for c in ("kiosk", "phone", "web", "paper") if any(r.by_channel.get(c) for r in rows)]
+    channels = [c for c in CHANNEL_LABELS if any(r.by_channel.get(c) for r in rows)]
     data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
         if rows and channels else np.zeros((len(rows), 1))
     few = {u.estimate.key for u in report.units if u.estimate.few}

@@ -469,5 +469,7 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
 
 def domains_order(dimension: str, q: Questionnaire) -> tuple[str, ...]:
     if dimension == "channel":
-        return ("kiosk", "phone", "web", "paper")
+        from survey.labels import CHANNELS
+
+        return CHANNELS
     return tuple(_options(q, dimension))

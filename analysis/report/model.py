@@ -383,12 +383,14 @@ def _nan_low(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
-CHANNEL_LABELS = {
-    "kiosk": Text("Máy tính bảng tại quầy", "Kiosk at the counter"),
-    "phone": Text("Phỏng vấn qua điện thoại", "Phone interview"),
-    "web": Text("Trực tuyến (mã QR, trang web)", "Online (QR code, web)"),
-    "paper": Text("Phiếu giấy", "Paper form"),
-}
+def _channel_labels() -> dict[str, Text]:
+    """The one label table of survey/labels.py (the dashboard and the exports use it too)."""
+    from survey.labels import CHANNELS, channel_label
+
+    return {code: Text(channel_label(code, "vi"), channel_label(code, "en")) for code in CHANNELS}
+
+
+CHANNEL_LABELS = _channel_labels()
 
 
 def _options(q: Questionnaire, dimension: str) -> dict[str, Text]:

@@ -53,7 +53,7 @@ class ExportSpec:
     @property
     def header(self) -> list[str]:
         return ["uuid", "response_id", "questionnaire_id", "questionnaire_version", "unit_slug", "unit_name",
-                "channel", "kiosk", "lang", "started_at_utc", "started_at_local", "submitted_at_utc",
+                "channel", "channel_label", "kiosk", "lang", "started_at_utc", "started_at_local", "submitted_at_utc",
                 "submitted_at_local", "duration_s", *self.criteria, *RESPONDENT_FIELDS, "comment", "excluded",
                 "excluded_at_utc", "excluded_by", "excluded_reason", "flag_straightline", "flag_speeder",
                 "flag_burst"]
@@ -94,6 +94,12 @@ class ExportSpec:
                   if lim.questionnaire_id == self.questionnaire_id}
         qid = text(self.questionnaire_id)
         local = LocalTime(self.offset)
+        from ..labels import CHANNELS, channel_label
+
+        # The channel's name from the one label table (survey/labels.py), in the staff member's language.
+        channel_names = {c: channel_label(c) for c in CHANNELS}
+        if csv_mode:
+            channel_names = {c: csv_text(n) for c, n in channel_names.items()}
         plain_stamp, plain_uuid = _STAMP.fullmatch, _UUID.fullmatch
         profiles: dict[tuple, object] = {}
         for (uuid, rid, version, unit_id, channel, kiosk_id, lang, started, submitted, duration, answers,
@@ -136,12 +142,14 @@ class ExportSpec:
                 excluded_at = excluded_by = excluded_reason = ""
             comment = none if comment is None else text(comment)
             if csv_mode:
-                yield (f"{uuid},{rid},{qid},{version},{slug},{unit_name},{channel},{kiosks.get(kiosk_id, none)},"
+                yield (f"{uuid},{rid},{qid},{version},{slug},{unit_name},{channel},{channel_names.get(channel, channel)},"
+                       f"{kiosks.get(kiosk_id, none)},"
                        f"{lang},{started},{local(started)},{submitted},{local(submitted)},"
                        f"{'' if duration is None else duration},{scores},{profile},{comment},{excluded},"
                        f"{excluded_at},{excluded_by},{excluded_reason},{straightline or 0},{speeder},{burst or 0}\r\n")
             else:
-                yield (uuid, rid, qid, version, slug, unit_name, channel, kiosks.get(kiosk_id), lang, started,
+                yield (uuid, rid, qid, version, slug, unit_name, channel, channel_names.get(channel, channel),
+                       kiosks.get(kiosk_id), lang, started,
                        local(started), submitted, local(submitted), duration, *scores, *profile, comment, excluded,
                        excluded_at, excluded_by, excluded_reason, straightline or 0, speeder, burst or 0)
 
