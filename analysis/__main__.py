@@ -89,6 +89,23 @@ Example:
     p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
                    help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    sae = p.add_argument_group(
+        "small-area estimates (Fay-Herriot, docs/analysis.md)",
+        "Example: --sae --sae-covariates wards.csv --sae-columns kind,former_district,last_index")
+    sae.add_argument("--sae", action="store_true",
+                     help="add small-area estimates (EBLUP, root MSE, interval, benchmarked estimate, rank range) "
+                          "for every unit's --sae-measure")
+    sae.add_argument("--sae-measure", default="INDEX:ITEM_AVG", metavar="MEASURE",
+                     help="the measure to estimate (default INDEX:ITEM_AVG, the unit index)")
+    sae.add_argument("--sae-covariates", metavar="FILE.csv",
+                     help="CSV with one row per unit: a key column (ward, unit, district or slug) and covariates "
+                          "(numbers, or text categories turned into indicators); without it every unit "
+                          "shrinks towards the city mean")
+    sae.add_argument("--sae-columns", metavar="COLS",
+                     help="comma-separated covariate columns of --sae-covariates to use (default: all)")
+    sae.add_argument("--sae-method", choices=("REML", "ML"), default="REML",
+                     help="estimate of the between-unit variance (default REML, with Prasad-Rao MSE; ML uses "
+                          "Datta-Lahiri's MSE)")
     p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")
@@ -99,7 +116,9 @@ Example:
 def run_indices(args) -> int:
     from . import compute_table, read_csv
     from ._progress import Progress
-    from .db import load_db
+    from .sae import SAE_COLUMNS
+    from .table import COLUMNS
+    from .db import LoadSpec, load_db
 
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
@@ -120,22 +139,50 @@ def run_indices(args) -> int:
             raise CliError("--factors applies to CSV input; the database has the questionnaire's factors")
         bar = Progress("decoding responses", enabled=not args.quiet)
         units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
-        data = load_db(args.db, date_from=args.date_from, date_to=args.date_to, questionnaire=args.questionnaire,
-                       units=units, weights=args.weights, tz=args.timezone, drop_incomplete=args.drop_incomplete,
-                       trim=args.trim, rake_tol=args.rake_tol, rake_max_iter=args.rake_max_iter, progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
+        spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
+                           questionnaire=args.questionnaire, units=units, weights=args.weights,
+                           drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
+                           rake_max_iter=args.rake_max_iter)
+        data = load_db(args.db, spec=spec,
+                       progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
     show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
     bar = Progress("estimating", enabled=show)
     table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
                           target=args.target, progress=bar)
     bar.close()
-    _write(args.out, table.write_csv)
+    columns = COLUMNS
+    sae_notes: list[str] = []
+    if args.sae:
+        table, model = _small_areas(args, table)
+        columns = COLUMNS + SAE_COLUMNS
+        sae_notes = list(table.notes[len(data.notes):])
+        preferred = [a for a, f in zip(model.names, model.direct_preferred) if f]
+        if preferred:
+            sae_notes.append(f"direct estimate preferred (at least as precise) for: {', '.join(preferred[:20])}"
+                             + (" ..." if len(preferred) > 20 else ""))
+    elif any(v for v in (args.sae_covariates, args.sae_columns)):
+        raise CliError("--sae-covariates and --sae-columns need --sae")
+    _write(args.out, lambda handle: table.write_csv(handle, columns=columns))
     if not args.quiet:
-        for note in data.notes:
+        for note in list(data.notes) + sae_notes:
             print(note, file=sys.stderr)
         print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
               f"to {args.out}", file=sys.stderr)
     return 0
+
+
+def _small_areas(args, table):
+    from .sae import read_covariates, small_area_table
+
+    covariates, columns = None, ()
+    if args.sae_covariates:
+        chosen = [c.strip() for c in args.sae_columns.split(",") if c.strip()] if args.sae_columns else None
+        covariates, columns = read_covariates(args.sae_covariates, columns=chosen)
+    elif args.sae_columns:
+        raise CliError("--sae-columns needs --sae-covariates FILE.csv")
+    return small_area_table(table, measure=args.sae_measure, covariates=covariates, columns=columns,
+                            method=args.sae_method)
 
 
 def add_change(sub) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ import numpy as np
 from .inputs import InputError, SurveyData
 from .weights import Margin, design_weights, poststratify, rake
 
-__all__ = ["load_db", "WEIGHTING", "DbError"]
+__all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError"]
 
 WEIGHTING = ("none", "design", "poststratify", "rake")
 """``none``: every response weighs 1. ``design``: unit population / unit sample size.
@@ -61,7 +62,87 @@ def _utc(day: date, zone: ZoneInfo) -> str:
     return datetime.combine(day, time(0), zone).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = None,
+@dataclass(frozen=True)
+class Period:
+    """Days ``date_from`` .. ``date_to`` (inclusive, either open), counted in the time zone ``tz``."""
+    date_from: date | None = None
+    date_to: date | None = None
+    tz: str = "Asia/Ho_Chi_Minh"
+
+    def __post_init__(self):
+        object.__setattr__(self, "date_from", _day(self.date_from, "--from"))
+        object.__setattr__(self, "date_to", _day(self.date_to, "--to"))
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            raise DbError(f"the period ends ({self.date_to}) before it starts ({self.date_from})")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DbError(f"unknown time zone {self.tz!r}") from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def label(self) -> str:
+        return f"{self.date_from or 'start'} .. {self.date_to or 'end'} ({self.tz})"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which responses: one questionnaire (None: the only one in the period) and unit slugs (a parent
+    unit stands for its leaf units; None: all). Excluded responses are always left out."""
+    questionnaire: str | None = None
+    units: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.units is not None:
+            object.__setattr__(self, "units", tuple(self.units))
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """How responses are weighted: ``method`` one of :data:`WEIGHTING`; ``drop_incomplete`` drops
+    responses without the age band (and gender) that post-stratification and raking need instead of
+    refusing; ``rake_tol``, ``rake_max_iter``, ``trim`` go to :func:`analysis.weights.rake`."""
+    method: str = "design"
+    drop_incomplete: bool = False
+    rake_tol: float = 1e-8
+    rake_max_iter: int = 100
+    trim: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        if self.method not in WEIGHTING:
+            raise DbError(f"weights must be one of {', '.join(WEIGHTING)}; got {self.method!r}")
+
+    @property
+    def margins(self) -> tuple[str, ...]:
+        """Population margins the method needs, in ``unit_population`` dimension names."""
+        return {"poststratify": ("age_band",), "rake": ("age_band", "gender")}.get(self.method, ())
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Everything :func:`load_db` needs to know besides the file: the period, the response filters
+    and the weighting. Frozen; build variants with :func:`dataclasses.replace`.
+
+    Strata and PSUs are not chosen: each reporting unit is its own stratum and each response its
+    own PSU (the survey is a stratified sample of respondents).
+    """
+    period: Period = field(default_factory=Period)
+    filters: Filters = field(default_factory=Filters)
+    weighting: Weighting = field(default_factory=Weighting)
+
+    @classmethod
+    def of(cls, *, date_from=None, date_to=None, tz: str = "Asia/Ho_Chi_Minh", questionnaire: str | None = None,
+           units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
+           rake_tol: float = 1e-8, rake_max_iter: int = 100,
+           trim: tuple[float, float] | None = None) -> "LoadSpec":
+        """A spec from the flat keyword arguments of :func:`load_db`."""
+        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units),
+                   Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim))
+
+
+def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
             trim: tuple[float, float] | None = None,
@@ -72,6 +153,9 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
     ----------
     path : path
         The SQLite database of the survey application.
+    spec : LoadSpec, optional, keyword-only
+        The period, filters and weighting in one object. When given, the flat
+        keywords below must be left at their defaults.
     date_from, date_to : date or "YYYY-MM-DD", optional, keyword-only
         First and last day (inclusive), counted in the city's time zone ``tz``.
     questionnaire : str, optional, keyword-only
@@ -103,26 +187,23 @@ def load_db(path, *, date_from=None, date_to=None, questionnaire: str | None = N
         not fit its questionnaire version, missing population margins,
         respondents outside every weighting cell.
     """
-    if weights not in WEIGHTING:
-        raise DbError(f"weights must be one of {', '.join(WEIGHTING)}; got {weights!r}")
+    flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
+                       weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
+                       rake_max_iter=rake_max_iter, trim=trim)
+    if spec is None:
+        spec = flat
+    elif flat != LoadSpec():
+        raise TypeError("load_db: give either spec= or the flat keyword arguments, not both")
     path = Path(path)
     if not path.is_file():
         raise DbError(f"{path}: no such database file")
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DbError(f"unknown time zone {tz!r}") from None
-    d0, d1 = _day(date_from, "--from"), _day(date_to, "--to")
-    if d0 and d1 and d1 < d0:
-        raise DbError(f"the period ends ({d1}) before it starts ({d0})")
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:   # e.g. a WAL database whose -shm cannot be created read-only
         conn = sqlite3.connect(str(path))
     try:
-        return _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol,
-                     rake_max_iter, trim, progress)
+        return _load(conn, path, spec, progress)
     except sqlite3.DatabaseError as exc:
         raise DbError(f"{path}: cannot read the survey database: {exc}") from None
     finally:
@@ -135,51 +216,76 @@ def _category_case(column: str, categories: list[str]) -> tuple[str, list]:
     return f"48 + CASE WHEN {column} IS NULL OR {column} = '' THEN 62 {whens} ELSE 63 END", list(categories)
 
 
-def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomplete, rake_tol, rake_max_iter,
-          trim, progress) -> SurveyData:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = {"units", "unit_population", "questionnaires", "responses"} - tables
-    if missing:
-        raise DbError(f"{path}: not a survey database (no table {', '.join(sorted(missing))})")
-    unit_rows = conn.execute("SELECT id, slug, parent_id, population, active FROM units").fetchall()
-    by_id = {r[0]: r for r in unit_rows}
-    by_slug = {r[1]: r for r in unit_rows}
-    children: dict = {}
-    for r in unit_rows:
-        if r[2] is not None:
-            children.setdefault(r[2], []).append(r[0])
+@dataclass
+class _Units:
+    """The ``units`` table: rows by id and slug, children by parent id."""
+    by_id: dict
+    by_slug: dict
+    children: dict
 
-    where = ["excluded_at IS NULL"]
-    args: list = []
-    if d0:
-        where.append("submitted_at >= ?")
-        args.append(_utc(d0, zone))
-    if d1:
-        where.append("submitted_at < ?")
-        args.append(_utc(d1 + timedelta(days=1), zone))
-    period = f"{d0 or 'start'} .. {d1 or 'end'} ({zone.key})"
-    if units:
+    @classmethod
+    def read(cls, conn) -> "_Units":
+        rows = conn.execute("SELECT id, slug, parent_id, population, active FROM units").fetchall()
+        children: dict = {}
+        for r in rows:
+            if r[2] is not None:
+                children.setdefault(r[2], []).append(r[0])
+        return cls({r[0]: r for r in rows}, {r[1]: r for r in rows}, children)
+
+    def leaves(self, slugs: Iterable[str]) -> set[int]:
         chosen: set[int] = set()
-        for slug in units:
-            if slug not in by_slug:
+        for slug in slugs:
+            if slug not in self.by_slug:
                 raise DbError(f"unknown unit {slug!r}")
-            stack = [by_slug[slug][0]]
+            stack = [self.by_slug[slug][0]]
             while stack:
                 u = stack.pop()
-                kids = children.get(u, [])
+                kids = self.children.get(u, [])
                 if kids:
                     stack.extend(kids)
                 else:
                     chosen.add(u)
-        where.append(f"unit_id IN ({', '.join(str(int(u)) for u in sorted(chosen))})")
+        return chosen
+
+
+@dataclass
+class _Where:
+    """The WHERE clause selecting the responses of a spec."""
+    clauses: list
+    args: list
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses)
+
+
+def _where(spec: LoadSpec, units: _Units) -> _Where:
+    period, zone = spec.period, spec.period.zone
+    where = _Where(["excluded_at IS NULL"], [])
+    if period.date_from:
+        where.clauses.append("submitted_at >= ?")
+        where.args.append(_utc(period.date_from, zone))
+    if period.date_to:
+        where.clauses.append("submitted_at < ?")
+        where.args.append(_utc(period.date_to + timedelta(days=1), zone))
+    if spec.filters.units:
+        chosen = units.leaves(spec.filters.units)
+        where.clauses.append(f"unit_id IN ({', '.join(str(int(u)) for u in sorted(chosen))})")
+    return where
+
+
+def _catalogue(conn, path, spec: LoadSpec, where: _Where) -> tuple[dict, list[str], dict]:
+    """Questionnaire versions: (catalogue id -> version -> definition text, candidate ids, parsed definitions).
+    Adds the questionnaire condition to ``where``."""
+    questionnaire = spec.filters.questionnaire
     catalogue: dict[str, dict[int, str]] = {}
     for qid, v, definition in conn.execute("SELECT id, version, definition FROM questionnaires"):
         catalogue.setdefault(qid, {})[v] = definition
     if questionnaire is not None:
         if questionnaire not in catalogue:
             raise DbError(f"unknown questionnaire {questionnaire!r} (known: {', '.join(sorted(catalogue)) or 'none'})")
-        where.append("questionnaire_id = ?")
-        args.append(questionnaire)
+        where.clauses.append("questionnaire_id = ?")
+        where.args.append(questionnaire)
         candidates = [questionnaire]
     else:
         candidates = sorted(catalogue)
@@ -192,11 +298,26 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
                 defs[(qid, v)] = _definition(definition, qid, v)
             except (ValueError, KeyError, TypeError) as exc:
                 raise DbError(f"questionnaire {qid!r} version {v}: unreadable definition ({exc})") from None
-    need_age = weights in ("poststratify", "rake")
-    need_gender = weights == "rake"
+    return catalogue, candidates, defs
 
-    # ---- one scan: SQLite concatenates each column over all responses (in the same row order),
-    # numpy decodes the strings; no Python object per response
+
+@dataclass
+class _Scan:
+    """The selected responses, one array per column (``coded``: category codes of the weighting dimensions,
+    62 = missing, 63 = a category without population margins)."""
+    n: int
+    questionnaire: str
+    rid: np.ndarray
+    unit_id: np.ndarray
+    version: np.ndarray
+    text: bytes
+    categories: dict[str, list[str]]
+    coded: dict[str, np.ndarray]
+
+
+def _scan(conn, path, spec: LoadSpec, where: _Where, catalogue: dict, candidates: list[str]) -> _Scan:
+    """One scan: SQLite concatenates each column over all responses (in the same row order), numpy decodes
+    the strings; no Python object per response."""
     several_versions = any(len(catalogue[q]) > 1 for q in candidates)
     cols = ["count(*)", "min(questionnaire_id)", "max(questionnaire_id)", "group_concat(id, ',')",
             "group_concat(unit_id, ',')", "group_concat(answers, ',')"]
@@ -204,31 +325,28 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
         cols.append("group_concat(questionnaire_version, ',')")
     categories: dict[str, list[str]] = {}
     cat_args: list = []
-    for dim, needed in (("age_band", need_age), ("gender", need_gender)):
-        if needed:
-            cats = [r[0] for r in conn.execute("SELECT DISTINCT category FROM unit_population WHERE dimension = ? "
-                                               "ORDER BY category", [dim])][:61]
-            categories[dim] = cats
-            sql_, extra = _category_case(dim, cats)
-            cols.append(f"group_concat(char({sql_}), '')")
-            cat_args.extend(extra)
-    if progress:
-        progress(0, 1)
-    row = conn.execute(f"SELECT {', '.join(cols)} FROM responses WHERE {' AND '.join(where)}",
-                       cat_args + args).fetchone()
+    for dim in spec.weighting.margins:
+        cats = [r[0] for r in conn.execute("SELECT DISTINCT category FROM unit_population WHERE dimension = ? "
+                                           "ORDER BY category", [dim])][:61]
+        categories[dim] = cats
+        sql_, extra = _category_case(dim, cats)
+        cols.append(f"group_concat(char({sql_}), '')")
+        cat_args.extend(extra)
+    row = conn.execute(f"SELECT {', '.join(cols)} FROM responses WHERE {where.sql}",
+                       cat_args + where.args).fetchone()
     n = row[0]
     if not n:
-        raise DbError(f"no responses in {period}" + (f" for units {', '.join(units)}" if units else "")
+        units, questionnaire = spec.filters.units, spec.filters.questionnaire
+        raise DbError(f"no responses in {spec.period.label()}" + (f" for units {', '.join(units)}" if units else "")
                       + (f" to {questionnaire!r}" if questionnaire else ""))
     if row[1] != row[2]:
-        found = conn.execute(f"SELECT questionnaire_id, count(*) FROM responses WHERE {' AND '.join(where)} "
-                             "GROUP BY questionnaire_id", args).fetchall()
+        found = conn.execute(f"SELECT questionnaire_id, count(*) FROM responses WHERE {where.sql} "
+                             "GROUP BY questionnaire_id", where.args).fetchall()
         listing = ", ".join(f"{q} ({c} responses)" for q, c in found)
         raise DbError(f"the period holds several questionnaires: {listing}; choose one with --questionnaire")
     questionnaire = row[1]
     rid = np.fromstring(row[3], dtype=np.int64, sep=",")
     unit_id = np.fromstring(row[4], dtype=np.int64, sep=",")
-    text = row[5].encode("ascii")
     nxt = 6
     if several_versions:
         version = np.fromstring(row[nxt], dtype=np.int64, sep=",")
@@ -239,11 +357,16 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
     for dim in categories:
         coded[dim] = np.frombuffer(row[nxt].encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
         nxt += 1
-    del row
     if rid.size != n or unit_id.size != n or any(c.size != n for c in coded.values()):
         raise DbError(f"{path}: could not decode the responses table")
+    return _Scan(n, questionnaire, rid, unit_id, version, row[5].encode("ascii"), categories, coded)
+
+
+def _answer_bytes(conn, scan: _Scan, defs: dict) -> np.ndarray:
+    """The answer strings as an (n, widest version) byte matrix, checked character by character."""
+    n, version, questionnaire, rid = scan.n, scan.version, scan.questionnaire, scan.rid
     widths = {v: len(defs[(questionnaire, v)]["codes"]) for v in np.unique(version).tolist()}
-    raw = np.frombuffer(text, dtype=np.uint8)
+    raw = np.frombuffer(scan.text, dtype=np.uint8)
     if len(set(widths.values())) == 1 and raw.size == n * (next(iter(widths.values())) + 1) - 1:
         wv = next(iter(widths.values()))
         answer_bytes = np.lib.stride_tricks.as_strided(raw, shape=(n, wv), strides=(wv + 1, 1), writeable=False)
@@ -271,10 +394,23 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
     if invalid.any():
         r, c = np.argwhere(invalid)[0]
         raise DbError(f"response id {rid[r]}: an answer {chr(answer_bytes[r, c])!r} is not 1..5, n or -")
-    notes = [f"database: {path}", f"period: {period}", f"questionnaire: {questionnaire}"]
+    return answer_bytes
 
-    # ---- questionnaire versions -> criteria aligned by code
-    versions = {v: defs[(questionnaire, v)] for v in widths}
+
+@dataclass
+class _Criteria:
+    items: list[str]
+    codes: np.ndarray           # (n, J) answer codes 0..5
+    factor_of: dict[str, str]
+    weight_of: dict[str, float]
+    satisfied_from: int
+    note: str
+
+
+def _criteria(scan: _Scan, defs: dict, answer_bytes: np.ndarray) -> _Criteria:
+    """Questionnaire versions -> criteria aligned by code (the newest version's factor and weight win)."""
+    version = scan.version
+    versions = {v: defs[(scan.questionnaire, v)] for v in np.unique(version).tolist()}
     newest = versions[max(versions)]
     items = list(newest["codes"])
     for v in sorted(versions, reverse=True):
@@ -282,131 +418,171 @@ def _load(conn, path, d0, d1, zone, questionnaire, units, weights, drop_incomple
     col_of = {c: i for i, c in enumerate(items)}
     factor_of: dict[str, str] = {}
     weight_of: dict[str, float] = {}
-    for v in sorted(versions):          # the newest version's factor and weight win
+    for v in sorted(versions):
         factor_of.update(versions[v]["factor_of"])
         weight_of.update(versions[v]["weight_of"])
     vc = np.bincount(version - version.min())
-    notes.append("versions: " + ", ".join(f"v{v + version.min()} ({c} responses)" for v, c in enumerate(vc.tolist()) if c))
+    note = "versions: " + ", ".join(f"v{v + version.min()} ({c} responses)" for v, c in enumerate(vc.tolist()) if c)
     J = len(items)
     if len(versions) == 1 and newest["codes"] == items and answer_bytes.shape[1] == J:
         codes = _DECODE[answer_bytes]
     else:
-        codes = np.zeros((n, J), dtype=np.uint8)
+        codes = np.zeros((scan.n, J), dtype=np.uint8)
         for v, dfn in versions.items():
             sel = np.flatnonzero(version == v)
             target_cols = np.array([col_of[c] for c in dfn["codes"]])
             codes[np.ix_(sel, target_cols)] = _DECODE[answer_bytes[np.ix_(sel, np.arange(len(dfn["codes"])))]]
-    del raw, answer_bytes, text
-    if progress:
-        progress(1, 1)
+    return _Criteria(items, codes, factor_of, weight_of, newest["satisfied_from"], note)
 
-    # ---- units: leaves with responses
-    present_units = np.unique(unit_id)
+
+def _reporting_units(scan: _Scan, units: _Units) -> tuple[np.ndarray, tuple[str, ...], list[int]]:
+    """Leaves with responses, sorted by slug: (district code per response, slugs, unit ids)."""
+    present_units = np.unique(scan.unit_id)
     for u in present_units.tolist():
-        if u not in by_id:
+        if u not in units.by_id:
             raise DbError(f"responses refer to unit id {u}, which is not in the units table")
-    slugs = np.array([by_id[u][1] for u in present_units.tolist()], dtype=object)
+    slugs = np.array([units.by_id[u][1] for u in present_units.tolist()], dtype=object)
     order = np.argsort(slugs.astype(str))
-    unit_code = np.searchsorted(present_units, unit_id)           # 0..U-1 in id order
+    unit_code = np.searchsorted(present_units, scan.unit_id)           # 0..U-1 in id order
     remap = np.empty(order.size, dtype=np.intp)
     remap[order] = np.arange(order.size)
-    district = remap[unit_code]
     labels = tuple(str(s) for s in slugs[order])
-    label_ids = [int(present_units[o]) for o in order]
+    return remap[unit_code], labels, [int(present_units[o]) for o in order]
 
-    n_units = len(labels)
-    keep = np.ones(n, dtype=bool)
-    if coded:
-        what = "an age band" + (" or a gender" if need_gender else "")
-        lacking = np.zeros(n, dtype=bool)
-        for dim, c in coded.items():
-            lacking |= c == 62
-        for dim, c in coded.items():
-            if np.any(c == 63):
-                known = categories[dim]
-                placeholders = ", ".join("?" for _ in known) or "''"
-                examples = conn.execute(
-                    f"SELECT id, {dim} FROM responses WHERE {' AND '.join(where)} AND {dim} IS NOT NULL AND "
-                    f"{dim} != '' AND {dim} NOT IN ({placeholders}) LIMIT 5", args + known).fetchall()
-                raise DbError(f"{int(np.sum(c == 63))} response(s) have a value of {dim} without population margins "
-                              f"(e.g. response id {examples[0][0]}: {examples[0][1]!r}); margins exist for "
-                              f"{', '.join(known)}")
-        if lacking.any():
-            if not drop_incomplete:
-                ids = [r[0] for r in conn.execute(
-                    f"SELECT id FROM responses WHERE {' AND '.join(where)} AND ("
-                    + " OR ".join(f"{dim} IS NULL OR {dim} = ''" for dim in coded) + ") LIMIT 5", args)]
-                raise DbError(f"{int(lacking.sum())} response(s) lack {what}, which {weights} weighting needs "
-                              f"(e.g. response ids {', '.join(map(str, ids))}); use --drop-incomplete to "
-                              f"leave them out")
-            keep &= ~lacking
-            notes.append(f"dropped {int(lacking.sum())} response(s) without {what}")
+
+def _incomplete(conn, spec: LoadSpec, where: _Where, scan: _Scan) -> tuple[np.ndarray, list[str]]:
+    """Responses to keep: those with every category the weighting needs (or an error, see drop_incomplete)."""
+    coded, categories = scan.coded, scan.categories
+    keep = np.ones(scan.n, dtype=bool)
+    notes: list[str] = []
+    if not coded:
+        return keep, notes
+    method = spec.weighting.method
+    what = "an age band" + (" or a gender" if "gender" in coded else "")
+    lacking = np.zeros(scan.n, dtype=bool)
+    for dim, c in coded.items():
+        lacking |= c == 62
+    for dim, c in coded.items():
+        if np.any(c == 63):
+            known = categories[dim]
+            placeholders = ", ".join("?" for _ in known) or "''"
+            examples = conn.execute(
+                f"SELECT id, {dim} FROM responses WHERE {where.sql} AND {dim} IS NOT NULL AND "
+                f"{dim} != '' AND {dim} NOT IN ({placeholders}) LIMIT 5", where.args + known).fetchall()
+            raise DbError(f"{int(np.sum(c == 63))} response(s) have a value of {dim} without population margins "
+                          f"(e.g. response id {examples[0][0]}: {examples[0][1]!r}); margins exist for "
+                          f"{', '.join(known)}")
+    if lacking.any():
+        if not spec.weighting.drop_incomplete:
+            ids = [r[0] for r in conn.execute(
+                f"SELECT id FROM responses WHERE {where.sql} AND ("
+                + " OR ".join(f"{dim} IS NULL OR {dim} = ''" for dim in coded) + ") LIMIT 5", where.args)]
+            raise DbError(f"{int(lacking.sum())} response(s) lack {what}, which {method} weighting needs "
+                          f"(e.g. response ids {', '.join(map(str, ids))}); use --drop-incomplete to "
+                          f"leave them out")
+        keep &= ~lacking
+        notes.append(f"dropped {int(lacking.sum())} response(s) without {what}")
+    return keep, notes
+
+
+def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, label_ids,
+             categories: dict, coded: dict) -> tuple[np.ndarray, list[str]]:
+    """Final weights and the notes describing them."""
+    method = spec.weighting.method
+    n, notes = district.size, []
+    by_id = units.by_id
+    pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
+    if method == "none":
+        return np.ones(n), ["weights: none (every response weighs 1)"]
+    missing_pop = [lab for lab in labels if pop[lab] is None]
+    if missing_pop:
+        raise DbError(f"unit(s) {', '.join(missing_pop)} have no population: needed for design weights")
+    w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
+    notes.append("weights: design (unit population / responses in the unit)")
+    if method == "design":
+        return w, notes
+    age_cats = categories["age_band"]
+    margins_age = _margins(conn, label_ids, "age_band")
+    totals, names = {}, {}
+    for i, uid in enumerate(label_ids):
+        if uid not in margins_age:
+            raise DbError(f"unit {labels[i]!r} has no age_band population margins (table unit_population)")
+        for cat, value in margins_age[uid].items():
+            totals[i * 64 + age_cats.index(cat)] = value
+            names[i * 64 + age_cats.index(cat)] = f"{labels[i]} x {cat}"
+    for i in range(len(labels)):      # name the cells respondents fall in, with or without a margin
+        for k, cat in enumerate(age_cats):
+            names.setdefault(i * 64 + k, f"{labels[i]} x {cat}")
+    cells = district.astype(np.int64) * 64 + coded["age_band"]
+    try:
+        if method == "poststratify":
+            w = poststratify(w, cells, totals, labels=names)
+            notes.append("weights: post-stratified to unit x age_band")
+            return w, notes
+        parent_of = [by_id[uid][2] for uid in label_ids]
+        parents = sorted({p for p in parent_of if p is not None})
+        if not parents or any(p is None for p in parent_of):
+            raise DbError("raking to gender needs every unit to have a parent unit with gender margins")
+        g_cats = categories["gender"]
+        margins_gender = _margins(conn, parents, "gender")
+        g_totals, g_names = {}, {}
+        for j, pid in enumerate(parents):
+            if pid not in margins_gender:
+                raise DbError(f"unit {by_id[pid][1]!r} has no gender population margins")
+            for cat, value in margins_gender[pid].items():
+                g_totals[j * 64 + g_cats.index(cat)] = value
+            for k, cat in enumerate(g_cats):
+                g_names[j * 64 + k] = f"{by_id[pid][1]} x {cat}"
+        parent_index = np.array([parents.index(p) for p in parent_of])
+        g_cells = parent_index[district].astype(np.int64) * 64 + coded["gender"]
+        wt = spec.weighting
+        result = rake(w, [Margin("unit x age_band", cells, totals, names),
+                          Margin("gender", g_cells, g_totals, g_names)],
+                      tol=wt.rake_tol, max_iter=wt.rake_max_iter, trim=wt.trim, rescale=True)
+    except ValueError as exc:
+        raise DbError(str(exc)) from None
+    notes.extend("weights: " + line for line in result.report().splitlines())
+    if not result.converged:
+        notes.append("WARNING: raking did not converge; the margins are not met (see above)")
+    return result.weights, notes
+
+
+def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = {"units", "unit_population", "questionnaires", "responses"} - tables
+    if missing:
+        raise DbError(f"{path}: not a survey database (no table {', '.join(sorted(missing))})")
+    units = _Units.read(conn)
+    where = _where(spec, units)
+    catalogue, candidates, defs = _catalogue(conn, path, spec, where)
+    if progress:
+        progress(0, 1)
+    scan = _scan(conn, path, spec, where, catalogue, candidates)
+    crit = _criteria(scan, defs, _answer_bytes(conn, scan, defs))
+    scan.text = b""
+    notes = [f"database: {path}", f"period: {spec.period.label()}", f"questionnaire: {scan.questionnaire}",
+             crit.note]
+    if progress:
+        progress(1, 1)
+    district, labels, label_ids = _reporting_units(scan, units)
+    keep, dropped = _incomplete(conn, spec, where, scan)
+    notes.extend(dropped)
+    codes, rid, coded, n = crit.codes, scan.rid, scan.coded, scan.n
     if not keep.all():
         district, codes, rid = district[keep], codes[keep], rid[keep]
         coded = {dim: c[keep] for dim, c in coded.items()}
         n = int(keep.sum())
         if n == 0:
             raise DbError("no responses left after dropping incomplete ones")
-
-    pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
-    if weights == "none":
-        w = np.ones(n)
-        notes.append("weights: none (every response weighs 1)")
-    else:
-        missing_pop = [lab for lab in labels if pop[lab] is None]
-        if missing_pop:
-            raise DbError(f"unit(s) {', '.join(missing_pop)} have no population: needed for design weights")
-        w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
-        notes.append("weights: design (unit population / responses in the unit)")
-    if need_age:
-        age_cats = categories["age_band"]
-        margins_age = _margins(conn, label_ids, "age_band")
-        totals, names = {}, {}
-        for i, uid in enumerate(label_ids):
-            if uid not in margins_age:
-                raise DbError(f"unit {labels[i]!r} has no age_band population margins (table unit_population)")
-            for cat, value in margins_age[uid].items():
-                totals[i * 64 + age_cats.index(cat)] = value
-                names[i * 64 + age_cats.index(cat)] = f"{labels[i]} x {cat}"
-        for i in range(n_units):      # name the cells respondents fall in, with or without a margin
-            for k, cat in enumerate(age_cats):
-                names.setdefault(i * 64 + k, f"{labels[i]} x {cat}")
-        cells = district.astype(np.int64) * 64 + coded["age_band"]
-        try:
-            if weights == "poststratify":
-                w = poststratify(w, cells, totals, labels=names)
-                notes.append("weights: post-stratified to unit x age_band")
-            else:
-                parent_of = [by_id[uid][2] for uid in label_ids]
-                parents = sorted({p for p in parent_of if p is not None})
-                if not parents or any(p is None for p in parent_of):
-                    raise DbError("raking to gender needs every unit to have a parent unit with gender margins")
-                g_cats = categories["gender"]
-                margins_gender = _margins(conn, parents, "gender")
-                g_totals, g_names = {}, {}
-                for j, pid in enumerate(parents):
-                    if pid not in margins_gender:
-                        raise DbError(f"unit {by_id[pid][1]!r} has no gender population margins")
-                    for cat, value in margins_gender[pid].items():
-                        g_totals[j * 64 + g_cats.index(cat)] = value
-                    for k, cat in enumerate(g_cats):
-                        g_names[j * 64 + k] = f"{by_id[pid][1]} x {cat}"
-                parent_index = np.array([parents.index(p) for p in parent_of])
-                g_cells = parent_index[district].astype(np.int64) * 64 + coded["gender"]
-                result = rake(w, [Margin("unit x age_band", cells, totals, names),
-                                  Margin("gender", g_cells, g_totals, g_names)],
-                              tol=rake_tol, max_iter=rake_max_iter, trim=trim, rescale=True)
-                w = result.weights
-                notes.extend("weights: " + line for line in result.report().splitlines())
-                if not result.converged:
-                    notes.append("WARNING: raking did not converge; the margins are not met (see above)")
-        except ValueError as exc:
-            raise DbError(str(exc)) from None
-    notes.append(f"responses: {n} in {n_units} unit(s)")
+    w, weight_notes = _weights(conn, spec, units, district, labels, label_ids, scan.categories, coded)
+    notes.extend(weight_notes)
+    notes.append(f"responses: {n} in {len(labels)} unit(s)")
+    items = crit.items
     return SurveyData(items=tuple(items), answers=np.ascontiguousarray(codes), weights=w, district=district,
                       districts=labels, stratum=district.copy(), strata=labels, psu=None,
-                      factor_of=factor_of, item_weights=np.array([weight_of.get(c, 1.0) for c in items]),
-                      satisfied_from=newest["satisfied_from"], respondent_id=rid, notes=tuple(notes))
+                      factor_of=crit.factor_of,
+                      item_weights=np.array([crit.weight_of.get(c, 1.0) for c in items]),
+                      satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes))
 
 
 def _definition(text: str, qid: str, version: int) -> dict:

@@ -55,8 +55,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "từ 1 (rất không hài lòng) đến 5 (rất hài lòng).",
                    "en": "Please tell us how satisfied you are with each point below, "
                          "from 1 (very dissatisfied) to 5 (very satisfied)."},
-    "form.progress": {"vi": "Phiếu gồm {criteria} câu đánh giá ({parts} phần) và vài câu thông tin chung, mất khoảng 5 phút.",
-                      "en": "{criteria} rating questions ({parts} parts) and a few general ones: about 5 minutes."},
+    "form.progress": {"vi": "Phiếu có {required} câu bắt buộc: {criteria} câu đánh giá ({parts} phần) và {about} câu "
+                            "thông tin chung; mất khoảng 5 phút.",
+                      "en": "{required} questions to answer: {criteria} ratings ({parts} parts) and {about} about you; "
+                            "about 5 minutes."},
     "form.required_note": {"vi": "Mọi câu đều bắt buộc, trừ những câu ghi “không bắt buộc”.",
                            "en": "Every question must be answered unless it says “optional”."},
     "form.anonymous": {"vi": "Phiếu ẩn danh: không hỏi họ tên hay số điện thoại.",

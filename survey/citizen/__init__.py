@@ -138,6 +138,7 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
         template, form=form, q=q, unit=unit, action=action,
         errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
         comment_max=comment_max_length(q), comment_text=_comment_text(q),
+        required_about=sum(1 for r in q.respondent if r.required),
         scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context,
     ), status
 
@@ -148,8 +149,13 @@ def _label(q: Questionnaire, value: int):
 
 
 def _comment_text(q: Questionnaire) -> str:
+    """The comment's question without an "(optional)" of its own: the page adds that marker once."""
     comment = q.comment
-    return tr(comment.get("text") if hasattr(comment, "get") else comment.text)
+    text = tr(comment.get("text") if hasattr(comment, "get") else comment.text).rstrip()
+    marker = f"({t('form.optional')})"
+    if text.casefold().endswith(marker.casefold()):
+        text = text[:-len(marker)].rstrip()
+    return text
 
 
 @bp.get("/thanks/<submission_id>")

@@ -305,3 +305,28 @@ def test_cli_warns_when_raking_stops_before_the_margins_are_met(simulated, tmp_p
     err = capsys.readouterr().err
     assert "raking did NOT converge after 1 iteration(s)" in err and "WARNING" in err
     assert out.exists()
+
+
+def test_a_load_spec_gives_the_same_data_as_the_keywords_and_is_frozen(simulated):
+    """One design object carries the period, filters and weighting; the keyword form builds the same."""
+    import dataclasses
+
+    from analysis.db import Filters, LoadSpec, Period, Weighting
+
+    spec = LoadSpec(Period("2024-01-01", "2024-12-31"), Filters(units=("quan-1", "quan-3")), Weighting("rake"))
+    by_spec = load_db(simulated, spec=spec)
+    by_keywords = load_db(simulated, date_from="2024-01-01", date_to="2024-12-31", units=["quan-1", "quan-3"],
+                          weights="rake")
+    assert by_spec.districts == by_keywords.districts == ("quan-1", "quan-3")
+    assert np.array_equal(by_spec.weights, by_keywords.weights)
+    assert np.array_equal(by_spec.answers, by_keywords.answers)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.weighting = Weighting("none")
+    design_only = load_db(simulated, spec=dataclasses.replace(spec, weighting=Weighting("design")))
+    assert not np.array_equal(design_only.weights, by_spec.weights)
+    with pytest.raises(TypeError, match="either spec"):
+        load_db(simulated, spec=spec, weights="none")
+    with pytest.raises(DbError, match="weights must be one of"):
+        Weighting("calibrate")
+    with pytest.raises(DbError, match="ends .* before it starts"):
+        Period("2024-02-01", "2024-01-01")

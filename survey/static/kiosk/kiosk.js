@@ -203,11 +203,29 @@
     };
   }
 
+  /* After a refused send, the banner follows the answers: it counts down as
+     the person answers and disappears when nothing is missing. */
+  var flagged = false;
+  function recheck() {
+    if (!flagged || submitting) return;
+    var missing = unanswered();
+    var error = document.getElementById("kiosk-error");
+    if (!error) return;
+    if (missing.length) {
+      error.textContent = msg("unanswered", {n: missing.length});
+    } else {
+      flagged = false;
+      error.textContent = "";
+      show(error, false);
+    }
+  }
+
   function onSubmit(event) {
     event.preventDefault();
     if (submitting) return;
     var missing = unanswered();
     var error = document.getElementById("kiosk-error");
+    flagged = missing.length > 0;
     if (missing.length) {
       if (error) { error.textContent = msg("unanswered", {n: missing.length}); show(error, true); }
       var first = missing[0];
@@ -247,6 +265,9 @@
     Array.prototype.forEach.call(form.querySelectorAll(".k-missing"), function (f) { f.classList.remove("k-missing"); });
     startedAt = null;
     dirty = false;
+    flagged = false;
+    var error = document.getElementById("kiosk-error");
+    if (error) { error.textContent = ""; show(error, false); }
   }
 
   /* A fresh page: new CSRF token, session and questionnaire version when the
@@ -385,6 +406,7 @@
     if (dl) dl.addEventListener("click", download);
     if (mode !== "page" || !form) { renderQueue(); return; }
     form.addEventListener("submit", onSubmit);
+    form.addEventListener("change", recheck);
     ["pointerdown", "keydown", "touchstart", "input", "change", "wheel"].forEach(function (type) {
       document.addEventListener(type, touched, {passive: true, capture: true});
     });

@@ -1,0 +1,215 @@
+"""From the accumulated sums of one domain to its rows: linearisations, variances, design effects.
+
+Each estimate is a coefficient vector (its linearisation) on the centred
+features of :mod:`analysis.accumulate`; its variance is a quadratic form in
+the domain's Gram matrices (see :mod:`analysis.indices`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accumulate import QP, _Centres, _Layout
+from .inputs import SurveyData
+from .table import K
+
+def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall: _Centres):
+    """The ITEM_AVG linearisations of a district's rows, for the row-level sums behind design effects.
+
+    Returns per base set (factor) a (QP*J_b, 4) block of coefficients on its own centred planes -- columns
+    (v*2 + level), v = satisfied / score, level = district / overall -- and (NB, 4) weights that combine
+    the base sets' linearisations into the overall index's (each base set enters in proportion to its
+    criterion weight among criteria answered at that level).
+    """
+    blocks = []
+    omega = np.zeros((len(lay.base), 2))
+    for b, (lo, hi) in enumerate(lay.base):
+        idx = np.arange(lo, hi)
+        C = np.zeros((hi - lo, QP, 2, 2))
+        for lvl, c in enumerate((cen, overall)):
+            pres = c.W[idx] > 0
+            if not pres.any():
+                continue
+            omega[b, lvl] = iw[idx][pres].sum()
+            coef = np.where(pres, iw[idx] / omega[b, lvl] / np.where(pres, c.W[idx], 1.0), 0.0)
+            for v in range(2):
+                C[:, 1 + v, v, lvl] = coef
+                if lvl == 1:   # from this district's centres to the overall ones
+                    C[:, 0, v, lvl] = coef * (cen.lut_theta[idx, v] - overall.lut_theta[idx, v])
+        blocks.append(C.reshape((hi - lo) * QP, 4))
+    total = omega.sum(axis=0)
+    share = np.divide(omega, total, out=np.zeros_like(omega), where=total > 0)     # (NB, 2 levels)
+    return blocks, np.tile(share, (1, 2))          # column v * 2 + level
+
+
+def _zcol(s: int, v: int, lvl: int) -> int:
+    return (s * 2 + v) * 2 + lvl
+
+
+@dataclass
+class _Level:
+    """Everything one domain's rows need, in the basis centred at that domain's estimates."""
+    cen: _Centres
+    V: np.ndarray
+    T: np.ndarray
+    b: np.ndarray
+    VR: np.ndarray
+    TR: np.ndarray
+    Q: np.ndarray
+    nit: np.ndarray
+    pit: np.ndarray
+    nset: np.ndarray
+    pset: np.ndarray
+    R2: np.ndarray
+    E: np.ndarray
+    Z: np.ndarray       # (2, NS, 2): sum w z^2, sum w z per (set, variant)
+    P: np.ndarray       # (J, 6) category totals
+
+
+def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict | None:
+    cen = level.cen
+    J, NS = iw.size, len(lay.sets)
+    NF = QP * J
+    W = cen.W
+    present = W > 0
+    Wd = np.where(present, W, 1.0)
+    set_items = [np.concatenate([np.arange(*lay.base[m]) for m in members]) for _, members in lay.sets]
+    cols: list[np.ndarray] = []
+    # criteria: gamma = e_(j, 1+v) / W_j
+    G_item = np.zeros((J, QP, J, 3))
+    jj = np.arange(J)
+    for v in range(3):
+        G_item[jj, 1 + v, jj, v] = np.where(present, 1.0 / Wd, 0.0)
+    cols.append(G_item.reshape(NF, J * 3))
+    G_ia = np.zeros((NF, NS * 3))
+    G_po = np.zeros((NF, NS * 3))
+    est_ia = np.full((NS, 3), np.nan)
+    share_ia = np.full((NS, K), np.nan)
+    for s, idx in enumerate(set_items):
+        pres = idx[present[idx]]
+        if pres.size == 0:
+            continue
+        om = iw[pres] / iw[pres].sum()
+        g = np.zeros((J, QP, 3))
+        for v in range(3):
+            g[pres, 1 + v, v] = om / W[pres]
+        G_ia[:, s * 3:s * 3 + 3] = g.reshape(NF, 3)
+        est_ia[s] = om @ cen.theta[pres]
+        share_ia[s] = om @ cen.share[pres]
+        X = cen.xhat[s]
+        g = np.zeros((J, QP, 3))
+        for v in range(3):
+            g[idx, 1 + v, v] = iw[idx] / X
+            g[idx, 0, v] = iw[idx] * (cen.lut_theta[idx, v] - cen.pooled[s, v]) / X
+        G_po[:, s * 3:s * 3 + 3] = g.reshape(NF, 3)
+    factor_sets = [s for s, (f, _) in enumerate(lay.sets) if f is not None and cen.xhat[s] > 0]
+    G_fa = np.zeros((NF, 3))
+    est_fa = np.full(3, np.nan)
+    share_fa = np.full(K, np.nan)
+    if factor_sets:
+        for v in range(3):
+            G_fa[:, v] = G_po[:, [s * 3 + v for s in factor_sets]].mean(axis=1)
+        est_fa = cen.pooled[factor_sets].mean(axis=0)
+        share_fa = cen.pooled_share[factor_sets].mean(axis=0)
+    Gam = np.concatenate(cols + [G_ia, G_po, G_fa], axis=1)
+    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (level.b[:, None] * (level.T @ Gam) ** 2).sum(axis=0)
+    # respondents: features [has, rt', rs', rnd'] per set, centred at the pooled ratios
+    TRs = level.TR.sum(axis=0).reshape(NS, 4)
+    W_has = TRs[:, 0]
+    ok = W_has > 0
+    Wh = np.where(ok, W_has, 1.0)
+    est_re = np.where(ok[:, None], cen.lut_pooled + TRs[:, 1:] / Wh[:, None], np.nan)
+    dev = cen.lut_pooled - np.nan_to_num(est_re)      # centre minus estimate
+    GR = np.zeros((NS, 4, NS, 3))
+    for v in range(3):
+        GR[np.arange(NS), 1 + v, np.arange(NS), v] = np.where(ok, 1.0 / Wh, 0.0)
+        GR[np.arange(NS), 0, np.arange(NS), v] = np.where(ok, dev[:, v] / Wh, 0.0)
+    GR = GR.reshape(4 * NS, 3 * NS)
+    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (level.b[:, None] * (level.TR @ GR) ** 2).sum(axis=0)
+    # counts, weights, degrees of freedom
+    n_item = level.nit.sum(axis=0)
+    df_item = level.pit.sum(axis=0) - (level.nit > 0).sum(axis=0)
+    n_set = level.nset.sum(axis=0)
+    df_set = level.pset.sum(axis=0) - (level.nset > 0).sum(axis=0)
+    # sums behind design effects
+    scores = np.arange(1, K + 1, dtype=float)
+    vals = np.stack([(scores >= data.satisfied_from).astype(float), scores])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss_item = np.stack([(level.P[:, 1:] * (vals[v][None, :] - cen.theta[:, v:v + 1]) ** 2).sum(axis=1)
+                            for v in range(2)], axis=1)                          # sum w (x - mean)^2
+        ss_re = np.stack([level.E[:, v] + 2 * dev[:, v] * TRs[:, 1 + v] + dev[:, v] ** 2 * W_has
+                          for v in range(2)], axis=1)
+        xh = np.where(cen.xhat > 0, cen.xhat, np.nan)
+        swz2_po = np.stack([level.E[:, 7] / xh ** 2, level.E[:, 10] / xh ** 2], axis=1)
+    out = _RowBuilder()
+    inv_order = np.empty(J, dtype=np.intp)
+    inv_order[lay.order] = np.arange(J)
+    for jo in range(J):
+        j = inv_order[jo]
+        if n_item[j] == 0:
+            continue
+        item = data.items[jo]
+        c = j * 3
+        out.add(measure=item, measure_type="item", factor=data.factor_of.get(item), n=n_item[j], sum_w=W[j],
+                sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var[c:c + 3],
+                vsrs_ss=ss_item[j], share=cen.share[j])
+    o_ia, o_po, o_fa = J * 3, J * 3 + NS * 3, J * 3 + 2 * NS * 3
+    for s, (f, _) in enumerate(lay.sets):
+        if n_set[s] == 0:
+            continue
+        name = "INDEX" if f is None else f"FACTOR:{f}"
+        kind = "index" if f is None else "factor"
+        common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=level.R2[s], df=df_set[s])
+        c = o_ia + s * 3
+        out.add(measure=f"{name}:ITEM_AVG", measure_type=f"{kind}_item_avg", est=est_ia[s], var=var[c:c + 3],
+                z_moments=level.Z[:, s, :], share=share_ia[s], **common)
+        if f is None and factor_sets:
+            c = o_fa
+            out.add(measure="INDEX:FACTOR_AVG", measure_type="index_factor_avg", est=est_fa, var=var[c:c + 3],
+                    share=share_fa, **common)
+        c = o_po + s * 3
+        out.add(measure=f"{name}:POOLED", measure_type=f"{kind}_pooled", est=cen.pooled[s], var=var[c:c + 3],
+                z_moments=np.stack([swz2_po[s], np.zeros(2)]), share=cen.pooled_share[s], **common)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_re = level.E[s, 2:7] / W_has[s]
+        out.add(measure=f"{name}:RESP", measure_type=f"{kind}_resp", est=est_re[s], var=var_re[s * 3:s * 3 + 3],
+                vsrs_ss=ss_re[s], share=share_re, **common)
+    return out.columns()
+
+
+class _RowBuilder:
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
+            vsrs_ss=None, z_moments=None):
+        """``vsrs_ss``: sum w (x - mean)^2 (svymean's deff); ``z_moments``: (sum w z^2, sum w z) of the
+        linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG, as in R)."""
+        n = float(n)
+        var = np.maximum(np.asarray(var, dtype=float), 0.0)
+        deff = np.full(2, np.nan)
+        if n > 1:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if vsrs_ss is not None:      # svymean: vsrs = sum w (x - mean)^2 / (W (n - 1))
+                    deff = var[:2] / (np.asarray(vsrs_ss, dtype=float) / (sum_w * (n - 1)))
+                elif z_moments is not None:  # svytotal(z): vsrs = W * sum w (z - zbar)^2 / (n - 1)
+                    swz2, swz = np.asarray(z_moments, dtype=float)
+                    deff = var[:2] / (sum_w * (swz2 - swz ** 2 / sum_w) / (n - 1))
+        self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
+                              sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
+                              se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],
+                              deff_mean=deff[1], share=np.asarray(share, dtype=float)))
+
+    def columns(self) -> dict:
+        out: dict[str, list] = {}
+        for r in self.rows:
+            for k, v in r.items():
+                if k == "share":
+                    for i in range(K):
+                        out.setdefault(f"share_{i + 1}", []).append(v[i])
+                else:
+                    out.setdefault(k, []).append(v)
+        return out
+

@@ -1,0 +1,237 @@
+"""The result of :func:`analysis.compute_table`: one row per (level, district, measure).
+
+:class:`IndexTable` holds the columns (:data:`COLUMNS`: R's reference columns
+plus this platform's) and reads and writes them as CSV; :func:`finish_table`
+turns the engine's estimates and variances into the full set of columns
+(intervals, design effects, effective sample sizes, reliability flags,
+judgements against the target, ranks with their plausible range).
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .intervals import korn_graubard_ci, logit_ci, reliability_flags, t_ci
+
+__all__ = ["IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "EXTRA_COLUMNS", "DEFINITIONS", "VARIANTS", "finish_table"]
+
+DEFINITIONS = ("ITEM_AVG", "FACTOR_AVG", "POOLED", "RESP")
+VARIANTS = ("sat", "score", "nd")  # satisfied share, mean score, "not dissatisfied" share
+NOT_DISSATISFIED_FROM = 3
+K = 5  # scores 1..5
+
+REFERENCE_COLUMNS = (
+    "level", "district", "measure", "measure_type", "factor", "n", "sum_w", "df", "p", "se",
+    "ci_logit_l", "ci_logit_u", "ci_kg_l", "ci_kg_u", "deff", "n_eff_deff", "n_eff_var", "n_eff_kg",
+    "deff_kish", "n_eff_kish", "mean_score", "se_mean", "mean100", "se_mean100", "ci_mean100_l",
+    "ci_mean100_u", "deff_mean", "cv", "flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress",
+    "nchs_review")
+"""The columns of R's ``oracle_output.csv``, same names, same meanings."""
+
+EXTRA_COLUMNS = (
+    "p_nd", "se_nd", "ci_nd_logit_l", "ci_nd_logit_u",
+    "share_1", "share_2", "share_3", "share_4", "share_5",
+    "target", "vs_target", "rank", "rank_best", "rank_worst")
+"""Columns this platform adds: "not dissatisfied" (answers >= 3) with its SE and
+logit interval, the 1–5 distribution, the judgement against the target and the
+rank among districts with its plausible range (see :mod:`analysis.judgements`)."""
+
+COLUMNS = REFERENCE_COLUMNS + EXTRA_COLUMNS
+_BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review")
+_INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "sae_rank", "sae_rank_best", "sae_rank_worst")
+_STR_COLUMNS = ("level", "district", "measure", "measure_type", "factor", "vs_target")
+
+# ----------------------------------------------------------------------------- the result table
+
+@dataclass(eq=False)
+class IndexTable:
+    """The estimates, one row per (level, district, measure).
+
+    ``columns`` maps each name of :data:`COLUMNS` to an array (numbers as
+    float64 with NaN for "not available", flags as bool, labels as object).
+    Use :meth:`rows` for dicts, :meth:`row` to look one up, :meth:`to_csv` to
+    write the file the CLI writes.
+    """
+    columns: dict[str, np.ndarray]
+    level: float
+    notes: tuple[str, ...] = ()
+    _index: dict | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.columns["measure"])
+
+    @property
+    def measures(self) -> list[str]:
+        return list(dict.fromkeys(self.columns["measure"]))
+
+    @property
+    def districts(self) -> list[str]:
+        return list(dict.fromkeys(d for d, lv in zip(self.columns["district"], self.columns["level"])
+                                  if lv == "district"))
+
+    def rows(self) -> Iterator[dict]:
+        """Each row as a dict (NaN -> None, numpy scalars -> Python)."""
+        names = list(self.columns)
+        for i in range(len(self)):
+            yield {name: _py(self.columns[name][i]) for name in names}
+
+    def row(self, district: str, measure: str) -> dict:
+        """The row of ``measure`` for ``district`` (``"ALL"`` = overall)."""
+        if self._index is None:
+            self._index = {(d, m): i for i, (d, m) in enumerate(zip(self.columns["district"],
+                                                                    self.columns["measure"]))}
+        try:
+            i = self._index[(district, measure)]
+        except KeyError:
+            raise KeyError(f"no row for district {district!r}, measure {measure!r}") from None
+        return {name: _py(col[i]) for name, col in self.columns.items()}
+
+    def select(self, *, measure: str | None = None, level: str | None = None) -> "IndexTable":
+        """The rows of one measure and/or level."""
+        keep = np.ones(len(self), dtype=bool)
+        if measure is not None:
+            keep &= self.columns["measure"] == measure
+        if level is not None:
+            keep &= self.columns["level"] == level
+        return IndexTable({k: v[keep] for k, v in self.columns.items()}, self.level, self.notes)
+
+    @classmethod
+    def read_csv(cls, path) -> "IndexTable":
+        """Read a table written by :meth:`to_csv` (or R's oracle output: missing columns become NA)."""
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise ValueError(f"{path}: empty file")
+            missing = [c for c in ("level", "district", "measure", "p", "se", "df", "n") if c not in header]
+            if missing:
+                raise ValueError(f"{path}: not an index table (missing column(s) {', '.join(missing)})")
+            raw = list(reader)
+        idx = {c: i for i, c in enumerate(header)}
+        cols: dict[str, np.ndarray] = {}
+        for c in COLUMNS:
+            values = [r[idx[c]] if c in idx and idx[c] < len(r) else "" for r in raw]
+            if c in _STR_COLUMNS:
+                cols[c] = np.array([v if v not in ("", "NA") else None for v in values], dtype=object)
+            elif c in _BOOL_COLUMNS:
+                cols[c] = np.array([v == "TRUE" for v in values], dtype=bool)
+            else:
+                try:
+                    cols[c] = np.array([float(v) if v not in ("", "NA") else np.nan for v in values])
+                except ValueError as exc:
+                    raise ValueError(f"{path}, column {c}: {exc}") from None
+        return cls(cols, level=math.nan)
+
+    def to_csv(self, path, *, columns: Sequence[str] = COLUMNS) -> None:
+        """Write the table as CSV (numbers with full precision, NA as empty, flags TRUE/FALSE)."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            self.write_csv(handle, columns=columns)
+
+    def write_csv(self, handle, *, columns: Sequence[str] = COLUMNS) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        cols = [self.columns[c] for c in columns]
+        kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
+                  else "s" if c in _STR_COLUMNS else "f") for c in columns]
+        for i in range(len(self)):
+            writer.writerow([_fmt(col[i], kind) for col, kind in zip(cols, kinds)])
+
+
+def _py(v):
+    if isinstance(v, (np.floating, float)):
+        return None if math.isnan(v) else float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _fmt(v, kind: str) -> str:
+    if v is None:
+        return ""
+    if kind == "s":
+        return "" if v is None else str(v)
+    if kind == "b":
+        return "TRUE" if v else "FALSE"
+    f = float(v)
+    if math.isnan(f):
+        return ""
+    if kind == "i":
+        return str(int(f))
+    if math.isinf(f):
+        return "Inf" if f > 0 else "-Inf"
+    return repr(f)
+
+
+# ----------------------------------------------------------------------------- intervals, flags, judgements
+
+def finish_table(cols: dict, *, level: float, target, ci_method: str, notes) -> IndexTable:
+    from .judgements import against_target, rank_with_range
+
+    f = {k: np.asarray(v, dtype=float) for k, v in cols.items()
+         if k not in ("level", "district", "measure", "measure_type", "factor")}
+    n, p, se, df = f["n"], f["p"], f["se"], f["df"]
+    out: dict[str, np.ndarray] = {
+        "level": np.array(cols["level"], dtype=object),
+        "district": np.array(cols["district"], dtype=object),
+        "measure": np.array(cols["measure"], dtype=object),
+        "measure_type": np.array(cols["measure_type"], dtype=object),
+        "factor": np.array(cols["factor"], dtype=object),
+        "n": n, "sum_w": f["sum_w"], "df": df, "p": p, "se": se,
+    }
+    out["ci_logit_l"], out["ci_logit_u"] = logit_ci(p, se, df, level=level)
+    out["ci_kg_l"], out["ci_kg_u"], n_eff_kg = korn_graubard_ci(p, se, n, df, level=level)
+    deff = f["deff"]
+    out["deff"] = deff
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["n_eff_deff"] = np.where(np.isfinite(deff) & (deff > 0), n / deff, np.nan)
+        inner = (p > 0) & (p < 1) & (se > 0)
+        out["n_eff_var"] = np.where(inner, p * (1 - p) / np.where(inner, se, 1.0) ** 2, n)
+        out["n_eff_kg"] = n_eff_kg
+        out["deff_kish"] = n * f["sum_w2"] / f["sum_w"] ** 2
+        out["n_eff_kish"] = f["sum_w"] ** 2 / f["sum_w2"]
+    out["mean_score"] = f["mean_score"]
+    out["se_mean"] = f["se_mean"]
+    out["mean100"] = 25.0 * (f["mean_score"] - 1.0)
+    out["se_mean100"] = 25.0 * f["se_mean"]
+    out["ci_mean100_l"], out["ci_mean100_u"] = t_ci(out["mean100"], out["se_mean100"], df, level=level)
+    out["deff_mean"] = f["deff_mean"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["cv"] = np.where(p > 0, se / np.where(p > 0, p, 1.0), np.nan)
+    flags = reliability_flags(p, se, n, df, out["n_eff_var"], out["ci_kg_l"], out["ci_kg_u"])
+    out["flag_n_lt_30"] = flags.n_lt_30
+    out["flag_neff_lt_30"] = flags.neff_lt_30
+    out["flag_cv_gt_30"] = flags.cv_gt_30
+    out["nchs_suppress"] = flags.nchs_suppress
+    out["nchs_review"] = flags.nchs_review
+    out["p_nd"] = f["p_nd"]
+    out["se_nd"] = f["se_nd"]
+    out["ci_nd_logit_l"], out["ci_nd_logit_u"] = logit_ci(f["p_nd"], f["se_nd"], df, level=level)
+    for i in range(1, K + 1):
+        out[f"share_{i}"] = f[f"share_{i}"]
+    # judgements: the chosen interval, Korn-Graubard where the logit one is undefined (p = 0 or 1)
+    if ci_method == "logit":
+        lo = np.where(np.isnan(out["ci_logit_l"]), out["ci_kg_l"], out["ci_logit_l"])
+        hi = np.where(np.isnan(out["ci_logit_u"]), out["ci_kg_u"], out["ci_logit_u"])
+    else:
+        lo, hi = out["ci_kg_l"], out["ci_kg_u"]
+    m = len(p)
+    out["target"] = np.full(m, np.nan if target is None else float(target))
+    out["vs_target"] = (np.full(m, None, dtype=object) if target is None
+                        else np.asarray(against_target(lo, hi, target=target), dtype=object))
+    rank = np.full(m, np.nan)
+    best = np.full(m, np.nan)
+    worst = np.full(m, np.nan)
+    is_d = out["level"] == "district"
+    for measure in dict.fromkeys(out["measure"][is_d]):
+        sel = np.flatnonzero(is_d & (out["measure"] == measure))
+        r, rb, rw = rank_with_range(p[sel], lo[sel], hi[sel])
+        rank[sel], best[sel], worst[sel] = r, rb, rw
+    out["rank"], out["rank_best"], out["rank_worst"] = rank, best, worst
+    return IndexTable({c: out[c] for c in COLUMNS}, level, tuple(notes))
+
