@@ -56,6 +56,7 @@ def live(tmp_path):
     users.create(db, "lan", PASSWORD, "staff")
     auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
+                      "STAFF_DEFAULT_LANGUAGE": "en",  # this test reads English; test_staff_vi.py reads Vietnamese
                       "DEFAULT_QUESTIONNAIRE": "browser-q", "STAFF_REFRESH_SECONDS": 1})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
