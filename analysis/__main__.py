@@ -74,6 +74,8 @@ Example:
                    help="database weighting (default: design = unit population / unit responses)")
     p.add_argument("--drop-incomplete", action="store_true",
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also count responses written by `flask --app survey simulate` (left out by default)")
     p.add_argument("--trim", type=_bounds, metavar="LO,HI",
                    help="bounds on raked weight / design weight, e.g. 0.3,3 (rake)")
     p.add_argument("--rake-tol", type=float, default=1e-8, metavar="TOL",
@@ -142,7 +144,7 @@ def run_indices(args) -> int:
         spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
-                           rake_max_iter=args.rake_max_iter)
+                           rake_max_iter=args.rake_max_iter, include_simulated=args.include_simulated)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()

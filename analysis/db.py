@@ -90,9 +90,11 @@ class Period:
 @dataclass(frozen=True)
 class Filters:
     """Which responses: one questionnaire (None: the only one in the period) and unit slugs (a parent
-    unit stands for its leaf units; None: all). Excluded responses are always left out."""
+    unit stands for its leaf units; None: all). Excluded responses are always left out; simulated ones
+    (survey/simulate.py marks them) unless ``include_simulated``."""
     questionnaire: str | None = None
     units: tuple[str, ...] | None = None
+    include_simulated: bool = False
 
     def __post_init__(self):
         if self.units is not None:
@@ -136,16 +138,16 @@ class LoadSpec:
     def of(cls, *, date_from=None, date_to=None, tz: str = "Asia/Ho_Chi_Minh", questionnaire: str | None = None,
            units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
            rake_tol: float = 1e-8, rake_max_iter: int = 100,
-           trim: tuple[float, float] | None = None) -> "LoadSpec":
+           trim: tuple[float, float] | None = None, include_simulated: bool = False) -> "LoadSpec":
         """A spec from the flat keyword arguments of :func:`load_db`."""
-        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units),
+        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, include_simulated),
                    Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim))
 
 
 def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
-            trim: tuple[float, float] | None = None,
+            trim: tuple[float, float] | None = None, include_simulated: bool = False,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -189,7 +191,7 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     """
     flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
                        weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
-                       rake_max_iter=rake_max_iter, trim=trim)
+                       rake_max_iter=rake_max_iter, trim=trim, include_simulated=include_simulated)
     if spec is None:
         spec = flat
     elif flat != LoadSpec():
@@ -261,7 +263,7 @@ class _Where:
 
 def _where(spec: LoadSpec, units: _Units) -> _Where:
     period, zone = spec.period, spec.period.zone
-    where = _Where(["excluded_at IS NULL"], [])
+    where = _Where(["excluded_at IS NULL"] + ([] if spec.filters.include_simulated else ["simulated = 0"]), [])
     if period.date_from:
         where.clauses.append("submitted_at >= ?")
         where.args.append(_utc(period.date_from, zone))

@@ -279,6 +279,22 @@ def _channels(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE responses SET channel = 'qr' WHERE channel = 'phone'")
 
 
+@migration("0005c_simulated")
+def _simulated(db: sqlite_utils.Database) -> None:
+    """Simulated responses are marked (and left out of the dashboard, exports and reports unless asked).
+
+    Responses the simulator of earlier versions attributed to its own 'simulated kiosk ...' rows are
+    marked too; other old simulated rows left no trace to find them by.
+    """
+    db.execute("ALTER TABLE responses ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1))")
+    db.execute("CREATE INDEX responses_simulated ON responses(id) WHERE simulated = 1")
+    db.execute("UPDATE responses SET simulated = 1 WHERE kiosk_id IN "
+               "(SELECT id FROM kiosks WHERE token_hash LIKE 'simulated:%')")
+    from .staff import summary
+
+    summary.rebuild_in_place(db)   # the summaries now leave simulated rows out
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 

@@ -26,7 +26,7 @@ RESPONDENT_FIELDS = RESPONDENT_CODES
 
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
-            "comment")
+            "comment", "simulated")
 _INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
 
@@ -82,6 +82,7 @@ class Response:
     respondent: dict[str, str | None] = field(default_factory=dict)
     comment: str | None = None
     kiosk_id: int | None = None
+    simulated: bool = False  # written by `flask --app survey simulate`: never counted unless asked for
 
     def row(self) -> tuple:
         started = _parse(self.started_at)
@@ -90,7 +91,7 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None)
+                self.comment or None, int(self.simulated))
 
 
 def _parse(stamp: str) -> datetime:

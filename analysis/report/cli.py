@@ -85,6 +85,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--drop-incomplete", action="store_true",
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of the days (default Asia/Ho_Chi_Minh)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also count responses written by `flask --app survey simulate` (left out by default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run_report)
     return p
@@ -173,7 +175,8 @@ def run_report(args) -> int:
     request = ReportRequest(db=db, date_from=date_from, date_to=date_to, units=args.units, target=args.target,
                             compare_from=args.compare_from, compare_to=args.compare_to,
                             questionnaire=args.questionnaire, weights=args.weights,
-                            drop_incomplete=args.drop_incomplete, tz=args.timezone)
+                            drop_incomplete=args.drop_incomplete, tz=args.timezone,
+                            include_simulated=args.include_simulated)
     bar = Bar(enabled=not args.quiet)
     try:
         files = make_report(request, args.lang, out, progress=bar)

@@ -58,6 +58,7 @@ class ReportRequest:
     drop_incomplete: bool = False
     tz: str = "Asia/Ho_Chi_Minh"
     level: float = 0.95
+    include_simulated: bool = False   # simulated responses (survey/simulate.py) only when asked for
 
     @property
     def compare(self) -> bool:
@@ -150,6 +151,8 @@ class _Db:
         args: list = [_utc(start, self.zone), _utc(end + timedelta(days=1), self.zone)]
         if excluded is False:
             where.append("excluded_at IS NULL")
+        if not self.request.include_simulated:   # simulated responses (survey/simulate.py) only when asked
+            where.append("simulated = 0")
         if questionnaire is not None:
             where.append("questionnaire_id = ?")
             args.append(questionnaire)
@@ -389,7 +392,7 @@ def _load(request: ReportRequest, start: date, end: date, units: Sequence[str] |
           progress: Callable[[int, int], None] | None = None) -> SurveyData:
     return load_db(request.db, date_from=start, date_to=end, questionnaire=qid, units=units,
                    weights=request.weights, tz=request.tz, drop_incomplete=request.drop_incomplete,
-                   progress=progress)
+                   include_simulated=request.include_simulated, progress=progress)
 
 
 def gather(request: ReportRequest, *, progress: Progress | None = None, span: float = 0.7,

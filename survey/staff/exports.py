@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from flask import Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import db as database
 from ..db import get_db
@@ -30,6 +31,8 @@ BATCH = 2000
 
 class ExportSpec:
     """What to export: a questionnaire, a period, a unit scope -- and how its columns decode."""
+
+    include_simulated = False  # simulated responses (survey/simulate.py) only when asked for
 
     def __init__(self, db, questionnaire_id: str, filters: monitor.Filters, offset_minutes: int, ratio: float):
         self.database = current_app.config["DATABASE"]
@@ -106,7 +109,8 @@ class ExportSpec:
              rtype, gender, age, education, occupation, ethnicity, field, comment, excluded_at, excluded_by,
              excluded_reason, straightline, burst) in queries.export_rows(db, self.questionnaire_id, self.bounds,
                                                                           self.filters.scope,
-                                                                          full_scan=self.full_scan):
+                                                                          full_scan=self.full_scan,
+                                                                          include_simulated=self.include_simulated):
             if version in fast and len(answers) == width:
                 scores = ",".join(answers).translate(_CSV_SCORES) if csv_mode else tuple(map(values.get, answers))
             else:
@@ -258,12 +262,14 @@ def _spec():
     known = queries.questionnaire_ids(db)
     qid = request.args.get("questionnaire", "").strip() or _default_questionnaire(known)
     if qid not in known:
-        problems.append(f"questionnaire: {qid!r} is not a questionnaire in this database"
-                        + (f" (there are: {', '.join(known)})" if known else " (none is registered yet)"))
+        problems.append(_("Questionnaire: “%(id)s” is not a questionnaire in this database (there are: %(known)s).",
+                          id=qid, known=", ".join(known) or "—"))
     if problems:
-        return None, error_page(400, "Check the export filters", problems, back=url_for("staff.exports"))
+        return None, error_page(400, _("Check the export filters"), problems, back=url_for("staff.exports"))
     ratio = float(current_app.config["QUALITY_SPEEDER_RATIO"])
-    return ExportSpec(db, qid, filters, offset, ratio), None
+    spec = ExportSpec(db, qid, filters, offset, ratio)
+    spec.include_simulated = request.args.get("simulated") == "1"
+    return spec, None
 
 
 def _default_questionnaire(known: list[str]) -> str:

@@ -272,6 +272,15 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
 
 
 def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str]) -> Dashboard:
+    simulated = db.execute("SELECT count(*) FROM responses WHERE simulated = 1").fetchone()[0]
+    if simulated:
+        warnings = [*warnings, ngettext(
+            "%(num)s simulated response (demo data) is in this database. It is left out of every figure here, "
+            "of exports and of reports unless they are asked to include it. Remove it with "
+            "“flask --app survey simulate --remove”.",
+            "%(num)s simulated responses (demo data) are in this database. They are left out of every figure "
+            "here, of exports and of reports unless they are asked to include them. Remove them with "
+            "“flask --app survey simulate --remove”.", simulated)]
     offset = rules.utc_offset_minutes
     now_local = periods.local_now(offset)
     today = now_local.date()

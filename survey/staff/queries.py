@@ -330,7 +330,7 @@ def search_expression(text: str) -> str:
 def _comments_where(period: periods.Period, offset_minutes: int, scope: Scope, search: str | None,
                     state: str) -> tuple[str, list]:
     where, params = _scope("r.unit_id", scope)
-    sql = "r.comment IS NOT NULL AND r.submitted_at >= ? AND r.submitted_at < ?" + where
+    sql = "r.comment IS NOT NULL AND r.simulated = 0 AND r.submitted_at >= ? AND r.submitted_at < ?" + where
     params = [*period.utc_bounds(offset_minutes), *params]
     if state == "open":
         sql += " AND c.response_id IS NULL"
@@ -379,7 +379,7 @@ FULL_SCAN_SHARE = 0.25
 
 
 def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
-                scope: Scope, *, full_scan: bool) -> Iterator[tuple]:
+                scope: Scope, *, full_scan: bool, include_simulated: bool = False) -> Iterator[tuple]:
     """Responses to export as tuples in the order they were stored, read lazily.
 
     Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
@@ -399,6 +399,7 @@ def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[
         f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
         f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
         f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
+        ("" if include_simulated else " AND r.simulated = 0") +
         " ORDER BY r.id", [questionnaire_id, *bounds, *params])
 
 

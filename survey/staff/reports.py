@@ -170,7 +170,8 @@ def _parse(form) -> tuple[dict, dict[str, str], object | None]:
     options = {"from": form.get("from", "").strip(), "to": form.get("to", "").strip(),
                "units": [u for u in form.getlist("units") if u], "target": form.get("target", "80").strip(),
                "compare_from": form.get("compare_from", "").strip(), "compare_to": form.get("compare_to", "").strip(),
-               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design")}
+               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design"),
+               "simulated": form.get("simulated") == "1"}
     problems: dict[str, str] = {}
 
     def day(key: str, required: bool) -> date | None:
@@ -220,7 +221,7 @@ def _parse(form) -> tuple[dict, dict[str, str], object | None]:
         db=Path(current_app.config["DATABASE"]), date_from=start_day, date_to=end_day,
         units=tuple(options["units"]) or None, target=target / 100, compare_from=compare_from,
         compare_to=compare_to, weights=options["weights"], drop_incomplete=options["weights"] in ("rake", "poststratify"),
-        tz=current_app.config["TIMEZONE"])
+        tz=current_app.config["TIMEZONE"], include_simulated=options["simulated"])
     return options, problems, report_request
 
 

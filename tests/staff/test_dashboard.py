@@ -458,7 +458,7 @@ def test_admin_adds_renames_and_revokes_a_kiosk(client, db, staff, clock):
     assert again.status_code == 400 and "already has an active kiosk named" in html.unescape(
         again.get_data(as_text=True))
     wrong_field = staff.post("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 3", "field": "space"})
-    assert wrong_field.status_code == 400 and ""Field “space” is not a field of procedure" in html.unescape(
+    assert wrong_field.status_code == 400 and "Field “space” is not a field of procedure" in html.unescape(
         wrong_field.get_data(as_text=True))
     staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "save", "name": "  Counter   2 ", "field": "civil"})
     assert db.execute("SELECT name, field FROM kiosks WHERE id = ?", [kiosk.id]).fetchone() == ("Counter 2", "civil")

@@ -277,5 +277,12 @@ def test_simulated_responses_are_counted_exactly(db):
     q = catalog.latest(db, "sipas-hcm-26")
     written = simulate(db, q, 3000, 5, date(2025, 2, 20), date(2025, 3, 12))
     assert written == 3000 == db.execute("SELECT count(*) FROM responses").fetchone()[0]
+    # Simulated responses stay out of the dashboard's summaries ...
+    assert db.execute("SELECT coalesce(sum(n), 0) FROM daily_counts").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM response_flags").fetchone()[0] == 0
+    # ... here they stand in for real ones: counted exactly once they are.
+    with db.conn:
+        db.execute("UPDATE responses SET simulated = 0")
+    summary.rebuild_in_place(db)
     assert_exact(db)
     assert flags(db) == reference_flags(db)
