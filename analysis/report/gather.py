@@ -465,7 +465,8 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         questionnaire=q, period=Period(request.date_from, request.date_to), units=units,
         table=list(table.rows()), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
         target=request.target, compare_period=compare_period, compare_table=compare_table,
-        generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
+        generated_at=datetime.now(ZoneInfo(request.tz)).replace(microsecond=0),  # the city's local time
+        source=Path(request.db).name,
         engine={"notes": tuple(data.notes), "weights": request.weights, "level": request.level, "seconds": seconds})
     return inputs, table
 

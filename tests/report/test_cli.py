@@ -62,7 +62,7 @@ def test_workbook_units_sheet_holds_the_indices_commands_numbers(reports):
         row = rows[(values[header.index("Code")], "INDEX:ITEM_AVG")]
         assert values[header.index("Index (%)")] == as_stored(float(row["p"]))
         assert values[header.index("n")] == int(row["n"])
-        assert values[header.index("Effective n")] == as_stored(float(row["n_eff_deff"]))
+        assert values[header.index("Effective n (Kish)")] == as_stored(float(row["n_eff_kish"]))
         assert values[header.index("CI low (%)")] == as_stored(float(row["ci_logit_l"]))
         assert values[header.index("CI high (%)")] == as_stored(float(row["ci_logit_u"]))
         seen += 1

@@ -24,7 +24,7 @@ def test_overall_index_is_the_engines_item_average_row_unchanged(report):
     o = report.overall
     assert o.p == float(row["p"])
     assert (o.low, o.high) == (float(row["ci_logit_l"]), float(row["ci_logit_u"]))
-    assert o.n == int(row["n"]) and o.n_eff == float(row["n_eff_deff"])
+    assert o.n == int(row["n"]) and o.n_eff == float(row["n_eff_kish"])  # one effective n: Kish's
 
 
 def test_units_are_ranked_highest_first_and_the_unit_with_too_few_responses_comes_last_unranked(report):
