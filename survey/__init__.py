@@ -35,7 +35,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     web.init_app(app)
 
     from .citizen import bp as citizen_bp
+    from .citizen import questionnaire
 
+    # The questionnaire checks its CSRF token itself (FlaskForm) so that a lost or stale session
+    # cookie gives the form back with its answers instead of an error page.
+    web.csrf.exempt(questionnaire)
     app.register_blueprint(citizen_bp)
 
     from . import kiosk

@@ -3,55 +3,17 @@
 ``get_db()`` returns a :class:`sqlite_utils.Database` cached on ``flask.g`` for
 the request; ``close_db`` closes it at teardown. ``connect(path)`` is the same
 connection set-up for code that runs outside a request (CLI, simulator,
-benchmarks): WAL mode, a busy timeout and foreign keys on.
+benchmarks): WAL mode, a busy timeout and foreign keys on. ``connect`` and
+``write_transaction`` live in ``survey/sqlite.py`` (no Flask, no schema), so
+that the migrations and the modules they use can import them without a circle.
 """
 from __future__ import annotations
-
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import sqlite_utils
 from flask import Flask, current_app, g
 
 from .migrations import migrate
-
-
-def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Database:
-    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: a response acknowledged to a citizen survives a power cut, not only a crash.
-    conn.execute("PRAGMA synchronous = FULL")
-    db = sqlite_utils.Database(conn)
-    if db.journal_mode != "wal":
-        db.enable_wal()
-    return db
-
-
-@contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """A transaction that takes the write lock at its start (BEGIN IMMEDIATE).
-
-    A deferred transaction that starts reading and then writes can fail at once
-    with "database is locked" when another process committed in between (its
-    snapshot is stale, and waiting cannot help); taking the lock first makes it
-    wait its turn under the busy timeout instead. Nested calls use a savepoint.
-    """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+from .sqlite import connect, write_transaction  # noqa: F401  (the app's names for them)
 
 
 def get_db() -> sqlite_utils.Database:

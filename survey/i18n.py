@@ -72,6 +72,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
                           "en": "At most {max} characters. Please do not write your name or phone number."},
     "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
+    "form.renewed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
+                           "vui lòng bấm “{button}” một lần nữa.",
+                     "en": "The page has just been renewed. Your answers are kept: please press "
+                           "“{button}” once more."},
+    "form.not_stored": {"vi": "Hệ thống tạm thời chưa lưu được phiếu. Câu trả lời của Ông/Bà vẫn còn trên "
+                              "màn hình và chưa có gì được lưu: vui lòng bấm gửi lại sau ít phút.",
+                        "en": "We could not store your answers just now. They are still on the screen and "
+                              "nothing has been saved: please press send again in a few minutes."},
     "form.answered": {"vi": "Đã trả lời {done}/{total}", "en": "{done} of {total} answered"},
 
     # Validation (shown next to the item, in the summary at the top)

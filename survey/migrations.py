@@ -326,3 +326,27 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
                        [name, datetime.now(timezone.utc).isoformat(timespec="seconds")])
         applied.append(name)
     return applied
+
+
+@migration("0004_throttle")
+def _throttle(db: sqlite_utils.Database) -> None:
+    """Rate-limit counters shared by every server process (survey/throttle.py), and sign-in
+    locks per (user name, client address digest) (survey/staff/users.py).
+
+    ``login_attempts`` (0002) is no longer written: a lock per user name let anyone
+    lock any account with five wrong passwords.
+    """
+    from .throttle import SCHEMA
+
+    _script(db, SCHEMA)
+    _script(db, """
+    CREATE TABLE IF NOT EXISTS login_locks (
+        username TEXT NOT NULL COLLATE NOCASE,
+        address TEXT NOT NULL,              -- keyed digest of the client address (throttle.digest)
+        failures INTEGER NOT NULL CHECK (failures >= 0),
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT,
+        PRIMARY KEY (username, address)
+    );
+    CREATE INDEX IF NOT EXISTS login_locks_last_failure ON login_locks(last_failure_at);
+    """)

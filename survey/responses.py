@@ -15,7 +15,7 @@ import sqlite_utils
 
 from questionnaires import RESPONDENT_CODES
 
-from .db import write_transaction
+from .sqlite import write_transaction
 
 NOT_APPLICABLE = "n"
 NO_ANSWER = "-"

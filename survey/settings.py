@@ -54,12 +54,17 @@ SETTINGS: list[Setting] = [
     Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
             "A staff member is signed out this many seconds after signing in."),
     Setting("LOGIN_MAX_FAILURES", 5,
-            "Failed sign-ins in a row for one user name before it is locked for a while."),
+            "Failed sign-ins in a row for one user name from one client address before that name is "
+            "locked on that address for a while (other addresses can still sign in with it)."),
     Setting("LOGIN_LOCKOUT_SECONDS", 60,
             "First lock after too many failed sign-ins; each further failure doubles it, up to an hour."),
     Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", 30,
             "Failed sign-ins from one client address (any user names) within 15 minutes before that "
-            "address must wait. Kept in memory only, never stored."),
+            "address must wait. Counted in the database (shared by every server process) under a keyed "
+            "digest of the address, never the address itself."),
+    Setting("LOGIN_MAX_FAILURES_PER_USER", 50,
+            "Failed sign-ins for one user name from all addresses together within an hour before the "
+            "name is locked everywhere (until the hour is over or an admin unlocks it)."),
     Setting("STAFF_REFRESH_SECONDS", 30, "How often the open dashboard refreshes its figures (0: never)."),
     Setting("OPENING_DAYS", "mon,tue,wed,thu,fri",
             "Days the one-stop desks are open (mon..sun, comma-separated): kiosks are only 'silent' then."),

@@ -27,7 +27,7 @@ from questionnaires.loader import Questionnaire
 
 from . import responses as store
 from .units import leaf_units
-from .db import write_transaction
+from .sqlite import write_transaction
 
 CHANNELS = np.array(["kiosk", "qr", "web", "paper"])
 CHANNEL_P = np.array([0.45, 0.35, 0.15, 0.05])

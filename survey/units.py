@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
-from .db import write_transaction
+from .sqlite import write_transaction
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_COLUMNS = ("code", "slug", "name_vi", "name_en", "kind")

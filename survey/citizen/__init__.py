@@ -13,6 +13,7 @@ the same thank-you and writes nothing (the database's UNIQUE uuid decides).
 """
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -113,6 +114,14 @@ def questionnaire(slug: str):
 
     form = Form()
     if not form.validate():
+        if "csrf_token" in form.errors:
+            # A lost or stale session cookie (a restart with a new key, a phone that dropped the
+            # cookie): keep the answers, give a fresh token, and ask to send again.
+            form.csrf_token.errors = []
+            notice = t("form.renewed", button=t("form.submit"))
+            if not form.errors:
+                return _render_form(form, q, unit, channel, status=200, notice=notice)
+            return _render_form(form, q, unit, channel, status=422, notice=notice)
         return _render_form(form, q, unit, channel, status=422)
     now = datetime.now(timezone.utc)
     response = responses.Response(
@@ -120,12 +129,24 @@ def questionnaire(slug: str):
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=form.respondent_values(), comment=form.comment_value())
-    responses.save(db, response)  # False: the same id won a race just now; same thank-you either way
+    try:
+        responses.save(db, response)  # False: the same id won a race just now; same thank-you either way
+    except sqlite3.OperationalError:
+        return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
 
 
-def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int):
-    return render_form(form, q, unit, action=form_url(unit["slug"], channel), status=status)
+def write_failed(render):
+    """The form again with its answers, a 503 and a plain message, when the database could not store
+    a response (disk full, I/O error, locked too long); its transaction was rolled back whole."""
+    current_app.logger.exception("could not store a response")
+    response = current_app.make_response(render(t("form.not_stored")))
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _render_form(form, q: Questionnaire, unit: dict, channel: str, status: int, notice: str | None = None):
+    return render_form(form, q, unit, action=form_url(unit["slug"], channel), status=status, notice=notice)
 
 
 def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,

@@ -23,7 +23,7 @@ import sqlite_utils
 
 from .. import responses as store
 from ..units import by_slug, leaf_units
-from ..db import write_transaction
+from ..sqlite import write_transaction
 
 # Why a kiosk request was refused: a machine-readable reason the device keeps
 # next to the queued response, and the HTTP status the API answers with.

@@ -50,5 +50,7 @@ KIOSK_MESSAGES: dict[str, dict[str, str]] = {
                                            "en": "there is no questionnaire “{name}”."},
     "kiosk.reason.invalid": {"vi": "phiếu có câu trả lời không hợp lệ ({detail}).",
                              "en": "the response has answers that do not fit the questionnaire ({detail})."},
+    "kiosk.reason.unavailable": {"vi": "máy chủ tạm thời chưa lưu được phiếu; máy sẽ tự gửi lại.",
+                                 "en": "the server cannot store responses just now; the device will send them again."},
     "kiosk.reason.too_large": {"vi": "nội dung gửi lên quá lớn.", "en": "what was sent is too large."},
 }

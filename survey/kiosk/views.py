@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
@@ -35,7 +36,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .. import catalog, responses
-from ..citizen import render_form
+from ..citizen import render_form, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
@@ -163,7 +164,10 @@ def submit(token: str):
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
         respondent=respondent, comment=form.comment_value())
-    kiosks.save(db, kiosk, response)
+    try:
+        kiosks.save(db, kiosk, response)
+    except sqlite3.OperationalError:             # disk full, I/O error: the answers stay on the screen
+        return write_failed(lambda notice: _page(kiosk, token, q, form, status=503, notice=notice))
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
 
 
@@ -355,6 +359,13 @@ def api_responses():
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value())
-    if not kiosks.save(db, kiosk, response):       # the same id won a race just now
+    try:
+        stored = kiosks.save(db, kiosk, response)
+    except sqlite3.OperationalError:             # disk full, I/O error: the device keeps it and retries
+        current_app.logger.exception("could not store a kiosk response")
+        refusal = _refusal(503, "unavailable")
+        refusal.headers["Retry-After"] = "30"
+        return refusal
+    if not stored:                               # the same id won a race just now
         return jsonify({"status": "duplicate", "submission_id": submission_id}), 200
     return jsonify({"status": "stored", "submission_id": submission_id}), 201

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
+from .. import throttle
 from ..db import get_db
 from . import bp, monitor, users
 
@@ -28,7 +28,11 @@ OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk"})
 PUBLIC_ENDPOINTS = frozenset({"static", "staff.static", "staff.login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-address_limiter = users.AddressLimiter()
+
+
+def address_key() -> str:
+    """The client's address as a keyed digest (the address itself is never stored)."""
+    return throttle.digest(str(current_app.secret_key), request.remote_addr)
 
 
 def current_user() -> users.User | None:
@@ -200,18 +204,11 @@ def login():
     config = current_app.config
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    blocked = address_limiter.blocked_seconds(request.remote_addr, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
-    if blocked:
-        return _login_refused(429, _("Too many failed sign-ins from this device. Try again in %(wait)s.",
-                                     wait=_minutes(blocked)), next_url, username)
-    result = users.authenticate(get_db(), username, password, max_failures=config["LOGIN_MAX_FAILURES"],
-                                lockout_seconds=config["LOGIN_LOCKOUT_SECONDS"])
+    result = users.authenticate(get_db(), username, password, address_key=address_key(),
+                                policy=users.LoginPolicy.from_config(config))
     if result.user is None:
-        address_limiter.failed(request.remote_addr)
         if result.locked_seconds:
-            return _login_refused(429, _("Too many failed sign-ins for this user name. Try again in %(wait)s, "
-                                         "or ask an admin to unlock it.", wait=_minutes(result.locked_seconds)),
-                                  next_url, username)
+            return _login_refused(429, _lock_message(result), next_url, username, result.locked_seconds)
         return _login_refused(401, _("Wrong user name or password."), next_url, username)
     chosen = session.get("staff_lang")  # a language picked on the sign-in page outlives the new session
     sign_in(result.user)
@@ -227,11 +224,22 @@ def _minutes(seconds: int) -> str:
     return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
-def _login_refused(status: int, message: str, next_url: str, username: str):
+def _lock_message(result: users.SignIn) -> str:
+    wait = _minutes(result.locked_seconds)
+    if result.locked_by == "address":
+        return _("Too many failed sign-ins from this device. Try again in %(wait)s.", wait=wait)
+    if result.locked_by == "user":
+        return _("Too many failed sign-ins for this user name from several devices: it is locked everywhere. "
+                 "Try again in %(wait)s, or ask an admin to unlock it.", wait=wait)
+    return _("Too many failed sign-ins for this user name. Try again in %(wait)s, or ask an admin to unlock it.",
+             wait=wait)
+
+
+def _login_refused(status: int, message: str, next_url: str, username: str, retry_after: int = 0):
     response = current_app.make_response(
         (render_template("staff/login.html", error=message, next_url=next_url, username=username), status))
     if status == 429:
-        response.headers["Retry-After"] = "60"
+        response.headers["Retry-After"] = str(max(1, retry_after))
     return response
 
 
@@ -250,7 +258,15 @@ def change_password():
     if request.method == "POST":
         current = request.form.get("current_password", "")
         new = request.form.get("new_password", "")
-        if not check_password_hash(user.password_hash, current):
+        # The current password is checked like a sign-in: same limits, same records.
+        checked = users.check_attempt(get_db(), user.username, current, address_key=address_key(),
+                                      policy=users.LoginPolicy.from_config(current_app.config))
+        if checked.user is None or checked.user.id != user.id:
+            current_app.logger.warning("wrong current password on the password-change page for %s",
+                                       user.username)
+            if checked.locked_seconds:
+                return render_template("staff/password.html", error=_lock_message(checked)), 429, {
+                    "Retry-After": str(checked.locked_seconds)}
             error = _("The current password is wrong.")
         elif new != request.form.get("confirm_password", ""):
             error = _("The new password and its confirmation differ.")

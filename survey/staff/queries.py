@@ -17,7 +17,7 @@ import sqlite_utils
 
 from ..responses import RESPONDENT_FIELDS
 from . import periods
-from ..db import write_transaction
+from ..sqlite import write_transaction
 
 Scope = Sequence[int] | None
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
-from ..db import write_transaction
+from ..sqlite import write_transaction
 
 # Raise when the trigger SQL below changes, so that refresh() reinstalls it.
 TRIGGER_VERSION = 2  # 2: simulated responses are left out

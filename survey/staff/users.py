@@ -2,17 +2,15 @@
 
 Roles are ordered: ``staff`` (monitoring) < ``analyst`` (also exports and
 reports) < ``admin`` (also users, units, targets, kiosks). Passwords are hashed
-with werkzeug's default (scrypt). Failed sign-ins are counted per user name in
-the database (also for names that do not exist, so that probing names learns
-nothing) and per client address in memory only.
+with werkzeug's default (scrypt). Failed sign-ins are counted in the database,
+shared by every server process: per user name and device, per device, and per
+user name everywhere (also for names that do not exist, so that probing names
+learns nothing); see "Signing in" below.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +20,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..labels import N_
 from . import periods
-from ..db import write_transaction
+from .. import throttle
+from ..sqlite import write_transaction
 
 ROLES = ("staff", "analyst", "admin")
 ROLE_HELP = {  # gettext messages, translated when shown
@@ -99,9 +98,12 @@ def by_name(db: sqlite_utils.Database, username: str) -> User | None:
 
 
 def all_users(db: sqlite_utils.Database) -> list[dict]:
+    """Every user with ``failures`` (failed sign-ins in a row, over all devices) and ``locked_until``
+    (the latest lock on any device)."""
     return list(db.query(
-        "SELECT u.*, a.failures, a.locked_until FROM users u "
-        "LEFT JOIN login_attempts a ON a.username = u.username ORDER BY u.username COLLATE NOCASE"))
+        "SELECT u.*, l.failures, l.locked_until FROM users u LEFT JOIN "
+        "(SELECT username, sum(failures) AS failures, max(locked_until) AS locked_until FROM login_locks "
+        " GROUP BY username COLLATE NOCASE) l ON l.username = u.username ORDER BY u.username COLLATE NOCASE"))
 
 
 def create(db: sqlite_utils.Database, username: str, password: str, role: str, *, by: str | None = None) -> User:
@@ -132,7 +134,8 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
         if db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                       [generate_password_hash(password), username]).rowcount != 1:
             raise UserError(_("There is no user “%(name)s”.", name=username))
-        db.execute("DELETE FROM login_attempts WHERE username = ?", [username])
+        db.execute("DELETE FROM login_locks WHERE username = ?", [username])
+        throttle.clear(db, USER_SCOPE, user_key(username))
 
 
 def set_role(db: sqlite_utils.Database, user_id: int, role: str, *, acting: User) -> None:
@@ -166,102 +169,147 @@ def _keep_an_admin(db: sqlite_utils.Database, target: User, acting: User) -> Non
 
 
 def unlock(db: sqlite_utils.Database, username: str) -> None:
-    db.execute("DELETE FROM login_attempts WHERE username = ?", [username])
+    """Lift every lock of ``username``: on each device and everywhere."""
+    with write_transaction(db):
+        db.execute("DELETE FROM login_locks WHERE username = ?", [username])
+        throttle.clear(db, USER_SCOPE, user_key(username))
 
 
 # --- Signing in -------------------------------------------------------------------------------
+#
+# Three limits, all in the database so that every server process shares them:
+#   1. per (user name, device): LOGIN_MAX_FAILURES wrong passwords in a row lock that name on
+#      that device for LOGIN_LOCKOUT_SECONDS, doubled by each further failure (up to an hour);
+#      the same name from another device is not affected, so nobody can lock a colleague out;
+#   2. per device (any names): LOGIN_MAX_FAILURES_PER_ADDRESS failures in 15 minutes;
+#   3. per user name everywhere: LOGIN_MAX_FAILURES_PER_USER failures in an hour from all
+#      devices together (a guessing attack spread over many addresses) lock the name everywhere
+#      until the hour is over or an admin unlocks it.
+# A "device" is the client address as the app sees it (after TRUSTED_PROXIES), stored only as a
+# keyed digest. Each attempt is counted *before* its password is checked and given back when it
+# was right, so concurrent attempts can never check more passwords than the limits allow.
+
+ADDRESS_SCOPE, ADDRESS_WINDOW_S = "login-address", 15 * 60
+USER_SCOPE, USER_WINDOW_S = "login-user", 3600
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    lockout_seconds: int = 60
+    per_address: int = 30
+    per_user: int = 50
+
+    @classmethod
+    def from_config(cls, config) -> "LoginPolicy":
+        return cls(int(config["LOGIN_MAX_FAILURES"]), int(config["LOGIN_LOCKOUT_SECONDS"]),
+                   int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]), int(config["LOGIN_MAX_FAILURES_PER_USER"]))
+
 
 @dataclass(frozen=True)
 class SignIn:
     user: User | None
-    locked_seconds: int = 0  # > 0: refused without checking the password
+    locked_seconds: int = 0  # > 0: refused (without checking the password, or this failure set a lock)
+    locked_by: str | None = None  # 'device' (this name on this device), 'address' (this device), 'user' (everywhere)
 
 
-def lock_remaining(db: sqlite_utils.Database, username: str) -> int:
-    row = next(db.query("SELECT locked_until FROM login_attempts WHERE username = ?", [username]), None)
-    if not row or not row["locked_until"]:
+def user_key(username: str) -> str:
+    return (username or "").strip()[:64].lower() or "(empty)"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def lock_remaining(db: sqlite_utils.Database, username: str, address_key: str | None = None) -> int:
+    """Seconds left of the lock of ``username`` on the device ``address_key`` (None: its longest
+    lock on any device)."""
+    sql = "SELECT max(locked_until) FROM login_locks WHERE username = ?"
+    params = [user_key(username)]
+    if address_key is not None:
+        sql += " AND address = ?"
+        params.append(address_key)
+    until = db.execute(sql, params).fetchone()[0]
+    if not until:
         return 0
-    until = datetime.strptime(row["locked_until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return max(0, int((until - periods.now_utc()).total_seconds() + 0.999))
+    return max(0, int((_parse(until) - periods.now_utc()).total_seconds() + 0.999))
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str, *,
-                 max_failures: int, lockout_seconds: int) -> SignIn:
-    """Check a sign-in; count failures per user name and lock after ``max_failures`` in a row.
-
-    The lock lasts ``lockout_seconds``, doubled by each further failure (up to
-    an hour). While locked, even the right password is refused.
-    """
-    username = (username or "").strip()[:64]
-    remaining = lock_remaining(db, username)
-    if remaining:
-        return SignIn(None, remaining)
-    user = by_name(db, username) if username else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
-    if user and ok and user.disabled_at is None:
-        with write_transaction(db):
-            db.execute("DELETE FROM login_attempts WHERE username = ?", [username])
-            db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", [_now(), user.id])
-        return SignIn(user)
-    _record_failure(db, username or "(empty)", max_failures, lockout_seconds)
-    return SignIn(None, lock_remaining(db, username))
+def locked_everywhere(db: sqlite_utils.Database, username: str, policy: LoginPolicy) -> int:
+    """Seconds left of the lock of ``username`` on every device (0: none)."""
+    verdict = throttle.hit(db, USER_SCOPE, user_key(username), window_s=USER_WINDOW_S, limit=policy.per_user,
+                           cost=0, now=periods.now_utc().timestamp())
+    return verdict.retry_after
 
 
-def _record_failure(db: sqlite_utils.Database, username: str, max_failures: int, lockout_seconds: int) -> None:
+def _reserve_device(db: sqlite_utils.Database, name: str, address_key: str, policy: LoginPolicy) -> tuple[int, int]:
+    """Count one more failure of ``name`` on this device; return (seconds of a lock already in
+    force, in which case nothing is counted; seconds of the lock this failure sets, if any)."""
     now = periods.now_utc()
     with write_transaction(db):
-        db.execute("INSERT INTO login_attempts (username, failures, last_failure_at) VALUES (?, 1, ?) "
-                   "ON CONFLICT (username) DO UPDATE SET failures = failures + 1, "
-                   "last_failure_at = excluded.last_failure_at", [username, _now()])
-        failures = db.execute("SELECT failures FROM login_attempts WHERE username = ?", [username]).fetchone()[0]
-        if failures >= max_failures:
-            seconds = min(MAX_LOCK_SECONDS, lockout_seconds * 2 ** min(failures - max_failures, 20))
-            until = (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            db.execute("UPDATE login_attempts SET locked_until = ? WHERE username = ?", [until, username])
-        # Forget stale failures of names nobody uses, so the table stays small.
-        cutoff = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        db.execute("DELETE FROM login_attempts WHERE last_failure_at < ? AND (locked_until IS NULL OR "
-                   "locked_until < ?)", [cutoff, _now()])
+        row = db.execute("SELECT failures, locked_until FROM login_locks WHERE username = ? AND address = ?",
+                         [name, address_key]).fetchone()
+        if row and row[1] and _parse(row[1]) > now:
+            return max(1, int((_parse(row[1]) - now).total_seconds() + 0.999)), 0
+        failures = (row[0] if row else 0) + 1
+        until, seconds = None, 0
+        if failures >= policy.max_failures:
+            seconds = min(MAX_LOCK_SECONDS, policy.lockout_seconds * 2 ** min(failures - policy.max_failures, 20))
+            until = _stamp(now + timedelta(seconds=seconds))
+        db.execute("INSERT INTO login_locks (username, address, failures, last_failure_at, locked_until) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (username, address) DO UPDATE SET "
+                   "failures = excluded.failures, last_failure_at = excluded.last_failure_at, "
+                   "locked_until = excluded.locked_until", [name, address_key, failures, _stamp(now), until])
+        # Forget devices that stopped failing a day ago, so the table stays small.
+        cutoff = _stamp(now - timedelta(days=1))
+        db.execute("DELETE FROM login_locks WHERE last_failure_at < ? AND (locked_until IS NULL OR "
+                   "locked_until < ?)", [cutoff, _stamp(now)])
+    return 0, seconds
 
 
-class AddressLimiter:
-    """Failed sign-ins per client address in a sliding window, in memory only.
+def check_attempt(db: sqlite_utils.Database, username: str, password: str, *, address_key: str,
+                  policy: LoginPolicy) -> SignIn:
+    """Check ``password`` for ``username`` from the device ``address_key`` under the three limits.
 
-    Addresses are kept as salted hashes for at most the window and never written
-    anywhere. (With several server processes each keeps its own count.)
+    Used by sign-in and by the password-change page (its "current password"),
+    so both are throttled and recorded alike. Does not record the sign-in itself.
     """
+    name = user_key(username)
+    now = periods.now_utc().timestamp()
+    by_address = throttle.hit(db, ADDRESS_SCOPE, address_key, window_s=ADDRESS_WINDOW_S,
+                              limit=policy.per_address, now=now)
+    if not by_address.allowed:
+        return SignIn(None, by_address.retry_after, "address")
+    by_user = throttle.hit(db, USER_SCOPE, name, window_s=USER_WINDOW_S, limit=policy.per_user, now=now)
+    if not by_user.allowed:
+        throttle.release(db, ADDRESS_SCOPE, address_key, window_s=ADDRESS_WINDOW_S, now=now)
+        return SignIn(None, by_user.retry_after, "user")
+    locked, sets_lock = _reserve_device(db, name, address_key, policy)
+    if locked:
+        throttle.release(db, ADDRESS_SCOPE, address_key, window_s=ADDRESS_WINDOW_S, now=now)
+        throttle.release(db, USER_SCOPE, name, window_s=USER_WINDOW_S, now=now)
+        return SignIn(None, locked, "device")
+    user = by_name(db, name) if username.strip() else None
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user and ok and user.disabled_at is None:
+        with write_transaction(db):  # right: the attempt was no failure after all
+            throttle.release(db, ADDRESS_SCOPE, address_key, window_s=ADDRESS_WINDOW_S, now=now)
+            throttle.release(db, USER_SCOPE, name, window_s=USER_WINDOW_S, now=now)
+            db.execute("DELETE FROM login_locks WHERE username = ? AND address = ?", [name, address_key])
+        return SignIn(user)
+    # Wrong: the failure stays counted. Attempts that were in flight together with the one that
+    # set the lock still say "wrong" (they were checked); the next ones are refused unchecked.
+    return SignIn(None, sets_lock, "device" if sets_lock else None)
 
-    def __init__(self, window_seconds: int = 15 * 60):
-        self.window = window_seconds
-        self._salt = str(time.time_ns()).encode()
-        self._failures: dict[bytes, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _key(self, address: str | None) -> bytes:
-        return hashlib.sha256(self._salt + (address or "-").encode()).digest()
-
-    def _recent(self, key: bytes, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def blocked_seconds(self, address: str | None, limit: int) -> int:
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(self._key(address), now)
-            if len(times) < limit:
-                return 0
-            return max(1, int(times[0] + self.window - now + 0.999))
-
-    def failed(self, address: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(self._key(address), now).append(now)
-            if len(self._failures) > 10_000:  # drop addresses with nothing recent
-                for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
-                    del self._failures[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._failures.clear()
+def authenticate(db: sqlite_utils.Database, username: str, password: str, *, address_key: str,
+                 policy: LoginPolicy) -> SignIn:
+    """Check a sign-in under the limits above; a success is recorded as the user's last sign-in."""
+    result = check_attempt(db, username, password, address_key=address_key, policy=policy)
+    if result.user is not None:
+        db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", [_now(), result.user.id])
+    return result

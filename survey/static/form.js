@@ -4,6 +4,57 @@
   if (!form) return;
   // A page restored from the back-forward cache may hold the previous person's answers.
   window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
+  // A page that answered a POST (errors, a renewed page) becomes a plain GET entry in the history:
+  // Back or reload then fetches a fresh, empty form instead of asking to resubmit the form.
+  if (window.history && history.replaceState) {
+    try { history.replaceState(history.state, "", location.href); } catch (e) { /* keep the entry */ }
+  }
+
+  // Switching language keeps the answers: they ride along in this tab's sessionStorage for the
+  // moment the page in the other language takes (and are removed as soon as it has them).
+  var CARRY = "survey.carry";
+  var CARRY_MS = 120000;
+  function answers() {
+    var values = [];
+    form.querySelectorAll("input[type=radio]:checked").forEach(function (i) { values.push([i.name, i.value]); });
+    var comment = form.querySelector("textarea[name=comment]");
+    return {values: values, comment: comment ? comment.value : ""};
+  }
+  function hidden(name) {
+    var el = form.querySelector("input[type=hidden][name=" + name + "]");
+    return el ? el.value : "";
+  }
+  document.querySelectorAll("a.lang, a[hreflang]").forEach(function (link) {
+    link.addEventListener("click", function () {
+      var a = answers();
+      if (!a.values.length && !a.comment.trim()) return;
+      try {
+        sessionStorage.setItem(CARRY, JSON.stringify({key: form.dataset.key, at: Date.now(), values: a.values,
+          comment: a.comment, submission_id: hidden("submission_id"), started: hidden("started")}));
+      } catch (e) { /* storage off: the answers cannot ride along */ }
+    });
+  });
+  (function restore() {
+    var carried = null;
+    try {
+      carried = JSON.parse(sessionStorage.getItem(CARRY) || "null");
+      sessionStorage.removeItem(CARRY);
+    } catch (e) { return; }
+    if (!carried || carried.key !== form.dataset.key || !(Date.now() - carried.at < CARRY_MS)) return;
+    (carried.values || []).forEach(function (pair) {
+      form.querySelectorAll("input[type=radio]").forEach(function (i) {
+        if (i.name === pair[0] && i.value === pair[1]) i.checked = true;
+      });
+    });
+    var comment = form.querySelector("textarea[name=comment]");
+    if (comment && carried.comment) comment.value = carried.comment;
+    // The same submission (its id and start ticket) goes on in the other language.
+    ["submission_id", "started"].forEach(function (name) {
+      var el = form.querySelector("input[type=hidden][name=" + name + "]");
+      if (el && carried[name]) el.value = carried[name];
+    });
+    form.dataset.restored = "1";
+  })();
   var summary = document.getElementById("errsum");
   if (summary) summary.focus({ preventScroll: true });
   // Every required question counts (the ratings and the required "about you" ones), as the intro says.

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from survey import create_app, responses
 from survey import db as database
 from survey import migrations, units
-from survey.staff import auth, users
+from survey.staff import users
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +54,6 @@ def live(tmp_path):
     quan1 = db.execute("SELECT id FROM units WHERE slug = 'quan-1'").fetchone()[0]
     responses.save_many(db, [_response(quan1, m) for m in (1, 2, 3)])
     users.create(db, "lan", PASSWORD, "staff")
-    auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
                       "STAFF_DEFAULT_LANGUAGE": "en",  # this test reads English; test_staff_vi.py reads Vietnamese
                       "DEFAULT_QUESTIONNAIRE": "browser-q", "STAFF_REFRESH_SECONDS": 1})

@@ -6,6 +6,7 @@ tests reuse conftest's ``live_server``.
 """
 from __future__ import annotations
 
+import resource
 import time
 
 import pytest
@@ -145,3 +146,202 @@ def test_the_comment_label_says_optional_once(running, context, lang, optional):
     page.goto(running.url + f"/u/quan-1?lang={lang}")
     label = page.locator("label[for=comment]").inner_text()
     assert label.count(optional) == 1 and label.endswith(optional), label
+
+
+# ------------------------------------------------------------------ 5. switching language keeps the answers
+
+def test_phone_switching_language_mid_form_keeps_the_answers(running, context):
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context(viewport=PHONE_VIEWPORT).new_page()
+    page.goto(running.url + "/u/quan-10")
+    answer(page, codes, 2, upto=5)
+    page.fill("#comment", "Chờ hơi lâu")
+    submission_id = page.input_value("input[name=submission_id]")
+    page.click("a.lang")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert sorted(chosen(page)["checked"]) == sorted(f"{c}=2" for c in codes[:5])
+    assert chosen(page)["comment"] == "Chờ hơi lâu"
+    expect(page.locator("#count")).to_have_text("5 of 30 answered")
+    answer(page, codes[5:], 4)
+    page.click("#survey button[type=submit]")
+    expect(page.locator("h1")).to_have_text(MESSAGES["thanks.heading"]["en"])
+    rows = running.rows()[before:]
+    assert [(r["uuid"], r["answers"], r["lang"], r["comment"]) for r in rows] == [
+        (submission_id, "2" * 5 + "4" * 21, "en", "Chờ hơi lâu")]
+    page.go_back()                          # and nothing of it comes back for the next person
+    page.wait_for_load_state()
+    assert chosen(page) == {"checked": [], "comment": ""}
+
+
+def test_kiosk_switching_language_mid_form_keeps_the_answers(running, context):
+    url = running.add_kiosk()
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context().new_page()
+    page.goto(url)
+    ready(page)
+    answer(page, codes, 5, upto=3)
+    page.click("header a[hreflang=en]")
+    page.wait_for_selector("html[lang=en] #kiosk[data-ready='1']", state="attached")
+    assert sorted(chosen(page)["checked"]) == sorted(f"{c}=5" for c in codes[:3])
+    answer(page, codes[3:], 1)
+    page.click("#survey button[type=submit]")
+    expect(page.locator("#kiosk-thanks")).to_be_visible()
+    rows = rows_after(running, before, 1)
+    assert [(r["answers"], r["lang"]) for r in rows] == [("5" * 3 + "1" * 23, "en")]
+
+
+def test_kiosk_answers_carried_over_a_language_switch_are_still_cleared_when_left_idle(running, context):
+    url = running.add_kiosk()
+    codes = criteria(running)
+    page = context().new_page()
+    page.goto(url)
+    ready(page)
+    answer(page, codes, 5, upto=2)
+    page.click("header a[hreflang=en]")
+    page.wait_for_selector("html[lang=en] #kiosk[data-ready='1']", state="attached")
+    assert len(chosen(page)["checked"]) == 2
+    # nobody touches it: "Are you still there?", then an empty form for the next person
+    page.wait_for_selector("#kiosk-idle", state="visible", timeout=10_000)
+    page.wait_for_function("() => document.querySelectorAll('#survey input:checked').length === 0",
+                           timeout=15_000)
+
+
+# ------------------------------------------------------------------ 6. a lost session cookie keeps the answers
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_phone_a_lost_session_cookie_keeps_the_answers_and_sending_again_works(running, context, javascript):
+    codes = criteria(running)
+    before = len(running.rows())
+    ctx = context(viewport=PHONE_VIEWPORT, javascript=javascript)
+    page = ctx.new_page()
+    page.goto(running.url + "/u/quan-11")
+    answer(page, codes, 3, comment="Mất cookie")
+    submission_id = page.input_value("input[name=submission_id]")
+    ctx.clear_cookies()                     # the phone dropped its cookie while the citizen was answering
+    page.click("#survey button[type=submit]")
+    expect(page.locator("#notice")).to_contain_text("Câu trả lời của Ông/Bà vẫn được giữ nguyên")
+    assert len(chosen(page)["checked"]) == 30 and chosen(page)["comment"] == "Mất cookie"
+    assert running.rows()[before:] == []
+    page.click("#survey button[type=submit]")
+    expect(page.locator("h1")).to_have_text(MESSAGES["thanks.heading"]["vi"])
+    rows = running.rows()[before:]
+    assert [(r["uuid"], r["answers"]) for r in rows] == [(submission_id, "3" * 26)]
+
+
+# ------------------------------------------------------------------ 7. Back after an error, then success
+
+def test_phone_back_after_an_error_then_success_lands_on_a_fresh_empty_form(running, context):
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context(viewport=PHONE_VIEWPORT).new_page()
+    page.goto(running.url + "/u/quan-12")
+    answer(page, codes, 4, upto=20)
+    page.click("#survey button[type=submit]")
+    expect(page.locator("#errsum")).to_be_visible()
+    answer(page, codes[20:], 4)
+    first_id = page.input_value("input[name=submission_id]")
+    page.click("#survey button[type=submit]")
+    expect(page.locator("h1")).to_have_text(MESSAGES["thanks.heading"]["vi"])
+    page.go_back()
+    page.wait_for_load_state()
+    expect(page.locator("#survey")).to_be_visible()
+    assert chosen(page) == {"checked": [], "comment": ""}
+    assert page.locator("#errsum").count() == 0
+    assert page.input_value("input[name=submission_id]") != first_id
+    assert [r["uuid"] for r in running.rows()[before:]] == [first_id]
+
+
+# ------------------------------------------------------------------ 10. the waiting bar stays off the header
+# ------------------------------------------------------------------ 11. a failed write keeps the answers
+
+class DiskFull:
+    """The server process may not write past ``limit`` bytes into any file (RLIMIT_FSIZE, set from outside
+    with prlimit): SQLite's next transaction fails on its write-ahead log, as on a full disk. Python
+    ignores SIGXFSZ, so the server lives on and gets the error from the write."""
+
+    LIMIT = 40_000          # the 32 KB shared-memory index fits; one response's log frames (~45 KB) do not
+
+    def __init__(self, server):
+        self.pid = server.process.pid
+
+    def __enter__(self):
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (self.LIMIT, resource.RLIM_INFINITY))
+        return self
+
+    def __exit__(self, *exc):
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def integrity(server) -> str:
+    return server.rows("PRAGMA integrity_check")[0]["integrity_check"]
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_phone_disk_full_shows_the_form_again_with_the_answers_then_sending_again_stores_once(
+        running, context, javascript):
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context(viewport=PHONE_VIEWPORT, javascript=javascript).new_page()
+    page.goto(running.url + "/u/quan-8")
+    answer(page, codes, 5, comment="Ổ đĩa đầy")
+    submission_id = page.input_value("input[name=submission_id]")
+    with DiskFull(running):
+        with page.expect_response(lambda r: r.request.method == "POST") as sent:
+            page.click("#survey button[type=submit]")
+        assert sent.value.status == 503
+        expect(page.locator("#notice")).to_contain_text("chưa có gì được lưu")
+        assert len(chosen(page)["checked"]) == 30 and chosen(page)["comment"] == "Ổ đĩa đầy"
+        assert page.input_value("input[name=submission_id]") == submission_id
+    assert running.rows()[before:] == [], "nothing partial"
+    assert integrity(running) == "ok"
+    page.click("#survey button[type=submit]")           # space again: the citizen taps send once more
+    expect(page.locator("h1")).to_have_text(MESSAGES["thanks.heading"]["vi"])
+    rows = running.rows()[before:]
+    assert [(r["uuid"], r["answers"], r["comment"]) for r in rows] == [(submission_id, "5" * 26, "Ổ đĩa đầy")]
+
+
+def test_kiosk_without_javascript_disk_full_keeps_the_answers(running, context):
+    url = running.add_kiosk()
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context(javascript=False).new_page()
+    page.goto(url)
+    answer(page, codes, 2)
+    with DiskFull(running):
+        with page.expect_response(lambda r: r.request.method == "POST") as sent:
+            page.click("#survey button[type=submit]")
+        assert sent.value.status == 503
+        expect(page.locator("#notice")).to_contain_text("chưa có gì được lưu")
+        assert len(chosen(page)["checked"]) == 30
+    assert running.rows()[before:] == []
+    page.click("#survey button[type=submit]")
+    expect(page.locator("main")).to_contain_text(MESSAGES["thanks.heading"]["vi"])
+    assert [r["answers"] for r in running.rows()[before:]] == ["2" * 26]
+
+
+def test_kiosk_disk_full_queues_the_response_under_the_header_and_sends_it_once_later(running, context):
+    url = running.add_kiosk()
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context().new_page()
+    page.goto(url)
+    ready(page)
+    with DiskFull(running):
+        answer(page, codes, 4, comment="chờ gửi")
+        with page.expect_response(lambda r: r.url.endswith("/k/api/responses")) as sent:
+            page.click("#survey button[type=submit]")
+        assert sent.value.status == 503
+        expect(page.locator("#kiosk-thanks")).to_be_visible()       # it is safe on the device
+        page.wait_for_selector("#survey", state="visible", timeout=15_000)
+        waiting_bar = page.locator("#kiosk-waiting")
+        expect(waiting_bar).to_have_text("1 phiếu đang chờ gửi")
+        header = page.locator("header.top").bounding_box()
+        bar = page.locator("#kiosk-queue").bounding_box()
+        assert bar["y"] >= header["y"] + header["height"], f"the bar {bar} covers the header {header}"
+        page.locator("header a.lang").click(trial=True)   # the language switch is not covered
+        assert running.rows()[before:] == []
+    rows = rows_after(running, before, 1, timeout=20)
+    assert [(r["answers"], r["comment"]) for r in rows] == [("4" * 26, "chờ gửi")]
+    expect(page.locator("#kiosk-queue")).to_be_hidden()

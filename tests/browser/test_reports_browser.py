@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from survey import catalog, create_app, responses
 from survey import db as database
 from survey import migrations, units
-from survey.staff import auth, users
+from survey.staff import users
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,6 @@ def live(tmp_path):
         respondent={"field": ("land", "civil_status")[i % 2], "respondent_type": "individual"}) for i in range(240)]
     responses.save_many(db, batch)
     users.create(db, "minh", PASSWORD, "analyst")
-    auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
                       "STAFF_DEFAULT_LANGUAGE": "en",  # this test reads English; test_staff_vi.py reads Vietnamese
                       "REPORTS_FOLDER": str(tmp_path / "reports")})

@@ -41,7 +41,8 @@ def test_with_csrf_on_a_served_form_is_accepted(csrf_app):
 
 
 @pytest.mark.parametrize("token", [None, "", "forged-token"])
-def test_missing_or_invalid_csrf_token_says_the_page_expired_and_stores_nothing(csrf_app, token):
+def test_missing_or_invalid_csrf_token_gives_the_form_back_with_the_answers_and_stores_nothing(csrf_app, token):
+    # Issue 10 item 6: a stale or lost token must not cost the citizen their answers.
     client = csrf_app.test_client()
     page = client.get("/u/quan-1?ch=web").get_data(as_text=True)
     hidden = dict(re.findall(r'name="([a-z_]+)" type="hidden" value="([^"]*)"', page))
@@ -51,24 +52,31 @@ def test_missing_or_invalid_csrf_token_says_the_page_expired_and_stores_nothing(
         hidden["csrf_token"] = token
     q = _q(csrf_app)
     answers = {c.code: "4" for c in q.criteria} | {r.code: r.options[0].code for r in q.respondent if r.required}
-    page = assert_refused(client.post("/u/quan-1?ch=web", data={**hidden, **answers}), 400,
-                          "Phiên làm việc đã hết hạn", "Mở lại phiếu khảo sát", "Chưa có câu trả lời nào được lưu.")
-    assert 'href="/u/quan-1?ch=web"' in page
+    page = assert_refused(client.post("/u/quan-1?ch=web", data={**hidden, **answers}), 200,
+                          "Câu trả lời của Ông/Bà vẫn được giữ nguyên", "một lần nữa")
+    assert page.count(" checked") == len(answers)
     assert _count(csrf_app) == 0
+    fresh = dict(re.findall(r'name="([a-z_]+)" type="hidden" value="([^"]*)"', page))
+    assert fresh["csrf_token"] not in ("", token) and fresh["submission_id"] == hidden["submission_id"]
+    assert client.post("/u/quan-1?ch=web", data={**fresh, **answers}).status_code == 303
+    assert _count(csrf_app) == 1
 
 
-def test_csrf_failure_page_is_in_english_for_an_english_session(csrf_app):
+def test_a_damaged_form_without_a_token_is_refused_in_english_for_an_english_session(csrf_app):
     client = csrf_app.test_client()
     client.get("/u/quan-1?lang=en")
-    assert_refused(client.post("/u/quan-1", data={"q01": "4"}), 400, "This page has expired", "Open the form again")
+    assert_refused(client.post("/u/quan-1", data={"q01": "4"}), 400, "damaged identifier", "Open the form again")
 
 
-def test_csrf_failure_when_the_session_expired(csrf_app):
+def test_an_expired_session_keeps_what_was_answered(csrf_app):
     client = csrf_app.test_client()
     page = client.get("/u/quan-1").get_data(as_text=True)
     hidden = dict(re.findall(r'name="([a-z_]+)" type="hidden" value="([^"]*)"', page))
     client.delete_cookie("session")
-    assert_refused(client.post("/u/quan-1", data=hidden), 400, "Phiên làm việc đã hết hạn")
+    page = assert_refused(client.post("/u/quan-1", data={**hidden, "q01": "5"}), 422,
+                          "Câu trả lời của Ông/Bà vẫn được giữ nguyên", "Vui lòng chọn một mức đánh giá cho câu 2.")
+    assert re.search(r'id="q01-5"[^>]* checked', page)
+    assert _count(csrf_app) == 0
 
 
 def test_unknown_unit_gives_a_404_that_lists_the_units(client, citizen, stored):

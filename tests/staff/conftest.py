@@ -13,7 +13,7 @@ import pytest
 from survey import create_app
 from survey import db as database
 from survey import migrations, responses, units
-from survey.staff import auth, periods
+from survey.staff import periods
 
 PASSWORD = "correct horse battery"
 QID = "test-q"
@@ -109,12 +109,10 @@ def db(db_path):
 
 @pytest.fixture
 def app(db, db_path):
-    auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
                       "STAFF_DEFAULT_LANGUAGE": "en",  # these tests read English; tests/staff/test_i18n.py reads Vietnamese
                       "DEFAULT_QUESTIONNAIRE": QID, "LOGIN_LOCKOUT_SECONDS": 60})
     yield app
-    auth.address_limiter.clear()
 
 
 @pytest.fixture

@@ -422,6 +422,10 @@
     var again = document.getElementById("kiosk-again");
     if (again) again.addEventListener("click", function () { clearInterval(countdown); reset(); });
     root.dataset.state = "form";
+    if (form.dataset.restored) {        // answers carried over a language switch count as a form in use
+      startedAt = nowIso();
+      dirty = true;
+    }
     armIdle();
     root.dataset.ready = "1";
   }
