@@ -1,7 +1,11 @@
-"""Every user-facing string of the citizen pages, in one overridable table.
+"""Languages, texts and local formats for every page.
 
-``MESSAGES`` maps a key to its Vietnamese and English text (ONS style: one
-table, no strings in views or templates). A deployment rewords any of them
+All texts are gettext messages in one catalog per language (survey/translations/<lang>/
+LC_MESSAGES/messages.po, compiled to .mo; English is the source, scripts/translations
+refreshes them). Staff pages call ``_()`` (Flask-Babel); the citizen and kiosk pages name
+their texts by key: ``SOURCES`` (and survey/kiosk/messages.py) map a key to its English
+source, and ``MESSAGES[key]`` gives ``{"vi": ..., "en": ...}`` from the catalog. A
+deployment rewords any of them
 without touching code through the ``MESSAGES`` setting, e.g. in
 ``instance/config.py``::
 
@@ -10,8 +14,11 @@ without touching code through the ``MESSAGES`` setting, e.g. in
 ``t(key, **kw)`` returns the text in the current language with ``{name}``
 placeholders filled; ``tr(obj)`` picks the current language from a bilingual
 value of a questionnaire (``{"vi": ..., "en": ...}``). Both are available in
-templates. The language is chosen per request: ``?lang=`` (kept in the session
-from then on), else the session, else the ``DEFAULT_LANGUAGE`` setting.
+templates. The citizen pages' language is chosen per request: ``?lang=`` (kept in the
+session from then on), else the session, else the ``DEFAULT_LANGUAGE`` setting. Staff pages
+use the language the staff member chose (kept with their account), else
+``STAFF_DEFAULT_LANGUAGE`` (Vietnamese). Dates, times and numbers are shown in the city's
+time zone and the page's language (vi: 03/12/2026 14:31, 20.006, 52,2 %).
 """
 from __future__ import annotations
 
@@ -24,148 +31,106 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, format_datetime, format_decimal, gettext, ngettext
 
+from .labels import N_
+
 LANGUAGES = ("vi", "en")
 # The gettext catalogs: survey/translations/<lang>/LC_MESSAGES/messages.po (and the compiled .mo).
 TRANSLATIONS = os.path.join(os.path.dirname(__file__), "translations")
 
-MESSAGES: dict[str, dict[str, str]] = {
-    # Page frame
-    "site.name": {"vi": "Khảo sát sự hài lòng của người dân",
-                  "en": "Citizen satisfaction survey"},
-    "site.agency": {"vi": "Đánh giá sự phục vụ hành chính",
-                    "en": "Rate the public service"},
-    "site.skip": {"vi": "Chuyển đến nội dung chính", "en": "Skip to main content"},
-    "lang.switch": {"vi": "English", "en": "Tiếng Việt"},
-    "footer.privacy": {"vi": "Phiếu khảo sát ẩn danh: không thu thập họ tên, số điện thoại hay địa chỉ IP.",
-                       "en": "This survey is anonymous: no name, phone number or IP address is collected."},
-
-    # Unit picker
-    "index.title": {"vi": "Chọn cơ quan Ông/Bà vừa làm thủ tục",
-                    "en": "Choose the office you have just dealt with"},
-    "index.lead": {"vi": "Chọn cơ quan nơi Ông/Bà vừa nộp hồ sơ hoặc nhận kết quả để bắt đầu đánh giá. "
-                         "Phiếu mất khoảng 5 phút.",
-                   "en": "Choose the office where you filed your application or received its result "
-                         "to start. It takes about 5 minutes."},
-    "index.empty": {"vi": "Chưa có cơ quan nào được thiết lập. Vui lòng liên hệ quản trị viên.",
-                    "en": "No office has been set up yet. Please contact the administrator."},
-
-    # Questionnaire page
-    "form.unit": {"vi": "Cơ quan được đánh giá", "en": "Office being rated"},
-    "form.intro": {"vi": "Xin Ông/Bà cho biết mức độ hài lòng với từng nội dung dưới đây, "
-                         "từ 1 (rất không hài lòng) đến 5 (rất hài lòng).",
-                   "en": "Please tell us how satisfied you are with each point below, "
-                         "from 1 (very dissatisfied) to 5 (very satisfied)."},
-    "form.progress": {"vi": "Phiếu có {required} câu bắt buộc: {criteria} câu đánh giá ({parts} phần) và {about} câu "
-                            "thông tin chung; mất khoảng 5 phút.",
-                      "en": "{required} questions to answer: {criteria} ratings ({parts} parts) and {about} about you; "
-                            "about 5 minutes."},
-    "form.required_note": {"vi": "Mọi câu đều bắt buộc, trừ những câu ghi “không bắt buộc”.",
-                           "en": "Every question must be answered unless it says “optional”."},
-    "form.anonymous": {"vi": "Phiếu ẩn danh: không hỏi họ tên hay số điện thoại.",
-                       "en": "Anonymous: we do not ask for your name or phone number."},
-    "form.part": {"vi": "Phần {n}/{total}", "en": "Part {n} of {total}"},
-    "form.question": {"vi": "Câu {n}", "en": "Question {n}"},
-    "form.about_you": {"vi": "Thông tin người trả lời", "en": "About you"},
-    "form.about_you_lead": {"vi": "Chỉ dùng để thống kê, không thể xác định Ông/Bà là ai.",
-                            "en": "Used for statistics only; it cannot identify you."},
-    "form.optional": {"vi": "không bắt buộc", "en": "optional"},
-    "form.comment_hint": {"vi": "Tối đa {max} ký tự. Xin đừng ghi họ tên, số điện thoại.",
-                          "en": "At most {max} characters. Please do not write your name or phone number."},
-    "form.submit": {"vi": "Gửi đánh giá", "en": "Send answers"},
-    "form.renewed": {"vi": "Trang vừa được làm mới. Câu trả lời của Ông/Bà vẫn được giữ nguyên: "
-                           "vui lòng bấm “{button}” một lần nữa.",
-                     "en": "The page has just been renewed. Your answers are kept: please press "
-                           "“{button}” once more."},
-    "form.not_stored": {"vi": "Hệ thống tạm thời chưa lưu được phiếu. Câu trả lời của Ông/Bà vẫn còn trên "
-                              "màn hình và chưa có gì được lưu: vui lòng bấm gửi lại sau ít phút.",
-                        "en": "We could not store your answers just now. They are still on the screen and "
-                              "nothing has been saved: please press send again in a few minutes."},
-    "form.answered": {"vi": "Đã trả lời {done}/{total}", "en": "{done} of {total} answered"},
-
-    # Validation (shown next to the item, in the summary at the top)
-    "error.summary_title": {"vi": "Phiếu chưa gửi được: cần sửa {count} chỗ",
-                            "en": "Your answers were not sent: {count} thing(s) to fix"},
-    "error.summary_lead": {"vi": "Các câu Ông/Bà đã trả lời vẫn được giữ nguyên.",
-                           "en": "The answers you gave are kept."},
-    "error.prefix": {"vi": "Lỗi:", "en": "Error:"},
-    "error.title_prefix": {"vi": "Lỗi", "en": "Error"},
-    "error.criterion_missing": {"vi": "Vui lòng chọn một mức đánh giá cho câu {n}.",
-                                "en": "Please choose a rating for question {n}."},
-    "error.criterion_invalid": {"vi": "Câu {n}: “{value}” không phải là một mức đánh giá hợp lệ. Vui lòng chọn lại.",
-                                "en": "Question {n}: “{value}” is not one of the ratings. Please choose again."},
-    "error.respondent_missing": {"vi": "Vui lòng chọn một ý cho mục “{question}”.",
-                                 "en": "Please choose an answer for “{question}”."},
-    "error.respondent_invalid": {"vi": "“{value}” không phải là một lựa chọn của mục “{question}”. Vui lòng chọn lại.",
-                                 "en": "“{value}” is not one of the answers to “{question}”. Please choose again."},
-    "error.comment_too_long": {"vi": "Góp ý dài {length} ký tự, vượt quá giới hạn {max} ký tự. Vui lòng rút gọn.",
-                               "en": "Your comment has {length} characters, more than the limit of {max}. Please shorten it."},
-
-    # Thank-you page
-    "thanks.title": {"vi": "Cảm ơn Ông/Bà", "en": "Thank you"},
-    "thanks.heading": {"vi": "Cảm ơn Ông/Bà đã đánh giá!", "en": "Thank you for your answers!"},
-    "thanks.body": {"vi": "Phiếu đánh giá của Ông/Bà về {unit} đã được ghi nhận. "
-                          "Ý kiến của Ông/Bà giúp cơ quan phục vụ người dân tốt hơn.",
-                    "en": "Your answers about {unit} have been recorded. "
-                          "They help the office serve people better."},
-    "thanks.again": {"vi": "Bắt đầu phiếu mới", "en": "Start again"},
-
-    # Error pages
-    "page.nothing_saved": {"vi": "Chưa có câu trả lời nào được lưu.", "en": "Nothing has been saved."},
-    "page.home": {"vi": "Về trang chọn cơ quan", "en": "Go to the list of offices"},
-    "page.start_again": {"vi": "Mở lại phiếu khảo sát", "en": "Open the form again"},
-    "page.400": {"vi": "Yêu cầu không hợp lệ", "en": "The request could not be understood"},
-    "page.400_body": {"vi": "Trình duyệt đã gửi một yêu cầu mà chúng tôi không đọc được.",
-                      "en": "Your browser sent a request we could not read."},
-    "page.404": {"vi": "Không tìm thấy trang", "en": "Page not found"},
-    "page.404_body": {"vi": "Địa chỉ này không có trên hệ thống. Vui lòng kiểm tra lại đường dẫn.",
-                      "en": "There is no page at this address. Please check the link."},
-    "page.404_unit": {"vi": "Không tìm thấy cơ quan “{slug}”",
-                      "en": "We could not find the office “{slug}”"},
-    "page.404_unit_body": {"vi": "Mã QR hoặc đường dẫn có thể đã cũ. Xin chọn cơ quan Ông/Bà vừa làm thủ tục:",
-                           "en": "The QR code or link may be out of date. Please choose the office you have just dealt with:"},
-    "page.405": {"vi": "Không thực hiện được thao tác này", "en": "This action is not allowed here"},
-    "page.405_body": {"vi": "Địa chỉ này không nhận loại yêu cầu vừa gửi.",
-                      "en": "This address does not accept that kind of request."},
-    "page.409": {"vi": "Phiếu khảo sát vừa được cập nhật", "en": "The questionnaire has just been updated"},
-    "page.409_body": {"vi": "Phiếu Ông/Bà đang điền là phiên bản cũ nên chưa được lưu. "
-                            "Xin mở phiếu mới và trả lời lại. Rất mong Ông/Bà thông cảm.",
-                      "en": "The form you filled in is an older version, so it was not saved. "
-                            "Please open the new form and answer again. We are sorry for the trouble."},
-    "page.413": {"vi": "Nội dung gửi quá lớn", "en": "What was sent is too large"},
-    "page.413_body": {"vi": "Phiếu gửi lên vượt quá dung lượng cho phép.",
-                      "en": "The form sent is larger than we accept."},
-    "page.422": {"vi": "Phiếu chưa hợp lệ", "en": "The answers could not be accepted"},
-    "page.500": {"vi": "Hệ thống đang gặp sự cố", "en": "Something went wrong on our side"},
-    "page.500_body": {"vi": "Xin lỗi, đã có lỗi phía máy chủ. Vui lòng thử lại sau ít phút.",
-                      "en": "Sorry, the server had a problem. Please try again in a few minutes."},
-    "page.503": {"vi": "Khảo sát chưa mở", "en": "The survey is not open yet"},
-    "page.503_body": {"vi": "Hệ thống khảo sát chưa được thiết lập xong. Vui lòng quay lại sau.",
-                      "en": "The survey has not been set up yet. Please come back later."},
-    "page.csrf": {"vi": "Phiên làm việc đã hết hạn", "en": "This page has expired"},
-    "page.csrf_body": {"vi": "Trang khảo sát đã hết hiệu lực (có thể do mở quá lâu hoặc trình duyệt chặn cookie) "
-                             "nên phiếu chưa gửi được. Câu trả lời chưa được lưu. Xin mở lại phiếu và điền lại.",
-                       "en": "The survey page is no longer valid (it may have been open too long, or the browser "
-                             "blocks cookies), so the form was not sent. Your answers have not been saved. "
-                             "Please open the form again and fill it in."},
-
-    # Why a submission was refused (400), named for the respondent
-    "bad.unknown_field": {"vi": "Phiếu gửi lên có mục lạ “{name}” không thuộc bảng hỏi.",
-                          "en": "The form sent contains “{name}”, which is not part of the questionnaire."},
-    "bad.repeated_field": {"vi": "Mục “{name}” được gửi nhiều lần; mỗi câu chỉ được có một câu trả lời.",
-                           "en": "“{name}” was sent more than once; each question takes one answer."},
-    "bad.damaged": {"vi": "Phiếu gửi lên bị thiếu hoặc sai thông tin nhận dạng (mục “{name}”).",
-                    "en": "The form sent is missing or has a damaged identifier (“{name}”)."},
-    "bad.unknown_questionnaire": {"vi": "Bảng hỏi “{name}” không có trên hệ thống.",
-                                  "en": "There is no questionnaire “{name}”."},
-    "bad.channel": {"vi": "Kênh khảo sát “{name}” không hợp lệ.",
-                    "en": "“{name}” is not a survey channel."},
+# The English source of every citizen and kiosk text, by key. The Vietnamese is in the gettext catalog
+# (survey/translations/vi), with the staff pages' texts: one catalog, one way to translate.
+SOURCES: dict[str, str] = {
+    "site.name": N_("Citizen satisfaction survey"),
+    "site.agency": N_("Rate the public service"),
+    "site.skip": N_("Skip to main content"),
+    "lang.switch": N_("Tiếng Việt"),
+    "footer.privacy": N_("This survey is anonymous: no name, phone number or IP address is collected."),
+    "index.title": N_("Choose the office you have just dealt with"),
+    "index.lead": N_("Choose the office where you filed your application or received its result to start. It takes about 5 minutes."),
+    "index.empty": N_("No office has been set up yet. Please contact the administrator."),
+    "form.unit": N_("Office being rated"),
+    "form.intro": N_("Please tell us how satisfied you are with each point below, from 1 (very dissatisfied) to 5 (very satisfied)."),
+    "form.progress": N_("{required} questions to answer: {criteria} ratings ({parts} parts) and {about} about you; about 5 minutes."),
+    "form.required_note": N_("Every question must be answered unless it says “optional”."),
+    "form.anonymous": N_("Anonymous: we do not ask for your name or phone number."),
+    "form.part": N_("Part {n} of {total}"),
+    "form.question": N_("Question {n}"),
+    "form.about_you": N_("About you"),
+    "form.about_you_lead": N_("Used for statistics only; it cannot identify you."),
+    "form.optional": N_("optional"),
+    "form.comment_hint": N_("At most {max} characters. Please do not write your name or phone number."),
+    "form.submit": N_("Send answers"),
+    "form.renewed": N_("The page has just been renewed. Your answers are kept: please press “{button}” once more."),
+    "form.not_stored": N_("We could not store your answers just now. They are still on the screen and nothing has been saved: please press send again in a few minutes."),
+    "form.answered": N_("{done} of {total} answered"),
+    "error.summary_title": N_("Your answers were not sent: {count} thing(s) to fix"),
+    "error.summary_lead": N_("The answers you gave are kept."),
+    "error.prefix": N_("Error:"),
+    "error.title_prefix": N_("Error"),
+    "error.criterion_missing": N_("Please choose a rating for question {n}."),
+    "error.criterion_invalid": N_("Question {n}: “{value}” is not one of the ratings. Please choose again."),
+    "error.respondent_missing": N_("Please choose an answer for “{question}”."),
+    "error.respondent_invalid": N_("“{value}” is not one of the answers to “{question}”. Please choose again."),
+    "error.comment_too_long": N_("Your comment has {length} characters, more than the limit of {max}. Please shorten it."),
+    "thanks.title": N_("Thank you"),
+    "thanks.heading": N_("Thank you for your answers!"),
+    "thanks.body": N_("Your answers about {unit} have been recorded. They help the office serve people better."),
+    "thanks.again": N_("Start again"),
+    "page.nothing_saved": N_("Nothing has been saved."),
+    "page.home": N_("Go to the list of offices"),
+    "page.start_again": N_("Open the form again"),
+    "page.400": N_("The request could not be understood"),
+    "page.400_body": N_("Your browser sent a request we could not read."),
+    "page.404": N_("Page not found"),
+    "page.404_body": N_("There is no page at this address. Please check the link."),
+    "page.404_unit": N_("We could not find the office “{slug}”"),
+    "page.404_unit_body": N_("The QR code or link may be out of date. Please choose the office you have just dealt with:"),
+    "page.405": N_("This action is not allowed here"),
+    "page.405_body": N_("This address does not accept that kind of request."),
+    "page.409": N_("The questionnaire has just been updated"),
+    "page.409_body": N_("The form you filled in is an older version, so it was not saved. Please open the new form and answer again. We are sorry for the trouble."),
+    "page.413": N_("What was sent is too large"),
+    "page.413_body": N_("The form sent is larger than we accept."),
+    "page.422": N_("The answers could not be accepted"),
+    "page.500": N_("Something went wrong on our side"),
+    "page.500_body": N_("Sorry, the server had a problem. Please try again in a few minutes."),
+    "page.503": N_("The survey is not open yet"),
+    "page.503_body": N_("The survey has not been set up yet. Please come back later."),
+    "page.csrf": N_("This page has expired"),
+    "page.csrf_body": N_("The survey page is no longer valid (it may have been open too long, or the browser blocks cookies), so the form was not sent. Your answers have not been saved. Please open the form again and fill it in."),
+    "bad.unknown_field": N_("The form sent contains “{name}”, which is not part of the questionnaire."),
+    "bad.repeated_field": N_("“{name}” was sent more than once; each question takes one answer."),
+    "bad.damaged": N_("The form sent is missing or has a damaged identifier (“{name}”)."),
+    "bad.unknown_questionnaire": N_("There is no questionnaire “{name}”."),
+    "bad.channel": N_("“{name}” is not a survey channel."),
 }
-
 
 # The kiosk's texts (survey/kiosk/messages.py) belong to the same table.
 from .kiosk.messages import KIOSK_MESSAGES  # noqa: E402
 
-MESSAGES.update(KIOSK_MESSAGES)
+SOURCES.update(KIOSK_MESSAGES)
+
+
+class _Messages(Mapping):
+    """``MESSAGES[key]`` is ``{"vi": ..., "en": ...}``: the source text and its catalog translation."""
+
+    def __getitem__(self, key: str) -> dict[str, str]:
+        return {lang: _catalog_text(SOURCES[key], lang) for lang in LANGUAGES}
+
+    def __iter__(self):
+        return iter(SOURCES)
+
+    def __len__(self) -> int:
+        return len(SOURCES)
+
+
+def _catalog_text(source: str, lang: str) -> str:
+    from .labels import translations
+
+    return translations(lang).gettext(source)
+
+
+MESSAGES: Mapping[str, dict[str, str]] = _Messages()
 
 
 # Blueprints whose pages staff see: their language is the staff member's own (see staff_language).
@@ -219,8 +184,7 @@ def _choose_language() -> str:
 
 def message(key: str, lang: str) -> str:
     overrides: Mapping[str, Mapping[str, str]] = current_app.config.get("MESSAGES") or {}
-    entry = overrides.get(key, {}).get(lang) or MESSAGES[key][lang]
-    return entry
+    return overrides.get(key, {}).get(lang) or _catalog_text(SOURCES[key], lang)
 
 
 def t(key: str, /, **kw: Any) -> str:
