@@ -154,22 +154,53 @@ def index():
     counters: dict[int, list[str]] = {}
     for k in kiosk_store.all_kiosks(db, include_revoked=False):
         counters.setdefault(k["unit_id"], []).append(k["name"])
-    return render_template("kiosk/posters.html", units=leaf_units(db), counters=counters)
+    from flask_babel import gettext as _
+
+    host = kiosk_store.unreachable_host(base_url())
+    problem = _("Posters would point to %(host)s, which citizens' phones cannot reach: set PUBLIC_BASE_URL (see "
+                "the README) before printing.", host=host) if host else None
+    return render_template("kiosk/posters.html", units=leaf_units(db), counters=counters, base_problem=problem)
+
+
+def _refuse_unreachable(slug: str, counter: str | None):
+    """The page refusing a poster whose QR code would point to this computer or a private network."""
+    from flask_babel import gettext as _
+
+    from ..staff.auth import error_page
+
+    base = base_url()
+    host = kiosk_store.unreachable_host(base)
+    if host is None or request.args.get("force") == "1":
+        return None
+    return error_page(409, _("This poster's QR code would not work"), [
+        _("The QR code would open %(link)s, and %(host)s is this computer or a private network: citizens' "
+          "phones cannot reach it.", link=unit_link(base, slug), host=host),
+        _("Set PUBLIC_BASE_URL to the address citizens reach the server at (e.g. https://khaosat.example.gov.vn) "
+          "in instance/config.py or as SURVEY_PUBLIC_BASE_URL in the environment, restart the server, then print "
+          "again."),
+        _("For a test on the office network only, add force=1 to this page's address.")],
+        back=url_for("posters.index")), None
 
 
 @bp.get("/<slug>")
 @login_required("staff")
 def poster(slug: str):
     unit, counter = _unit_and_counter(slug)
+    refusal = _refuse_unreachable(unit["slug"], counter)
+    if refusal:
+        return refusal[0]
     link = unit_link(base_url(), unit["slug"])
     return render_template("kiosk/poster.html", unit=unit, counter=counter, link=link, svg=qr_svg(link),
-                           text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter))
+                           text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter, force=request.args.get("force")))
 
 
 @bp.get("/<slug>.pdf")
 @login_required("staff")
 def pdf(slug: str):
     unit, counter = _unit_and_counter(slug)
+    refusal = _refuse_unreachable(unit["slug"], counter)
+    if refusal:
+        return refusal[0]
     data = poster_pdf(unit, unit_link(base_url(), unit["slug"]), counter)
     name = f"poster-{unit['slug']}" + (f"-{counter}" if counter else "")
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)

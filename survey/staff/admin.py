@@ -269,8 +269,12 @@ def admin_kiosks():
         return _kiosk_page(db, error=str(exc), form=form)
     base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
     # The token is shown on this one page and stored nowhere (only its hash is kept).
+    host = kiosk_store.unreachable_host(base)
+    warning = _("This address points to %(host)s, which a tablet elsewhere cannot reach. Set PUBLIC_BASE_URL "
+                "to the address the tablets reach the server at (instance/config.py or SURVEY_PUBLIC_BASE_URL), "
+                "revoke this kiosk and add it again.", host=host) if host else None
     return _kiosk_page(db, created={"name": kiosk.name, "unit": kiosk.unit_slug,
-                                    "url": kiosk_store.device_url(base, token)})
+                                    "url": kiosk_store.device_url(base, token), "warning": warning})
 
 
 @bp.route("/admin/kiosks/<int:kiosk_id>", methods=["POST"])

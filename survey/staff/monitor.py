@@ -237,6 +237,7 @@ class Dashboard:
     latest_comments: list[dict]
     rules: summary.SummaryRules
     warnings: list[str] = field(default_factory=list)
+    progress: dict | None = None
 
 
 def field_labels(definition: dict | None) -> dict[str, dict | str]:
@@ -351,5 +352,60 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                                              state="open", limit=5, offset=0)
     for c in latest:
         c["local"] = periods.utc_to_local(c["submitted_at"], offset)
-    return Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
-                     kiosk_rows, quality, open_comments, latest, rules, warnings)
+    board = Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
+                      kiosk_rows, quality, open_comments, latest, rules, warnings)
+    board.progress = progress(db, filters, today, units)
+    return board
+
+
+def progress(db, filters: Filters, today: date, units: list[dict]) -> dict | None:
+    """Responses per day in the period so far, for the units that have a target, against the pace
+    needed to reach their targets by the period's end: the chart and its table."""
+    period = filters.period
+    with_target = [u for u in units if u["pace"].target]
+    if not with_target or today < period.start:
+        return None
+    target = sum(u["pace"].target for u in with_target)
+    last = min(today, period.end)
+    days = [period.start + timedelta(days=i) for i in range((last - period.start).days + 1)]
+    scope = tuple(u["unit"]["id"] for u in with_target)
+    daily = queries.daily_by_unit(db, period.start.isoformat(), last.isoformat(), scope)
+    counts = [sum(daily.get(u, {}).get(d.isoformat(), 0) for u in scope) for d in days]
+    rows, total = [], 0
+    for d, n in zip(days, counts):
+        total += n
+        rows.append({"day": d, "n": n, "cumulative": total,
+                     "expected": target * period.elapsed_days(d) / period.days})
+    left = max(0, target - total)
+    needed_now = left / max(1, (period.end - today).days + 1) if today <= period.end else None
+    return {"rows": rows, "target": target, "collected": total, "units": len(with_target),
+            "even_pace": target / period.days, "needed_now": needed_now, "end": period.end,
+            "chart": progress_chart(counts, target / period.days, needed_now)}
+
+
+def progress_chart(counts: list[int], even_pace: float, needed_now: float | None, *, width: int = 640,
+                   height: int = 180) -> Markup:
+    """Bars of responses per day; a dashed line at the even pace the targets ask for, a solid one at the
+    pace needed from today to reach them by the period's end. Drawn on the server (no script);
+    the table next to it holds the same numbers."""
+    top = max([*counts, even_pace, needed_now or 0, 1]) * 1.1
+    left, bottom, plot_w, plot_h = 36, 20, width - 44, height - 30
+    step = plot_w / max(1, len(counts))
+    bar = max(1.0, step * 0.8)
+
+    def y(value: float) -> float:
+        return 8 + plot_h - value / top * plot_h
+
+    parts = [f'<line class="axis" x1="{left}" y1="{y(0):.1f}" x2="{left + plot_w}" y2="{y(0):.1f}"/>']
+    for tick in (0, top / 2, top / 1.1):
+        parts.append(f'<text class="tick" x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.0f}</text>')
+    for i, n in enumerate(counts):
+        parts.append(f'<rect class="day" x="{left + i * step + (step - bar) / 2:.1f}" y="{y(n):.1f}" '
+                     f'width="{bar:.1f}" height="{y(0) - y(n):.1f}"/>')
+    parts.append(f'<line class="even" x1="{left}" y1="{y(even_pace):.1f}" x2="{left + plot_w}" '
+                 f'y2="{y(even_pace):.1f}"/>')
+    if needed_now is not None:
+        parts.append(f'<line class="needed" x1="{left}" y1="{y(needed_now):.1f}" x2="{left + plot_w}" '
+                     f'y2="{y(needed_now):.1f}"/>')
+    return Markup(f'<svg class="progress-chart" viewBox="0 0 {width} {height}" role="img" '
+                  f'aria-labelledby="progress-caption">{"".join(parts)}</svg>')

@@ -100,6 +100,21 @@ def test_unknown_units_and_overlong_counter_names_are_refused(client, url, statu
 
 def test_without_a_public_address_the_poster_uses_the_address_it_was_asked_at(app, db):
     app.config["PUBLIC_BASE_URL"] = ""
-    client = signed_in(app, db, base_url="http://10.1.2.3:8000")
-    html = client.get("/posters/quan-1", base_url="http://10.1.2.3:8000").get_data(as_text=True)
-    assert "http://10.1.2.3:8000/u/quan-1" in html
+    client = signed_in(app, db, base_url="http://khaosat.quan1.example.vn")
+    html = client.get("/posters/quan-1", base_url="http://khaosat.quan1.example.vn").get_data(as_text=True)
+    assert "http://khaosat.quan1.example.vn/u/quan-1" in html
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:5201", "http://localhost:5000", "http://10.1.2.3:8000",
+                                  "http://192.168.1.20"])
+def test_a_poster_pointing_to_this_computer_or_a_private_network_is_refused_unless_forced(app, db, base):
+    app.config["PUBLIC_BASE_URL"] = ""
+    client = signed_in(app, db, base_url=base)
+    refused = client.get("/posters/quan-1", base_url=base)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "PUBLIC_BASE_URL" in text and "<svg" not in text
+    assert client.get("/posters/quan-1.pdf", base_url=base).status_code == 409
+    assert "PUBLIC_BASE_URL" in client.get("/posters/", base_url=base).get_data(as_text=True)
+    forced = client.get("/posters/quan-1?force=1", base_url=base)
+    assert forced.status_code == 200 and f"{base}/u/quan-1" in forced.get_data(as_text=True)
+    assert client.get("/posters/quan-1.pdf?force=1", base_url=base).status_code == 200
