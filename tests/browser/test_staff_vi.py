@@ -14,7 +14,7 @@ from survey import catalog, create_app, responses
 from survey import db as database
 from survey import migrations, units
 from survey.kiosk import kiosks
-from survey.staff import auth, targets, users
+from survey.staff import targets, users
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,6 @@ def live(tmp_path_factory):
     for unit_id in ids[:4]:
         targets.set_target(db, unit_id, 400, method="manual", by="lan")
     users.create(db, "lan", PASSWORD, "admin")
-    auth.address_limiter.clear()
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
                       "PUBLIC_BASE_URL": "https://khaosat.example.gov.vn"}, instance_path=str(folder))
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -132,7 +132,7 @@ def test_export_decodes_each_questionnaire_version_by_its_own_criteria(client, d
 
 @pytest.mark.parametrize("query, message", [
     ("from=2025-02-30", "From: “2025-02-30” is not a date"),
-    ("questionnaire=nope", "questionnaire: 'nope' is not a questionnaire in this database (there are: test-q)"),
+    ("questionnaire=nope", "Questionnaire: “nope” is not a questionnaire in this database (there are: test-q)"),
     ("unit=quan-99", "Unit: there is no unit “quan-99”"),
 ])
 def test_bad_export_filters_get_a_clear_message(client, staff, clock, query, message):

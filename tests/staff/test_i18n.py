@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 
 from survey import create_app, responses
 from survey.i18n import TRANSLATIONS
-from survey.staff import auth, users
+from survey.staff import users
 
 from .conftest import PASSWORD, QID, Staff, csrf_token
 from .test_dashboard import fieldwork, known  # noqa: F401  (fixtures)
@@ -69,7 +69,6 @@ def test_the_compiled_catalogs_match_their_po_files(lang):
 
 @pytest.fixture
 def vi_app(db, db_path):
-    auth.address_limiter.clear()
     return create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
                        "DEFAULT_QUESTIONNAIRE": QID})
 
@@ -162,7 +161,6 @@ def pseudo_app(db, db_path, tmp_path):
     folder.mkdir(parents=True)
     with open(folder / "messages.mo", "wb") as f:
         write_mo(f, pseudo)
-    auth.address_limiter.clear()
     return create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
                        "DEFAULT_QUESTIONNAIRE": QID, "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path / "pseudo")})
 
