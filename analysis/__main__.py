@@ -61,7 +61,10 @@ survey database.""",
 Example:
   python -m analysis indices survey.csv --factors factors.csv --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
-      --weights rake --out indices.csv""")
+      --weights rake --out indices.csv
+  python -m analysis indices --db instance/survey.sqlite3 --origin kiosk --out kiosk-indices.csv
+
+Responses held for review as possibly stuffed are left out unless --held include.""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
     p.add_argument("--factors", metavar="FACTORS.csv", help="CSV item,factor[,weight]: factor membership "
                    "and criterion weights (CSV input)")
@@ -83,6 +86,11 @@ Example:
     p.add_argument("--rake-max-iter", type=int, default=100, metavar="N",
                    help="most raking cycles; if the margins are not met by then, a warning says by how much "
                         "(default 100)")
+    p.add_argument("--held", choices=("leave-out", "include"), default="leave-out",
+                   help="responses held for review as possibly stuffed (database): left out (default) or included")
+    p.add_argument("--origin", choices=("open-link", "kiosk", "paper"),
+                   help="only responses from this origin (database): the unit's open link (QR code, web list), "
+                        "kiosks or paper; default all")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of --from/--to days "
                    "(default Asia/Ho_Chi_Minh)")
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
@@ -126,7 +134,8 @@ def run_indices(args) -> int:
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
                "--units": args.units, "--trim": args.trim,
-               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100}
+               "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100,
+               "--held": args.held != "leave-out", "--origin": args.origin}
     if args.input:
         used = [k for k, v in db_only.items() if v] + (["--weights"] if args.weights != "design" else [])
         if used:
@@ -144,7 +153,8 @@ def run_indices(args) -> int:
         spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
-                           rake_max_iter=args.rake_max_iter, include_simulated=args.include_simulated)
+                           rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin,
+                           include_simulated=args.include_simulated)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()

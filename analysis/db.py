@@ -7,7 +7,11 @@ nothing from the web application.
 
 * Reporting units are the leaf units (units without active children) that have
   responses; each is its own stratum and its slug is the ``district`` label.
-* Responses marked excluded (``excluded_at`` set) are left out.
+* Responses marked excluded (``excluded_at`` set) are left out, and so are
+  responses held for review as possibly stuffed (``integrity_holds`` with state
+  ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
+  restricts the index to one origin: ``open-link`` (the unit's QR link or the
+  web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
 * Answers (one character per criterion: ``1``..``5``, ``n`` not applicable,
   ``-`` no answer) are decoded with numpy, one questionnaire version at a time;
   versions of one questionnaire are aligned by criterion code. Factor
@@ -31,7 +35,21 @@ import numpy as np
 from .inputs import InputError, SurveyData
 from .weights import Margin, design_weights, poststratify, rake
 
-__all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError"]
+__all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError", "ORIGINS", "HELD",
+           "held_sql"]
+
+ORIGINS = {"open-link": "channel IN ('qr', 'web')", "kiosk": "channel = 'kiosk'", "paper": "channel = 'paper'"}  # qr: the counter's QR code (survey/labels.py)
+"""Where responses came from: the unit's open link (QR code or web list), a registered kiosk, paper forms.
+(Invitations will be a fourth origin once they exist.)"""
+HELD = ("leave-out", "include")
+"""Responses held for review as possibly stuffed: left out of the index (default) or included."""
+
+
+def held_sql(conn) -> str | None:
+    """SQL true for a response held for review (None when the database has no integrity tables)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'integrity_holds'").fetchone():
+        return "id IN (SELECT response_id FROM integrity_holds WHERE state = 'held')"
+    return None
 
 WEIGHTING = ("none", "design", "poststratify", "rake")
 """``none``: every response weighs 1. ``design``: unit population / unit sample size.
@@ -90,15 +108,23 @@ class Period:
 @dataclass(frozen=True)
 class Filters:
     """Which responses: one questionnaire (None: the only one in the period) and unit slugs (a parent
-    unit stands for its leaf units; None: all). Excluded responses are always left out; simulated ones
-    (survey/simulate.py marks them) unless ``include_simulated``."""
+    unit stands for its leaf units; None: all). Excluded responses are always left out; responses held
+    for review as possibly stuffed are left out unless ``held`` is "include" (see :data:`HELD`);
+    ``origin`` keeps one origin only (see :data:`ORIGINS`); simulated responses (survey/simulate.py
+    marks them) are left out unless ``include_simulated``."""
     questionnaire: str | None = None
     units: tuple[str, ...] | None = None
+    held: str = "leave-out"
+    origin: str | None = None
     include_simulated: bool = False
 
     def __post_init__(self):
         if self.units is not None:
             object.__setattr__(self, "units", tuple(self.units))
+        if self.held not in HELD:
+            raise DbError(f"held must be one of {', '.join(HELD)}; got {self.held!r}")
+        if self.origin is not None and self.origin not in ORIGINS:
+            raise DbError(f"origin must be one of {', '.join(ORIGINS)}; got {self.origin!r}")
 
 
 @dataclass(frozen=True)
@@ -138,16 +164,18 @@ class LoadSpec:
     def of(cls, *, date_from=None, date_to=None, tz: str = "Asia/Ho_Chi_Minh", questionnaire: str | None = None,
            units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
            rake_tol: float = 1e-8, rake_max_iter: int = 100,
-           trim: tuple[float, float] | None = None, include_simulated: bool = False) -> "LoadSpec":
+           trim: tuple[float, float] | None = None, held: str = "leave-out",
+           origin: str | None = None, include_simulated: bool = False) -> "LoadSpec":
         """A spec from the flat keyword arguments of :func:`load_db`."""
-        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, include_simulated),
+        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, held, origin, include_simulated),
                    Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim))
 
 
 def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
-            trim: tuple[float, float] | None = None, include_simulated: bool = False,
+            trim: tuple[float, float] | None = None, held: str = "leave-out", origin: str | None = None,
+            include_simulated: bool = False,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -174,6 +202,10 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
         responses are dropped and counted in ``notes``.
     rake_tol, rake_max_iter, trim : keyword-only
         Passed to :func:`analysis.weights.rake`.
+    held : {"leave-out", "include"}, keyword-only
+        Responses held for review as possibly stuffed: left out (default) or included.
+    origin : {"open-link", "kiosk", "paper"}, optional, keyword-only
+        Only responses of this origin (see :data:`ORIGINS`); default all.
     progress : callable, optional, keyword-only
         ``progress(done, total)`` while decoding.
 
@@ -191,7 +223,8 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     """
     flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
                        weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
-                       rake_max_iter=rake_max_iter, trim=trim, include_simulated=include_simulated)
+                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin,
+                       include_simulated=include_simulated)
     if spec is None:
         spec = flat
     elif flat != LoadSpec():
@@ -273,6 +306,8 @@ def _where(spec: LoadSpec, units: _Units) -> _Where:
     if spec.filters.units:
         chosen = units.leaves(spec.filters.units)
         where.clauses.append(f"unit_id IN ({', '.join(str(int(u)) for u in sorted(chosen))})")
+    if spec.filters.origin is not None:
+        where.clauses.append(ORIGINS[spec.filters.origin])
     return where
 
 
@@ -557,6 +592,12 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     units = _Units.read(conn)
     where = _where(spec, units)
     catalogue, candidates, defs = _catalogue(conn, path, spec, where)
+    held_where, held_n = held_sql(conn), 0
+    if held_where is not None:
+        held_n = conn.execute(f"SELECT count(*) FROM responses WHERE {held_where} AND {where.sql}",
+                              where.args).fetchone()[0]
+        if spec.filters.held == "leave-out":
+            where.clauses.append(f"NOT {held_where}")
     if progress:
         progress(0, 1)
     scan = _scan(conn, path, spec, where, catalogue, candidates)
@@ -564,6 +605,11 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     scan.text = b""
     notes = [f"database: {path}", f"period: {spec.period.label()}", f"questionnaire: {scan.questionnaire}",
              crit.note]
+    if spec.filters.origin is not None:
+        notes.append(f"origin: {spec.filters.origin} only")
+    if held_n:
+        notes.append(f"held for review as possibly stuffed: {held_n} response(s) "
+                     + ("left out (held=leave-out)" if spec.filters.held == "leave-out" else "included (held=include)"))
     if progress:
         progress(1, 1)
     district, labels, label_ids = _reporting_units(scan, units)

@@ -103,6 +103,10 @@ SOURCES: dict[str, str] = {
     "bad.damaged": N_("The form sent is missing or has a damaged identifier (“{name}”)."),
     "bad.unknown_questionnaire": N_("There is no questionnaire “{name}”."),
     "bad.channel": N_("“{name}” is not a survey channel."),
+    # Over a submission limit (survey/integrity.py): the form comes back with its answers.
+    "limit.too_many": N_("Sorry, we have just received a lot of responses from this device or network, so we "
+                         "cannot take another one right now. Your response has not been saved yet; your answers "
+                         "are still below. Please press send again in about {minutes} minutes. Thank you!"),
 }
 
 # The kiosk's texts (survey/kiosk/messages.py) belong to the same table.

@@ -239,6 +239,7 @@ def _report_jobs(db: sqlite_utils.Database) -> None:
     """)
 
 
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     """Run several statements inside the caller's transaction.
 
@@ -350,3 +351,161 @@ def _simulated(db: sqlite_utils.Database) -> None:
     from .staff import summary
 
     summary.rebuild_in_place(db)   # the summaries now leave simulated rows out
+
+
+@migration("0007_integrity")
+def _integrity(db: sqlite_utils.Database) -> None:
+    """Where each response came from and whether it looks stuffed (survey/integrity.py, docs/integrity.md).
+
+    Adds tables only; responses are never changed by it. Responses stored before
+    it have no origin row and are never held.
+    """
+    _script(db, """
+    -- Where a response came from, as far as the server can tell. Times are the
+    -- server's clock (UTC). Keys are keyed hashes with a salt that is deleted after
+    -- two days (integrity_salts): they cannot be turned back into an address.
+    CREATE TABLE integrity_origin (
+        response_id INTEGER PRIMARY KEY REFERENCES responses(id),
+        unit_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kiosk_id INTEGER,
+        received_at TEXT NOT NULL,          -- when the server received it
+        served_at TEXT,                     -- when the server served its form (signed ticket); NULL: kiosk API
+        client_key TEXT,                    -- keyed hash of address + first-party cookie, rotated daily
+        address_key TEXT,                   -- keyed hash of the address alone (IPv6: its /64), rotated daily
+        answers TEXT NOT NULL
+    );
+    CREATE INDEX integrity_origin_unit ON integrity_origin(unit_id, received_at);
+    CREATE INDEX integrity_origin_client ON integrity_origin(unit_id, client_key, received_at);
+    CREATE INDEX integrity_origin_address ON integrity_origin(unit_id, address_key, received_at);
+    CREATE INDEX integrity_origin_served ON integrity_origin(unit_id, served_at);
+    CREATE INDEX integrity_origin_answers ON integrity_origin(unit_id, answers, received_at);
+    CREATE INDEX integrity_origin_kiosk ON integrity_origin(kiosk_id, received_at) WHERE kiosk_id IS NOT NULL;
+    -- One random salt per local day; older than yesterday's are deleted.
+    CREATE TABLE integrity_salts (
+        day TEXT PRIMARY KEY,
+        salt BLOB NOT NULL
+    );
+    -- Responses held for review: left out of the published index while 'held'.
+    -- 'excluded' also sets responses.excluded_* (and exclusion_log), 'accepted' counts.
+    CREATE TABLE integrity_holds (
+        response_id INTEGER PRIMARY KEY REFERENCES responses(id),
+        unit_id INTEGER NOT NULL,
+        day TEXT NOT NULL,                  -- local day of received_at
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'accepted', 'excluded')),
+        reviewed_by TEXT,
+        reviewed_at TEXT
+    );
+    CREATE INDEX integrity_holds_state ON integrity_holds(state, received_at);
+    CREATE INDEX integrity_holds_unit_state ON integrity_holds(unit_id, state, received_at);
+    -- Each reason a held response was flagged for (state copied from integrity_holds).
+    CREATE TABLE integrity_flags (
+        response_id INTEGER NOT NULL REFERENCES responses(id),
+        reason TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'held',
+        PRIMARY KEY (response_id, reason)
+    ) WITHOUT ROWID;
+    CREATE INDEX integrity_flags_reason ON integrity_flags(reason, state, received_at);
+    CREATE INDEX integrity_flags_unit_reason ON integrity_flags(unit_id, reason, state, received_at);
+    -- Flagged responses per local day, unit, reason ('any': each response once) and state,
+    -- kept exact by the triggers below: the dashboard never counts flag rows.
+    CREATE TABLE integrity_counts (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, unit_id, reason, state)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER integrity_flags_insert AFTER INSERT ON integrity_flags BEGIN
+        INSERT INTO integrity_counts (day, unit_id, reason, state, n) VALUES (NEW.day, NEW.unit_id, NEW.reason, NEW.state, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER integrity_flags_update AFTER UPDATE OF state ON integrity_flags BEGIN
+        UPDATE integrity_counts SET n = n - 1
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND reason = OLD.reason AND state = OLD.state;
+        INSERT INTO integrity_counts (day, unit_id, reason, state, n) VALUES (NEW.day, NEW.unit_id, NEW.reason, NEW.state, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER integrity_holds_insert AFTER INSERT ON integrity_holds BEGIN
+        INSERT INTO integrity_counts (day, unit_id, reason, state, n) VALUES (NEW.day, NEW.unit_id, 'any', NEW.state, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER integrity_holds_update AFTER UPDATE OF state ON integrity_holds BEGIN
+        UPDATE integrity_counts SET n = n - 1
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND reason = 'any' AND state = OLD.state;
+        INSERT INTO integrity_counts (day, unit_id, reason, state, n) VALUES (NEW.day, NEW.unit_id, 'any', NEW.state, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+        UPDATE integrity_flags SET state = NEW.state WHERE response_id = NEW.response_id;
+    END;
+    -- Every review decision (accept, exclude, hold again).
+    CREATE TABLE integrity_review_log (
+        id INTEGER PRIMARY KEY,
+        response_id INTEGER NOT NULL REFERENCES responses(id),
+        action TEXT NOT NULL CHECK (action IN ('accepted', 'excluded', 'held')),
+        acted_by TEXT NOT NULL,
+        acted_at TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX integrity_review_log_response ON integrity_review_log(response_id);
+    -- Answers received per local day and unit, by score (for the distribution-shift alert).
+    CREATE TABLE integrity_daily_answers (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        responses INTEGER NOT NULL DEFAULT 0,
+        n1 INTEGER NOT NULL DEFAULT 0,
+        n2 INTEGER NOT NULL DEFAULT 0,
+        n3 INTEGER NOT NULL DEFAULT 0,
+        n4 INTEGER NOT NULL DEFAULT 0,
+        n5 INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, unit_id)
+    ) WITHOUT ROWID;
+    """)
+
+
+
+@migration("0007b_flag_counts")
+def _flag_counts(db: sqlite_utils.Database) -> None:
+    """Straight-lining and kiosk-burst flags counted per day, unit and kiosk, kept by triggers on
+    response_flags, so that the dashboard and the quality page never sum flag rows (issue 13: with
+    45 % of a million responses flagged, summing them took most of a page's time)."""
+    _script(db, """
+    CREATE TABLE daily_flag_counts (
+        day TEXT NOT NULL,
+        unit_id INTEGER NOT NULL,
+        kiosk_id INTEGER NOT NULL,
+        straightline INTEGER NOT NULL DEFAULT 0,
+        burst INTEGER NOT NULL DEFAULT 0,
+        flagged INTEGER NOT NULL DEFAULT 0,          -- responses with either flag
+        PRIMARY KEY (day, unit_id, kiosk_id)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER daily_flag_counts_insert AFTER INSERT ON response_flags BEGIN
+        INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+        VALUES (NEW.day, NEW.unit_id, NEW.kiosk_id, NEW.straightline, NEW.burst, NEW.straightline OR NEW.burst)
+        ON CONFLICT DO UPDATE SET straightline = straightline + excluded.straightline,
+            burst = burst + excluded.burst, flagged = flagged + excluded.flagged;
+    END;
+    CREATE TRIGGER daily_flag_counts_delete AFTER DELETE ON response_flags BEGIN
+        UPDATE daily_flag_counts SET straightline = straightline - OLD.straightline, burst = burst - OLD.burst,
+            flagged = flagged - (OLD.straightline OR OLD.burst)
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND kiosk_id = OLD.kiosk_id;
+    END;
+    CREATE TRIGGER daily_flag_counts_update AFTER UPDATE ON response_flags BEGIN
+        UPDATE daily_flag_counts SET straightline = straightline - OLD.straightline, burst = burst - OLD.burst,
+            flagged = flagged - (OLD.straightline OR OLD.burst)
+        WHERE day = OLD.day AND unit_id = OLD.unit_id AND kiosk_id = OLD.kiosk_id;
+        INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+        VALUES (NEW.day, NEW.unit_id, NEW.kiosk_id, NEW.straightline, NEW.burst, NEW.straightline OR NEW.burst)
+        ON CONFLICT DO UPDATE SET straightline = straightline + excluded.straightline,
+            burst = burst + excluded.burst, flagged = flagged + excluded.flagged;
+    END;
+    INSERT INTO daily_flag_counts (day, unit_id, kiosk_id, straightline, burst, flagged)
+    SELECT day, unit_id, kiosk_id, sum(straightline), sum(burst), sum(straightline OR burst)
+    FROM response_flags GROUP BY day, unit_id, kiosk_id;
+    -- Excluded responses, for the quality page's included/excluded counts without a scan.
+    CREATE INDEX responses_excluded ON responses(submitted_at) WHERE excluded_at IS NOT NULL;
+    """)

@@ -81,6 +81,35 @@ SETTINGS: list[Setting] = [
     Setting("QUALITY_BURST_COUNT", 5,
             "A 'burst' is more than this many submissions from one kiosk within QUALITY_BURST_MINUTES."),
     Setting("QUALITY_BURST_MINUTES", 10, "Window of the burst check, in minutes."),
+    # Integrity: responses that look stuffed are held for review (survey/integrity.py, docs/integrity.md)
+    Setting("INTEGRITY_CLIENT_LIMIT", 3,
+            "Responses for one unit from one client (address + browser cookie) within INTEGRITY_CLIENT_MINUTES "
+            "beyond which all of them are held for review."),
+    Setting("INTEGRITY_CLIENT_MINUTES", 60, "Window of the per-client check, in minutes of server time."),
+    Setting("INTEGRITY_ADDRESS_LIMIT", 30,
+            "Responses for one unit from one address (IPv6: one /64) within INTEGRITY_ADDRESS_MINUTES beyond "
+            "which all of them are held (generous: many citizens share an address behind carrier NAT or an office router)."),
+    Setting("INTEGRITY_ADDRESS_MINUTES", 10, "Window of the per-address check, in minutes of server time."),
+    Setting("INTEGRITY_BULK_COUNT", 5,
+            "Responses for one unit whose forms were served within INTEGRITY_BULK_SERVED_SECONDS of each other "
+            "and that arrived within INTEGRITY_BULK_RECEIVED_SECONDS beyond which all of them are held "
+            "(forms fetched in bulk and posted together)."),
+    Setting("INTEGRITY_BULK_SERVED_SECONDS", 20, "How close the forms' serving times must be for the bulk check."),
+    Setting("INTEGRITY_BULK_RECEIVED_SECONDS", 120, "How close the arrival times must be for the bulk check."),
+    Setting("INTEGRITY_PATTERN_COUNT", 8,
+            "Identical sets of answers for one unit within INTEGRITY_PATTERN_MINUTES beyond which all of them are held."),
+    Setting("INTEGRITY_PATTERN_MINUTES", 30, "Window of the repeated-answers check, in minutes of server time."),
+    Setting("LIMIT_CLIENT_PER_HOUR", 6,
+            "Submissions for one unit from one client (address + browser cookie) per hour; more are refused "
+            "with a polite page asking to come back later."),
+    Setting("LIMIT_ADDRESS_PER_10_MINUTES", 120,
+            "Submissions from one address (IPv6: one /64), all units, per 10 minutes; more are refused "
+            "(generous: carrier NAT and office routers put many citizens behind one address)."),
+    Setting("LIMIT_KIOSK_PER_10_MINUTES", 600,
+            "Submissions from one kiosk per 10 minutes; more are refused with 429 and the kiosk's queue sends "
+            "them again later (nothing is lost). Generous: a kiosk back online sends its whole queue at once."),
+    Setting("TEST_CLOCK", False,
+            "Tests only (ignored unless TESTING is on): take the server's time from an X-Test-Clock request header."),
     Setting("REPORTS_FOLDER", None,
             "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
 ]

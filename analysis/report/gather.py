@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from analysis import compute_table, load_db
+from analysis.db import held_sql
 from analysis.indices import IndexTable
 from analysis.inputs import SurveyData
 from analysis.weights import kish_deff
@@ -104,6 +105,7 @@ class _Db:
         self.conn = _connect(path)
         try:
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self.held_sql = held_sql(self.conn)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise ReportRequestError(f"--db {path}: not a readable SQLite database ({exc})") from None
@@ -151,6 +153,8 @@ class _Db:
         args: list = [_utc(start, self.zone), _utc(end + timedelta(days=1), self.zone)]
         if excluded is False:
             where.append("excluded_at IS NULL")
+            if self.held_sql is not None:
+                where.append(f"NOT {self.held_sql}")
         if not self.request.include_simulated:   # simulated responses (survey/simulate.py) only when asked
             where.append("simulated = 0")
         if questionnaire is not None:
@@ -234,11 +238,20 @@ class _Scan:
 
     def __init__(self, request: ReportRequest, scope: _Scope):
         sep = "char(31)"
-        parts = ["questionnaire_id", "unit_id", "(excluded_at IS NOT NULL)", "ifnull(excluded_reason, '')",
+        conn = _connect(Path(request.db))
+        held = held_sql(conn)
+        # A response held for review as possibly stuffed is left out like an excluded one, with its reasons.
+        if held is None:
+            out, why = "(excluded_at IS NOT NULL)", "ifnull(excluded_reason, '')"
+        else:
+            out = f"(excluded_at IS NOT NULL OR {held})"
+            why = (f"CASE WHEN excluded_at IS NOT NULL THEN ifnull(excluded_reason, '') WHEN {held} THEN "
+                   "'held for review: ' || (SELECT group_concat(reason, ', ') FROM integrity_flags f "
+                   "WHERE f.response_id = responses.id) ELSE '' END")
+        parts = ["questionnaire_id", "unit_id", out, why,
                  "channel", "ifnull(field, '')", "ifnull(respondent_type, '')", "ifnull(age_band, '')",
                  "ifnull(gender, '')"]
         key = f" || {sep} || ".join(parts)
-        conn = _connect(Path(request.db))
         try:
             index: dict[str, int] = {}
             ids, combos = [], []

@@ -298,12 +298,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "interval is below, and is inconclusive when the interval contains it. Change from the comparison period: "
         "d = P₁ − P₀, se(d) = √(se₁² + se₀²) (independent samples), interval d ± t·se(d) on the smaller of the "
         "two degrees of freedom."),
-    "m_excluded_title": ("Phiếu bị loại", "Excluded responses"),
+    "m_excluded_title": ("Phiếu bị loại hoặc tạm giữ", "Excluded and held responses"),
     "m_excluded": (
         "Phiếu bị nhân viên đánh dấu loại (trùng lặp, phiếu thử, trả lời quá nhanh…) không được dùng để tính; "
-        "số lượng theo lý do ở bảng dưới.",
-        "Responses marked as excluded by staff (duplicates, tests, answered too fast, …) are not used; the counts "
-        "by reason are below."),
+        "phiếu có dấu hiệu gian lận (gửi dồn dập từ một thiết bị hay một địa chỉ, nhiều phiếu mở và gửi cùng lúc, "
+        "câu trả lời giống hệt nhau lặp lại) được tạm giữ và không được dùng cho đến khi nhân viên xem xét "
+        "(“held for review”). Số lượng theo lý do ở bảng dưới.",
+        "Responses marked as excluded by staff (duplicates, tests, answered too fast, …) are not used; responses "
+        "that look stuffed (bursts from one client or address, forms fetched and posted together, identical "
+        "answers repeated) are held for review and not used until staff accept them (\u201cheld for review\u201d). "
+        "The counts by reason are below."),
     "m_software_title": ("Phần mềm", "Software"),
     "m_software": ("Tính bằng mô-đun analysis của nền tảng{engine}; đối chiếu với gói survey 4.1 của R.",
                    "Computed by the platform's analysis module{engine}; checked against R's survey package 4.1."),

@@ -14,14 +14,13 @@ the same thank-you and writes nothing (the database's UNIQUE uuid decides).
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
 
-from .. import catalog, responses
+from .. import catalog, integrity, responses
 from ..db import get_db
 from ..i18n import language, t, tr
 from ..units import by_id, leaf_units
@@ -85,6 +84,7 @@ def questionnaire(slug: str):
     Form = form_class(q)
 
     if request.method == "GET":
+        integrity.ensure_cookie()      # the first-party value the client key hashes
         submission_id, ticket = new_submission()
         form = Form(formdata=None, data={"questionnaire_id": q.id, "version": str(q.version),
                                          "submission_id": submission_id, "started": ticket})
@@ -123,17 +123,33 @@ def questionnaire(slug: str):
                 return _render_form(form, q, unit, channel, status=200, notice=notice)
             return _render_form(form, q, unit, channel, status=422, notice=notice)
         return _render_form(form, q, unit, channel, status=422)
-    now = datetime.now(timezone.utc)
+    now = integrity.now()
+    keys = integrity.request_keys(db, now)
+    wait = integrity.over_limit(db, unit_id=unit["id"], kiosk_id=None, keys=keys, moment=now,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:
+        return too_many(wait, lambda notice: _render_form(form, q, unit, channel, status=429, notice=notice))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=form.respondent_values(), comment=form.comment_value())
     try:
-        responses.save(db, response)  # False: the same id won a race just now; same thank-you either way
+        # False: the same id won a race just now; same thank-you either way
+        integrity.save(db, response, responses.save, received=now, served=started,
+                       keys=keys, rules=integrity.rules_from_config(current_app.config))
     except sqlite3.OperationalError:
         return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
+
+
+def too_many(wait_seconds: int, render):
+    """The form again with its answers, a 429 and a polite message in the citizen's language, when this
+    connection sent more than its limit (survey/integrity.py): nothing was stored; sending again later works."""
+    minutes = max(1, -(-int(wait_seconds) // 60))
+    response = current_app.make_response(render(t("limit.too_many", minutes=minutes)))
+    response.headers["Retry-After"] = str(int(wait_seconds))
+    return response
 
 
 def write_failed(render):

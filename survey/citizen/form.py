@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, HiddenField
 from wtforms.validators import StopValidation
@@ -28,6 +28,7 @@ from wtforms.widgets import TextArea, TextInput
 
 from questionnaires.loader import Questionnaire
 
+from .. import integrity
 from ..i18n import t, tr
 
 NOT_APPLICABLE = "na"
@@ -162,8 +163,13 @@ def unknown_field(formdata: MultiDict, q: Questionnaire) -> str | None:
 # The time the form was first shown is kept in the form, signed with the
 # secret key and bound to the submission id: a client's clock is never used.
 
+class _ServerClockSigner(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(integrity.now().timestamp())
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="survey.citizen.started")
+    return URLSafeTimedSerializer(current_app.secret_key, salt="survey.citizen.started", signer=_ServerClockSigner)
 
 
 def new_submission() -> tuple[str, str]:
@@ -188,4 +194,4 @@ def started_at(ticket: str | None, submission_id: str) -> datetime | None:
         return None
     if value != submission_id:
         return None
-    return min(stamp, datetime.now(timezone.utc))
+    return min(stamp, integrity.now())

@@ -35,8 +35,8 @@ from flask import (Blueprint, Response, current_app, g, jsonify, redirect, rende
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from .. import catalog, responses
-from ..citizen import render_form, write_failed
+from .. import catalog, integrity, responses
+from ..citizen import render_form, too_many, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
@@ -153,8 +153,9 @@ def submit(token: str):
             form.csrf_token.errors = []
         return _page(kiosk, token, q, form, status=200 if stale else 422,
                      notice=t("kiosk.refreshed", button=t("form.submit")) if stale else None)
-    now = datetime.now(timezone.utc)
-    started = started_at(request.form.get("started"), submission_id) or now   # a ticket signed with an old key
+    now = integrity.now()
+    served = started_at(request.form.get("started"), submission_id)
+    started = served or now   # a ticket signed with an old key
     answers = form.answer_values()
     respondent = form.respondent_values()
     if kiosk.field and not respondent.get("field"):
@@ -164,11 +165,22 @@ def submit(token: str):
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
         respondent=respondent, comment=form.comment_value())
+    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=now,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:
+        return too_many(wait, lambda notice: _page(kiosk, token, q, form, status=429, notice=notice))
     try:
-        kiosks.save(db, kiosk, response)
+        _save(db, kiosk, response, received=now, served=served)
     except sqlite3.OperationalError:             # disk full, I/O error: the answers stay on the screen
         return write_failed(lambda notice: _page(kiosk, token, q, form, status=503, notice=notice))
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
+
+
+def _save(db, kiosk: Kiosk, response: responses.Response, *, received: datetime, served: datetime | None) -> bool:
+    """Store a kiosk response with its origin (server receive time, kiosk) and the integrity checks."""
+    return integrity.save(db, response, lambda db, r: kiosks.save(db, kiosk, r), received=received, served=served,
+                          keys=integrity.request_keys(db, received),
+                          rules=integrity.rules_from_config(current_app.config))
 
 
 @bp.get("/<token>/thanks")
@@ -301,7 +313,7 @@ def status():
 def api_responses():
     """Store one response sent by a kiosk's script (see the module docstring and docs/kiosk.md)."""
     db = get_db()
-    received = datetime.now(timezone.utc)
+    received = integrity.now()
     try:
         body, too_large = request.get_json(silent=True), False
     except HTTPException:                            # 413: larger than MAX_CONTENT_LENGTH
@@ -359,8 +371,14 @@ def api_responses():
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value())
+    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=received,
+                                limits=integrity.limits_from_config(current_app.config))
+    if wait is not None:                         # the device's queue keeps it and sends it again later
+        refusal = _refusal(429, "too_many")
+        refusal.headers["Retry-After"] = str(int(wait))
+        return refusal
     try:
-        stored = kiosks.save(db, kiosk, response)
+        stored = _save(db, kiosk, response, received=received, served=None)
     except sqlite3.OperationalError:             # disk full, I/O error: the device keeps it and retries
         current_app.logger.exception("could not store a kiosk response")
         refusal = _refusal(503, "unavailable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from .. import integrity
 from .. import responses as response_store
 from ..db import get_db
 from . import bp, monitor, periods, queries, targets
@@ -131,7 +132,15 @@ def response_detail(response_id: int):
     history = queries.exclusion_history(db, response_id)
     for h in history:
         h["local"] = periods.utc_to_local(h["acted_at"], offset)
+    origin = integrity.origin_of(db, response_id)
+    if origin:
+        origin["received_local"] = periods.utc_to_local(origin["received_at"], offset)
+        origin["served_local"] = periods.utc_to_local(origin["served_at"], offset)
+    review = integrity.review_log(db, response_id)
+    for h in review:
+        h["local"] = periods.utc_to_local(h["acted_at"], offset)
     return render_template("staff/response.html", r=row, answers=answers, history=history,
+                           origin=origin, review=review, labels=integrity.REASON_LABELS,
                            submitted_local=periods.utc_to_local(row["submitted_at"], offset),
                            excluded_local=periods.utc_to_local(row["excluded_at"], offset),
                            limits={(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim

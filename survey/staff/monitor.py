@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _, ngettext
 from markupsafe import Markup, escape
 
+from .. import integrity
 from ..labels import CHANNELS
 from . import periods, queries, summary, targets
 
@@ -237,6 +238,7 @@ class Dashboard:
     latest_comments: list[dict]
     rules: summary.SummaryRules
     warnings: list[str] = field(default_factory=list)
+    integrity: dict = field(default_factory=dict)
     progress: dict | None = None
 
 
@@ -317,6 +319,19 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
         units.append({"unit": unit, "pace": unit_pace, "excluded": excluded,
                       "trend": sparkline(values, trend_days) if trend_days else Markup(""),
                       "trend_total": sum(values)})
+    # Integrity: held responses by reason in the period, and an alert on each unit's row while an
+    # attack goes on (responses flagged today or yesterday, or answers shifting against the unit's history).
+    yesterday = (today - timedelta(days=1)).isoformat()
+    recent = integrity.counts_by_unit(db, yesterday, today.isoformat(), scope)
+    shifted = integrity.shifts(db, today.isoformat(), scope)
+    for row in units:
+        flagged = recent.get(row["unit"]["id"], {})
+        held = flagged.get("any", {}).get("held", 0)
+        reasons = [r for r in integrity.REASONS if sum(flagged.get(r, {}).values())]
+        shift = shifted.get(row["unit"]["id"])
+        row["alert"] = {"held": held, "flagged": sum(flagged.get("any", {}).values()), "reasons": reasons,
+                        "shift": shift} if (held or shift) else None
+    integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
     order = {"behind": 0, "on track": 1, "no target": 2, "done": 3}
     units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
     # Over the units that have a target (the per-unit rows show where it is short).
@@ -353,7 +368,9 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     for c in latest:
         c["local"] = periods.utc_to_local(c["submitted_at"], offset)
     board = Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
-                      kiosk_rows, quality, open_comments, latest, rules, warnings)
+                     kiosk_rows, quality, open_comments, latest, rules, warnings,
+                     {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
+                      "alerts": sum(1 for u in units if u["alert"])})
     board.progress = progress(db, filters, today, units)
     return board
 

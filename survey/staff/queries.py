@@ -186,8 +186,9 @@ def flag_counts(db: sqlite_utils.Database, period: periods.Period, offset_minute
     """{kiosk_id (0: no kiosk): {'straightline', 'burst', 'speeder'}} in the period."""
     out: dict[int, dict[str, int]] = defaultdict(lambda: {"straightline": 0, "burst": 0, "speeder": 0})
     where, params = _scope("unit_id", scope)
+    # From the per-day counts (migration 0007b), not the flag rows: as fast with 45 % of rows flagged.
     for kiosk_id, straight, burst in db.execute(
-            "SELECT kiosk_id, sum(straightline), sum(burst) FROM response_flags WHERE day BETWEEN ? AND ?" +
+            "SELECT kiosk_id, sum(straightline), sum(burst) FROM daily_flag_counts WHERE day BETWEEN ? AND ?" +
             where + " GROUP BY kiosk_id", [period.start.isoformat(), period.end.isoformat(), *params]):
         out[kiosk_id]["straightline"] += straight
         out[kiosk_id]["burst"] += burst
@@ -246,11 +247,8 @@ def flagged_responses(db: sqlite_utils.Database, *, kind: str, state: str, perio
     ids_sql, params = _flagged_ids_sql(kind, period, offset_minutes, scope, limits)
     state_sql = {"all": "", "included": " AND r.excluded_at IS NULL",
                  "excluded": " AND r.excluded_at IS NOT NULL"}[state]
-    if state == "all":
-        total = db.execute(f"SELECT count(*) FROM ({ids_sql})", params).fetchone()[0]
-    else:
-        total = db.execute(f"SELECT count(*) FROM responses r WHERE r.id IN ({ids_sql}){state_sql}",
-                           params).fetchone()[0]
+    total = flagged_total(db, kind=kind, state=state, period=period, offset_minutes=offset_minutes, scope=scope,
+                          limits=limits)
     if total == 0 or offset >= total:
         return total, []
     if total <= SORT_AT_MOST:
@@ -268,6 +266,43 @@ def flagged_responses(db: sqlite_utils.Database, *, kind: str, state: str, perio
             [*period.utc_bounds(offset_minutes), *scope_params, *condition_params, limit, offset]))
     mark_speeders(rows, limits)
     return total, rows
+
+
+def flagged_total(db: sqlite_utils.Database, *, kind: str, state: str, period: periods.Period, offset_minutes: int,
+                  scope: Scope, limits: list[SpeederLimit]) -> int:
+    """How many responses ``flagged_responses`` lists, without counting flag rows one by one.
+
+    Straight-lining and bursts come from ``daily_flag_counts``; speeders (a few % of responses) from
+    the duration index, less those already counted as flagged; excluded ones through the partial
+    index of excluded responses (exclusions are few), 'included' being the rest.
+    """
+    days = [period.start.isoformat(), period.end.isoformat()]
+    where, scope_params = _scope("unit_id", scope)
+    column = {"any": "flagged", "straightline": "straightline", "burst": "burst", "speeder": None}[kind]
+    total = 0
+    if column:
+        total = db.execute(f"SELECT coalesce(sum({column}), 0) FROM daily_flag_counts WHERE day BETWEEN ? AND ?"
+                           + where, [*days, *scope_params]).fetchone()[0]
+    if kind in ("any", "speeder"):
+        sql, params = _speeders_sql(limits, period.utc_bounds(offset_minutes), scope, "r.id AS id")
+        if kind == "any":
+            sql += " AND NOT EXISTS (SELECT 1 FROM response_flags f WHERE f.response_id = r.id " \
+                   "AND (f.straightline = 1 OR f.burst = 1))"
+        total += db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+    if state == "all":
+        return total
+    speeder, speeder_params = _speeder_expression(limits)
+    flag = {"any": "(f.straightline = 1 OR f.burst = 1)", "straightline": "f.straightline = 1",
+            "burst": "f.burst = 1"}.get(kind)
+    has_flag = f"EXISTS (SELECT 1 FROM response_flags f WHERE f.response_id = r.id AND {flag})" if flag else "0"
+    condition = {"any": f"({has_flag} OR {speeder})", "speeder": speeder}.get(kind, has_flag)
+    rwhere, rparams = _scope("r.unit_id", scope)
+    excluded = db.execute(
+        f"SELECT count(*) FROM responses r INDEXED BY responses_excluded WHERE r.excluded_at IS NOT NULL "
+        f"AND r.submitted_at >= ? AND r.submitted_at < ?{rwhere} AND {condition}",
+        [*period.utc_bounds(offset_minutes), *rparams,
+         *(speeder_params if kind in ("any", "speeder") else [])]).fetchone()[0]
+    return excluded if state == "excluded" else total - excluded
 
 
 def mark_speeders(rows: list[dict], limits: list[SpeederLimit]) -> None:

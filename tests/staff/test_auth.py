@@ -23,6 +23,8 @@ ROLE_OF = {
     "staff.quality": "staff",
     "staff.response_detail": "staff",
     "staff.response_exclusion": "staff",
+    "staff.integrity": "staff",
+    "staff.integrity_review": "staff",
     "staff.logout": "staff",
     "staff.change_password": "staff",
     "staff.exports": "analyst",
