@@ -63,6 +63,7 @@ Example:
   python -m analysis indices --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-06-30 \\
       --weights rake --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --origin kiosk --out kiosk-indices.csv
+  python -m analysis indices --parquet export/ --dask --out national.csv
 
 Responses held for review as possibly stuffed are left out unless --held include.""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
@@ -120,6 +121,8 @@ Responses held for review as possibly stuffed are left out unless --held include
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")
     bar.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    from .scale_cli import add_parquet_options
+    add_parquet_options(p)
     p.set_defaults(func=run_indices)
 
 
@@ -130,6 +133,11 @@ def run_indices(args) -> int:
     from .table import COLUMNS
     from .db import LoadSpec, load_db
 
+    if getattr(args, "parquet", None) or getattr(args, "dask", None):
+        from .scale_cli import run_parquet_indices
+        if not args.parquet:
+            raise CliError("--dask needs --parquet DIR")
+        return run_parquet_indices(args)
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
@@ -243,7 +251,19 @@ def add_report(sub) -> None:
     add(sub)
 
 
-SUBCOMMANDS = [add_indices, add_change, add_report]
+def add_summarize(sub) -> None:
+    from .scale_cli import add_summarize as add
+
+    add(sub)
+
+
+def add_merge(sub) -> None:
+    from .scale_cli import add_merge as add
+
+    add(sub)
+
+
+SUBCOMMANDS = [add_indices, add_change, add_report, add_summarize, add_merge]
 
 
 def _write(out: str, writer) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -131,6 +132,42 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
 
 def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, threads,
              progress) -> IndexTable:
+    run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress,
+                  overall=overall)
+    levels = ([("overall", "ALL", run.overall)] if overall else []) + \
+        [("district", name, level_) for name, level_ in run.districts]
+    parts: dict[str, list] = {}
+    for lv, name, level_ in levels:
+        part = _rows(level_, run.lay, data, run.iw)
+        m = len(part.get("measure", ()))
+        if m == 0:            # nobody in this unit answered any criterion
+            continue
+        parts.setdefault("level", []).append(np.full(m, lv, dtype=object))
+        parts.setdefault("district", []).append(np.full(m, name, dtype=object))
+        for k_, v_ in part.items():
+            parts.setdefault(k_, []).append(v_)
+    if not parts:
+        raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
+    cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
+    return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
+
+
+@dataclass
+class EngineRun:
+    """The engine's passes over the rows, before the rows of the table (shared with :mod:`analysis.summary`)."""
+    lay: object                # criterion layout (factor order)
+    iw: np.ndarray             # criterion weights in engine order
+    membership: np.ndarray     # (J, NS) criterion weights of each set
+    districts: list            # [(label, _Level)] in label order, units with rows only
+    overall: _Level | None     # the whole sample
+    overall_cen: _Centres
+    n_psu: np.ndarray          # PSUs per stratum (data.strata order)
+    clustered: bool
+    codes: np.ndarray          # (n, J) answer codes, rows sorted, criteria in engine order
+    w: np.ndarray              # weights of those rows
+
+
+def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, overall: bool = True) -> EngineRun:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -226,32 +263,20 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         acc.pit, acc.pset = acc.nit, acc.nset
 
     # ---- per level
-    levels: list[tuple[str, str, _Level]] = []
-    if overall:
-        levels.append(("overall", "ALL", _overall_level(acc, cens, overall_cen, P, g_d, g_h, H, b_h, a_h, psu_h,
-                                                         crossing)))
+    overall_level = (_overall_level(acc, cens, overall_cen, P, g_d, g_h, H, b_h, a_h, psu_h, crossing)
+                     if overall else None)
+    districts = []
+    zc = [_zcol(s, v, 0) for s in range(NS) for v in range(2)]
+    g_bounds = np.searchsorted(g_d, np.arange(D + 1), side="left")      # groups are sorted by district
     for d, name in enumerate(data.districts):
-        groups = np.flatnonzero(g_d == d)
+        groups = np.arange(g_bounds[d], g_bounds[d + 1])
         if groups.size == 0:
             continue
-        zc = [_zcol(s, v, 0) for s in range(NS) for v in range(2)]
-        levels.append(("district", name, _Level(
+        districts.append((name, _Level(
             cens[d], acc.V[d], acc.T[groups], b_h[g_h[groups]], acc.VR[d], acc.TR[groups], acc.Q[d],
             acc.nit[groups], acc.pit[groups], acc.nset[groups], acc.pset[groups], acc.R2[d], acc.E[d],
             acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
-    cols: dict[str, list] = {}
-    for lv, name, level_ in levels:
-        part = _rows(level_, lay, data, iw)
-        m = len(part.get("measure", ()))
-        if m == 0:            # nobody in this unit answered any criterion
-            continue
-        cols.setdefault("level", []).extend([lv] * m)
-        cols.setdefault("district", []).extend([name] * m)
-        for k_, v_ in part.items():
-            cols.setdefault(k_, []).extend(v_)
-    if not cols:
-        raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
-    return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
+    return EngineRun(lay, iw, membership, districts, overall_level, overall_cen, n_psu, clustered, codes, w)
 
 
 def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_h, crossing) -> _Level:

@@ -59,11 +59,13 @@ def rank_with_range(p, ci_low, ci_high) -> tuple[np.ndarray, np.ndarray, np.ndar
     lo = np.asarray(ci_low, dtype=float)
     hi = np.asarray(ci_high, dtype=float)
     m = p.size
-    rank = np.array([1 + np.sum(p > x) for x in p], dtype=float)
+    # counts by binary search in sorted copies: O(m log m), so 100,000 units rank in milliseconds
+    sp = np.sort(p[~np.isnan(p)])
+    rank = np.where(np.isnan(p), 1.0, 1.0 + sp.size - np.searchsorted(sp, p, side="right"))   # 1 + #(p > x)
     lo_ = np.where(np.isnan(lo), -np.inf, lo)
     hi_ = np.where(np.isnan(hi), np.inf, hi)
-    best = np.array([1 + np.sum(lo_ > hi_[i]) for i in range(m)], dtype=float)
-    worst = np.array([m - np.sum(hi_ < lo_[i]) for i in range(m)], dtype=float)
+    best = 1.0 + m - np.searchsorted(np.sort(lo_), hi_, side="right")        # 1 + #(lo_j > hi_i)
+    worst = (m - np.searchsorted(np.sort(hi_), lo_, side="left")).astype(float)   # m - #(hi_j < lo_i)
     return rank, best, worst
 
 

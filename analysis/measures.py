@@ -6,7 +6,6 @@ the domain's Gram matrices (see :mod:`analysis.indices`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,73 +142,97 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
                           for v in range(2)], axis=1)
         xh = np.where(cen.xhat > 0, cen.xhat, np.nan)
         swz2_po = np.stack([level.E[:, 7] / xh ** 2, level.E[:, 10] / xh ** 2], axis=1)
+    # the rows, a few batches per unit: criteria in questionnaire order, then per set ITEM_AVG,
+    # [FACTOR_AVG], POOLED, RESP (``key`` restores that order)
     out = _RowBuilder()
     inv_order = np.empty(J, dtype=np.intp)
     inv_order[lay.order] = np.arange(J)
-    for jo in range(J):
-        j = inv_order[jo]
-        if n_item[j] == 0:
-            continue
-        item = data.items[jo]
-        c = j * 3
-        out.add(measure=item, measure_type="item", factor=data.factor_of.get(item), n=n_item[j], sum_w=W[j],
-                sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var[c:c + 3],
-                vsrs_ss=ss_item[j], share=cen.share[j])
+    jo = np.flatnonzero(n_item[inv_order] > 0)          # questionnaire positions with answers
+    j = inv_order[jo]
+    items = np.array(data.items, dtype=object)[jo]
+    var_item = var[:J * 3].reshape(J, 3)
+    out.add(key=np.arange(jo.size), measure=items, measure_type="item",
+            factor=np.array([data.factor_of.get(i) for i in items], dtype=object), n=n_item[j], sum_w=W[j],
+            sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var_item[j], vsrs_ss=ss_item[j],
+            share=cen.share[j])
     o_ia, o_po, o_fa = J * 3, J * 3 + NS * 3, J * 3 + 2 * NS * 3
-    for s, (f, _) in enumerate(lay.sets):
-        if n_set[s] == 0:
-            continue
-        name = "INDEX" if f is None else f"FACTOR:{f}"
-        kind = "index" if f is None else "factor"
-        common = dict(factor=f, n=n_set[s], sum_w=W_has[s], sum_w2=level.R2[s], df=df_set[s])
-        c = o_ia + s * 3
-        out.add(measure=f"{name}:ITEM_AVG", measure_type=f"{kind}_item_avg", est=est_ia[s], var=var[c:c + 3],
-                z_moments=level.Z[:, s, :], share=share_ia[s], **common)
-        if f is None and factor_sets:
-            c = o_fa
-            out.add(measure="INDEX:FACTOR_AVG", measure_type="index_factor_avg", est=est_fa, var=var[c:c + 3],
-                    share=share_fa, **common)
-        c = o_po + s * 3
-        out.add(measure=f"{name}:POOLED", measure_type=f"{kind}_pooled", est=cen.pooled[s], var=var[c:c + 3],
-                z_moments=np.stack([swz2_po[s], np.zeros(2)]), share=cen.pooled_share[s], **common)
+    ss_ = np.flatnonzero(n_set > 0)
+    if ss_.size:
+        f_of = [lay.sets[s][0] for s in ss_]
+        factor = np.array(f_of, dtype=object)
+        name = np.array(["INDEX" if f is None else f"FACTOR:{f}" for f in f_of], dtype=object)
+        kind = np.array(["index" if f is None else "factor" for f in f_of], dtype=object)
+        base = jo.size + 4 * np.arange(ss_.size)
+        common = dict(factor=factor, n=n_set[ss_], sum_w=W_has[ss_], sum_w2=level.R2[ss_], df=df_set[ss_])
+        var_set = var[o_ia:o_ia + NS * 3].reshape(NS, 3)
+        out.add(key=base, measure=name + ":ITEM_AVG", measure_type=kind + "_item_avg", est=est_ia[ss_],
+                var=var_set[ss_], z_moments=np.moveaxis(level.Z[:, ss_, :], 1, 0), share=share_ia[ss_], **common)
+        all_ = [k for k, f in enumerate(f_of) if f is None]
+        if all_ and factor_sets:
+            k = all_[0]
+            out.add(key=base[[k]] + 1, measure=np.array(["INDEX:FACTOR_AVG"], dtype=object),
+                    measure_type="index_factor_avg", est=est_fa[None, :], var=var[None, o_fa:o_fa + 3],
+                    share=share_fa[None, :], **{c: v[[k]] for c, v in common.items()})
+        var_po = var[o_po:o_po + NS * 3].reshape(NS, 3)
+        zm_po = np.stack([swz2_po[ss_], np.zeros((ss_.size, 2))], axis=1)
+        out.add(key=base + 2, measure=name + ":POOLED", measure_type=kind + "_pooled", est=cen.pooled[ss_],
+                var=var_po[ss_], z_moments=zm_po, share=cen.pooled_share[ss_], **common)
         with np.errstate(invalid="ignore", divide="ignore"):
-            share_re = level.E[s, 2:7] / W_has[s]
-        out.add(measure=f"{name}:RESP", measure_type=f"{kind}_resp", est=est_re[s], var=var_re[s * 3:s * 3 + 3],
-                vsrs_ss=ss_re[s], share=share_re, **common)
+            share_re = level.E[ss_, 2:7] / W_has[ss_, None]
+        out.add(key=base + 3, measure=name + ":RESP", measure_type=kind + "_resp", est=est_re[ss_],
+                var=var_re.reshape(NS, 3)[ss_], vsrs_ss=ss_re[ss_], share=share_re, **common)
     return out.columns()
 
 
 class _RowBuilder:
-    def __init__(self):
-        self.rows: list[dict] = []
+    """Rows of one domain, added in batches (arrays with one entry per row; scalars are repeated)."""
 
-    def add(self, *, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
+    def __init__(self):
+        self.parts: list[dict] = []
+
+    def add(self, *, key, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
             vsrs_ss=None, z_moments=None):
-        """``vsrs_ss``: sum w (x - mean)^2 (svymean's deff); ``z_moments``: (sum w z^2, sum w z) of the
-        linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG, as in R)."""
-        n = float(n)
-        var = np.maximum(np.asarray(var, dtype=float), 0.0)
-        deff = np.full(2, np.nan)
-        if n > 1:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                if vsrs_ss is not None:      # svymean: vsrs = sum w (x - mean)^2 / (W (n - 1))
-                    deff = var[:2] / (np.asarray(vsrs_ss, dtype=float) / (sum_w * (n - 1)))
-                elif z_moments is not None:  # svytotal(z): vsrs = W * sum w (z - zbar)^2 / (n - 1)
-                    swz2, swz = np.asarray(z_moments, dtype=float)
-                    deff = var[:2] / (sum_w * (swz2 - swz ** 2 / sum_w) / (n - 1))
-        self.rows.append(dict(measure=measure, measure_type=measure_type, factor=factor, n=n, sum_w=sum_w,
-                              sum_w2=sum_w2, df=float(df), p=est[0], se=math.sqrt(var[0]), mean_score=est[1],
-                              se_mean=math.sqrt(var[1]), p_nd=est[2], se_nd=math.sqrt(var[2]), deff=deff[0],
-                              deff_mean=deff[1], share=np.asarray(share, dtype=float)))
+        """``vsrs_ss``: (m, 2) sum w (x - mean)^2 (svymean's deff); ``z_moments``: (m, 2, 2) (sum w z^2,
+        sum w z) of the linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG,
+        as in R). ``key`` orders the batches' rows."""
+        m = len(key)
+        if m == 0:
+            return
+        n = np.asarray(n, dtype=float)
+        sum_w = np.asarray(sum_w, dtype=float)
+        var = np.maximum(np.asarray(var, dtype=float).reshape(m, 3), 0.0)
+        deff = np.full((m, 2), np.nan)
+        # Without variation among the respondents (every answer the same) the SRS variance is 0 and the
+        # design effect undefined: NaN, rather than 0/0 or rounding noise divided by rounding noise.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if vsrs_ss is not None:      # svymean: vsrs = sum w (x - mean)^2 / (W (n - 1))
+                ss = np.asarray(vsrs_ss, dtype=float).reshape(m, 2)
+                ss = np.where(ss > 1e-12 * sum_w[:, None] * np.array([1.0, 25.0]), ss, np.nan)
+                deff = var[:, :2] / (ss / (sum_w * (n - 1))[:, None])
+            elif z_moments is not None:  # svytotal(z): vsrs = W * sum w (z - zbar)^2 / (n - 1)
+                zm = np.asarray(z_moments, dtype=float).reshape(m, 2, 2)
+                swz2, swz = zm[:, 0, :], zm[:, 1, :]
+                ss = swz2 - swz ** 2 / sum_w[:, None]
+                ss = np.where(ss > 1e-9 * np.abs(swz2), ss, np.nan)
+                deff = var[:, :2] / (sum_w[:, None] * ss / (n - 1)[:, None])
+            deff = np.where((n > 1)[:, None], deff, np.nan)
+        est = np.asarray(est, dtype=float).reshape(m, 3)
+        share = np.asarray(share, dtype=float).reshape(m, K)
+        se = np.sqrt(var)
+
+        def labels(x):
+            return np.full(m, x, dtype=object) if isinstance(x, str) or x is None else np.asarray(x, dtype=object)
+        part = dict(key=np.asarray(key), measure=labels(measure), measure_type=labels(measure_type),
+                    factor=labels(factor), n=n, sum_w=sum_w, sum_w2=np.asarray(sum_w2, dtype=float),
+                    df=np.asarray(df, dtype=float), p=est[:, 0], se=se[:, 0], mean_score=est[:, 1], se_mean=se[:, 1],
+                    p_nd=est[:, 2], se_nd=se[:, 2], deff=deff[:, 0], deff_mean=deff[:, 1])
+        for i in range(K):
+            part[f"share_{i + 1}"] = share[:, i]
+        self.parts.append(part)
 
     def columns(self) -> dict:
-        out: dict[str, list] = {}
-        for r in self.rows:
-            for k, v in r.items():
-                if k == "share":
-                    for i in range(K):
-                        out.setdefault(f"share_{i + 1}", []).append(v[i])
-                else:
-                    out.setdefault(k, []).append(v)
-        return out
-
+        """The rows as arrays, in key order ({} when there is none)."""
+        if not self.parts:
+            return {}
+        order = np.argsort(np.concatenate([p["key"] for p in self.parts]), kind="stable")
+        return {k: np.concatenate([p[k] for p in self.parts])[order] for k in self.parts[0] if k != "key"}

@@ -15,7 +15,9 @@
             for the integrity counts and lists), plus the kiosk-burst flags the simulator makes:
             median and p95 over N runs through the Flask test client.
 
-Run:  .venv/bin/python -m bench.bench_integrity [replay] [honest] [pages] [--runs 15]
+``submit``  What the origin row, the checks and the limits add to one submission (in-process).
+
+Run:  .venv/bin/python -m bench.bench_integrity [replay] [honest] [submit] [pages] [--runs 15]
 """
 from __future__ import annotations
 
@@ -249,10 +251,56 @@ def run_pages(runs: int, path: Path) -> None:
         print(f"  {name:34} {statistics.median(times):8.1f} {p95:8.1f} {times[-1]:8.1f}", flush=True)
 
 
+def run_submit(n: int = 300) -> None:
+    """What the origin row, the checks and the limits add to one submission: ``n`` saves through
+    ``responses.save`` and ``n`` through ``integrity.over_limit`` + ``integrity.save``, one transaction each,
+    alternating, on one database (the responses of 22 units spread over an hour, as at a busy time)."""
+    import uuid as uuid_
+
+    from survey import catalog, create_app, integrity, responses
+    from survey import db as database
+    from tests.conftest import prepare_database
+
+    folder = OUT / "integrity-submit"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    app = create_app({"DATABASE": str(folder / "s.sqlite3"), "SECRET_KEY": "x" * 32, "TESTING": True},
+                     instance_path=str(folder))
+    prepare_database(app)
+    db = database.connect(folder / "s.sqlite3")
+    q = catalog.latest(db, "sipas-hcm-26")
+    unit_ids = [r[0] for r in db.execute("SELECT id FROM units WHERE active = 1")]
+    rng = random.Random(1)
+    rules, limits = integrity.Rules(), integrity.Limits()
+    start = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
+    plain, checked = [], []
+    for i in range(2 * n):
+        at = start + timedelta(seconds=6 * i)
+        unit = rng.choice(unit_ids)
+        r = responses.Response(uuid=str(uuid_.uuid4()), questionnaire_id=q.id, questionnaire_version=q.version,
+                               unit_id=unit, channel="phone", lang="vi",
+                               started_at=responses.utc_timestamp(at - timedelta(minutes=4)),
+                               submitted_at=responses.utc_timestamp(at),
+                               answers="".join(rng.choice("2345") for _ in q.criterion_codes))
+        began = time.perf_counter()
+        if i % 2:
+            keys = integrity.keys(db, integrity.local_day(at, rules.timezone), f"10.0.{i % 250}.1", f"c{i}")
+            integrity.save(db, r, responses.save, received=at, served=at - timedelta(minutes=4), keys=keys,
+                           rules=rules, limits=limits)
+            checked.append((time.perf_counter() - began) * 1000)
+        else:
+            responses.save(db, r)
+            plain.append((time.perf_counter() - began) * 1000)
+    db.close()
+    for name, times in (("responses.save only", plain), ("with origin, checks and limits", checked)):
+        times.sort()
+        print(f"  {name:32} median {statistics.median(times):.2f} ms, p99 {times[int(0.99 * (len(times) - 1))]:.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", default=["replay", "honest", "pages"],
-                        choices=["replay", "honest", "pages"])
+    parser.add_argument("parts", nargs="*", default=["replay", "honest", "submit", "pages"],
+                        choices=["replay", "honest", "submit", "pages"])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--responses", type=int, default=1_000_000, help="responses in the 'pages' database")
     parser.add_argument("--db", type=Path, default=OUT / "integrity-1m.sqlite3",
@@ -263,6 +311,9 @@ def main() -> None:
         run_honest()
     if "replay" in args.parts:
         run_replay()
+    if "submit" in args.parts:
+        print("\none submission, one transaction each (in-process, no HTTP):")
+        run_submit()
     if "pages" in args.parts:
         if not args.db.exists():
             build_fast(args.db, args.responses)

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from . import catalog, db as database, units as unit_store
 from .kiosk.cli import COMMANDS as KIOSK_COMMANDS
+from .parquet_export import COMMANDS as PARQUET_COMMANDS
 
 
 def _open():
@@ -231,7 +232,7 @@ def restore_command(backup_path: str, yes: bool) -> None:
 
 
 COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command,
-            *KIOSK_COMMANDS]
+            *KIOSK_COMMANDS, *PARQUET_COMMANDS]
 
 
 def init_app(app: Flask) -> None:

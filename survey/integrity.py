@@ -463,11 +463,25 @@ def origin_of(db: sqlite_utils.Database, response_id: int) -> dict | None:
         "WHERE o.response_id = ?", [response_id]), None)
 
 
+class OverLimit(Exception):
+    """A submission over one of its limits (nothing was stored or counted); ``wait`` seconds until it may pass."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"over a submission limit; try again in {wait} s")
+        self.wait = wait
+
+
 def save(db: sqlite_utils.Database, response, saver, *, received: datetime, served: datetime | None,
-         keys: ClientKeys | None, rules: Rules) -> bool:
+         keys: ClientKeys | None, rules: Rules, limits: Limits | None = None) -> bool:
     """Store ``response`` with ``saver`` (``responses.save`` or a kiosk's) and its origin, in one transaction,
-    running the checks; False when its submission id was stored before (nothing new is written)."""
+    counting it against ``limits`` and running the checks; False when its submission id was stored before
+    (nothing new is written). Raises :class:`OverLimit` when a limit refuses it (nothing written)."""
     with write_transaction(db):
+        if limits is not None:
+            wait = over_limit(db, unit_id=response.unit_id, kiosk_id=response.kiosk_id, keys=keys,
+                              moment=received, limits=limits)
+            if wait is not None:
+                raise OverLimit(wait)
         stored = saver(db, response)
         if stored:
             response_id = db.execute("SELECT id FROM responses WHERE uuid = ?", [response.uuid]).fetchone()[0]

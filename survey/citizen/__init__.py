@@ -125,10 +125,6 @@ def questionnaire(slug: str):
         return _render_form(form, q, unit, channel, status=422)
     now = integrity.now()
     keys = integrity.request_keys(db, now)
-    wait = integrity.over_limit(db, unit_id=unit["id"], kiosk_id=None, keys=keys, moment=now,
-                                limits=integrity.limits_from_config(current_app.config))
-    if wait is not None:
-        return too_many(wait, lambda notice: _render_form(form, q, unit, channel, status=429, notice=notice))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit["id"],
         channel=channel, kiosk_id=kiosk_id, lang=language(), started_at=responses.utc_timestamp(started),
@@ -136,8 +132,11 @@ def questionnaire(slug: str):
         respondent=form.respondent_values(), comment=form.comment_value())
     try:
         # False: the same id won a race just now; same thank-you either way
-        integrity.save(db, response, responses.save, received=now, served=started,
-                       keys=keys, rules=integrity.rules_from_config(current_app.config))
+        integrity.save(db, response, responses.save, received=now, served=started, keys=keys,
+                       rules=integrity.rules_from_config(current_app.config),
+                       limits=integrity.limits_from_config(current_app.config))
+    except integrity.OverLimit as refused:      # nothing stored: the form comes back with its answers
+        return too_many(refused.wait, lambda notice: _render_form(form, q, unit, channel, status=429, notice=notice))
     except sqlite3.OperationalError:
         return write_failed(lambda notice: _render_form(form, q, unit, channel, status=503, notice=notice))
     return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)

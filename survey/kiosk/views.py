@@ -165,12 +165,10 @@ def submit(token: str):
         channel="kiosk", kiosk_id=kiosk.id, lang=g.lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now), answers=responses.encode_answers(q.criterion_codes, answers),
         respondent=respondent, comment=form.comment_value())
-    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=now,
-                                limits=integrity.limits_from_config(current_app.config))
-    if wait is not None:
-        return too_many(wait, lambda notice: _page(kiosk, token, q, form, status=429, notice=notice))
     try:
         _save(db, kiosk, response, received=now, served=served)
+    except integrity.OverLimit as refused:
+        return too_many(refused.wait, lambda notice: _page(kiosk, token, q, form, status=429, notice=notice))
     except sqlite3.OperationalError:             # disk full, I/O error: the answers stay on the screen
         return write_failed(lambda notice: _page(kiosk, token, q, form, status=503, notice=notice))
     return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
@@ -180,7 +178,8 @@ def _save(db, kiosk: Kiosk, response: responses.Response, *, received: datetime,
     """Store a kiosk response with its origin (server receive time, kiosk) and the integrity checks."""
     return integrity.save(db, response, lambda db, r: kiosks.save(db, kiosk, r), received=received, served=served,
                           keys=integrity.request_keys(db, received),
-                          rules=integrity.rules_from_config(current_app.config))
+                          rules=integrity.rules_from_config(current_app.config),
+                          limits=integrity.limits_from_config(current_app.config))
 
 
 @bp.get("/<token>/thanks")
@@ -371,14 +370,12 @@ def api_responses():
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value())
-    wait = integrity.over_limit(db, unit_id=kiosk.unit_id, kiosk_id=kiosk.id, keys=None, moment=received,
-                                limits=integrity.limits_from_config(current_app.config))
-    if wait is not None:                         # the device's queue keeps it and sends it again later
-        refusal = _refusal(429, "too_many")
-        refusal.headers["Retry-After"] = str(int(wait))
-        return refusal
     try:
         stored = _save(db, kiosk, response, received=received, served=None)
+    except integrity.OverLimit as refused:       # the device's queue keeps it and sends it again later
+        refusal = _refusal(429, "too_many")
+        refusal.headers["Retry-After"] = str(int(refused.wait))
+        return refusal
     except sqlite3.OperationalError:             # disk full, I/O error: the device keeps it and retries
         current_app.logger.exception("could not store a kiosk response")
         refusal = _refusal(503, "unavailable")

@@ -169,3 +169,19 @@ def test_analysis_leaves_held_responses_out_unless_asked(app, db, store):
     assert load_db(app.config["DATABASE"], origin="open-link").n == 6
     with pytest.raises(DbError, match="no responses"):
         load_db(app.config["DATABASE"], origin="kiosk")
+
+
+def test_the_report_counts_held_responses_by_reason_in_its_method_section(app, db, store):
+    from datetime import date
+
+    from analysis.report.gather import ReportRequest, gather
+
+    for i in range(12):
+        store("quan-1" if i % 2 else "quan-3", at=T0 + timedelta(minutes=5 * i), cookie=f"h{i}",
+              address=f"10.5.0.{i}")
+    stuffed = [store("quan-1", at=T0 + timedelta(hours=2, seconds=i), cookie="x") for i in range(4)]
+    integrity.review(db, stuffed[:1], "exclude", by="lan")
+    inputs, _ = gather(ReportRequest(db=app.config["DATABASE"], date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)))
+    assert inputs.exclusions == {"held for review: client_burst": 3, "integrity review: client_burst": 1}
+    quan1 = next(c for c in inputs.counts if c.key == "quan-1")
+    assert (quan1.responses, quan1.excluded, quan1.used) == (10, 4, 6)
