@@ -107,7 +107,7 @@ def test_satisfied_shares_of_the_1_to_5_distribution_add_up_to_the_factor_index(
 
 def test_breakdowns_list_categories_in_questionnaire_order_with_their_labels(report):
     channels = report.breakdowns["channel"]
-    assert [e.key for e in channels][:4] == ["kiosk", "phone", "web", "paper"]
+    assert [e.key for e in channels][:4] == ["web", "kiosk", "paper", "phone"]   # the order of survey/labels.py
     fields = [e.key for e in report.breakdowns["field"]]
     assert fields == ["land", "construction", "business", "civil_status", "justice", "other"]
     assert report.breakdowns["field"][0].label.vi == "Đất đai"
