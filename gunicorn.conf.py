@@ -17,3 +17,9 @@ graceful_timeout = 10
 # Access logs carry no client addresses: responses are anonymous.
 accesslog = os.environ.get("SURVEY_ACCESS_LOG") or None
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# Proxy headers (X-Forwarded-Proto, ...) are trusted only when the app is told a proxy is in front
+# (SURVEY_TRUSTED_PROXIES, issue 12 item 13): gunicorn's default trusts them from 127.0.0.1, so
+# any local process could turn on HSTS and Secure cookies. Set TRUSTED_PROXIES in the environment
+# (not only in instance/config.py) so that gunicorn sees it too.
+_trusted_proxies = int(os.environ.get("SURVEY_TRUSTED_PROXIES", "0") or 0)
+forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if _trusted_proxies else "")

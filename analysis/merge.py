@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blas import single_threaded_blas
 from .accumulate import _layout
 from .measures import _rows
 from .table import IndexTable, finish_table
@@ -120,6 +121,12 @@ def _engine_shape(h: dict):
 def merge_summaries(summaries: list[Summary], *, level: float = 0.95, target: float | None = 0.80,
                     ci_method: str = "logit", provinces: bool = True, rake_national=None) -> IndexTable:
     """The national table (see the module docstring)."""
+    with single_threaded_blas():   # small matrices: BLAS threads only cost (and spin on a busy machine)
+        return _merge(summaries, level=level, target=target, ci_method=ci_method, provinces=provinces,
+                      rake_national=rake_national)
+
+
+def _merge(summaries, *, level, target, ci_method, provinces, rake_national) -> IndexTable:
     if rake_national is not None:
         raise SummaryError(NATIONAL_RAKING)
     if not 0 < level < 1:

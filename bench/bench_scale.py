@@ -125,22 +125,30 @@ def single(args) -> None:
     import analysis
     from analysis.parquet import read_parquet
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     data = read_parquet(args.dir)
     t1 = time.perf_counter()
     table = analysis.compute_table(data)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     if args.out:
         table.to_csv(args.out)
     n = data.n
     print(f"single: {n:,} rows, {len(data.districts)} units: read {t1 - t0:.1f} s + compute {t2 - t1:.1f} s = "
-          f"{t2 - t0:.1f} s ({(t2 - t0) / n * 1e6:.2f} s per million rows), peak memory {_peak_rss_gib():.2f} GiB")
+          f"{t2 - t0:.1f} s ({(t2 - t0) / n * 1e6:.2f} s per million rows; CPU {(c2 - c0) / n * 1e6:.2f} s per million), "
+          f"peak memory {_peak_rss_gib():.2f} GiB")
 
 
 def _worker_peak() -> float:
     import resource as r
 
     return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def _worker_cpu() -> float:
+    import resource as r
+
+    u = r.getrusage(r.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def dask_run(args) -> None:
@@ -155,6 +163,8 @@ def dask_run(args) -> None:
     t0 = time.perf_counter()
     with local_cluster(args.workers) as cluster, Client(cluster) as client:
         t1 = time.perf_counter()
+        cpu0 = sum(client.run(_worker_cpu).values())
+        c1 = time.process_time()
         done = []
 
         def progress(k, total):
@@ -162,12 +172,14 @@ def dask_run(args) -> None:
             print(f"  {k}/{total} provinces summarised, {done[-1] - t1:.0f} s", file=sys.stderr)
         table = compute_dask(args.dir, client=client, provinces=True, progress=progress)
         t2 = time.perf_counter()
+        cpu = sum(client.run(_worker_cpu).values()) - cpu0 + time.process_time() - c1
         peaks = client.run(_worker_peak)
     if args.out:
         table.to_csv(args.out)
     print(f"dask ({args.workers} workers): {n:,} rows, {len(table.districts)} units: cluster start {t1 - t0:.1f} s, "
           f"summaries + merge {t2 - t1:.1f} s ({(t2 - t1) / n * 1e6:.2f} s per million rows; "
-          f"{(t2 - t0) / n * 1e6:.2f} with the start); peak memory per worker "
+          f"{(t2 - t0) / n * 1e6:.2f} with the start; CPU of workers + client {cpu / n * 1e6:.2f} s per million); "
+          f"peak memory per worker "
           + ", ".join(f"{v:.2f}" for v in peaks.values()) + f" GiB; client {_peak_rss_gib():.2f} GiB")
 
 

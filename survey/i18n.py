@@ -103,6 +103,21 @@ SOURCES: dict[str, str] = {
     "bad.damaged": N_("The form sent is missing or has a damaged identifier (“{name}”)."),
     "bad.unknown_questionnaire": N_("There is no questionnaire “{name}”."),
     "bad.channel": N_("“{name}” is not a survey channel."),
+    'index.find_label': N_('Search by name (accents optional)'),
+    'index.find': N_('Search'),
+    'index.count': N_('{n} offices'),
+    'index.found': N_('{n} office(s) match “{query}”.'),
+    'index.none': N_("No office matches “{query}”. Try fewer words, for example only the ward's name."),
+    'index.all': N_('Show every office'),
+    'index.pages': N_('Pages of the list'),
+    'index.page': N_('Page {n} of {total}'),
+    'index.prev': N_('Previous page'),
+    'index.next': N_('Next page'),
+    'form.step': N_('Part {n} of {total}'),
+    'form.next': N_('Next part'),
+    'form.previous': N_('Back'),
+    'form.comment_short': N_('Comment'),
+    'error.questions': N_('Questions not answered:'),
     # Over a submission limit (survey/integrity.py): the form comes back with its answers.
     "limit.too_many": N_("Sorry, we have just received a lot of responses from this device or network, so we "
                          "cannot take another one right now. Your response has not been saved yet; your answers "

@@ -297,6 +297,32 @@ def _throttle(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0004b_kiosk_times")
+def _kiosk_times(db: sqlite_utils.Database) -> None:
+    """Kiosk times from the server's clock, and which questionnaire versions each kiosk was served.
+
+    From this migration on, ``responses.submitted_at`` is the time the *server*
+    received a response on every channel (kiosk API responses used to take the
+    device's clock); the summary counts, day totals and burst flags all read it.
+    The device's own claim is kept in ``client_submitted_at`` as a hint only,
+    bounded by when the kiosk could have shown the form (its first serving of
+    that questionnaire version) and by the receive time.
+    ``kiosk_served`` records each questionnaire version a kiosk page was served,
+    so that a response queued offline on a form that is no longer current is
+    still accepted, and any other version is refused.
+    """
+    _script(db, """
+    ALTER TABLE responses ADD COLUMN client_submitted_at TEXT;
+    CREATE TABLE IF NOT EXISTS kiosk_served (
+        kiosk_id INTEGER NOT NULL REFERENCES kiosks(id),
+        questionnaire_id TEXT NOT NULL,
+        questionnaire_version INTEGER NOT NULL,
+        first_served_at TEXT NOT NULL,
+        PRIMARY KEY (kiosk_id, questionnaire_id, questionnaire_version)
+    ) WITHOUT ROWID;
+    """)
+
+
 @migration("0005_staff_language")
 def _staff_language(db: sqlite_utils.Database) -> None:
     """The language each staff member chose for the staff pages (NULL: Vietnamese, the default)."""

@@ -29,6 +29,9 @@ _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "cha
             "comment", "simulated")
 _INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
+# Kiosk API responses also keep the device's claimed time (column added by migration 0004b).
+_INSERT_CLIENT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}, client_submitted_at) "
+                  f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?) ON CONFLICT (uuid) DO NOTHING")
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -83,6 +86,7 @@ class Response:
     comment: str | None = None
     kiosk_id: int | None = None
     simulated: bool = False  # written by `flask --app survey simulate`: never counted unless asked for
+    client_submitted_at: str | None = None  # a kiosk device's own clock: a hint only (migration 0004b)
 
     def row(self) -> tuple:
         started = _parse(self.started_at)
@@ -91,7 +95,11 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None, int(self.simulated))
+                self.comment or None, int(self.simulated)) + ((self.client_submitted_at,) if self.client_submitted_at else ())
+
+    @property
+    def insert_sql(self) -> str:
+        return _INSERT_CLIENT if self.client_submitted_at else _INSERT
 
 
 def _parse(stamp: str) -> datetime:
@@ -105,16 +113,28 @@ def save(db: sqlite_utils.Database, response: Response) -> bool:
     already there (a repeated submission stores nothing).
     """
     with write_transaction(db):
-        cursor = db.execute(_INSERT, response.row())
+        cursor = db.execute(response.insert_sql, response.row())
         return cursor.rowcount == 1
 
 
 def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
     """Store a batch of responses in one transaction (simulator, imports); return how many were new."""
+    hinted: list[tuple] = []
+
+    def plain_rows():
+        for r in responses:
+            if r.client_submitted_at:
+                hinted.append(r.row())
+            else:
+                yield r.row()
+
     with write_transaction(db):
         # rowcount counts the rows this INSERT stored; total_changes() would also
         # count what triggers write (the staff summary tables).
-        return db.conn.executemany(_INSERT, (r.row() for r in responses)).rowcount
+        stored = db.conn.executemany(_INSERT, plain_rows()).rowcount
+        if hinted:
+            stored += db.conn.executemany(_INSERT_CLIENT, hinted).rowcount
+        return stored
 
 
 def exists(db: sqlite_utils.Database, uuid: str) -> bool:

@@ -38,6 +38,11 @@ def check_secret_key(app: Flask) -> None:
     if app.debug or app.testing or not _serving():
         return
     key = app.config.get("SECRET_KEY")
+    if not isinstance(key, (str, bytes)):  # e.g. SURVEY_SECRET_KEY=1234... parsed as a number
+        raise PlaceholderSecretKey(
+            f"refusing to serve: SECRET_KEY must be text, not {type(key).__name__} (an all-digit "
+            f"SURVEY_SECRET_KEY is read as a number: quote it, e.g. SURVEY_SECRET_KEY='\"...\"', or use "
+            f"letters too)")
     if not key or str(key) in PLACEHOLDER_SECRETS or len(str(key)) < 16:
         raise PlaceholderSecretKey(
             "refusing to serve with a missing or placeholder SECRET_KEY outside debug mode: run "

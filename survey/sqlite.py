@@ -27,7 +27,8 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Datab
     gives the -wal and -shm files the same mode as the database.
     """
     path = str(path)
-    if path != ":memory:" and not path.startswith("file:"):
+    known = path in _WAL_SEEN and os.path.exists(path)
+    if not known and path != ":memory:" and not path.startswith("file:"):
         files.create_private_file(path)
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
@@ -36,9 +37,17 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Datab
     # FULL: a response acknowledged to a citizen survives a power cut, not only a crash.
     conn.execute("PRAGMA synchronous = FULL")
     db = sqlite_utils.Database(conn)
-    if db.journal_mode != "wal":
-        db.enable_wal()
+    # WAL is a property of the file: once seen, this process's next connections skip the check
+    # (one query less per request).
+    if not known:
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        if path != ":memory:":
+            _WAL_SEEN.add(path)
     return db
+
+
+_WAL_SEEN: set[str] = set()
 
 
 @contextmanager

@@ -218,3 +218,11 @@ def by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
 def by_id(db: sqlite_utils.Database, unit_id: int) -> dict | None:
     rows = list(db.query("SELECT * FROM units WHERE id = ?", [unit_id]))
     return rows[0] if rows else None
+
+
+def leaf_by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
+    """The active unit ``slug`` if responses can belong to it (no active children), else None."""
+    rows = list(db.query(
+        "SELECT u.* FROM units u WHERE u.slug = ? AND u.active = 1 AND NOT EXISTS "
+        "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)", [slug]))
+    return rows[0] if rows else None

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .db import get_db
-from .i18n import MESSAGES, t
+from .i18n import MESSAGES, language, t
 from .units import leaf_units
 
 csrf = CSRFProtect()
@@ -37,7 +37,9 @@ def _page(exc: HTTPException, *, title: str | None = None, body: str | None = No
     message = getattr(exc, "survey_message", None)  # the specific reason, when we know it
     units = None
     if getattr(exc, "unit_slug", None) is not None:  # an unknown unit: help find the right one
-        units = leaf_units(get_db())
+        from .citizen import PAGE_SIZE
+        from .citizen.picker import picker_rows
+        units = picker_rows(leaf_units(get_db()), language())[:PAGE_SIZE]   # the rest: the picker's search
         title, message, body = message, None, t("page.404_unit_body")
     title = title or t(f"page.{known}")
     if body is None and message is None and f"page.{known}_body" in MESSAGES:

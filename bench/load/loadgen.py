@@ -126,6 +126,23 @@ def _dechunk(data: bytes) -> bytes:
     return out
 
 
+class KeepAliveClient:
+    """An aiohttp session for one simulated citizen: its own cookie jar, its connection kept alive and
+    reused from request to request (as a browser does), redirects not followed automatically."""
+
+    def __init__(self, session):
+        self.session = session
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], str]:
+        headers = {"Accept-Language": "vi", "User-Agent": "sipas-loadgen"}
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        async with self.session.request(method, path, data=body if method == "POST" else None,
+                                        headers=headers, allow_redirects=False) as response:
+            text = await response.text()
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, text
+
+
 class Citizen:
     def __init__(self, base: str, form_path: str, shape: FormShape, stats: Stats, seed: int):
         parts = urlsplit(base)
@@ -139,8 +156,8 @@ class Citizen:
         self.stats.request_ms.append((time.perf_counter() - t0) * 1000)
         return result
 
-    async def survey(self) -> None:
-        client = Client(self.host, self.port)
+    async def survey(self, client=None) -> None:
+        client = client or Client(self.host, self.port)
         t0 = time.perf_counter()
         try:
             status, _, html = await self._timed(client, "GET", self.form_path)
@@ -159,7 +176,9 @@ class Citizen:
                 return
             self.stats.completed += 1
             self.stats.survey_ms.append((time.perf_counter() - t0) * 1000)
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, asyncio.TimeoutError) as exc:
+            self.stats.error(type(exc).__name__)
+        except Exception as exc:                  # aiohttp's ClientError and friends
             self.stats.error(type(exc).__name__)
 
 
@@ -223,3 +242,66 @@ def summary(name: str, stats: Stats, elapsed: float) -> dict:
         "error_kinds": dict(stats.errors),
         "db_locked": stats.locked,
     }
+
+
+# ---------------------------------------------------------------- aiohttp, connections reused
+
+def _session(base: str):
+    import aiohttp
+
+    # One connection per citizen, kept alive between its requests; a cookie jar that accepts 127.0.0.1.
+    connector = aiohttp.TCPConnector(limit=1, force_close=False, keepalive_timeout=30)
+    return aiohttp.ClientSession(base_url=base, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                 timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def closed_loop_keepalive(base: str, form_path: str, clients: int, seconds: float,
+                                seed: int = 1) -> tuple[Stats, float]:
+    """Capacity with ``clients`` citizens, each on its own kept-alive connection (a new cookie jar per survey)."""
+    shape = await learn(base, form_path)
+    stats = Stats()
+    deadline = time.perf_counter() + seconds
+
+    async def user(i: int) -> None:
+        citizen = Citizen(base, form_path, shape, stats, seed * 1000 + i)
+        async with _session(base) as session:
+            while time.perf_counter() < deadline:
+                session.cookie_jar.clear()           # the next citizen: no session cookie yet
+                await citizen.survey(KeepAliveClient(session))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(user(i) for i in range(clients)))
+    return stats, time.perf_counter() - start
+
+
+async def open_loop_keepalive(base: str, form_path: str, rate: float, seconds: float, seed: int = 1,
+                              pool: int = 64) -> tuple[Stats, float]:
+    """Arrivals at ``rate`` per second whatever the server does; each survey borrows a kept-alive
+    connection from a pool of ``pool`` (a new one is opened when none is free)."""
+    shape = await learn(base, form_path)
+    stats = Stats()
+    idle: list = []
+    sessions: list = []
+
+    async def one(i: int) -> None:
+        session = idle.pop() if idle else None
+        if session is None:
+            session = _session(base)
+            sessions.append(session)
+        session.cookie_jar.clear()
+        await Citizen(base, form_path, shape, stats, seed * 100000 + i).survey(KeepAliveClient(session))
+        if len(idle) < pool:
+            idle.append(session)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for session in sessions:
+        await session.close()
+    return stats, elapsed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
@@ -23,15 +24,17 @@ from questionnaires.loader import Questionnaire
 from .. import catalog, integrity, responses
 from ..db import get_db
 from ..i18n import language, t, tr
-from ..units import by_id, leaf_units
+from ..units import by_id, leaf_by_slug, leaf_units
 from ..web import refuse
-from .form import (NOT_APPLICABLE, comment_max_length, form_class, new_submission, repeated_field,
-                   started_at, unknown_field, valid_submission_id)
+from .picker import picker_rows
+from .form import (HIDDEN_FIELDS, NOT_APPLICABLE, comment_max_length, field_names, form_class, new_submission,
+                   repeated_field, started_at, unknown_field, valid_submission_id)
 
 bp = Blueprint("citizen", __name__)
 
 # Channels a citizen may reach through a public link; kiosks and paper are entered otherwise.
 PUBLIC_CHANNELS = ("qr", "web")
+PAGE_SIZE = 100       # units per page of the picker (a city after the 2025 reform has 168 wards)
 
 
 @bp.after_request
@@ -43,7 +46,25 @@ def no_store(response):
 
 @bp.get("/")
 def index():
-    return render_template("citizen/index.html", units=leaf_units(get_db()))
+    """The unit picker: natural Vietnamese order, an accent-insensitive filter (``?q=``), pages of PAGE_SIZE."""
+    query = " ".join(request.args.get("q", "")[:100].split())
+    rows = picker_rows(leaf_units(get_db()), language(), query)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = request.args.get("page", "1")
+    page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 6 else 1
+
+    def page_url(n: int) -> str:
+        return url_for("citizen.index", q=query or None, page=n if n > 1 else None)
+
+    return render_template("citizen/index.html", units=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+                           query=query, total=len(rows), page=page, pages=pages, page_url=page_url,
+                           total_text=number(len(rows)))
+
+
+def number(n: int) -> str:
+    """A count as the page's language writes it (3.000 in Vietnamese, 3,000 in English)."""
+    text = f"{n:,}"
+    return text.replace(",", ".") if language() == "vi" else text
 
 
 def channel_of(req) -> tuple[str, int | None]:
@@ -60,9 +81,9 @@ def form_url(slug: str, channel: str) -> str:
 
 
 def _unit(slug: str) -> dict:
-    for unit in leaf_units(get_db()):
-        if unit["slug"] == slug:
-            return unit
+    unit = leaf_by_slug(get_db(), slug)
+    if unit is not None:
+        return unit
     exc = refuse(NotFound, t("page.404_unit", slug=slug[:60]))
     exc.unit_slug = slug
     raise exc
@@ -170,13 +191,30 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
     errors = [(name, message) for name, messages in form.errors.items() for message in messages
               if name not in ("csrf_token",)]
     numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
-    return render_template(
-        template, form=form, q=q, unit=unit, action=action,
-        errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
-        comment_max=comment_max_length(q), comment_text=_comment_text(q),
-        required_about=sum(1 for r in q.respondent if r.required),
-        scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context,
-    ), status
+    short_names = {c.code: t("form.question", n=n) for c, n in zip(q.criteria, numbers.values())}
+    short_names.update({r.code: tr(r.text) for r in q.respondent})
+    short_names["comment"] = t("form.comment_short")
+    context.setdefault("paged", True)
+    context.setdefault("notice", None)
+    values = dict(form=form, q=q, unit=unit, action=action, short_names=short_names,
+                  errors=errors, numbers=numbers, NOT_APPLICABLE=NOT_APPLICABLE,
+                  comment_max=comment_max_length(q), comment_text=_comment_text(q),
+                  required_about=sum(1 for r in q.respondent if r.required),
+                  scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context)
+    return render_template(template, steps_html=_pristine_steps(form, q, values), **values), status
+
+
+def _pristine_steps(form, q: Questionnaire, values: dict) -> Markup | None:
+    """The questions of an unanswered, error-free form: the same HTML for everyone in a language, so
+    rendered once per questionnaire version, language and layout (the profile's largest cost of a GET)."""
+    if form.errors or any(form[name].data for name in field_names(q) - set(HIDDEN_FIELDS)):
+        return None
+    cache = current_app.extensions.setdefault("survey.pristine_steps", {})
+    key = (q.id, q.version, language(), bool(values.get("paged")))
+    html = cache.get(key)
+    if html is None:
+        html = cache[key] = Markup(render_template("citizen/_steps.html", **values))
+    return html
 
 
 def _label(q: Questionnaire, value: int):

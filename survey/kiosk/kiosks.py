@@ -224,3 +224,22 @@ def save(db: sqlite_utils.Database, kiosk: Kiosk, response: store.Response,
         new = store.save(db, response)
         db.execute("UPDATE kiosks SET last_seen_at = ? WHERE id = ?", [store.utc_timestamp(now or _now()), kiosk.id])
     return new
+
+
+# Questionnaire versions each kiosk page was served (a response queued offline may use one that is
+# no longer current): a read per page view, a write only the first time.
+def served(db: sqlite_utils.Database, kiosk: Kiosk, questionnaire_id: str, version: int,
+           now: datetime | None = None) -> None:
+    """Record that ``kiosk`` was served questionnaire ``questionnaire_id`` v``version``."""
+    key = (kiosk.id, questionnaire_id, int(version))
+    if db.execute("SELECT 1 FROM kiosk_served WHERE kiosk_id = ? AND questionnaire_id = ? AND "
+                  "questionnaire_version = ?", list(key)).fetchone() is None:
+        db.execute("INSERT INTO kiosk_served (kiosk_id, questionnaire_id, questionnaire_version, first_served_at) "
+                   "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [*key, store.utc_timestamp(now or _now())])
+
+
+def first_served(db: sqlite_utils.Database, kiosk: Kiosk, questionnaire_id: str, version: int) -> datetime | None:
+    """When ``kiosk`` was first served that questionnaire version (None: never)."""
+    row = db.execute("SELECT first_served_at FROM kiosk_served WHERE kiosk_id = ? AND questionnaire_id = ? AND "
+                     "questionnaire_version = ?", [kiosk.id, questionnaire_id, int(version)]).fetchone()
+    return parse_timestamp(row[0]) if row else None

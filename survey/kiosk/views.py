@@ -48,10 +48,8 @@ from .kiosks import Kiosk, KioskRefused
 bp = Blueprint("kiosk", __name__, url_prefix="/k")
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}\Z")
-# Clocks: a device clock this far ahead, or set before the kiosk existed, is
-# not believed; the response then takes the time it reached the server.
-CLOCK_AHEAD = timedelta(minutes=10)
-CLOCK_BEHIND = timedelta(days=1)
+# Clocks: the server's receive time is what counts; a device's clock gives only the visit's length
+# (up to LONGEST_VISIT) and a bounded hint of when it was submitted (client_times).
 LONGEST_VISIT = timedelta(hours=3)
 ENVELOPE = {"submission_id", "questionnaire_id", "version", "unit", "lang", "started_at", "submitted_at",
             "answers", "respondent", "comment"}
@@ -94,6 +92,7 @@ def _questionnaire():
 
 
 def _page(kiosk: Kiosk, token: str, q, form=None, *, status: int = 200, notice: str | None = None):
+    kiosks.served(get_db(), kiosk, q.id, q.version)
     if form is None:
         submission_id, ticket = new_submission()
         data = {"questionnaire_id": q.id, "version": str(q.version), "submission_id": submission_id,
@@ -106,7 +105,7 @@ def _page(kiosk: Kiosk, token: str, q, form=None, *, status: int = 200, notice: 
     html, code = render_form(
         form, q, by_id(get_db(), kiosk.unit_id), action=url_for("kiosk.page", token=token, lang=g.lang),
         status=status, template="kiosk/page.html",
-        kiosk=kiosk, token=token, notice=notice,
+        kiosk=kiosk, token=token, notice=notice, paged=False,   # a kiosk's tall screen shows the whole form
         switch_url=url_for("kiosk.page", token=token, lang=other),
         criteria=" ".join(q.criterion_codes), respondent=" ".join(r.code for r in q.respondent),
         idle=config["KIOSK_IDLE_SECONDS"], still_there=config["KIOSK_STILL_THERE_SECONDS"],
@@ -141,7 +140,7 @@ def submit(token: str):
     if responses.exists(db, submission_id):        # a double tap or a resubmission
         return redirect(url_for("kiosk.thanks", token=token, lang=g.lang), code=303)
     posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
-    q = catalog.version(db, posted_id, int(posted_version)) if posted_version.isdigit() else None
+    q = accepted_version(db, kiosk, current, posted_id, posted_version)
     if (q is None or not valid_submission_id(submission_id) or repeated_field(request.form)
             or unknown_field(request.form, q)):
         # Not the form this page serves (damaged, or from an unknown version): a fresh one.
@@ -255,16 +254,39 @@ def _moment(value, name: str) -> datetime:
         raise ValueError(f"{name} {value[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ValueError(f"{name} has no time zone")
+    if not 1900 <= moment.year <= 9000:  # also keeps the conversion to UTC from overflowing
+        raise ValueError(f"{name} {value[:40]!r} is not a plausible time")
     return moment.astimezone(timezone.utc)
 
 
 def client_times(started: datetime, submitted: datetime, *, received: datetime,
-                 kiosk_created: datetime) -> tuple[datetime, datetime]:
-    """Believe the device's clock where it is plausible; keep the visit's length either way."""
-    if submitted > received + CLOCK_AHEAD or submitted < kiosk_created - CLOCK_BEHIND:
-        started, submitted = started + (received - submitted), received
-    started = min(max(started, submitted - LONGEST_VISIT), submitted)
-    return started, submitted
+                 shown: datetime) -> tuple[datetime, datetime, datetime]:
+    """(started_at, submitted_at, client_submitted_at) of a kiosk API response.
+
+    ``submitted_at`` is always the server's receive time: day counts, bursts and
+    periods never depend on a device's clock. The device's times only give the
+    visit's length (kept, up to LONGEST_VISIT) and a hint of when it was really
+    submitted (kept in ``client_submitted_at``), bounded by when the kiosk could
+    have shown the form (``shown``: its first serving of this questionnaire
+    version, or its registration) and by the receive time.
+    """
+    visit = min(max(submitted - started, timedelta(0)), LONGEST_VISIT)
+    claimed = min(max(submitted, min(shown, received)), received)
+    return received - visit, received, claimed
+
+
+def accepted_version(db, kiosk: Kiosk, current, questionnaire_id, version):
+    """The questionnaire a kiosk response may use: the one its page serves now, or one the kiosk was
+    served before (queued offline); None for anything else."""
+    if isinstance(version, str):
+        version = int(version) if version.isascii() and version.isdigit() and len(version) <= 9 else None
+    if not isinstance(questionnaire_id, str) or not isinstance(version, int) or not 0 < version < 10 ** 9:
+        return None
+    if (questionnaire_id, version) == (current.id, current.version):
+        return current
+    if kiosks.first_served(db, kiosk, questionnaire_id, version) is None:
+        return None
+    return catalog.version(db, questionnaire_id, version)
 
 
 def _answers_formdata(q, body: dict) -> MultiDict:
@@ -341,18 +363,19 @@ def api_responses():
     qid, version = body.get("questionnaire_id"), body.get("version")
     if not isinstance(qid, str) or not isinstance(version, int) or isinstance(version, bool):
         return _refusal(400, "bad_request", detail="questionnaire_id (text) and version (number) are required")
-    # Any registered version is accepted: a queued response was filled in on a
-    # form that was current then, and every version is kept for analysis.
-    q = catalog.version(db, qid[:60], version)
+    # Only the version this kiosk's unit serves now, or one this kiosk was served before (a response
+    # queued offline on a form that was current then): one stray version would split a period.
+    q = accepted_version(db, kiosk, _questionnaire(), qid, version)
     if q is None:
-        return _refusal(422, "unknown_questionnaire", name=f"{qid[:40]} v{version}")
+        return _refusal(422, "unknown_questionnaire", name=f"{qid[:40]} v{str(version)[:12]}")
     lang = body.get("lang")
     if lang not in LANGUAGES:
         return _refusal(400, "bad_request", detail="lang must be vi or en")
     try:
-        started, submitted = client_times(_moment(body.get("started_at"), "started_at"),
-                                          _moment(body.get("submitted_at"), "submitted_at"),
-                                          received=received, kiosk_created=kiosks.parse_timestamp(kiosk.created_at))
+        shown = kiosks.first_served(db, kiosk, q.id, q.version) or kiosks.parse_timestamp(kiosk.created_at)
+        started, submitted, claimed = client_times(_moment(body.get("started_at"), "started_at"),
+                                                   _moment(body.get("submitted_at"), "submitted_at"),
+                                                   received=received, shown=shown)
         formdata = _answers_formdata(q, body)
     except ValueError as exc:
         return _refusal(422, "invalid", detail=str(exc))
@@ -369,7 +392,7 @@ def api_responses():
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(submitted),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
-        respondent=respondent, comment=form.comment_value())
+        respondent=respondent, comment=form.comment_value(), client_submitted_at=responses.utc_timestamp(claimed))
     try:
         stored = _save(db, kiosk, response, received=received, served=None)
     except integrity.OverLimit as refused:       # the device's queue keeps it and sends it again later

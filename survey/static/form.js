@@ -71,6 +71,69 @@
   }
   if (count && required.length) { count.hidden = false; update(); form.addEventListener("change", update);
     form.addEventListener("reset", function () { setTimeout(update, 0); }); }
+  // One part per screen: the parts sit side by side in a scroller that snaps to one; "Next part"
+  // and "Back" move along it, and so do a swipe, the Tab key and the error summary's links (the
+  // browser scrolls the part into view). Without JavaScript the form is one page with every part.
+  var steps = document.getElementById("steps");
+  if (steps && form.dataset.paged) {
+    var parts = Array.prototype.slice.call(steps.children);
+    var progress = document.getElementById("progress");
+    var progressText = document.getElementById("progress-t");
+    var progressBar = progress ? progress.querySelector(".progress-bar span") : null;
+    var shown = -1;
+    form.classList.add("paged");
+    if (progress) progress.hidden = false;
+    form.querySelectorAll(".step-nav").forEach(function (nav) { nav.hidden = false; });
+    var current = function () {
+      var left = steps.scrollLeft, best = 0;
+      parts.forEach(function (part, i) {
+        if (Math.abs(part.offsetLeft - left) < Math.abs(parts[best].offsetLeft - left)) best = i;
+      });
+      return best;
+    };
+    var fit = function () {
+      var i = current();
+      steps.style.height = parts[i].offsetHeight + 16 + "px";   // the part and its margins, no more
+      if (steps.scrollTop) steps.scrollTop = 0;
+      if (i === shown) return;
+      shown = i;
+      form.dataset.part = String(i + 1);
+      if (progressText) {
+        progressText.textContent = form.dataset.step.replace("{n}", i + 1).replace("{total}", parts.length);
+      }
+      if (progressBar) progressBar.style.width = Math.round(100 * (i + 1) / parts.length) + "%";
+    };
+    var pending = false;
+    var later = function () {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(function () { pending = false; fit(); });
+    };
+    var go = function (i) {
+      i = Math.max(0, Math.min(parts.length - 1, i));
+      steps.scrollLeft = parts[i].offsetLeft;
+      fit();
+      var top = (progress || steps).getBoundingClientRect().top + window.pageYOffset - 8;
+      window.scrollTo(0, top);
+      var heading = parts[i].querySelector("h2");
+      if (heading) heading.focus({preventScroll: true});
+    };
+    steps.addEventListener("scroll", later, {passive: true});
+    window.addEventListener("resize", function () { steps.scrollLeft = parts[shown < 0 ? 0 : shown].offsetLeft; later(); });
+    form.addEventListener("click", function (e) {
+      var button = e.target.closest ? e.target.closest("[data-go]") : null;
+      if (button) go(current() + parseInt(button.dataset.go, 10));
+    });
+    // Focus or a link moving to a question in another part: show that part.
+    form.addEventListener("focusin", later);
+    window.addEventListener("hashchange", later);
+    // Returned with errors: open the part of the first one (the summary above keeps the focus).
+    var firstBad = form.querySelector(".bad");
+    var start = firstBad ? parts.indexOf(firstBad.closest(".part")) : 0;
+    steps.scrollLeft = parts[Math.max(start, 0)].offsetLeft;
+    fit();
+  }
+
   // One tap, one submission (the server also refuses a repeated submission id).
   var button = form.querySelector("button[type=submit]");
   // Only a submission that really leaves the page disables the button: a script that stops it

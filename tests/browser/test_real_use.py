@@ -345,3 +345,134 @@ def test_kiosk_disk_full_queues_the_response_under_the_header_and_sends_it_once_
     rows = rows_after(running, before, 1, timeout=20)
     assert [(r["answers"], r["comment"]) for r in rows] == [("4" * 26, "chờ gửi")]
     expect(page.locator("#kiosk-queue")).to_be_hidden()
+
+
+# ------------------------------------------------------------------ 9. finding one's office
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_phone_finds_its_office_by_typing_without_accents(running, context, javascript):
+    page = context(viewport=PHONE_VIEWPORT, javascript=javascript).new_page()
+    page.goto(running.url + "/")
+    links = page.locator("ul.units a")
+    assert links.nth(5).inner_text() == "Quận 7"            # Quận 1, 3, 4, 5, 6, 7: natural order
+    page.get_by_label("Tìm theo tên").fill("tan binh")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/?q=tan+binh")
+    assert links.first.inner_text() == "Quận Tân Bình"
+    expect(page.locator(".found")).to_contain_text("khớp với “tan binh”")
+    links.first.click()
+    assert "Quận Tân Bình" in page.inner_text("header")
+    assert page.locator("#survey").is_visible()
+
+
+# ------------------------------------------------------------------ 3, 4. a phone form that fits
+
+def screens(page) -> float:
+    return page.evaluate("document.documentElement.scrollHeight") / page.viewport_size["height"]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_phone_form_one_part_per_screen_at_most_six_screen_heights_and_sent_once(running, context, lang):
+    codes = criteria(running)
+    before = len(running.rows())
+    page = context(viewport=PHONE_VIEWPORT).new_page()
+    page.goto(running.url + f"/u/quan-5?lang={lang}")
+    progress = page.locator("#progress-t")
+    next_part = MESSAGES["form.next"][lang]
+    heights = []
+    for part in range(1, 8):
+        expect(progress).to_have_text(MESSAGES["form.step"][lang].format(n=part, total=7))
+        heights.append(screens(page))
+        current = page.locator("#steps > .part").nth(part - 1)
+        # what a person sees: the part's questions, nothing of the next part
+        assert current.locator("h2").is_visible()
+        assert current.bounding_box()["x"] >= 0 and current.bounding_box()["x"] < 30
+        for label in current.locator(".scale label:nth-of-type(4)").all():
+            label.click()
+        if part < 7:
+            current.get_by_role("button", name=next_part).click()
+    about_you(page)
+    assert max(heights) <= 6, f"screen heights per part: {heights}"
+    expect(page.locator("#count")).to_have_text(MESSAGES["form.answered"][lang].format(done=30, total=30))
+    page.click("#survey button[type=submit]")
+    expect(page.locator("h1")).to_have_text(MESSAGES["thanks.heading"][lang])
+    assert [r["answers"] for r in running.rows()[before:]] == ["4" * 26]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_phone_blank_send_a_short_error_summary_and_the_first_part_to_fix(running, context, lang):
+    page = context(viewport=PHONE_VIEWPORT).new_page()
+    page.goto(running.url + f"/u/quan-5?lang={lang}")
+    page.click("#survey button[type=submit]")
+    summary = page.locator("#errsum")
+    expect(summary).to_be_visible()
+    assert summary.locator("a").count() == 30
+    assert summary.bounding_box()["height"] < 30 * 24, "the summary must not take a line per error"
+    assert screens(page) <= 6
+    expect(page.locator("#progress-t")).to_have_text(MESSAGES["form.step"][lang].format(n=1, total=7))
+    # a link to a question in another part brings that part into view
+    page.click(f"#errsum a[href='#{criteria(running)[20]}-1']")
+    expect(page.locator("#progress-t")).not_to_have_text(MESSAGES["form.step"][lang].format(n=1, total=7))
+    assert page.locator(f"label[for={criteria(running)[20]}-1]").is_visible()
+
+
+@pytest.mark.parametrize("width,lang", [(360, "en"), (360, "vi"), (390, "en")])
+def test_phone_sizes_scale_on_one_row_readable_text_and_44px_targets(running, context, width, lang):
+    page = context(viewport={"width": width, "height": 740}).new_page()
+    page.goto(running.url + f"/u/quan-5?lang={lang}")
+    facts = page.evaluate("""() => {
+        const px = e => parseFloat(getComputedStyle(e).fontSize);
+        const scales = [...document.querySelectorAll('.scale')];
+        return {
+          rows: scales.map(s => new Set([...s.querySelectorAll('label')].slice(0, 5)
+                               .map(l => Math.round(l.getBoundingClientRect().top))).size),
+          legend: Math.min(...[...document.querySelectorAll('legend')].map(px)),
+          ends: Math.min(...[...document.querySelectorAll('.scale label:nth-of-type(1) .w, .scale label:nth-of-type(5) .w')]
+                 .filter(e => e.getBoundingClientRect().width > 20).map(px)),
+          ends_text: [...document.querySelectorAll('.scale')][0].innerText,
+          small: [...document.querySelectorAll('.scale label, .opts label, button, a.lang, textarea')]
+                 .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length,
+          wide: document.documentElement.scrollWidth};
+    }""")
+    assert set(facts["rows"]) == {1}, "every 1-5 scale on one row"
+    assert facts["legend"] >= 16 and facts["ends"] >= 14
+    assert MESSAGES["form.submit"][lang] and ("Rất không hài lòng" if lang == "vi" else "Very dissatisfied") in facts["ends_text"]
+    assert facts["small"] == 0 and facts["wide"] <= width
+    # each button still says its word to a screen reader
+    name = page.get_by_role("radio", name="2 " + ("Không hài lòng" if lang == "vi" else "Dissatisfied")).first
+    assert name.count() == 1
+
+
+def test_phone_without_javascript_every_part_is_on_the_page(running, context):
+    page = context(viewport=PHONE_VIEWPORT, javascript=False).new_page()
+    page.goto(running.url + "/u/quan-5")
+    assert all(part.is_visible() for part in page.locator("#steps > .part").all())
+    assert page.locator(".step-nav").first.is_hidden()
+
+
+# ------------------------------------------------------------------ axe on every citizen and kiosk page, both sizes
+
+@pytest.mark.parametrize("viewport", [PHONE_VIEWPORT, {"width": 1080, "height": 1920}])
+def test_no_wcag_violations_on_any_citizen_or_kiosk_page(running, context, axe, viewport):
+    codes = criteria(running)
+    page = context(viewport=viewport, bypass_csp=True).new_page()
+    found = {}
+    for path in ("/", "/?q=tan", "/?q=khong+co", "/?lang=en", "/u/quan-1", "/u/quan-1?lang=en", "/u/nowhere"):
+        page.goto(running.url + path)
+        found[path] = axe(page)
+    page.goto(running.url + "/u/quan-3")
+    page.click("#survey button[type=submit]")                        # every error shown
+    found["errors"] = axe(page)
+    if page.locator(".step-nav button").first.is_visible():
+        page.locator(".step-nav button").first.click()               # another part of the paged form
+        found["part 2"] = axe(page)
+    answer(page, codes, 4)
+    page.click("#survey button[type=submit]")
+    page.wait_for_url("**/thanks/*")                                 # (in English: the session chose it above)
+    found["thanks"] = axe(page)
+    url = running.add_kiosk()
+    page.goto(url)
+    ready(page)
+    page.click("#survey button[type=submit]")                        # the kiosk's banner
+    found["kiosk incomplete"] = axe(page)
+    assert {where: v for where, v in found.items() if v} == {}

@@ -185,3 +185,29 @@ def test_the_report_counts_held_responses_by_reason_in_its_method_section(app, d
     assert inputs.exclusions == {"held for review: client_burst": 3, "integrity review: client_burst": 1}
     quan1 = next(c for c in inputs.counts if c.key == "quan-1")
     assert (quan1.responses, quan1.excluded, quan1.used) == (10, 4, 6)
+
+
+def test_flag_counts_per_day_equal_the_flag_rows_after_submissions_and_a_rebuild(app, db):
+    """daily_flag_counts (the dashboard's and the quality page's totals) against brute-force counts."""
+    from datetime import date
+
+    from survey.settings import defaults
+    from survey.simulate import simulate
+    from survey.staff import summary
+
+    simulate(db, catalog.latest(db, "sipas-hcm-26"), 3000, 7, date(2026, 1, 5), date(2026, 1, 9))
+
+    def both():
+        counted = {tuple(r[:3]): tuple(r[3:]) for r in db.execute(
+            "SELECT day, unit_id, kiosk_id, straightline, burst, flagged FROM daily_flag_counts "
+            "WHERE straightline OR burst OR flagged")}
+        brute = {tuple(r[:3]): tuple(r[3:]) for r in db.execute(
+            "SELECT day, unit_id, kiosk_id, sum(straightline), sum(burst), sum(straightline OR burst) "
+            "FROM response_flags GROUP BY 1, 2, 3 HAVING sum(straightline OR burst) > 0")}
+        return counted, brute
+
+    counted, brute = both()
+    assert counted == brute and sum(v[2] for v in brute.values()) > 10
+    summary.refresh(db, summary.rules_from_config({**defaults(), "QUALITY_BURST_COUNT": 3}))
+    counted, brute = both()
+    assert counted == brute

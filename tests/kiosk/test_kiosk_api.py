@@ -75,12 +75,14 @@ def test_a_kiosk_cannot_submit_for_another_unit(client, db, kiosk):
     assert rows(db) == []
 
 
-def test_an_older_registered_questionnaire_version_is_accepted_an_unknown_one_is_not(client, db, kiosk, app):
+def test_an_older_version_this_kiosk_was_served_is_accepted_no_other(client, db, kiosk, app):
     import json
 
     from survey import catalog
     from questionnaires.loader import Questionnaire
 
+    assert client.get(f"/k/{kiosk[1]}").status_code == 200   # the kiosk page is served version 1
+    other = register(db, "quan-1", name="Quầy 2")            # a kiosk that never loaded version 1
     q = catalog.latest(db, "sipas-hcm-26")
     newer = json.loads(q.to_json())
     newer["version"] = 2
@@ -88,6 +90,9 @@ def test_an_older_registered_questionnaire_version_is_accepted_an_unknown_one_is
     old = post(client, kiosk[1], payload(version=1))       # queued offline under version 1
     assert old.status_code == 201
     assert rows(db)[0]["questionnaire_version"] == 1
+    never = post(client, other[1], payload(version=1))
+    assert never.status_code == 422 and never.json["reason"] == "unknown_questionnaire"
+    assert post(client, other[1], payload(version=2)).status_code == 201   # the current one
     missing = post(client, kiosk[1], payload(version=7))
     assert missing.status_code == 422 and missing.json["reason"] == "unknown_questionnaire"
     assert "sipas-hcm-26 v7" in missing.json["message"]
@@ -142,29 +147,33 @@ def test_the_field_of_the_kiosk_fills_in_when_the_respondent_left_it_out(client,
     assert rows(db)[0]["field"] == "land"
 
 
-def test_device_clocks_are_believed_when_plausible_and_replaced_when_not(client, db, kiosk):
+def test_the_server_clock_decides_and_the_device_clock_is_only_a_bounded_hint(client, db, kiosk):
     now = datetime.now(timezone.utc)
     queued = payload(started_at=iso(now - timedelta(days=3, minutes=5)), submitted_at=iso(now - timedelta(days=3)))
     ahead = payload(started_at=iso(now + timedelta(days=400)), submitted_at=iso(now + timedelta(days=400, minutes=3)))
-    epoch = payload(started_at="1970-01-01T00:00:00Z", submitted_at="1970-01-01T00:02:00Z")
-    # the kiosk was registered just now: a response from 3 days ago means its clock is wrong
+    epoch = payload(started_at="1970-01-02T00:00:00Z", submitted_at="1970-01-02T00:02:00Z")
     for body in (queued, ahead, epoch):
         assert post(client, kiosk[1], body).status_code == 201
     stored = {r["uuid"]: r for r in rows(db)}
+    created = kiosk[0].created_at
     for body, duration in ((queued, 300), (ahead, 180), (epoch, 120)):
         row = stored[body["submission_id"]]
         submitted = datetime.strptime(row["submitted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        assert abs((submitted - now).total_seconds()) < 60
-        assert row["duration_s"] == duration
+        assert abs((submitted - now).total_seconds()) < 60      # the server's receive time
+        assert row["duration_s"] == duration                      # the visit's length is kept
+        # the device's claim, bounded by the kiosk's registration and the receive time
+        assert created <= row["client_submitted_at"] <= row["submitted_at"]
 
 
-def test_a_response_queued_days_ago_keeps_its_time(client, db):
+def test_a_response_queued_offline_is_counted_when_received_with_its_claimed_time_as_hint(client, db):
     from survey.kiosk import kiosks
 
     k, token = register(db, "quan-1")
     db.execute("UPDATE kiosks SET created_at = '2025-01-01T00:00:00Z' WHERE id = ?", [k.id])
     post(client, token, payload(started_at="2025-03-01T02:00:00Z", submitted_at="2025-03-01T02:06:00Z"))
-    assert rows(db)[0]["submitted_at"] == "2025-03-01T02:06:00Z"
+    row = rows(db)[0]
+    assert row["client_submitted_at"] == "2025-03-01T02:06:00Z"
+    assert row["submitted_at"] > "2026-01-01" and row["duration_s"] == 360
     assert kiosks.get(db, k.id).last_seen_at > "2025-03-02"
 
 

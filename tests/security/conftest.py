@@ -220,3 +220,34 @@ def from_address(server: Server, address: str) -> Browser:
 
 def jsonable(answer: Answer):
     return json.loads(answer.text)
+
+
+def add_kiosk(server: Server, unit: str = "quan-1") -> str:
+    """Register a kiosk (a new name each time) with the real CLI; return its token."""
+    import uuid
+
+    out = server.flask("add-kiosk", "--unit", unit, "--name", f"Quầy {uuid.uuid4().hex[:6]}").stdout
+    match = re.search(r"/k/([A-Za-z0-9_-]{20,100})", out)
+    assert match, out
+    return match.group(1)
+
+
+def kiosk_body(**changes) -> dict:
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    iso = lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    body = {"submission_id": str(uuid.uuid4()), "questionnaire_id": "sipas-hcm-26", "version": 1, "unit": "quan-1",
+            "lang": "vi", "started_at": iso(now - timedelta(minutes=4)), "submitted_at": iso(now),
+            "answers": {f"q{n:02d}": str(1 + n % 5) for n in range(1, 27)},
+            "respondent": {"respondent_type": "individual", "gender": "female", "age_band": "35-49", "field": "land"},
+            "comment": None}
+    body.update(changes)
+    return body
+
+
+def kiosk_post(browser: Browser, token: str, body) -> Answer:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return browser.post("/k/api/responses", data, headers={"Authorization": f"Kiosk {token}",
+                                                           "Content-Type": "application/json"})
