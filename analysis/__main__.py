@@ -97,9 +97,16 @@ Responses held for review as possibly stuffed are left out unless --held include
     p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--target", type=_level, default=0.80,
                    help="target share satisfied for the above/below judgement (default 0.80)")
-    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
-                   help="strata with one PSU (default adjust, as R's survey.lonely.psu)")
+    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "average", "fail"), default="adjust",
+                   help="strata with one PSU (default adjust; R's survey.lonely.psu options); the strata "
+                        "concerned are listed on stderr")
     p.add_argument("--no-overall", action="store_true", help="leave out the overall (ALL) rows")
+    p.add_argument("--fixed-weights-variance", action="store_true",
+                   help="poststratify/rake: treat the calibrated weights as fixed in the variance (the default "
+                        "is the calibration variance, as R's postStratify()/calibrate() designs)")
+    p.add_argument("--missing-items", choices=("drop", "fail"), default="drop",
+                   help="a unit where a criterion has no valid answer: drop (default) = index over the criteria "
+                        "answered, flagged (flag_items_missing) and not ranked; fail = refuse, naming them")
     sae = p.add_argument_group(
         "small-area estimates (Fay-Herriot, docs/analysis.md)",
         "Example: --sae --sae-covariates wards.csv --sae-columns kind,former_district,last_index")
@@ -169,14 +176,14 @@ def run_indices(args) -> int:
     show = not args.quiet and (args.progress or data.n > LARGE_ROWS)
     bar = Progress("estimating", enabled=show)
     table = compute_table(data, level=args.level, overall=not args.no_overall, lonely_psu=args.lonely_psu,
-                          target=args.target, progress=bar)
+                          target=args.target, progress=bar, missing_items=args.missing_items,
+                          calibrated=not args.fixed_weights_variance)
     bar.close()
     columns = COLUMNS
     sae_notes: list[str] = []
     if args.sae:
         table, model = _small_areas(args, table)
         columns = COLUMNS + SAE_COLUMNS
-        sae_notes = list(table.notes[len(data.notes):])
         preferred = [a for a, f in zip(model.names, model.direct_preferred) if f]
         if preferred:
             sae_notes.append(f"direct estimate preferred (at least as precise) for: {', '.join(preferred[:20])}"
@@ -185,7 +192,7 @@ def run_indices(args) -> int:
         raise CliError("--sae-covariates and --sae-columns need --sae")
     _write(args.out, lambda handle: table.write_csv(handle, columns=columns))
     if not args.quiet:
-        for note in list(data.notes) + sae_notes:
+        for note in list(table.notes) + sae_notes:
             print(note, file=sys.stderr)
         print(f"wrote {len(table)} rows ({len(table.districts)} units, {len(table.measures)} measures) "
               f"to {args.out}", file=sys.stderr)
@@ -251,6 +258,70 @@ def add_report(sub) -> None:
     add(sub)
 
 
+def add_former(sub) -> None:
+    p = sub.add_parser(
+        "former", formatter_class=_formatter,
+        help="indices of the new units grouped by the former unit they took their area from (across a reform)",
+        description="""\
+For each former unit of the crosswalk (e.g. a district abolished on 1 July 2025): the SIPAS index of
+the new units grouped under it (its area now) beside the former unit's own index, their change with a
+95 % interval, and the caveat where new units straddle the former boundary (partial transfers).
+
+"Now" is the period --from/--to; "before" is --compare-from/--compare-to, or the same period when it
+spans the reform. Indices and intervals are shares (0..1), computed like `indices` (units are strata).
+
+Example:
+  python -m analysis former --db instance/survey.sqlite3 --from 2026-01-01 --to 2026-03-31 \\
+      --compare-from 2025-01-01 --compare-to 2025-03-31 --weights none --out former.csv""")
+    p.add_argument("--db", required=True, metavar="PATH", help="the survey database")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day of the period, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day of the period, inclusive")
+    p.add_argument("--compare-from", metavar="DATE", help="first day of the period of the former units")
+    p.add_argument("--compare-to", metavar="DATE", help="last day of the period of the former units")
+    p.add_argument("--questionnaire", metavar="ID", help="questionnaire id (needed if the period has several)")
+    p.add_argument("--weights", choices=("none", "design", "poststratify", "rake"), default="design",
+                   help="weighting (default design); the new units need margins for any but none")
+    p.add_argument("--drop-incomplete", action="store_true", help="leave out responses without the "
+                   "respondent groups the weighting needs")
+    p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of the days")
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--lang", choices=("vi", "en"), default="en", help="language of the caveat column")
+    p.add_argument("--out", required=True, metavar="OUT.csv", help="output CSV ('-' for standard output)")
+    p.set_defaults(func=run_former)
+
+
+def run_former(args) -> int:
+    from .crosswalk import COLUMNS, compare_former, read_crosswalk
+    from .db import load_db
+
+    if bool(args.compare_from) != bool(args.compare_to):
+        raise CliError("give both --compare-from and --compare-to, or neither")
+    former = read_crosswalk(args.db) if Path(args.db).is_file() else None
+    if former is None:
+        raise CliError(f"{args.db}: no such database file")
+    if not former:
+        raise CliError(f"{args.db}: the database has no crosswalk (load one with "
+                       "`flask --app survey import-crosswalk` or `init-db --demo`)")
+    common = dict(questionnaire=args.questionnaire, weights=args.weights, tz=args.timezone,
+                  drop_incomplete=args.drop_incomplete)
+    now = load_db(args.db, date_from=args.date_from, date_to=args.date_to, **common)
+    before = load_db(args.db, date_from=args.compare_from, date_to=args.compare_to, **common) \
+        if args.compare_from else None
+    rows = compare_former(now, former, before, level=args.level, lang=args.lang)
+
+    def write(handle):
+        w = csv.writer(handle)
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow(["" if r[c] is None else r[c] for c in COLUMNS])
+    _write(args.out, write)
+    caveats = sum(1 for r in rows if r["caveat"])
+    print(f"wrote {len(rows)} former units ({sum(r['n_now'] > 0 for r in rows)} with responses now, "
+          f"{sum(r['n_before'] > 0 for r in rows)} before; {caveats} with the partial-transfer caveat) to {args.out}",
+          file=sys.stderr)
+    return 0
+
+
 def add_summarize(sub) -> None:
     from .scale_cli import add_summarize as add
 
@@ -263,7 +334,7 @@ def add_merge(sub) -> None:
     add(sub)
 
 
-SUBCOMMANDS = [add_indices, add_change, add_report, add_summarize, add_merge]
+SUBCOMMANDS = [add_indices, add_change, add_report, add_former, add_summarize, add_merge]
 
 
 def _write(out: str, writer) -> None:

@@ -185,8 +185,9 @@ class _Pass:
     # answered, satisfied, not dissatisfied, fives, score >= 4 (10 bits each), score (13 bits)
     FIELDS = ((0, 10), (10, 10), (20, 10), (30, 10), (40, 10), (50, 13))
 
-    def __init__(self, acc, lay, membership, top, g_start, c_start, sqrt_a_group, p_code, block_rows):
+    def __init__(self, acc, lay, membership, top, g_start, c_start, sqrt_a_group, p_code, block_rows, cal=None):
         self.acc, self.lay, self.M, self.top = acc, lay, membership, top
+        self.cal = cal          # analysis.calibration.CalibrationSums, or None (weights treated as fixed)
         self.g_start, self.c_start, self.sqrt_a_group, self.p_code = g_start, c_start, sqrt_a_group, p_code
         J = membership.shape[0]
         self.J = J
@@ -196,7 +197,9 @@ class _Pass:
         self.planes = planes.astype(float)                  # (6 fields, 6 codes)
         sizes = [hi - lo for lo, hi in lay.base]
         iw = np.array([membership[j].max() for j in range(J)])
-        self.packed = bool(np.all(iw == 1.0)) and max(sizes) < 1000
+        # 10-bit fields hold at most 1023 answers per respondent and set (the overall set holds every
+        # criterion); with more criteria the exact float path is used instead of overflowing
+        self.packed = bool(np.all(iw == 1.0)) and J < 1 << 10 and max(sizes) < 1 << 10
         if self.packed:
             lut = sum(planes[f].astype(np.int64) << shift for f, (shift, _) in enumerate(self.FIELDS))
             self.lut_packed = np.tile(lut, J)               # row 6 j + code
@@ -284,6 +287,8 @@ class _Pass:
             acc.TR[g] += w[lo:hi] @ R[lo:hi]
             acc.nit[g] += np.count_nonzero(answered[lo:hi], axis=0)
             acc.nset[g] += np.count_nonzero(has[lo:hi], axis=0)
+        if self.cal is not None:
+            self.cal.add(d, a, b, Z, R)
         if self.c_start is None:   # each respondent its own PSU: X_c = w_i x_i
             scale = w * np.repeat(self.sqrt_a_group[g0:g1], np.diff(gb))
             np.multiply(Z, scale[:, None], out=Z)

@@ -11,7 +11,7 @@ nothing from the web application.
   responses held for review as possibly stuffed (``integrity_holds`` with state
   ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
   restricts the index to one origin: ``open-link`` (the unit's QR link or the
-  web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
+  web list: channels ``qr``, ``web``), ``kiosk`` or ``paper``.
 * Answers (one character per criterion: ``1``..``5``, ``n`` not applicable,
   ``-`` no answer) are decoded with numpy, one questionnaire version at a time;
   versions of one questionnaire are aligned by criterion code. Factor
@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .inputs import InputError, SurveyData
+from .inputs import Calibration, InputError, SurveyData, nfc
 from .weights import Margin, design_weights, poststratify, rake
 
 __all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError", "ORIGINS", "HELD",
@@ -265,11 +265,19 @@ class _Units:
         for r in rows:
             if r[2] is not None:
                 children.setdefault(r[2], []).append(r[0])
-        return cls({r[0]: r for r in rows}, {r[1]: r for r in rows}, children)
+        rows = [(r[0], nfc(r[1]), *r[2:]) for r in rows]
+        by_slug: dict = {}
+        for r in rows:
+            if r[1] in by_slug:
+                raise DbError(f"units {by_slug[r[1]][0]} and {r[0]} have the same slug {r[1]!r} once written "
+                              f"in Unicode NFC: rename one")
+            by_slug[r[1]] = r
+        return cls({r[0]: r for r in rows}, by_slug, children)
 
     def leaves(self, slugs: Iterable[str]) -> set[int]:
         chosen: set[int] = set()
         for slug in slugs:
+            slug = nfc(slug)
             if slug not in self.by_slug:
                 raise DbError(f"unknown unit {slug!r}")
             stack = [self.by_slug[slug][0]]
@@ -523,27 +531,34 @@ def _incomplete(conn, spec: LoadSpec, where: _Where, scan: _Scan) -> tuple[np.nd
 
 
 def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, label_ids,
-             categories: dict, coded: dict) -> tuple[np.ndarray, list[str]]:
-    """Final weights and the notes describing them."""
+             categories: dict, coded: dict) -> tuple[np.ndarray, list[str], Calibration | None]:
+    """Final weights, the notes describing them and the calibration behind them (for the variance)."""
     method = spec.weighting.method
     n, notes = district.size, []
     by_id = units.by_id
     pop = {lab: by_id[uid][3] for lab, uid in zip(labels, label_ids)}
     if method == "none":
-        return np.ones(n), ["weights: none (every response weighs 1)"]
+        return np.ones(n), ["weights: none (every response weighs 1)"], None
     missing_pop = [lab for lab in labels if pop[lab] is None]
     if missing_pop:
-        raise DbError(f"unit(s) {', '.join(missing_pop)} have no population: needed for design weights")
+        shown = ", ".join(missing_pop[:8]) + (f", … ({len(missing_pop)} in all)" if len(missing_pop) > 8 else "")
+        raise DbError(f"{len(missing_pop)} unit(s) have no population, which design weights need: {shown}. "
+                      "Weighting does not invent margins: import the units' counts (`flask --app survey "
+                      "import-margins`, dimension total) or use weights none")
     w = design_weights(district, {i: pop[lab] for i, lab in enumerate(labels)})
     notes.append("weights: design (unit population / responses in the unit)")
     if method == "design":
-        return w, notes
+        return w, notes, None
     age_cats = categories["age_band"]
     margins_age = _margins(conn, label_ids, "age_band")
     totals, names = {}, {}
     for i, uid in enumerate(label_ids):
         if uid not in margins_age:
-            raise DbError(f"unit {labels[i]!r} has no age_band population margins (table unit_population)")
+            lacking = [labels[k] for k, u in enumerate(label_ids) if u not in margins_age]
+            shown = ", ".join(lacking[:8]) + (f", … ({len(lacking)} in all)" if len(lacking) > 8 else "")
+            raise DbError(f"{len(lacking)} unit(s) have no age_band population margins (table unit_population), "
+                          f"so the margins do not cover them: {shown}. Weighting does not invent margins: import "
+                          "the units' counts (`flask --app survey import-margins`) or use weights none or design")
         for cat, value in margins_age[uid].items():
             totals[i * 64 + age_cats.index(cat)] = value
             names[i * 64 + age_cats.index(cat)] = f"{labels[i]} x {cat}"
@@ -555,7 +570,7 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
         if method == "poststratify":
             w = poststratify(w, cells, totals, labels=names)
             notes.append("weights: post-stratified to unit x age_band")
-            return w, notes
+            return w, notes, Calibration("poststratify", (cells,), names=("unit x age_band",))
         parent_of = [by_id[uid][2] for uid in label_ids]
         parents = sorted({p for p in parent_of if p is not None})
         if not parents or any(p is None for p in parent_of):
@@ -573,6 +588,7 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
         parent_index = np.array([parents.index(p) for p in parent_of])
         g_cells = parent_index[district].astype(np.int64) * 64 + coded["gender"]
         wt = spec.weighting
+        design_w = w
         result = rake(w, [Margin("unit x age_band", cells, totals, names),
                           Margin("gender", g_cells, g_totals, g_names)],
                       tol=wt.rake_tol, max_iter=wt.rake_max_iter, trim=wt.trim, rescale=True)
@@ -581,7 +597,8 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
     notes.extend("weights: " + line for line in result.report().splitlines())
     if not result.converged:
         notes.append("WARNING: raking did not converge; the margins are not met (see above)")
-    return result.weights, notes
+    return result.weights, notes, Calibration("calibrate", (cells, g_cells), design_w,
+                                              ("unit x age_band", "gender"))
 
 
 def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
@@ -622,7 +639,8 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         n = int(keep.sum())
         if n == 0:
             raise DbError("no responses left after dropping incomplete ones")
-    w, weight_notes = _weights(conn, spec, units, district, labels, label_ids, scan.categories, coded)
+    w, weight_notes, calibration = _weights(conn, spec, units, district, labels, label_ids, scan.categories,
+                                            coded)
     notes.extend(weight_notes)
     notes.append(f"responses: {n} in {len(labels)} unit(s)")
     items = crit.items
@@ -630,7 +648,8 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
                       districts=labels, stratum=district.copy(), strata=labels, psu=None,
                       factor_of=crit.factor_of,
                       item_weights=np.array([crit.weight_of.get(c, 1.0) for c in items]),
-                      satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes))
+                      satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes),
+                      calibration=calibration)
 
 
 def _definition(text: str, qid: str, version: int) -> dict:

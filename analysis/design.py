@@ -21,21 +21,24 @@ T. Lumley (2004, 2024). survey: analysis of complex survey samples. R package
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .intervals import ConfidenceInterval, korn_graubard_ci, logit_ci, t_ci
 
-__all__ = ["LONELY_PSU", "Design", "Estimate", "stratum_factors", "mean", "proportion", "ratio"]
+__all__ = ["LONELY_PSU", "Design", "Estimate", "stratum_factors", "average_scale", "mean", "proportion", "ratio"]
 
-LONELY_PSU = ("adjust", "remove", "certainty", "fail")
+LONELY_PSU = ("adjust", "remove", "certainty", "average", "fail")
 """How a stratum with a single PSU in the whole sample enters the variance.
 
 ``adjust`` (the default, R's ``survey.lonely.psu = "adjust"``): its PSU total is
 compared with zero, the grand mean of a linearised estimator, instead of with a
 stratum mean that does not exist. ``remove`` and ``certainty``: it adds nothing.
-``fail``: refuse to estimate.
+``average`` (R's ``"average"``): it adds nothing, and the domain's variance is
+scaled by (strata in the domain) / (those with more than one PSU), i.e. each lonely
+stratum is given the average contribution of the others (:func:`average_scale`). ``fail``: refuse to estimate.
 """
 
 
@@ -46,7 +49,7 @@ def stratum_factors(n_psu, lonely_psu: str = "adjust") -> tuple[np.ndarray, np.n
     ----------
     n_psu : array_like of int
         Number of PSUs in each stratum in the *whole* sample.
-    lonely_psu : {"adjust", "remove", "certainty", "fail"}
+    lonely_psu : {"adjust", "remove", "certainty", "average", "fail"}
         Treatment of strata with one PSU.
 
     Returns
@@ -71,6 +74,15 @@ def stratum_factors(n_psu, lonely_psu: str = "adjust") -> tuple[np.ndarray, np.n
         a = np.where(many, n / np.where(many, n - 1, 1.0), 1.0 if lonely_psu == "adjust" else 0.0)
         b = np.where(many, 1.0 / np.where(many, n - 1, 1.0), 0.0)
     return a, b
+
+
+def average_scale(n_psu, present) -> float:
+    """``lonely_psu="average"``: the factor (strata in the domain) / (those with more than one PSU) that
+    the domain's variance is multiplied by (``survey:::onestage``: ``nstrat / nokstrat`` over the
+    strata with rows in the domain); NaN when every stratum of the domain is lonely."""
+    present = np.asarray(present, dtype=bool)
+    ok = np.count_nonzero(present & (np.asarray(n_psu) > 1))
+    return np.count_nonzero(present) / ok if ok else math.nan
 
 
 def _codes(values, what: str, n: int) -> np.ndarray:
@@ -109,7 +121,7 @@ class Design:
             Cluster of each respondent, nested in strata (the same label in two
             strata is two PSUs, as with ``nest = TRUE``). Default: each
             respondent is its own PSU.
-        lonely_psu : {"adjust", "remove", "certainty", "fail"}, keyword-only
+        lonely_psu : {"adjust", "remove", "certainty", "average", "fail"}, keyword-only
             See :data:`LONELY_PSU`.
         """
         w = np.asarray(weights, dtype=float)
@@ -188,6 +200,8 @@ class Design:
         S = np.stack([np.bincount(psu_stratum, X[:, k] ** 2, minlength=H) for k in range(X.shape[1])], axis=1)
         T = np.stack([np.bincount(psu_stratum, X[:, k], minlength=H) for k in range(X.shape[1])], axis=1)
         v = (a[:, None] * S - b[:, None] * T ** 2).sum(axis=0)
+        if self.lonely_psu == "average":
+            v = v * average_scale(self.n_psu, h_present)
         return float(v[0]) if one else v
 
     def degrees_of_freedom(self, *, domain=None) -> int:

@@ -46,12 +46,23 @@ from typing import Callable
 import numpy as np
 
 from ._blas import single_threaded_blas
-from .accumulate import _Acc, _category_totals, _Centres, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
+from .accumulate import QP, _Acc, _category_totals, _Centres, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
+from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
 from .measures import _item_avg_coefficients, _Level, _rows, _zcol
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
+
+MISSING_ITEMS = ("drop", "fail")
+"""What to do when a unit has criteria nobody answered validly (see :func:`_missing_items`)."""
+
+LONELY_EXPLAINED = {
+    "adjust": "its PSU is compared with the overall mean (R's survey.lonely.psu = \"adjust\"; conservative)",
+    "remove": "it adds nothing to the variance (R's \"remove\"; can understate it)",
+    "certainty": "it is treated as sampled with certainty and adds nothing (R's \"certainty\")",
+    "average": "it is given the average variance contribution of the other strata (R's \"average\")",
+}
 
 __all__ = ["compute_table", "IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "DEFINITIONS", "VARIANTS"]
 
@@ -59,7 +70,8 @@ __all__ = ["compute_table", "IndexTable", "COLUMNS", "REFERENCE_COLUMNS", "DEFIN
 
 def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True, lonely_psu: str = "adjust",
                   target: float | None = 0.80, ci_method: str = "logit", chunk_rows: int = 1 << 16,
-                  threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> IndexTable:
+                  threads: int | None = None, progress: Callable[[int, int], None] | None = None,
+                  missing_items: str = "drop", calibrated: bool = True) -> IndexTable:
     """Estimate every criterion, factor and index for every district and overall.
 
     Parameters
@@ -70,7 +82,7 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         Confidence level of every interval (default 0.95).
     overall : bool, keyword-only
         Include the ``overall``/``ALL`` rows (default True).
-    lonely_psu : {"adjust", "remove", "certainty", "fail"}, keyword-only
+    lonely_psu : {"adjust", "remove", "certainty", "average", "fail"}, keyword-only
         Treatment of strata with a single PSU (default "adjust", as R's
         ``options(survey.lonely.psu = "adjust")``).
     target : float or None, keyword-only
@@ -84,6 +96,16 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         Units are processed on this many threads (default: one per CPU).
     progress : callable, optional, keyword-only
         ``progress(rows_done, rows_total)``.
+    missing_items : {"drop", "fail"}, keyword-only
+        A unit where a criterion (or a whole factor) has no valid answer: ``"drop"`` (default)
+        estimates its indices over the criteria answered, reports ``items_used`` <
+        ``items_expected`` with ``flag_items_missing`` and leaves those rows out of the ranks;
+        ``"fail"`` raises ``ValueError`` naming the units and criteria.
+    calibrated : bool, keyword-only
+        When ``data.calibration`` says how the weights were post-stratified or raked (as
+        :func:`analysis.load_db` does), use the calibration (g-weight residual) variance, as R's
+        ``postStratify()`` / ``calibrate()`` designs do (default True); False treats the weights as
+        fixed (the earlier behaviour).
 
     Returns
     -------
@@ -119,6 +141,8 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
     if lonely_psu not in LONELY_PSU:
         raise ValueError(f"lonely_psu must be one of {', '.join(LONELY_PSU)}; got {lonely_psu!r}")
+    if missing_items not in MISSING_ITEMS:
+        raise ValueError(f"missing_items must be one of {', '.join(MISSING_ITEMS)}; got {missing_items!r}")
     if ci_method not in ("logit", "beta"):
         raise ValueError(f"ci_method must be 'logit' or 'beta', got {ci_method!r}")
     if target is not None and not 0 < target < 1:
@@ -127,18 +151,19 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
         raise ValueError("no respondents")
     with single_threaded_blas():
         return _compute(data, level=level, overall=overall, lonely_psu=lonely_psu, target=target,
-                        ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress)
+                        ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress,
+                        missing_items=missing_items, calibrated=calibrated)
 
 
 def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, threads,
-             progress) -> IndexTable:
+             progress, missing_items, calibrated) -> IndexTable:
     run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress,
-                  overall=overall)
+                  overall=overall, missing_items=missing_items, calibrated=calibrated)
     levels = ([("overall", "ALL", run.overall)] if overall else []) + \
         [("district", name, level_) for name, level_ in run.districts]
     parts: dict[str, list] = {}
     for lv, name, level_ in levels:
-        part = _rows(level_, run.lay, data, run.iw)
+        part = _rows(level_, run.lay, data, run.iw, average=lonely_psu == "average")
         m = len(part.get("measure", ()))
         if m == 0:            # nobody in this unit answered any criterion
             continue
@@ -149,7 +174,8 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
     if not parts:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
     cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
-    return finish_table(cols, level=level, target=target, ci_method=ci_method, notes=data.notes)
+    return finish_table(cols, level=level, target=target, ci_method=ci_method,
+                        notes=tuple(data.notes) + run.notes)
 
 
 @dataclass
@@ -165,9 +191,11 @@ class EngineRun:
     clustered: bool
     codes: np.ndarray          # (n, J) answer codes, rows sorted, criteria in engine order
     w: np.ndarray              # weights of those rows
+    notes: tuple = ()          # what the run did that the reader must know (missing criteria, calibration, lonely PSUs)
 
 
-def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, overall: bool = True) -> EngineRun:
+def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, overall: bool = True,
+            missing_items: str = "drop", calibrated: bool = False) -> EngineRun:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -223,8 +251,16 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
 
     # ---- pass 1: exact category totals -> centres
     P = _category_totals(codes, w, dom_bounds, chunk_rows)
+    item_notes = _missing_items(data, lay, P, missing_items)
     overall_cen = _Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
     cens = [_Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
+
+    # ---- calibration variance (post-stratified or raked weights)
+    cal = None
+    if data.calibration is not None and calibrated:
+        if lonely_psu == "average":
+            raise ValueError("lonely_psu='average' is not supported with a calibration variance")
+        cal = CalibrationSums(data.calibration, perm, w, a_h[h_code], h_code, H)
 
     # ---- pass 2
     acc = _Acc(D, G, J, NS, NS * 4, crossing)
@@ -237,7 +273,7 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
         # can run on separate threads: numpy and BLAS release the GIL for the heavy work
         if not hasattr(local, "ps"):
             local.ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
-                             p_code if crossing else None, block_rows)
+                             p_code if crossing else None, block_rows, cal)
         lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])
         cz = _item_avg_coefficients(lay, iw, cens[d], overall_cen)
         for a, b in _chunks(lo, hi, c_start, chunk_rows):
@@ -276,7 +312,84 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
             cens[d], acc.V[d], acc.T[groups], b_h[g_h[groups]], acc.VR[d], acc.TR[groups], acc.Q[d],
             acc.nit[groups], acc.pit[groups], acc.nset[groups], acc.pset[groups], acc.R2[d], acc.E[d],
             acc.Z[d][:, zc].reshape(2, NS, 2), P[d])))
-    return EngineRun(lay, iw, membership, districts, overall_level, overall_cen, n_psu, clustered, codes, w)
+    levels = ([("overall", "ALL", overall_level)] if overall_level is not None else []) + \
+        [("district", name, level_) for name, level_ in districts]
+    notes = item_notes
+    if cal is not None:
+        _calibrate_levels(levels, cal, acc, cens, overall_cen, data, g_d, g_h, H, b_h, QP * J)
+        c = data.calibration
+        kind, r_call = (("post-stratification", "postStratify()") if c.kind == "poststratify"
+                        else ("raking", 'calibrate(calfun = "raking")'))
+        margins = ", ".join(c.names) or f"{len(c.margins)} margin(s)"
+        notes += (f"variance: calibration (g-weight residual) variance for the {kind} to {margins} "
+                  f"(as R's {r_call})",)
+    elif data.calibration is not None:
+        notes += ("variance: the calibrated weights are treated as fixed (calibrated=False)",)
+    lonely = [data.strata[h] for h in np.flatnonzero(n_psu == 1)]
+    if lonely:
+        notes += (f"lonely PSUs: {len(lonely)} stratum/strata with a single PSU ({', '.join(lonely[:10])}"
+                  + (" ..." if len(lonely) > 10 else "") + f"); handled by lonely_psu={lonely_psu!r}: "
+                  + LONELY_EXPLAINED[lonely_psu],)
+    return EngineRun(lay, iw, membership, districts, overall_level, overall_cen, n_psu, clustered, codes, w, notes)
+
+
+def _calibrate_levels(levels, cal: CalibrationSums, acc: _Acc, cens, oc: _Centres, data: SurveyData, g_d, g_h,
+                      H: int, b_h: np.ndarray, F: int) -> None:
+    """Replace each level's Gram matrices and stratum totals by those of the calibration residuals
+    (:mod:`analysis.calibration`); the stratum sums then run over every stratum, as residuals of rows
+    outside a unit are not zero."""
+    units = {d: cal.unit(d, F) for d in range(len(data.districts))}
+    for lv, name, level in levels:
+        if lv == "overall":
+            parts = []
+            for d, got in units.items():
+                if got is None:
+                    continue
+                u, S1, S2 = got
+                delta, rho = cens[d].lut_theta - oc.lut_theta, cens[d].lut_pooled - oc.lut_pooled
+                parts.append((u, *(np.concatenate([_shift(S[:, :F], delta), _shift_resp(S[:, F:], rho)], axis=1)
+                                   for S in (S1, S2))))
+            u = np.unique(np.concatenate([q[0] for q in parts]))
+            S1 = np.zeros((u.size, parts[0][1].shape[1]))
+            S2 = np.zeros_like(S1)
+            for cells, s1, s2 in parts:
+                S1[np.searchsorted(u, cells)] += s1
+                S2[np.searchsorted(u, cells)] += s2
+            T_h, TR_h = level.T, level.TR               # already one row per stratum
+        else:
+            d = data.districts.index(name)
+            u, S1, S2 = units[d]
+            groups = np.flatnonzero(g_d == d)
+            T_h = np.zeros((H, level.T.shape[1]))
+            TR_h = np.zeros((H, level.TR.shape[1]))
+            np.add.at(T_h, g_h[groups], level.T)
+            np.add.at(TR_h, g_h[groups], level.TR)
+        level.V, T_cal = cal.adjust(u, S1[:, :F], S2[:, :F], level.V, T_h)
+        level.VR, TR_cal = cal.adjust(u, S1[:, F:], S2[:, F:], level.VR, TR_h)
+        level.cal = (T_cal, TR_cal, b_h)
+
+
+def _missing_items(data: SurveyData, lay, P: np.ndarray, missing_items: str) -> tuple[str, ...]:
+    """Units where a criterion has no valid answer: their factor and overall indices are over fewer
+    criteria than the questionnaire's. ``fail``: refuse; ``drop``: estimate over the criteria answered,
+    flag those rows (``flag_items_missing``), leave them out of the ranks, and say so in a note."""
+    answered = P[:, :, 1:].sum(axis=2) > 0             # (D, J) in engine order
+    items = [data.items[j] for j in lay.order]
+    has_rows = P.sum(axis=(1, 2)) > 0
+    short = [(data.districts[d], [items[j] for j in np.flatnonzero(~answered[d])])
+             for d in range(len(data.districts)) if has_rows[d] and not answered[d].all()]
+    if not short:
+        return ()
+    J = len(items)
+    listing = "; ".join(f"{u} ({J - len(m)} of {J}, none for {', '.join(m[:8])}{' ...' if len(m) > 8 else ''})"
+                        for u, m in short[:10]) + (" ..." if len(short) > 10 else "")
+    if missing_items == "fail":
+        raise ValueError(f"{len(short)} unit(s) have criteria without any valid answer, so their indices would "
+                         f"be over fewer criteria than the questionnaire's: {listing} (missing_items='fail'; "
+                         f"'drop' estimates over the criteria answered and flags the rows)")
+    return (f"criteria without any valid answer in {len(short)} unit(s): {listing}; their factor and overall "
+            f"indices are over the criteria answered (items_used < items_expected, flag_items_missing) and are "
+            f"not ranked with the other units",)
 
 
 def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_h, crossing) -> _Level:

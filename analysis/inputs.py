@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import os
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["SurveyData", "InputError", "read_csv", "read_factors", "DESIGN_COLUMNS"]
+__all__ = ["SurveyData", "Calibration", "InputError", "read_csv", "read_factors", "DESIGN_COLUMNS"]
 
 DESIGN_COLUMNS = ("respondent_id", "district", "stratum", "psu", "weight")
 """Columns of the CSV format that are not criteria. ``psu`` and ``respondent_id`` are optional."""
@@ -66,6 +67,10 @@ class SurveyData:
         Labels used in error messages.
     notes : tuple of str
         What the reader did (period, questionnaire versions, weighting report).
+    calibration : Calibration or None
+        How the final weights were calibrated (post-stratification or raking), so that the
+        variance is the calibration (g-weight residual) variance, as R's ``survey`` computes it
+        for ``postStratify()`` / ``calibrate()`` designs; None: the weights are treated as fixed.
     """
     items: tuple[str, ...]
     answers: np.ndarray
@@ -80,6 +85,7 @@ class SurveyData:
     satisfied_from: int = 4
     respondent_id: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    calibration: "Calibration | None" = None
 
     def __post_init__(self):
         n = self.weights.shape[0]
@@ -97,6 +103,12 @@ class SurveyData:
         unknown = [i for i in self.factor_of if i not in self.items]
         if unknown:
             raise InputError(f"factor map names unknown criteria: {', '.join(unknown)}")
+        if self.calibration is not None:
+            if self.calibration.margins[0].size != n:
+                raise InputError(f"calibration margins must have one code per respondent ({n})")
+            if self.psu is not None:
+                raise InputError("a calibration variance with PSU clusters is not supported (each respondent "
+                                 "must be its own PSU)")
         if not SCALE[0] < self.satisfied_from <= SCALE[1]:
             raise InputError(f"satisfied_from must be in {SCALE[0] + 1}..{SCALE[1]}, got {self.satisfied_from}")
 
@@ -110,16 +122,17 @@ class SurveyData:
         return tuple(dict.fromkeys(self.factor_of[i] for i in self.items if i in self.factor_of))
 
     def with_weights(self, weights: np.ndarray, note: str | None = None) -> "SurveyData":
-        """A copy with other final weights (e.g. after raking)."""
+        """A copy with other final weights (e.g. after raking), treated as fixed (no calibration)."""
         w = np.asarray(weights, dtype=float)
         if w.shape != self.weights.shape or not np.all(np.isfinite(w) & (w > 0)):
             raise InputError("new weights must be finite, > 0 and one per respondent")
-        return replace(self, weights=w, notes=self.notes + ((note,) if note else ()))
+        return replace(self, weights=w, notes=self.notes + ((note,) if note else ()), calibration=None)
 
     @classmethod
     def from_arrays(cls, answers, weights, district, *, stratum=None, psu=None, items: Sequence[str] | None = None,
                     factor_of: Mapping[str, str] | None = None, item_weights=None, satisfied_from: int = 4,
-                    respondent_id=None, notes: Iterable[str] = ()) -> "SurveyData":
+                    respondent_id=None, notes: Iterable[str] = (),
+                    calibration: "Calibration | None" = None) -> "SurveyData":
         """Build from plain arrays (labels of any kind; NaN or 0 answers are missing).
 
         ``stratum`` defaults to the district (each unit its own stratum).
@@ -150,7 +163,60 @@ class SurveyData:
                    stratum=sc, strata=sl, psu=pc, factor_of=dict(factor_of or {}), item_weights=item_weights,
                    satisfied_from=satisfied_from,
                    respondent_id=None if respondent_id is None else np.asarray(respondent_id),
-                   notes=tuple(notes))
+                   notes=tuple(notes), calibration=calibration)
+
+
+CALIBRATION_KINDS = ("poststratify", "calibrate")
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """The calibration behind the final weights, for the calibration variance.
+
+    ``kind``: ``"poststratify"`` (R's ``postStratify()``: the residual of a linearised variable is
+    its deviation from its *unweighted* mean in the respondent's cell) or ``"calibrate"`` (R's
+    ``calibrate()``, any ``calfun`` such as raking: the residual of a weighted least-squares fit on
+    the margins' indicators, weighted by the design weights before calibration). ``margins``:
+    one code array per margin (each respondent in exactly one cell of each margin, codes 0..),
+    ``design_weights``: the weights before calibration (``calibrate``). Only for designs without
+    PSU clusters (each respondent its own PSU), as the database gives.
+    """
+    kind: str
+    margins: tuple[np.ndarray, ...]
+    design_weights: np.ndarray | None = None
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in CALIBRATION_KINDS:
+            raise InputError(f"calibration kind must be one of {', '.join(CALIBRATION_KINDS)}; got {self.kind!r}")
+        margins = tuple(np.unique(np.asarray(m), return_inverse=True)[1].reshape(-1).astype(np.intp)
+                        for m in self.margins)
+        if not margins or len({m.size for m in margins}) != 1:
+            raise InputError("calibration margins must be code arrays of one length")
+        object.__setattr__(self, "margins", margins)
+        if self.kind == "calibrate":
+            if self.design_weights is None:
+                raise InputError("calibrate needs the design weights before calibration")
+            object.__setattr__(self, "design_weights", np.asarray(self.design_weights, dtype=float))
+
+    def subset(self, keep: np.ndarray) -> "Calibration":
+        return Calibration(self.kind, tuple(m[keep] for m in self.margins),
+                           None if self.design_weights is None else self.design_weights[keep], self.names)
+
+
+def nfc(text: str) -> str:
+    """Unicode NFC: "Thủ Đức" typed with combining marks (NFD) and precomposed (NFC) is one name."""
+    return unicodedata.normalize("NFC", text)
+
+
+def nfc_labels(labels: Sequence[str], codes: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Labels normalised to NFC, sorted, with labels that become equal merged (codes remapped)."""
+    normal = [nfc(str(x)) for x in labels]
+    if normal == list(labels) and len(set(normal)) == len(normal):
+        return tuple(normal), codes
+    merged = sorted(set(normal))
+    remap = np.array([merged.index(x) for x in normal], dtype=np.intp)
+    return tuple(merged), remap[np.asarray(codes, dtype=np.intp)] if len(remap) else codes
 
 
 def _labels(values, n: int, what: str) -> tuple[tuple[str, ...], np.ndarray]:
@@ -158,7 +224,7 @@ def _labels(values, n: int, what: str) -> tuple[tuple[str, ...], np.ndarray]:
     if values.shape != (n,):
         raise InputError(f"{what} must have one value per respondent ({n}), got shape {values.shape}")
     labels, codes = np.unique(values.astype(str), return_inverse=True)
-    return tuple(str(x) for x in labels), codes.reshape(n).astype(np.intp)
+    return nfc_labels(tuple(str(x) for x in labels), codes.reshape(n).astype(np.intp))
 
 
 def _nest(stratum: np.ndarray, psu: np.ndarray) -> np.ndarray:
@@ -192,7 +258,7 @@ def read_factors(path: str | Path, items: Sequence[str] | None = None) -> tuple[
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
+    header = [nfc(h.strip()) for h in next(reader, [])]
     for col in ("item", "factor"):
         if col not in header:
             raise InputError(f"{path}: missing column '{col}' (the header must include item,factor)")
@@ -206,7 +272,7 @@ def read_factors(path: str | Path, items: Sequence[str] | None = None) -> tuple[
             continue
         if len(row) != len(header):
             raise InputError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}")
-        item, factor = row[ii].strip(), row[fi].strip()
+        item, factor = nfc(row[ii].strip()), nfc(row[fi].strip())
         if not item:
             raise InputError(f"{path}, line {line}, column item: empty")
         if known is not None and item not in known:
@@ -279,7 +345,7 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
         header = next(csv.reader([raw[start:header_end - crlf].decode("utf-8")]))
     except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
         raise InputError(f"{path}, line 1: cannot read the header: {exc}") from None
-    header = [h.strip() for h in header]
+    header = [nfc(h.strip()) for h in header]
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise InputError(f"{path}, line 1: column {dup!r} appears twice")
@@ -312,12 +378,15 @@ def read_csv(path: str | Path, *, factors: str | Path | Mapping[str, str] | None
     factor_of: dict[str, str] = {}
     item_weight: dict[str, float] = {}
     if isinstance(factors, Mapping):
-        factor_of = dict(factors)
+        factor_of = {nfc(str(k)): nfc(str(v)) for k, v in factors.items()}
         unknown = [i for i in factor_of if i not in items]
         if unknown:
             raise InputError(f"factor map: unknown criteria {', '.join(unknown)}")
     elif factors is not None:
         factor_of, item_weight = read_factors(factors, items)
+    for c in ("district", "stratum", "psu"):     # one unit written in NFC and in NFD is one unit
+        if c in cols:
+            cols[c] = nfc_labels(*cols[c])
     return SurveyData(
         items=tuple(items), answers=cols["answers"], weights=cols["weight"],
         district=cols["district"][1], districts=cols["district"][0],

@@ -65,9 +65,10 @@ class _Level:
     E: np.ndarray
     Z: np.ndarray       # (2, NS, 2): sum w z^2, sum w z per (set, variant)
     P: np.ndarray       # (J, 6) category totals
+    cal: tuple | None = None   # calibration variance: (T, TR, b) of the residuals over every stratum
 
 
-def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict | None:
+def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average: bool = False) -> dict | None:
     cen = level.cen
     J, NS = iw.size, len(lay.sets)
     NF = QP * J
@@ -113,7 +114,9 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
         est_fa = cen.pooled[factor_sets].mean(axis=0)
         share_fa = cen.pooled_share[factor_sets].mean(axis=0)
     Gam = np.concatenate(cols + [G_ia, G_po, G_fa], axis=1)
-    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (level.b[:, None] * (level.T @ Gam) ** 2).sum(axis=0)
+    # the stratum totals in the variance: the domain's groups, or (calibration) residual totals of every stratum
+    T_v, TR_v, b_v = (level.T, level.TR, level.b) if level.cal is None else level.cal
+    var = np.einsum("kc,kc->c", Gam, level.V @ Gam) - (b_v[:, None] * (T_v @ Gam) ** 2).sum(axis=0)
     # respondents: features [has, rt', rs', rnd'] per set, centred at the pooled ratios
     TRs = level.TR.sum(axis=0).reshape(NS, 4)
     W_has = TRs[:, 0]
@@ -126,7 +129,20 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
         GR[np.arange(NS), 1 + v, np.arange(NS), v] = np.where(ok, 1.0 / Wh, 0.0)
         GR[np.arange(NS), 0, np.arange(NS), v] = np.where(ok, dev[:, v] / Wh, 0.0)
     GR = GR.reshape(4 * NS, 3 * NS)
-    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (level.b[:, None] * (level.TR @ GR) ** 2).sum(axis=0)
+    var_re = np.einsum("kc,kc->c", GR, level.VR @ GR) - (b_v[:, None] * (TR_v @ GR) ** 2).sum(axis=0)
+    if average:
+        # lonely_psu="average" (survey:::onestage): each estimate's variance (lonely strata left out) times
+        # (strata with rows behind the estimate) / (those strata with more than one PSU, b_h > 0)
+        def scale(rows_per_group):                 # (groups, k) -> (k,)
+            present_ = rows_per_group > 0
+            ok = (present_ & (level.b[:, None] > 0)).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(ok > 0, present_.sum(axis=0) / np.where(ok > 0, ok, 1), np.nan)
+        s_item, s_set = scale(level.nit), scale(level.nset)
+        all_set = next(i for i, (f, _) in enumerate(lay.sets) if f is None)
+        var = var * np.concatenate([np.repeat(s_item, 3), np.repeat(s_set, 3), np.repeat(s_set, 3),
+                                    np.repeat(s_set[all_set], 3)])
+        var_re = var_re * np.repeat(s_set, 3)
     # counts, weights, degrees of freedom
     n_item = level.nit.sum(axis=0)
     df_item = level.pit.sum(axis=0) - (level.nit > 0).sum(axis=0)
@@ -154,7 +170,7 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
     out.add(key=np.arange(jo.size), measure=items, measure_type="item",
             factor=np.array([data.factor_of.get(i) for i in items], dtype=object), n=n_item[j], sum_w=W[j],
             sum_w2=level.Q[j], df=df_item[j], est=cen.theta[j], var=var_item[j], vsrs_ss=ss_item[j],
-            share=cen.share[j])
+            share=cen.share[j], items_used=np.ones(jo.size), items_expected=np.ones(jo.size))
     o_ia, o_po, o_fa = J * 3, J * 3 + NS * 3, J * 3 + 2 * NS * 3
     ss_ = np.flatnonzero(n_set > 0)
     if ss_.size:
@@ -163,7 +179,11 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
         name = np.array(["INDEX" if f is None else f"FACTOR:{f}" for f in f_of], dtype=object)
         kind = np.array(["index" if f is None else "factor" for f in f_of], dtype=object)
         base = jo.size + 4 * np.arange(ss_.size)
-        common = dict(factor=factor, n=n_set[ss_], sum_w=W_has[ss_], sum_w2=level.R2[ss_], df=df_set[ss_])
+        # criteria of the set with at least one valid answer here: fewer than the questionnaire's means
+        # the index is over a different item set (flagged, not ranked with the others)
+        common = dict(factor=factor, n=n_set[ss_], sum_w=W_has[ss_], sum_w2=level.R2[ss_], df=df_set[ss_],
+                      items_used=np.array([present[set_items[s]].sum() for s in ss_], dtype=float),
+                      items_expected=np.array([set_items[s].size for s in ss_], dtype=float))
         var_set = var[o_ia:o_ia + NS * 3].reshape(NS, 3)
         out.add(key=base, measure=name + ":ITEM_AVG", measure_type=kind + "_item_avg", est=est_ia[ss_],
                 var=var_set[ss_], z_moments=np.moveaxis(level.Z[:, ss_, :], 1, 0), share=share_ia[ss_], **common)
@@ -184,14 +204,21 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray) -> dict
     return out.columns()
 
 
+ZERO_VARIANCE = 1e-26
+"""Variances at or below this (SE <= 1e-13) are rounding noise of an exactly constant linearised
+variable (e.g. every respondent of a unit gave the same answers) and are set to 0: the SE is 0 and
+``n_eff_var`` is n, as exact arithmetic gives. R's own value on such rows depends on its rounding
+(SE ~ 1e-17, deff Inf, n_eff_var ~ 1e32 on one case); see docs/analysis.md."""
+
+
 class _RowBuilder:
     """Rows of one domain, added in batches (arrays with one entry per row; scalars are repeated)."""
 
     def __init__(self):
         self.parts: list[dict] = []
 
-    def add(self, *, key, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share,
-            vsrs_ss=None, z_moments=None):
+    def add(self, *, key, measure, measure_type, factor, n, sum_w, sum_w2, df, est, var, share, items_used,
+            items_expected, vsrs_ss=None, z_moments=None):
         """``vsrs_ss``: (m, 2) sum w (x - mean)^2 (svymean's deff); ``z_moments``: (m, 2, 2) (sum w z^2,
         sum w z) of the linearisation (svytotal / svyratio deff); neither: no design effect (FACTOR_AVG,
         as in R). ``key`` orders the batches' rows."""
@@ -201,6 +228,7 @@ class _RowBuilder:
         n = np.asarray(n, dtype=float)
         sum_w = np.asarray(sum_w, dtype=float)
         var = np.maximum(np.asarray(var, dtype=float).reshape(m, 3), 0.0)
+        var[var <= ZERO_VARIANCE] = 0.0          # rounding noise of an exactly constant variable
         deff = np.full((m, 2), np.nan)
         # Without variation among the respondents (every answer the same) the SRS variance is 0 and the
         # design effect undefined: NaN, rather than 0/0 or rounding noise divided by rounding noise.
@@ -225,7 +253,9 @@ class _RowBuilder:
         part = dict(key=np.asarray(key), measure=labels(measure), measure_type=labels(measure_type),
                     factor=labels(factor), n=n, sum_w=sum_w, sum_w2=np.asarray(sum_w2, dtype=float),
                     df=np.asarray(df, dtype=float), p=est[:, 0], se=se[:, 0], mean_score=est[:, 1], se_mean=se[:, 1],
-                    p_nd=est[:, 2], se_nd=se[:, 2], deff=deff[:, 0], deff_mean=deff[:, 1])
+                    p_nd=est[:, 2], se_nd=se[:, 2], deff=deff[:, 0], deff_mean=deff[:, 1],
+                    items_used=np.asarray(items_used, dtype=float).reshape(m),
+                    items_expected=np.asarray(items_expected, dtype=float).reshape(m))
         for i in range(K):
             part[f"share_{i + 1}"] = share[:, i]
         self.parts.append(part)

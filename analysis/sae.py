@@ -354,6 +354,9 @@ def small_area_table(table, *, measure: str = "INDEX:ITEM_AVG", covariates: dict
     areas = [str(d) for d in cols["district"][sel]]
     y = cols["p"][sel].astype(float)
     D = cols["se"][sel].astype(float) ** 2
+    other_items = cols["flag_items_missing"][sel].astype(bool) if "flag_items_missing" in cols else \
+        np.zeros(sel.size, dtype=bool)
+    y[other_items] = np.nan        # an index over fewer criteria is not the same quantity: synthetic there
     if covariates is not None and columns:
         X, xnames = design_matrix(areas, covariates, columns)
     else:
@@ -369,7 +372,9 @@ def small_area_table(table, *, measure: str = "INDEX:ITEM_AVG", covariates: dict
     z = stats.norm.ppf(0.5 + level / 2)
     se = model.se
     lo, hi = bench - z * se, bench + z * se
-    rank, best, worst = rank_with_range(bench, lo, hi)
+    rank, best, worst = (np.full(sel.size, np.nan) for _ in range(3))
+    ok = ~other_items
+    rank[ok], best[ok], worst[ok] = rank_with_range(bench[ok], lo[ok], hi[ok])
     n = len(table)
     new = {c: np.full(n, np.nan) for c in SAE_COLUMNS}
     new["sae_direct_preferred"] = np.zeros(n, dtype=bool)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -35,14 +36,17 @@ REFERENCE_COLUMNS = (
 EXTRA_COLUMNS = (
     "p_nd", "se_nd", "ci_nd_logit_l", "ci_nd_logit_u",
     "share_1", "share_2", "share_3", "share_4", "share_5",
-    "target", "vs_target", "rank", "rank_best", "rank_worst")
+    "target", "vs_target", "rank", "rank_best", "rank_worst", "items_used", "items_expected", "flag_items_missing")
 """Columns this platform adds: "not dissatisfied" (answers >= 3) with its SE and
 logit interval, the 1–5 distribution, the judgement against the target and the
-rank among districts with its plausible range (see :mod:`analysis.judgements`)."""
+rank among districts with its plausible range (see :mod:`analysis.judgements`), and the criteria
+behind the estimate: ``items_used`` (with at least one valid answer) of ``items_expected`` (the
+questionnaire's, in the set); ``flag_items_missing`` when fewer (such rows are not ranked)."""
 
 COLUMNS = REFERENCE_COLUMNS + EXTRA_COLUMNS
-_BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review")
-_INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "sae_rank", "sae_rank_best", "sae_rank_worst")
+_BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review",
+                 "flag_items_missing")
+_INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "items_used", "items_expected", "sae_rank", "sae_rank_best", "sae_rank_worst")
 _STR_COLUMNS = ("level", "district", "measure", "measure_type", "factor", "vs_target")
 
 # ----------------------------------------------------------------------------- the result table
@@ -116,7 +120,8 @@ class IndexTable:
         for c in COLUMNS:
             values = [r[idx[c]] if c in idx and idx[c] < len(r) else "" for r in raw]
             if c in _STR_COLUMNS:
-                cols[c] = np.array([v if v not in ("", "NA") else None for v in values], dtype=object)
+                cols[c] = np.array([unicodedata.normalize("NFC", v) if v not in ("", "NA") else None
+                                    for v in values], dtype=object)
             elif c in _BOOL_COLUMNS:
                 cols[c] = np.array([v == "TRUE" for v in values], dtype=bool)
             else:
@@ -227,7 +232,14 @@ def finish_table(cols: dict, *, level: float, target, ci_method: str, notes) -> 
     rank = np.full(m, np.nan)
     best = np.full(m, np.nan)
     worst = np.full(m, np.nan)
-    is_d = out["level"] == "district"
+    m_ = len(p)
+    # rows rebuilt from summaries (analysis.summary) may not carry the item counts: unknown, not flagged
+    used, expected = f.get("items_used"), f.get("items_expected")
+    if used is None or expected is None or used.size != m_ or expected.size != m_:
+        used = expected = np.full(m_, np.nan)
+    out["items_used"], out["items_expected"] = used, expected
+    out["flag_items_missing"] = used < expected
+    is_d = (out["level"] == "district") & ~out["flag_items_missing"]     # other item sets: not ranked
     for measure in dict.fromkeys(out["measure"][is_d]):
         sel = np.flatnonzero(is_d & (out["measure"] == measure))
         r, rb, rw = rank_with_range(p[sel], lo[sel], hi[sel])

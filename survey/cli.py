@@ -25,15 +25,23 @@ def _fail(message: str) -> None:
 
 
 @click.command("init-db")
-@click.option("--demo", is_flag=True, help="Also load the demo units (HCMC's 22 districts, 2021-2025).")
+@click.option("--demo", is_flag=True,
+              help="Also load the demo units: Ho Chi Minh City's 168 wards and communes (from 2025-07-01), "
+                   "its 22 districts as the previous period (2021-01-01 to 2025-06-30, with 2019 census "
+                   "margins) and the crosswalk between them.")
+@click.option("--province", "provinces", multiple=True, metavar="CODE",
+              help="Also load a province's communes valid from 2025-07-01 (2-digit code of the 34, e.g. 01 "
+                   "Hà Nội, 48 Đà Nẵng, 79 Hồ Chí Minh); repeatable.")
 @with_appcontext
-def init_db_command(demo: bool) -> None:
+def init_db_command(demo: bool, provinces: tuple[str, ...]) -> None:
     """Create or migrate the database and register the shipped questionnaires.
 
     Safe to run again: it never removes or changes responses. It also writes
     a random SECRET_KEY to instance/config.py the first time.
 
     Example: flask --app survey init-db --demo
+
+    Example: flask --app survey init-db --province 01
     """
     _ensure_secret_key(current_app)
     applied = database.init_db(current_app)
@@ -46,9 +54,25 @@ def init_db_command(demo: bool) -> None:
         click.echo(f"Database: {current_app.config['DATABASE']}")
         click.echo(f"Migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
         click.echo(f"Questionnaires registered: {', '.join(added) if added else 'none new'}")
+        for code in provinces:
+            try:
+                with click.progressbar(length=1, label=f"Loading province {code}", file=sys.stderr) as bar:
+                    added_units, updated = unit_store.load_province(
+                        db, code.zfill(2) if code.isdigit() else code, progress=lambda n: bar.update(1))
+            except unit_store.UnitImportError as exc:
+                _fail(str(exc))
+            click.echo(f"Province {code}: {added_units} units added, {updated} already present "
+                       f"(valid from {unit_store.REFORM_2025})")
         if demo:
-            added_units, updated = unit_store.load_demo(db)
-            click.echo(f"Demo units: {added_units} added, {updated} already present")
+            with click.progressbar(length=1, label="Loading demo units", file=sys.stderr) as bar:
+                added_units, updated = unit_store.load_demo(db, reform=True, progress=lambda n: bar.update(1))
+            click.echo(f"Demo units: {added_units} added, {updated} already present "
+                       f"(HCMC's 22 districts until 2025-06-30, its 168 wards and communes from "
+                       f"{unit_store.REFORM_2025}, and the crosswalk between them)")
+            late = unit_store.responses_after_end(db)
+            if late:
+                click.echo(f"Note: {late} response(s) are dated after their unit's end; they are kept under that "
+                           "unit (nothing is moved or removed).")
             set_count = _demo_targets(db)
             if set_count:
                 click.echo(f"Demo targets: {set_count} units without a target got one from the confidence-interval "
@@ -108,6 +132,56 @@ def import_units_command(csv_path: str, period: str | None, parent: str | None) 
     finally:
         db.close()
     click.echo(f"Imported {len(rows)} units from {csv_path}: {added} added, {updated} updated.")
+
+
+@click.command("import-crosswalk")
+@click.argument("csv_path", type=click.Path(dir_okay=False))
+@with_appcontext
+def import_crosswalk_command(csv_path: str) -> None:
+    """Import which former unit each new unit took its area from (a reform's crosswalk).
+
+    Columns: old_slug, old_name_vi, old_name_en, new_slug (or new_code),
+    relation (full: the new unit lies wholly within the former one; partial:
+    only part of its area came from it), main (1 on the former unit each new
+    unit is grouped under). The links of every new unit in the file replace its
+    old ones; any bad row is reported by line and nothing is imported.
+
+    Example: flask --app survey import-crosswalk survey/data/hcmc_crosswalk_2025.csv
+    """
+    db = _open()
+    try:
+        rows = unit_store.read_crosswalk_csv(csv_path)
+        written = unit_store.import_crosswalk(db, rows, source=Path(csv_path).name)
+    except unit_store.UnitImportError as exc:
+        _fail(str(exc))
+    finally:
+        db.close()
+    click.echo(f"Imported {written} crosswalk links for {len({r.new_slug for r in rows})} new units "
+               f"from {len({r.old_slug for r in rows})} former units.")
+
+
+@click.command("import-margins")
+@click.argument("csv_path", type=click.Path(dir_okay=False))
+@with_appcontext
+def import_margins_command(csv_path: str) -> None:
+    """Import population counts per unit and group, the margins weighting uses.
+
+    Columns: unit (slug), dimension (age_band, gender, ..., or total for the
+    unit's population used by design weights), category (the questionnaire's
+    option code, e.g. 18-24 or female; all for total), population. Counts of a
+    (unit, dimension) in the file replace the stored ones. Weighting refuses a
+    unit without margins rather than invent them.
+
+    Example: flask --app survey import-margins margins-2025.csv
+    """
+    db = _open()
+    try:
+        n_units, n_counts = unit_store.import_margins(db, csv_path)
+    except unit_store.UnitImportError as exc:
+        _fail(str(exc))
+    finally:
+        db.close()
+    click.echo(f"Imported {n_counts} population counts for {n_units} units from {csv_path}.")
 
 
 def _period(value: str | None) -> tuple[date, date]:
@@ -231,8 +305,8 @@ def restore_command(backup_path: str, yes: bool) -> None:
     click.echo(f"Restored {backup_path} ({count} responses); the previous database is {database}.before-restore")
 
 
-COMMANDS = [init_db_command, import_units_command, simulate_command, backup_command, restore_command,
-            *KIOSK_COMMANDS, *PARQUET_COMMANDS]
+COMMANDS = [init_db_command, import_units_command, import_crosswalk_command, import_margins_command,
+            simulate_command, backup_command, restore_command, *KIOSK_COMMANDS, *PARQUET_COMMANDS]
 
 
 def init_app(app: Flask) -> None:

@@ -118,6 +118,19 @@ SOURCES: dict[str, str] = {
     'form.previous': N_('Back'),
     'form.comment_short': N_('Comment'),
     'error.questions': N_('Questions not answered:'),
+    "index.group_count": N_("{count} units"),
+    "index.former_area": N_("Area of the former {name}"),
+    "index.other_units": N_("Other offices"),
+    "index.groups_nav": N_("Go to a group"),
+    # An old link (QR poster) to a unit that no longer exists, e.g. a district after 1 July 2025
+    "gone.title": N_("{name} no longer exists"),
+    "gone.body": N_("Since {date}, {name} is no longer an administrative unit: the administrative units were "
+                    "reorganised. Its area now belongs to the wards and communes below. Please choose the one "
+                    "where you have just dealt with your application to give your rating."),
+    "gone.successors": N_("Wards and communes that took over its area"),
+    "gone.partly": N_("Part of its area also went to"),
+    "gone.none": N_("Please choose the office you have just dealt with from the list of offices."),
+    "gone.all_units": N_("See all offices"),
     # Over a submission limit (survey/integrity.py): the form comes back with its answers.
     "limit.too_many": N_("Sorry, we have just received a lot of responses from this device or network, so we "
                          "cannot take another one right now. Your response has not been saved yet; your answers "
@@ -292,6 +305,17 @@ def local_date(value: Any, short: bool = False) -> str:
     return format_date(value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[language()], locale=language())
 
 
+def plain_date(value: Any) -> str:
+    """A date as a citizen reads it in a sentence: vi '1/7/2025', en '1 July 2025' (citizen and kiosk pages)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    from babel.dates import format_date
+
+    return format_date(value, "d/M/yyyy" if language() == "vi" else "d MMMM yyyy", locale=language())
+
+
 def number(value: Any, digits: int | None = None) -> str:
     """A number in the page's language: vi 20.006 and 52,2; en 20,006 and 52.2."""
     if value is None:
@@ -319,7 +343,7 @@ def init_app(app: Flask) -> None:
                                  row_unit=row_unit, period_label=period_label,
                                  role_name=lambda code: label("role", code),
                                  channel_name=lambda code: label("channel", code),
-                                 local_datetime=local_datetime, local_date=local_date,
+                                 local_datetime=local_datetime, local_date=local_date, plain_date=plain_date,
                                  local_wallclock=local_wallclock, number=number, percent=percent)
     app.jinja_env.filters.update(local_datetime=local_datetime, local_date=local_date, number=number,
                                  percent=percent)

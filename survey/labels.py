@@ -34,9 +34,11 @@ PACE_LABELS = {"behind": N_("behind"), "on track": N_("on track"), "done": N_("d
 KIOSK_STATUS_LABELS = {"revoked": N_("revoked"), "silent": N_("silent"), "active": N_("active"),
                        "closed": N_("closed")}
 EXCLUSION_ACTIONS = {"excluded": N_("excluded"), "restored": N_("restored")}
+# A held response's review state (survey/integrity.py STATES).
+HOLD_STATE_LABELS = {"held": N_("held, waiting for review"), "accepted": N_("accepted"), "excluded": N_("excluded")}
 
 TABLES = {"channel": CHANNEL_LABELS, "role": ROLE_LABELS, "pace": PACE_LABELS,
-          "kiosk_status": KIOSK_STATUS_LABELS, "exclusion": EXCLUSION_ACTIONS}
+          "kiosk_status": KIOSK_STATUS_LABELS, "exclusion": EXCLUSION_ACTIONS, "hold_state": HOLD_STATE_LABELS}
 
 
 @functools.lru_cache(maxsize=4)

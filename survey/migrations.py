@@ -361,6 +361,9 @@ def _channels(db: sqlite_utils.Database) -> None:
         if problems != ["ok"]:
             raise RuntimeError(f"integrity check after changing the channel constraint: {problems}")
     db.execute("UPDATE responses SET channel = 'qr' WHERE channel = 'phone'")
+    # On a database that went through 0007_integrity first, the origins of those responses too.
+    if db["integrity_origin"].exists():
+        db.execute("UPDATE integrity_origin SET channel = 'qr' WHERE channel = 'phone'")
 
 
 @migration("0005c_simulated")
@@ -377,6 +380,51 @@ def _simulated(db: sqlite_utils.Database) -> None:
     from .staff import summary
 
     summary.rebuild_in_place(db)   # the summaries now leave simulated rows out
+
+
+@migration("0006_unit_periods")
+def _unit_periods(db: sqlite_utils.Database) -> None:
+    """Units valid over a period, the crosswalk across a reform, responses tied to the unit valid on their date.
+
+    ``valid_from``/``valid_to`` are local days (inclusive; NULL: open). Existing units
+    get neither, so an installation's units and responses are untouched until
+    the new units are loaded (``init-db --demo`` or ``--province``; see docs/units.md).
+    """
+    _script(db, """
+    ALTER TABLE units ADD COLUMN valid_from TEXT
+        CHECK (valid_from IS NULL OR valid_from GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]');
+    ALTER TABLE units ADD COLUMN valid_to TEXT
+        CHECK (valid_to IS NULL OR valid_to GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]');
+    CREATE INDEX units_parent ON units(parent_id);
+    -- Former unit -> new unit across a reform. The former unit need not be a unit of
+    -- this installation (e.g. a district of a province that merged into the city).
+    -- relation 'full': the new unit lies wholly within the former one; 'partial':
+    -- only part of the new unit's area came from it. main = 1: the former unit the
+    -- new unit is grouped under (one per new unit).
+    CREATE TABLE unit_crosswalk (
+        old_slug TEXT NOT NULL CHECK (old_slug <> ''),
+        old_name_vi TEXT NOT NULL CHECK (old_name_vi <> ''),
+        old_name_en TEXT NOT NULL CHECK (old_name_en <> ''),
+        new_unit_id INTEGER NOT NULL REFERENCES units(id),
+        relation TEXT NOT NULL CHECK (relation IN ('full', 'partial')),
+        main INTEGER NOT NULL DEFAULT 0 CHECK (main IN (0, 1)),
+        source TEXT,
+        PRIMARY KEY (old_slug, new_unit_id)
+    );
+    CREATE UNIQUE INDEX unit_crosswalk_main ON unit_crosswalk(new_unit_id) WHERE main = 1;
+    CREATE INDEX unit_crosswalk_new ON unit_crosswalk(new_unit_id);
+    -- A response belongs to the unit valid on its (local) date: anything else is refused
+    -- by the database itself, whichever code writes it.
+    CREATE TRIGGER responses_unit_valid_on_date BEFORE INSERT ON responses
+    WHEN EXISTS (SELECT 1 FROM units u WHERE u.id = NEW.unit_id
+                 AND (u.valid_from IS NOT NULL OR u.valid_to IS NOT NULL)
+                 AND date(NEW.submitted_at, coalesce((SELECT utc_offset_minutes FROM summary_config WHERE id = 1), 420)
+                          || ' minutes') NOT BETWEEN coalesce(u.valid_from, '0000-00-00')
+                                              AND coalesce(u.valid_to, '9999-99-99'))
+    BEGIN
+        SELECT RAISE(ABORT, 'unit not valid on the response date');
+    END;
+    """)
 
 
 @migration("0007_integrity")

@@ -65,11 +65,27 @@ def real_responses(db: sqlite_utils.Database) -> int:
 
 
 def remove(db: sqlite_utils.Database) -> int:
-    """Delete every simulated response (and nothing else); return how many."""
+    """Delete every simulated response (and nothing else), with the rows that refer to it; return how many.
+
+    ``simulate`` writes no integrity rows, but a simulated response could still have been reviewed
+    (held, excluded, its comment handled): those rows go too, and the integrity counts follow."""
     with write_transaction(db):
         ids = "SELECT id FROM responses WHERE simulated = 1"
-        for table in ("exclusion_log", "comment_reviews", "response_flags"):
-            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone():
+
+        def exists(table: str) -> bool:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
+
+        if exists("integrity_holds"):
+            # integrity_counts is kept by insert/update triggers only: take the removed rows out by hand.
+            for table, reason in (("integrity_flags", "reason"), ("integrity_holds", "'any'")):
+                for day, unit_id, why, state, n in db.execute(
+                        f"SELECT day, unit_id, {reason}, state, count(*) FROM {table} WHERE response_id IN ({ids}) "
+                        "GROUP BY 1, 2, 3, 4").fetchall():
+                    db.execute("UPDATE integrity_counts SET n = n - ? WHERE day = ? AND unit_id = ? AND reason = ? "
+                               "AND state = ?", [n, day, unit_id, why, state])
+        for table in ("exclusion_log", "comment_reviews", "response_flags", "integrity_flags", "integrity_holds",
+                      "integrity_review_log", "integrity_origin"):
+            if exists(table):
                 db.execute(f"DELETE FROM {table} WHERE response_id IN ({ids})")
         return db.execute("DELETE FROM responses WHERE simulated = 1").rowcount
 
@@ -95,20 +111,33 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
                 f"the database holds {real} real responses; simulated ones would sit beside them. Use a "
                 "database of its own for demos, or pass --alongside-real to add marked simulated responses "
                 "anyway (they stay out of the dashboard, exports and reports unless asked for)")
-    units = leaf_units(db)
-    if not units:
-        raise ValueError("there are no units to simulate responses for: load units first")
+    end = min(end, now.date())
+    days = (end - start).days + 1
+    # The units valid on each day (a reform inside the period changes them): one segment per set.
+    segments: list[list[dict]] = []
+    segment_of_day = np.empty(days, dtype=np.intp)
+    for d in range(days):
+        day_units = leaf_units(db, start + timedelta(days=d)) if d == 0 or _boundary(db, start + timedelta(days=d)) \
+            else segments[-1]
+        if not segments or [u["id"] for u in day_units] != [u["id"] for u in segments[-1]]:
+            segments.append(day_units)
+        segment_of_day[d] = len(segments) - 1
+    if any(not seg for seg in segments):
+        raise ValueError("there are no units to simulate responses for on some days of the period: load units first")
+    units = list({u["id"]: u for seg in segments for u in seg}.values())
     rng = np.random.default_rng(seed)
+    position = {u["id"]: i for i, u in enumerate(units)}
     unit_ids = np.array([u["id"] for u in units])
-    size = np.sqrt(np.array([u["population"] or 100_000 for u in units], dtype=float))
-    unit_p = size / size.sum()
+    segment_units, segment_p = [], []
+    for seg in segments:
+        size = np.sqrt(np.array([u["population"] or 100_000 for u in seg], dtype=float))
+        segment_units.append(np.array([position[u["id"]] for u in seg]))
+        segment_p.append(size / size.sum())
     unit_level = rng.normal(0.0, 0.45, len(units))          # true differences between units
     criteria = q.criteria
     n_items = len(criteria)
     item_offset = rng.normal(0.0, 0.3, n_items)
     na_allowed = np.array([c.not_applicable for c in criteria])
-    end = min(end, now.date())
-    days = (end - start).days + 1
     opening = datetime.combine(start, time(7, 30), zone)
     latest = now - timedelta(minutes=1)
     profile = {code: _option_codes(q, code) for code in store.RESPONDENT_FIELDS}
@@ -116,7 +145,16 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
     written = 0
     while written < n:
         m = min(BATCH, n - written)
-        unit_idx = rng.choice(len(units), size=m, p=unit_p)
+        if len(segments) == 1:     # (draws in the same order as before units had periods: same data per seed)
+            unit_idx = segment_units[0][rng.choice(len(segment_units[0]), size=m, p=segment_p[0])]
+            day = None
+        else:
+            day = rng.integers(0, days, m)
+            unit_idx = np.empty(m, dtype=np.intp)
+            seg_of = segment_of_day[day]
+            for k in range(len(segments)):
+                sel = np.flatnonzero(seg_of == k)
+                unit_idx[sel] = segment_units[k][rng.choice(len(segment_units[k]), size=sel.size, p=segment_p[k])]
         person = unit_level[unit_idx] + rng.normal(0.0, 0.8, m)
         latent = 3.55 + person[:, None] + item_offset[None, :] + rng.normal(0.0, 0.75, (m, n_items))
         scores = np.clip(np.rint(latent), 1, 5).astype(np.uint8)
@@ -124,7 +162,8 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
         codes[(rng.random((m, n_items)) < 0.12) & na_allowed[None, :]] = ord("n")
         codes[rng.random((m, n_items)) < 0.02] = ord("-")
         answers = codes.view(f"S{n_items}").ravel()
-        day = rng.integers(0, days, m)
+        if day is None:
+            day = rng.integers(0, days, m)
         seconds = rng.integers(0, int(9.5 * 3600), m)
         duration = np.where(rng.random(m) < 0.03, rng.uniform(8, 30, m), rng.lognormal(np.log(200), 0.45, m))
         channel = CHANNELS[rng.choice(4, size=m, p=CHANNEL_P)]
@@ -153,3 +192,10 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
         if progress:
             progress(m)
     return written
+
+
+def _boundary(db: sqlite_utils.Database, day: date) -> bool:
+    """Whether some unit starts on ``day`` or ended the day before (the valid units may change)."""
+    iso, before = day.isoformat(), (day - timedelta(days=1)).isoformat()
+    return db.execute("SELECT EXISTS (SELECT 1 FROM units WHERE valid_from = ? OR valid_to = ?)",
+                      [iso, before]).fetchone()[0] == 1

@@ -41,6 +41,8 @@ def _page(exc: HTTPException, *, title: str | None = None, body: str | None = No
         from .citizen.picker import picker_rows
         units = picker_rows(leaf_units(get_db()), language())[:PAGE_SIZE]   # the rest: the picker's search
         title, message, body = message, None, t("page.404_unit_body")
+        if len(units) > 40:       # too many to list here: the picker groups them (its link is shown)
+            units = None
     title = title or t(f"page.{known}")
     if body is None and message is None and f"page.{known}_body" in MESSAGES:
         body = t(f"page.{known}_body")

@@ -32,7 +32,9 @@ Example:
   python -m analysis report --db instance/survey.sqlite3 --from 2024-07-01 --to 2024-12-31 \\
       --compare-from 2024-01-01 --compare-to 2024-06-30 --target 80 --lang vi --out reports/2024h2
   python -m analysis report --db instance/survey.sqlite3 --from 2024-01-01 --to 2024-12-31 \\
-      --units quan-1,quan-3 --weights rake --lang en --out reports/q1-q3-2024"""
+      --units quan-1,quan-3 --weights rake --lang en --out reports/q1-q3-2024
+  python -m analysis report --db instance/survey.sqlite3 --from 2025-07-01 --to 2025-12-31 \\
+      --sae --sae-covariates wards.csv --lang vi --out reports/wards-2025h2"""
 
 
 class ReportCliError(ValueError):
@@ -87,6 +89,12 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of the days (default Asia/Ho_Chi_Minh)")
     p.add_argument("--include-simulated", action="store_true",
                    help="also count responses written by `flask --app survey simulate` (left out by default)")
+    p.add_argument("--sae", action="store_true",
+                   help="add small-area (Fay-Herriot) estimates of the unit index next to the direct ones, "
+                        "ranked with rank ranges (many units with few responses, e.g. 168 wards)")
+    p.add_argument("--sae-covariates", metavar="FILE.csv",
+                   help="with --sae: one row per unit, a key column (ward, unit, district or slug) and covariates")
+    p.add_argument("--sae-columns", metavar="COLS", help="with --sae-covariates: the columns to use (default all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run_report)
     return p
@@ -175,7 +183,10 @@ def run_report(args) -> int:
     request = ReportRequest(db=db, date_from=date_from, date_to=date_to, units=args.units, target=args.target,
                             compare_from=args.compare_from, compare_to=args.compare_to,
                             questionnaire=args.questionnaire, weights=args.weights,
-                            drop_incomplete=args.drop_incomplete, tz=args.timezone,
+                            drop_incomplete=args.drop_incomplete, tz=args.timezone, sae=args.sae,
+                            sae_covariates=Path(args.sae_covariates) if args.sae_covariates else None,
+                            sae_columns=tuple(c.strip() for c in args.sae_columns.split(",") if c.strip())
+                            if args.sae_columns else None,
                             include_simulated=args.include_simulated)
     bar = Bar(enabled=not args.quiet)
     try:

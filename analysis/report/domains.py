@@ -6,7 +6,9 @@ gives these (with the category as the domain column) but computes every
 criterion, factor and definition on the way, a full pass per breakdown; this
 module computes only ``INDEX:ITEM_AVG``, for every category of a column at
 once, with the same design (strata = units, each respondent a PSU, with
-replacement, weights fixed), the same linearisation and the engine's own
+replacement, weights fixed — after post-stratification or raking this is
+``compute_table(..., calibrated=False)``: the breakdowns do not have the
+calibration variance yet), the same linearisation and the engine's own
 interval, design-effect and flag functions. The test suite checks its rows
 against ``compute_table`` to 1e-9.
 

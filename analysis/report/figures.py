@@ -118,20 +118,60 @@ def _target(report: Report) -> float | None:
     return None if report.target is None else 100 * report.target
 
 
-def forest(report: Report, t: Translator, into=None) -> Chart:
-    units = [u.estimate for u in report.units]
+PER_CHART = 40            # at most this many units per forest plot or heatmap: legible labels on a page
+MAX_CHARTS = 10           # beyond PER_CHART * MAX_CHARTS units, chart the best and the worst only
+EDGE = 30                 # ... this many of each
+
+
+def unit_parts(n: int) -> list[tuple[int, int]]:
+    """The slices of the ranked units that get a chart each: all of them, over charts of equal size
+    of at most :data:`PER_CHART` (168 units: 5 charts of 34 or 33), or, for more than 400, the 30
+    best and the 30 worst (3,321 units: the full ranking stays in the table and the workbook)."""
+    if n <= PER_CHART:
+        return [(0, n)]
+    if n <= PER_CHART * MAX_CHARTS:
+        k = -(-n // PER_CHART)
+        bounds = [round(i * n / k) for i in range(k + 1)]
+        return list(zip(bounds[:-1], bounds[1:]))
+    return [(0, EDGE), (n - EDGE, n)]
+
+
+def _part_key(key: str, i: int) -> str:
+    return key if i == 0 else f"{key}-{i + 1}"
+
+
+def _part_title(title: str, t: Translator, lo: int, hi: int, n: int) -> str:
+    if (lo, hi) == (0, n):
+        return title
+    return f"{title} ({t('ranks_part', first=lo + 1, last=hi, n=n)})"
+
+
+def forest(report: Report, t: Translator, into=None, part: tuple[int, int] | None = None) -> Chart:
+    lo, hi = part or (0, len(report.units))
+    units = [u.estimate for u in report.units[lo:hi]]
     fig = _container(into, 1.4 + 0.27 * max(len(units), 3))
     ax = fig.add_subplot()
     o = report.overall
     charts.interval_plot(ax, [t.text(e.label) for e in units], **_interval_args(units), target=_target(report),
                          reference=(100 * o.p, 100 * o.low, 100 * o.high), xlabel=t("x_index"),
                          legend=_legend(report, t))
-    return Chart("forest", t("s_forest"), t("fig_forest_alt"), fig)
+    index = unit_parts(len(report.units)).index(part) if part else 0
+    return Chart(_part_key("forest", index), _part_title(t("s_forest"), t, lo, hi, len(report.units)),
+                 t("fig_forest_alt"), fig)
 
 
-def heatmap(report: Report, t: Translator, into=None) -> Chart:
+def forests(report: Report, t: Translator) -> list[Chart]:
+    return [forest(report, t, part=part) for part in unit_parts(len(report.units))]
+
+
+def heatmaps(report: Report, t: Translator) -> list[Chart]:
+    return [heatmap(report, t, part=part) for part in unit_parts(len(report.units))]
+
+
+def heatmap(report: Report, t: Translator, into=None, part: tuple[int, int] | None = None) -> Chart:
     q = report.questionnaire
-    units = [u.estimate for u in report.units]
+    lo, hi = part or (0, len(report.units))
+    units = [u.estimate for u in report.units[lo:hi]]
     factors = [f for f in q.factors if report.factor_units.get(f.code)]
     values = np.full((len(units), len(factors)), np.nan)
     few = np.zeros(values.shape, bool)
@@ -153,7 +193,9 @@ def heatmap(report: Report, t: Translator, into=None) -> Chart:
     charts.heatmap(ax, values, [t.text(u.label) for u in units], columns, few=few, vmin=vmin, vmax=vmax,
                    colorbar_label=t("colorbar_index"), few_label=t("legend_few", mark=charts.FEW_MARK),
                    fmt=lambda v: t.number(v, 1))
-    return Chart("heatmap", t("s_heatmap"), t("fig_heatmap_alt"), fig)
+    index = unit_parts(len(report.units)).index(part) if part else 0
+    return Chart(_part_key("heatmap", index), _part_title(t("s_heatmap"), t, lo, hi, len(report.units)),
+                 t("fig_heatmap_alt"), fig)
 
 
 def criteria(report: Report, t: Translator, into=None) -> Chart:
@@ -198,8 +240,10 @@ def breakdowns(report: Report, t: Translator) -> list[Chart]:
     return [c for c in (breakdown(report, t, d) for d in BREAKDOWNS) if c is not None]
 
 
-def counts(report: Report, t: Translator, into=None) -> Chart:
+def counts(report: Report, t: Translator, into=None) -> Chart | None:
     rows = list(report.counts)
+    if len(rows) > PER_CHART * MAX_CHARTS:      # thousands of bars say nothing: the table has the numbers
+        return None
     channels = [c for c in CHANNEL_LABELS if any(r.by_channel.get(c) for r in rows)]
     data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
         if rows and channels else np.zeros((len(rows), 1))
@@ -249,7 +293,7 @@ def _category_label(report: Report, dim: str, code: str, t: Translator) -> str:
 
 
 BUILDERS: tuple[Callable[[Report, Translator], Chart | list[Chart] | None], ...] = (
-    forest, heatmap, criteria, distributions, breakdowns, counts, margins)
+    forests, heatmaps, criteria, distributions, breakdowns, counts, margins)
 
 
 def all_charts(report: Report, t: Translator) -> dict[str, Chart]:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from analysis import compute_table, load_db
+from analysis.crosswalk import compare_former, read_crosswalk
 from analysis.db import held_sql
 from analysis.indices import IndexTable
 from analysis.inputs import SurveyData
@@ -60,6 +61,9 @@ class ReportRequest:
     tz: str = "Asia/Ho_Chi_Minh"
     level: float = 0.95
     include_simulated: bool = False   # simulated responses (survey/simulate.py) only when asked for
+    sae: bool = False                       # small-area estimates of the unit index (analysis.sae)
+    sae_covariates: Path | None = None      # CSV: a key column (ward/unit/district/slug) + covariates
+    sae_columns: tuple[str, ...] | None = None
 
     @property
     def compare(self) -> bool:
@@ -112,10 +116,12 @@ class _Db:
         if not {"units", "unit_population", "questionnaires", "responses"} <= tables:
             self.conn.close()
             raise ReportRequestError(f"--db {path}: not a survey database (run `flask --app survey init-db`)")
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(units)")}
+        valid = "valid_from, valid_to" if "valid_from" in columns else "NULL, NULL"   # before migration 0006
         self.units = {r[0]: dict(id=r[0], slug=r[1], name_vi=r[2], name_en=r[3], parent_id=r[4], active=r[5],
-                                 population=r[6])
+                                 population=r[6], valid_from=r[7], valid_to=r[8])
                       for r in self.conn.execute(
-                          "SELECT id, slug, name_vi, name_en, parent_id, active, population FROM units")}
+                          f"SELECT id, slug, name_vi, name_en, parent_id, active, population, {valid} FROM units")}
         self.by_slug = {u["slug"]: u for u in self.units.values()}
         self.children: dict[int, list[int]] = {}
         for u in self.units.values():
@@ -445,6 +451,19 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         report("estimating", 0.3)
         table = compute_table(data, level=request.level, target=request.target,
                               progress=lambda done, total: report("estimating", 0.3 + 0.4 * done / max(total, 1)))
+        if request.sae:
+            from analysis.sae import read_covariates, small_area_table
+
+            covariates, columns = None, ()
+            if request.sae_covariates is not None:
+                try:
+                    covariates, columns = read_covariates(request.sae_covariates, columns=request.sae_columns)
+                except OSError as exc:
+                    raise ReportRequestError(f"--sae-covariates: {exc}") from None
+            try:
+                table, _ = small_area_table(table, covariates=covariates, columns=columns)
+            except ValueError as exc:
+                raise ReportRequestError(f"small-area estimates: {exc}") from None
         report("breakdowns", 0.7)
         rows = scan.rows_of(data.respondent_id)
         breakdowns = {}
@@ -455,20 +474,22 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
             if labels:
                 breakdowns[dimension] = domains.index_by(data, codes, labels, level=request.level,
                                                          target=request.target)
-        compare_period = compare_table = None
+        compare_period = compare_table = previous = None
         if request.compare:
             report("comparison", 0.75)
             previous = _load(request, request.compare_from, request.compare_to, request.units, qid)
             compare_table = domains.index_by(previous, previous.district, list(previous.districts),
                                              level=request.level, target=request.target, overall=True)
             compare_period = Period(request.compare_from, request.compare_to)
+        former = _former(db, data, previous, request.level)
         report("counting", 0.95)
         counts = _counts(db, scan, qid, leaves, data, channel_codes, channels)
         exclusions = {reason: n for (q_, excluded, reason), n in
                       scan.totals("questionnaire_id", "excluded", "excluded_reason").items()
                       if q_ == qid and excluded == "1"}
         weighting = _weighting(request, data, _margins(db, data, scan, rows))
-        units = [dict(slug=s, name_vi=db.by_slug[s]["name_vi"], name_en=db.by_slug[s]["name_en"])
+        units = [dict(slug=s, name_vi=db.by_slug[s]["name_vi"], name_en=db.by_slug[s]["name_en"],
+                      valid_from=db.by_slug[s]["valid_from"], valid_to=db.by_slug[s]["valid_to"])
                  for s in data.districts]
     finally:
         db.close()
@@ -480,8 +501,22 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         target=request.target, compare_period=compare_period, compare_table=compare_table,
         generated_at=datetime.now(ZoneInfo(request.tz)).replace(microsecond=0),  # the city's local time
         source=Path(request.db).name,
-        engine={"notes": tuple(data.notes), "weights": request.weights, "level": request.level, "seconds": seconds})
+        engine={"notes": tuple(table.notes), "weights": request.weights,
+                "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds},
+        former=former)
     return inputs, table
+
+
+def _former(db: _Db, data: SurveyData, previous: SurveyData | None, level: float) -> list[dict]:
+    """New units grouped by former unit (the crosswalk), for the groups with responses now."""
+    former_units = read_crosswalk(db.conn)
+    present = set(data.districts)
+    relevant = [f for f in former_units if present & set(f.new_units)]
+    if not relevant:
+        return []
+    rows = compare_former(data, relevant, previous, level=level)
+    by_slug = {f.slug: f for f in relevant}
+    return [dict(r, former=by_slug[r["former_unit"]]) for r in rows]
 
 
 def domains_order(dimension: str, q: Questionnaire) -> tuple[str, ...]:

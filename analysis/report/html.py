@@ -131,18 +131,22 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         "criteria": T.criteria(report, t), "distributions": T.distributions(report, t),
         "breakdowns": breakdowns, "counts": T.counts(report, t), "weighting": T.weighting(report, t, per_unit=False),
         "margins": T.margins(report, t, per_unit=False), "exclusions": T.exclusions(report, t),
+        "small_areas": T.small_areas(report, t),
+        "former": T.former(report, t),
     }
-    sections = [("summary", t("s_summary")), ("units", t("s_units")), ("heatmap", t("s_heatmap")),
+    sections = [("summary", t("s_summary")), ("units", t("s_units"))] + \
+        ([("former", t("s_former"))] if tables["former"] else []) + \
+        ([("small-areas", t("s_small_areas"))] if report.small_areas else []) + [("heatmap", t("s_heatmap")),
                 ("criteria", t("s_criteria")), ("distributions", t("s_distributions")),
                 ("breakdowns", t("s_breakdowns")), ("counts", t("s_counts")), ("methodology", t("s_methodology"))]
     template = _environment().get_template("report.html.j2")
     return template.render(
         t=t, report=report, q=report.questionnaire, css=Markup(CSS), sections=sections, tables=tables,
-        charts={k: chart for k, chart in charts.items()} | {"margins": charts.get("margins")},
+        charts={k: chart for k, chart in charts.items()} | {"margins": charts.get("margins"), "counts": charts.get("counts")},
         marks=JUDGEMENT_MARKS, units_text=narrative.units_text(report, t),
         summary_lines=narrative.summary_lines(report, t), caveats=narrative.caveats(report, t),
         counts_line=narrative.counts_line(report, t), methodology=narrative.methodology(report, t),
         log=narrative.log_lines(report) if t.lang == "en" else [],  # the engine's log is English
-        table=lambda tab: _render_table(tab, t),
+        table=lambda tab: _render_table(tab, t), former_caveats=T.former_caveats(report, t),
         figure=lambda chart: _render_figure(chart, svgs.get(chart.key) if chart else None),
     )

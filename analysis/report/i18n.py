@@ -128,6 +128,45 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c_change_ci": ("KTC 95 % của thay đổi", "95 % CI of change"),
     "c_previous": ("Kỳ so sánh (%)", "Comparison period (%)"),
     "c_code": ("Mã", "Code"),
+    "c_valid": ("Hiệu lực", "Valid"),
+    "valid_until": ("đến {date}", "until {date}"),
+    "valid_from": ("từ {date}", "from {date}"),
+    "valid_between": ("{start} – {end}", "{start} to {end}"),
+    "rows_left_out": ("Bảng dưới đây chỉ có {n} dòng đầu và cuối bị lược bớt ở giữa ({n} dòng): tệp Excel có đủ.",
+                      "{n} rows in the middle of the table below are left out here: the workbook has them all."),
+    "indices_in_csv": ("Bảng đầy đủ của công cụ phân tích có {n} dòng: xem tệp indices.csv đi kèm.",
+                       "The engine's full table has {n} rows: see indices.csv, written with this workbook."),
+    "ranks_part": ("hạng {first}–{last} trên {n}", "ranks {first}–{last} of {n}"),
+    "c_former": ("Đơn vị cũ", "Former unit"),
+    "c_new_units": ("Số đơn vị mới", "New units"),
+    "c_area_now": ("Địa bàn nay (%)", "Its area now (%)"),
+    "c_n_now": ("Số phiếu nay", "n now"),
+    "c_former_before": ("Đơn vị cũ (%)", "Former unit (%)"),
+    "c_n_before": ("Số phiếu cũ", "n before"),
+    "c_caveat": ("Lưu ý", "Caveat"),
+    "s_former": ("Đơn vị mới theo đơn vị cũ", "New units by former unit"),
+    "text_former": (
+        "Sau khi sắp xếp đơn vị hành chính, mỗi đơn vị mới được gộp theo đơn vị cũ đã đóng góp nhiều địa bàn nhất "
+        "cho nó. «Địa bàn nay» là chỉ số của các đơn vị mới thuộc nhóm đó; «Đơn vị cũ» là chỉ số của chính đơn vị cũ "
+        "({before}). Dấu * đánh dấu nhóm có đơn vị mới chỉ nhận một phần địa bàn từ đơn vị cũ: hai địa bàn không "
+        "trùng khớp hoàn toàn (xem lưu ý dưới bảng).",
+        "After the reorganisation of administrative units, each new unit is grouped under the former unit that "
+        "contributed most of its area. 'Its area now' is the index of the new units of the group; 'Former unit' is "
+        "the former unit's own index ({before}). * marks groups where some new units took only part of their area "
+        "from the former unit: the two areas are not exactly the same (see the caveats below the table)."),
+    "former_before_compare": ("kỳ so sánh", "comparison period"),
+    "former_before_same": ("cùng kỳ báo cáo, trước khi sắp xếp", "same period, before the reorganisation"),
+    "text_units_periods": (
+        "Kỳ báo cáo bao gồm một lần thay đổi đơn vị: {sets}. Mỗi phiếu được tính cho đơn vị có hiệu lực vào ngày "
+        "trả lời (cột «Hiệu lực»).",
+        "The period spans a change of units: {sets}. Each response counts for the unit valid on its date "
+        "(column 'Valid')."),
+    "unit_set": ("{n} đơn vị {valid}", "{n} units {valid}"),
+    "text_units_edge": (
+        "Có {n} đơn vị: biểu đồ chỉ thể hiện {edge} đơn vị cao nhất và {edge} đơn vị thấp nhất; bảng và tệp Excel "
+        "có đầy đủ thứ hạng.",
+        "There are {n} units: the charts show the {edge} highest and the {edge} lowest; the table and the workbook "
+        "hold the full ranking."),
     "c_criterion": ("Tiêu chí", "Criterion"),
     "c_factor": ("Yếu tố", "Factor"),
     "c_category": ("Nhóm", "Category"),
@@ -154,6 +193,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "flag_cv_gt_30": ("CV > 30 %", "CV > 30 %"),
     "nchs_suppress": ("NCHS: không công bố", "NCHS: suppress"),
     "nchs_review": ("NCHS: cần xem lại", "NCHS: review"),
+    "flag_items_missing": ("thiếu tiêu chí: không xếp hạng", "criteria missing: not ranked"),
+    # small-area estimates
+    "s_small_areas": ("Ước lượng vùng nhỏ (mô hình Fay–Herriot)", "Small-area estimates (Fay–Herriot model)"),
+    "c_direct": ("Trực tiếp (%)", "Direct (%)"),
+    "c_sae": ("Vùng nhỏ (%)", "Small-area (%)"),
+    "c_sae_ci": ("Khoảng vùng nhỏ", "Small-area interval"),
+    "c_direct_weight": ("Trọng số của số liệu trực tiếp (%)", "Weight of the direct result (%)"),
+    "c_rank_range": ("Khoảng hạng", "Rank range"),
+    "c_use": ("Nên dùng", "Use"),
+    "use_direct": ("trực tiếp", "direct"),
+    "use_sae": ("vùng nhỏ", "small-area"),
+    "text_small_areas_plain": (
+        "Nhiều đơn vị có ít phiếu, nên chỉ số trực tiếp của họ có khoảng tin cậy rộng và thứ hạng phần lớn là do "
+        "ngẫu nhiên. Ước lượng vùng nhỏ kết hợp kết quả của chính đơn vị với những gì các đơn vị tương tự (cùng loại, "
+        "cùng quận cũ, kết quả kỳ trước…) đạt được: đơn vị càng nhiều phiếu thì càng giữ kết quả của mình, càng ít "
+        "phiếu thì càng được kéo về phía các đơn vị tương tự. Các ước lượng được điều chỉnh để trung bình theo dân số "
+        "bằng chỉ số trực tiếp của toàn thành phố. Thứ hạng dùng ước lượng vùng nhỏ, kèm khoảng hạng mà khoảng tin "
+        "cậy cho phép.",
+        "Many units have few responses, so their direct index has a wide interval and their rank is mostly "
+        "chance. The small-area estimate combines the unit's own result with what similar units (same kind, same "
+        "former district, last period's result...) score: the more responses a unit has, the more it keeps its "
+        "own result; the fewer, the more it is pulled towards similar units. The estimates are adjusted so that "
+        "their population-weighted mean equals the city's direct index. Ranks use the small-area estimates, with "
+        "the range of ranks their intervals allow."),
+    "text_small_areas": (
+        "Trọng số của số liệu trực tiếp = A/(A + phương sai mẫu của đơn vị). «Nên dùng: trực tiếp» khi số liệu trực "
+        "tiếp chính xác ít nhất bằng ước lượng vùng nhỏ. Đơn vị không xếp hạng: chỉ số trên ít tiêu chí hơn bảng hỏi. "
+        "Chi tiết: docs/analysis.md.",
+        "Weight of the direct result = A/(A + the unit's sampling variance). 'Use: direct' where the direct result "
+        "is at least as precise as the small-area estimate. Units without a rank: an index over fewer criteria than "
+        "the questionnaire's. Details: docs/analysis.md."),
     # charts
     "x_index": ("Chỉ số hài lòng (%)", "Satisfaction index (%)"),
     "x_share": ("Tỷ lệ câu trả lời (%)", "Share of answers (%)"),
@@ -271,6 +341,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "on the domain's degrees of freedom; where the index is 0 or 100 % the Korn–Graubard interval is used. "
         "Design effect (deff) relative to simple random sampling with replacement; effective sample size = n / deff."),
     "m_weighting_title": ("Gia quyền", "Weights"),
+    "m_weighting_calibrated": (
+        "Trọng số: {method}. Phương sai tính theo phần dư hiệu chỉnh (g-weight residual), như thiết kế "
+        "postStratify()/calibrate() của gói survey của R, nên phản ánh việc hiệu chỉnh trọng số. Hiệu ứng thiết kế do "
+        "gia quyền (Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",
+        "Weights: {method}. The variance is the calibration (g-weight residual) variance, as R's survey "
+        "package computes it for postStratify()/calibrate() designs, so it reflects the calibration. Design effect "
+        "of weighting (Kish): deff = n·Σw²/(Σw)². The fit to the population margins is in Responses and weighting."),
     "m_weighting": (
         "Trọng số: {method}. Trọng số được coi là cố định khi tính phương sai. Hiệu ứng thiết kế do gia quyền "
         "(Kish): deff = n·Σw²/(Σw)². Độ khớp với biên dân số ở phần Số phiếu và gia quyền.",

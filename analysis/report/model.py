@@ -28,9 +28,11 @@ from questionnaires.loader import Questionnaire, Text
 
 INDEX = "INDEX:ITEM_AVG"
 OVERALL = "ALL"
-FLAGS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review")
+FLAGS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review", "flag_items_missing")
 # An estimate with any of these is "too few responses": not judged, not ranked, drawn hollow.
-UNRELIABLE_FLAGS = ("flag_n_lt_30", "flag_neff_lt_30", "nchs_suppress")
+UNRELIABLE_FLAGS = ("flag_n_lt_30", "flag_neff_lt_30", "nchs_suppress", "flag_items_missing")
+"""Rows not judged or ranked: too few responses, or (``flag_items_missing``) an index over fewer criteria
+than the questionnaire's."""
 JUDGEMENTS = ("above", "inconclusive", "below", "unreliable")
 BREAKDOWNS = ("channel", "field", "respondent_type")
 LEVEL = 0.95
@@ -248,7 +250,7 @@ class ReportInputs:
 
     questionnaire: Questionnaire
     period: Period
-    units: Sequence[Mapping[str, Any]]                  # slug, name_vi, name_en (the units reported)
+    units: Sequence[Mapping[str, Any]]                  # slug, name_vi, name_en, valid_from, valid_to (reported)
     table: Sequence[Mapping[str, Any]]
     breakdowns: Mapping[str, Sequence[Mapping[str, Any]]]
     counts: Sequence[UnitCounts]
@@ -260,6 +262,9 @@ class ReportInputs:
     generated_at: datetime | None = None
     source: str = ""                                    # database file name
     engine: Mapping[str, Any] = field(default_factory=dict)   # method details for the methodology section
+    # New units grouped by former unit (analysis.crosswalk.compare_former rows, each with its
+    # FormerUnit under "former"); empty without a crosswalk or when no group has responses.
+    former: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -282,6 +287,7 @@ class Report:
     breakdowns: Mapping[str, tuple[Estimate, ...]]      # dimension -> categories (questionnaire order)
     counts: tuple[UnitCounts, ...]
     weighting: Weighting
+    small_areas: tuple["SmallArea", ...] = ()           # by small-area rank (empty without --sae)
 
     @property
     def questionnaire(self) -> Questionnaire:
@@ -373,7 +379,40 @@ def build_model(inputs: ReportInputs) -> Report:
             for code in known + others)
     return Report(inputs=inputs, overall=overall, overall_change=overall_change, factors=factors, units=units,
                   factor_units=factor_units, criteria=criteria, distributions=tuple(distributions),
-                  breakdowns=breakdowns, counts=tuple(inputs.counts), weighting=inputs.weighting)
+                  breakdowns=breakdowns, counts=tuple(inputs.counts), weighting=inputs.weighting,
+                  small_areas=_small_areas(units))
+
+
+@dataclass(frozen=True)
+class SmallArea:
+    """A unit's direct index next to its small-area (Fay–Herriot) estimate (see analysis.sae)."""
+
+    direct: Estimate
+    sae: float
+    low: float
+    high: float
+    direct_weight: float
+    rank: int | None
+    rank_best: int | None
+    rank_worst: int | None
+    direct_preferred: bool
+
+
+def _small_areas(units: Sequence["UnitRow"]) -> tuple[SmallArea, ...]:
+    out = []
+    for u in units:
+        row = u.estimate.row
+        if math.isnan(_number(row.get("sae_benchmarked"))):
+            continue
+
+        def rank(key):
+            v = _number(row.get(key))
+            return None if math.isnan(v) else int(v)
+        out.append(SmallArea(u.estimate, _number(row.get("sae_benchmarked")), _number(row.get("sae_ci_l")),
+                             _number(row.get("sae_ci_u")), _number(row.get("sae_direct_weight")),
+                             rank("sae_rank"), rank("sae_rank_best"), rank("sae_rank_worst"),
+                             _flag(row.get("sae_direct_preferred"))))
+    return tuple(sorted(out, key=lambda a: (a.rank is None, a.rank or 0, -a.sae, a.direct.key)))
 
 
 def _shares(row: Mapping[str, Any]) -> tuple[float, ...] | None:

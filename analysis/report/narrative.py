@@ -77,7 +77,8 @@ def methodology(report: Report, t: Translator) -> list[tuple[str, str]]:
         (t("m_index_title"), t("m_index", top=q.scale.satisfied_from, items=len(q.criteria),
                                 weights=t("m_weights_given" if weighted else "m_weights_equal"))),
         (t("m_variance_title"), t("m_variance", level="95 %")),
-        (t("m_weighting_title"), t("m_weighting", method=t(f"weighting_method_{w.method}"))),
+        (t("m_weighting_title"), t("m_weighting_calibrated" if report.inputs.engine.get("calibrated")
+                                    else "m_weighting", method=t(f"weighting_method_{w.method}"))),
         (t("m_flags_title"), t("m_flags")),
         (t("m_target_title"), t("m_target")),
         (t("m_excluded_title"), t("m_excluded")),

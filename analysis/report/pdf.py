@@ -328,8 +328,9 @@ def _column_widths(columns, rows, numeric, size: float, pad: float) -> tuple[lis
     return ([w * TEXT_W / total for w in widths], False) if total > TEXT_W + 1e-9 else (widths, True)
 
 
-def _chart_height(key: str, report: Report) -> float:
-    n = {"forest": len(report.units), "heatmap": len(report.units), "criteria": len(report.criteria),
+def _chart_height(key: str, report: Report, part: tuple[int, int] | None = None) -> float:
+    shown = (part[1] - part[0]) if part else len(report.units)
+    n = {"forest": shown, "heatmap": shown, "criteria": len(report.criteria),
          "distributions": len(report.distributions), "counts": len(report.counts)}.get(key)
     if key.startswith("breakdown-"):
         n = len(report.breakdowns.get(key.split("-", 1)[1], ()))
@@ -390,13 +391,30 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         pages.heading(t("s_units"))
         units_table = T.units(report, t)
         pages.text(units_table.note, 8.5, color=MUTED)
+        parts = figures.unit_parts(len(report.units))
+        if len(parts) == 2 and parts[0][1] < parts[1][0]:     # thousands of units: the best and the worst here
+            units_table.rows = units_table.rows[:parts[0][1]] + units_table.rows[parts[1][0]:]
+            units_table.few = {i if i < parts[0][1] else i - (parts[1][0] - parts[0][1]) for i in units_table.few
+                               if i < parts[0][1] or i >= parts[1][0]}
         pages.table(units_table)
+        former_table = T.former(report, t)
+        if former_table is not None:
+            pages.new_page(t("s_former"))
+            pages.heading(t("s_former"))
+            pages.text(former_table.note, 8.5, color=MUTED)
+            pages.table(former_table)
+            for line in T.former_caveats(report, t):
+                pages.text("* " + line, 8.5, color=INK)
         for key, title, build in (("forest", t("s_forest"), figures.forest), ("heatmap", t("s_heatmap"), figures.heatmap)):
-            pages.new_page(title)
-            pages.heading(title)
-            if key == "heatmap":
-                pages.text(t("text_heatmap"), 8.5, color=MUTED)
-            pages.chart(lambda sub, build=build: build(report, t, into=sub), _chart_height(key, report))
+            for part in parts:
+                heading = title if part == (0, len(report.units)) else \
+                    f"{title} ({t('ranks_part', first=part[0] + 1, last=part[1], n=len(report.units))})"
+                pages.new_page(heading)
+                pages.heading(heading)
+                if key == "heatmap":
+                    pages.text(t("text_heatmap"), 8.5, color=MUTED)
+                pages.chart(lambda sub, build=build, part=part: build(report, t, into=sub, part=part),
+                            _chart_height(key, report, part))
 
         # 3. criteria, lowest first
         pages.new_page(t("s_criteria"))
@@ -432,10 +450,17 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         pages.new_page(t("s_counts"))
         pages.heading(t("s_counts"))
         pages.text(narrative.counts_line(report, t), 9)
-        pages.table(T.counts(report, t))
+        counts_table = T.counts(report, t)
+        if len(counts_table.rows) > figures.PER_CHART * figures.MAX_CHARTS:   # thousands of units: see the workbook
+            more = len(counts_table.rows) - 2 * figures.EDGE
+            counts_table.rows = counts_table.rows[:figures.EDGE] + counts_table.rows[-figures.EDGE:]
+            counts_table.few = set()
+            pages.text(t("rows_left_out", n=more), 8.5, color=MUTED)
+        pages.table(counts_table)
         pages.new_page(t("s_counts"))
         pages.heading(t("s_counts"))
-        pages.chart(lambda sub: figures.counts(report, t, into=sub), _chart_height("counts", report))
+        if len(report.counts) <= figures.PER_CHART * figures.MAX_CHARTS:
+            pages.chart(lambda sub: figures.counts(report, t, into=sub), _chart_height("counts", report))
         pages.new_page(t("weighting_title"))
         pages.heading(t("weighting_title"))
         pages.table(T.weighting(report, t, per_unit=False))

@@ -9,6 +9,7 @@ it is exactly the analysis engine's.
 from __future__ import annotations
 
 import math
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +101,8 @@ def display_columns(table: Table, t: Translator) -> list[tuple[str, list[int], s
         i = shown[k]
         c = cols[i]
         if c.key.endswith("low") and k + 1 < len(shown) and cols[shown[k + 1]].key.endswith("high"):
-            merged.append((t("c_ci") if c.key == "ci_low" else t("c_change_ci"), [i, shown[k + 1]], c.kind))
+            title = {"ci_low": "c_ci", "sae_low": "c_sae_ci"}.get(c.key, "c_change_ci")
+            merged.append((t(title), [i, shown[k + 1]], c.kind))
             k += 2
         else:
             merged.append((c.title, [i], c.kind))
@@ -161,24 +163,114 @@ def summary(report: Report, t: Translator) -> Table:
     return table
 
 
+def validity(unit: dict, t: Translator) -> str:
+    """When a unit is valid, as the report says it: 'until 30/06/2025', 'from 01/07/2025' ('' if always)."""
+    start, end = unit.get("valid_from"), unit.get("valid_to")
+    day = (lambda v: t.date(date.fromisoformat(v)))
+    if start and end:
+        return t("valid_between", start=day(start), end=day(end))
+    if end:
+        return t("valid_until", date=day(end))
+    if start:
+        return t("valid_from", date=day(start))
+    return ""
+
+
+def unit_sets(report: Report, t: Translator) -> list[tuple[str, int]]:
+    """(validity, number of units) of the reported units, when they are not all valid over the same days."""
+    counts: dict[str, int] = {}
+    for u in report.inputs.units:
+        counts[validity(u, t)] = counts.get(validity(u, t), 0) + 1
+    return sorted(counts.items()) if len(counts) > 1 else []
+
+
+def units_note(report: Report, t: Translator) -> str:
+    note = t("text_units")
+    sets = unit_sets(report, t)
+    if sets:
+        note += " " + t("text_units_periods", sets="; ".join(t("unit_set", n=n, valid=v or "–") for v, n in sets))
+    from .figures import EDGE, PER_CHART, MAX_CHARTS
+    if len(report.units) > PER_CHART * MAX_CHARTS:
+        note += " " + t("text_units_edge", n=len(report.units), edge=EDGE)
+    return note
+
+
 def units(report: Report, t: Translator) -> Table:
     judged = report.target is not None
     compare = report.inputs.compare_table is not None
+    periods = bool(unit_sets(report, t))
+    valid_of = {u["slug"]: validity(u, t) for u in report.inputs.units}
     table = Table("Units" if t.lang == "en" else "Đơn vị", t("s_units"),
                   [Column("rank", t("c_rank"), "int"), Column("unit", t("c_unit")), Column("slug", t("c_code"), detail=True)]
-                  + _estimate_columns(t, judgement=judged), note=t("text_units"))
+                  + ([Column("valid", t("c_valid"))] if periods else [])
+                  + _estimate_columns(t, judgement=judged), note=units_note(report, t))
     if compare:
         table.columns += [Column("previous", t("c_previous"), "pct"), Column("change", t("c_change"), "pp"),
                           Column("change_low", t("c_ci_low"), "pp"), Column("change_high", t("c_ci_high"), "pp")]
     for u in report.units:
         e = u.estimate
-        row = [u.rank, _label(e, t), e.key] + _estimate_cells(e, t, judgement=judged)
+        row = [u.rank, _label(e, t), e.key] + ([valid_of.get(e.key, "")] if periods else []) \
+            + _estimate_cells(e, t, judgement=judged)
         if compare:
             ch = u.change
             row += [ch.previous.p, ch.diff, ch.low, ch.high] if ch else [None] * 4
         if e.few:
             table.few.add(len(table.rows))
         table.rows.append(row)
+    return table
+
+
+def former(report: Report, t: Translator) -> Table | None:
+    """New units grouped by former unit: the area's index now beside the former unit's own (None without a crosswalk)."""
+    rows = list(report.inputs.former)
+    if not rows:
+        return None
+    before = t("former_before_compare") if report.inputs.compare_period else t("former_before_same")
+    table = Table("Former units" if t.lang == "en" else "Đơn vị cũ", t("s_former"),
+                  [Column("former", t("c_former")), Column("slug", t("c_code"), detail=True),
+                   Column("new_units", t("c_new_units"), "int"), Column("index_now", t("c_area_now"), "pct"),
+                   Column("ci_low_now", t("c_ci_low"), "pct"), Column("ci_high_now", t("c_ci_high"), "pct"),
+                   Column("n_now", t("c_n_now"), "int"), Column("index_before", t("c_former_before"), "pct"),
+                   Column("ci_low_before", t("c_ci_low"), "pct"), Column("ci_high_before", t("c_ci_high"), "pct"),
+                   Column("n_before", t("c_n_before"), "int"), Column("change", t("c_change"), "pp"),
+                   Column("change_ci_low", t("c_ci_low"), "pp"), Column("change_ci_high", t("c_ci_high"), "pp"),
+                   Column("caveat", t("c_caveat"), detail=True)],
+                  note=t("text_former", before=before))
+    for r in rows:
+        f = r["former"]
+        name = f.name_vi if t.lang == "vi" else f.name_en
+        table.rows.append([name + (" *" if r["caveat"] else ""), f.slug, r["new_units"], r["index_now"],
+                           r["ci_low_now"], r["ci_high_now"], r["n_now"], r["index_before"], r["ci_low_before"],
+                           r["ci_high_before"], r["n_before"], r["change"], r["change_ci_low"], r["change_ci_high"],
+                           f.caveat(t.lang)])
+        if r["n_now"] < 30 or (r["n_before"] and r["n_before"] < 30):
+            table.few.add(len(table.rows) - 1)
+    return table
+
+
+def former_caveats(report: Report, t: Translator) -> list[str]:
+    """The partial-transfer caveat of each group it applies to, in the report's language."""
+    return [r["former"].caveat(t.lang) for r in report.inputs.former if r["caveat"]]
+
+
+def small_areas(report: Report, t: Translator) -> Table:
+    """Direct and small-area estimates side by side, ranked by the small-area estimate."""
+    table = Table("Small areas" if t.lang == "en" else "Ước lượng vùng nhỏ", t("s_small_areas"),
+                  [Column("rank", t("c_rank"), "int"), Column("rank_range", t("c_rank_range")),
+                   Column("unit", t("c_unit")), Column("n", t("c_n"), "int"),
+                   Column("p", t("c_direct"), "pct"), Column("ci_low", t("c_ci_low"), "pct"),
+                   Column("ci_high", t("c_ci_high"), "pct"),
+                   Column("sae", t("c_sae"), "pct"), Column("sae_low", t("c_ci_low"), "pct"),
+                   Column("sae_high", t("c_ci_high"), "pct"),
+                   Column("direct_weight", t("c_direct_weight"), "pct"), Column("preferred", t("c_use"))],
+                  note=t("text_small_areas"))
+    for a in report.small_areas:
+        e = a.direct
+        span = "" if a.rank is None else f"{a.rank_best}–{a.rank_worst}"
+        table.rows.append([a.rank, span, _label(e, t), e.n, e.p, e.low, e.high, a.sae, a.low, a.high,
+                           a.direct_weight, t("use_direct" if a.direct_preferred else "use_sae")])
+        if a.rank is None:
+            table.few.add(len(table.rows) - 1)
     return table
 
 
@@ -335,7 +427,8 @@ def indices(report: Report, t: Translator) -> Table:
 
 def all_tables(report: Report, t: Translator) -> list[Table]:
     """Every table of the report, in report order (the XLSX sheets)."""
-    out = [summary(report, t), units(report, t), factor_units(report, t), criteria(report, t),
+    out = [summary(report, t), units(report, t), *([former(report, t)] if report.inputs.former else []),
+           factor_units(report, t), criteria(report, t),
            distributions(report, t), *breakdowns(report, t), counts(report, t), weighting(report, t),
            margins(report, t), exclusions(report, t)]
     return out

@@ -38,6 +38,9 @@ TOTAL_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
 
 
+MAX_RAW_ROWS = 100_000       # rows of the engine's table copied into the workbook (22 units: ~1,700)
+
+
 def _cell_value(value: Any) -> Any:
     if isinstance(value, T.Cell):
         value = value.value
@@ -137,12 +140,15 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         _write_table(ws, table)
     raw = T.indices(report, t)
     ws = wb.create_sheet(_sheet_name(raw.key, used))
-    ws.append([c.key for c in raw.columns])
-    for col in range(1, len(raw.columns) + 1):
-        ws.cell(row=1, column=col).font = HEADER_FONT
-    for row in raw.rows:
-        ws.append([_raw(v) for v in row])
-    ws.freeze_panes = "D2"
+    if len(raw.rows) > MAX_RAW_ROWS:       # thousands of units: millions of cells; indices.csv holds them all
+        ws.append([t("indices_in_csv", n=f"{len(raw.rows):,}")])
+    else:
+        ws.append([c.key for c in raw.columns])
+        for col in range(1, len(raw.columns) + 1):
+            ws.cell(row=1, column=col).font = HEADER_FONT
+        for row in raw.rows:
+            ws.append([_raw(v) for v in row])
+        ws.freeze_panes = "D2"
     wb.properties.title = t("title")
     wb.properties.creator = "sipas-survey analysis.report"
     if inputs.generated_at:

@@ -17,13 +17,14 @@ import sqlite3
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
-from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
 
 from questionnaires.loader import Questionnaire
 
 from .. import catalog, integrity, responses
 from ..db import get_db
 from ..i18n import language, t, tr
+from .. import units as unit_store
 from ..units import by_id, leaf_by_slug, leaf_units
 from ..web import refuse
 from .picker import picker_rows
@@ -31,6 +32,7 @@ from .form import (HIDDEN_FIELDS, NOT_APPLICABLE, comment_max_length, field_name
                    repeated_field, started_at, unknown_field, valid_submission_id)
 
 bp = Blueprint("citizen", __name__)
+GROUPED_MAX = 400      # up to this many units, the picker shows them all, grouped (no pages)
 
 # Channels a citizen may reach through a public link; kiosks and paper are entered otherwise.
 PUBLIC_CHANNELS = ("qr", "web")
@@ -48,7 +50,15 @@ def no_store(response):
 def index():
     """The unit picker: natural Vietnamese order, an accent-insensitive filter (``?q=``), pages of PAGE_SIZE."""
     query = " ".join(request.args.get("q", "")[:100].split())
-    rows = picker_rows(leaf_units(get_db()), language(), query)
+    db = get_db()
+    rows = picker_rows(leaf_units(db), language(), query)
+    # Without a search and with a crosswalk, every unit at once, grouped by former district
+    # (168 wards under 38 headings); otherwise the plain list in pages.
+    groups = picker_groups(db, rows) if not query else []
+    if len(groups) > 1 and len(rows) <= GROUPED_MAX:
+        return render_template("citizen/index.html", units=rows, groups=groups, query=query, total=len(rows),
+                               page=1, pages=1, page_url=lambda n: url_for("citizen.index"),
+                               total_text=number(len(rows)))
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = request.args.get("page", "1")
     page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 6 else 1
@@ -58,13 +68,33 @@ def index():
 
     return render_template("citizen/index.html", units=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
                            query=query, total=len(rows), page=page, pages=pages, page_url=page_url,
-                           total_text=number(len(rows)))
+                           total_text=number(len(rows)), groups=[])
 
 
 def number(n: int) -> str:
     """A count as the page's language writes it (3.000 in Vietnamese, 3,000 in English)."""
     text = f"{n:,}"
     return text.replace(",", ".") if language() == "vi" else text
+
+
+def picker_groups(db, units: list[dict]) -> list[dict]:
+    """Today's units grouped for the picker: by the former district they took their area from
+    (the crosswalk), else by parent (province, city). One group: no headings needed."""
+    former = {r["new_unit_id"]: r for r in db.query(
+        "SELECT new_unit_id, old_slug, old_name_vi, old_name_en FROM unit_crosswalk WHERE main = 1")}
+    groups: dict[str, dict] = {}
+    for u in units:
+        link = former.get(u["id"])
+        if link is not None:
+            key, name = "former:" + link["old_slug"], {"vi": link["old_name_vi"], "en": link["old_name_en"]}
+            label = t("index.former_area", name=tr(name))
+        elif u["parent_slug"]:
+            key, label = "parent:" + u["parent_slug"], u["parent_name_en"] if language() == "en" else u["parent_name_vi"]
+        else:
+            key, label = "other", t("index.other_units")
+        group = groups.setdefault(key, {"id": "g-" + unit_store.slugify(key), "label": label, "units": []})
+        group["units"].append(u)
+    return list(groups.values())
 
 
 def channel_of(req) -> tuple[str, int | None]:
@@ -81,12 +111,35 @@ def form_url(slug: str, channel: str) -> str:
 
 
 def _unit(slug: str) -> dict:
-    unit = leaf_by_slug(get_db(), slug)
+    db = get_db()
+    unit = leaf_by_slug(db, slug)
     if unit is not None:
         return unit
+    known = unit_store.by_slug(db, slug)
+    if known is not None and known["valid_to"] and known["valid_to"] < unit_store.local_today(db).isoformat():
+        raise UnitGone(known, unit_store.successors(db, slug))
     exc = refuse(NotFound, t("page.404_unit", slug=slug[:60]))
     exc.unit_slug = slug
     raise exc
+
+
+class UnitGone(Gone):
+    """An old link (a poster's QR code) to a unit that no longer exists: say so and link its successors."""
+
+    def __init__(self, unit: dict, successors: list[dict]):
+        super().__init__()
+        self.unit, self.successors = unit, successors
+
+
+@bp.errorhandler(UnitGone)
+def unit_gone(exc: UnitGone):
+    from datetime import date, timedelta
+
+    ended = date.fromisoformat(exc.unit["valid_to"]) + timedelta(days=1)
+    return render_template("citizen/gone.html", unit=exc.unit, since=ended,
+                           main=[u for u in exc.successors if u["main"]],
+                           partly=[u for u in exc.successors if not u["main"]],
+                           nothing_saved=request.method == "POST"), 410
 
 
 def _current_questionnaire() -> Questionnaire:

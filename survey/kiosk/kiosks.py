@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import sqlite_utils
 
 from .. import responses as store
-from ..units import by_slug, leaf_units
+from ..units import by_slug, leaf_units, local_today, successors
 from ..sqlite import write_transaction
 
 # Why a kiosk request was refused: a machine-readable reason the device keeps
@@ -136,6 +136,10 @@ def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
         known = ", ".join(u["slug"] for u in leaf_units(db)[:8])
         raise KioskError(f"no active unit {unit_slug!r}" + (f" (units include: {known}, …)" if known else
                                                              " (no units are loaded: run init-db --demo or import-units)"))
+    if unit["valid_to"] and unit["valid_to"] < local_today(db).isoformat():
+        took_over = ", ".join(u["slug"] for u in successors(db, unit_slug)) or "see the unit list"
+        raise KioskError(f"unit {unit_slug!r} ended on {unit['valid_to']}; register the kiosk for a unit that "
+                         f"exists today (its area went to: {took_over})")
     if unit["id"] not in {u["id"] for u in leaf_units(db)}:
         raise KioskError(f"unit {unit_slug!r} has sub-units; responses belong to a unit without sub-units, "
                          "so register the kiosk for one of those")

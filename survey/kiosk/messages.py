@@ -32,6 +32,8 @@ KIOSK_MESSAGES: dict[str, str] = {
     "kiosk.reason.bad_request": N_("what was sent is not a valid response ({detail})."),
     "kiosk.reason.unknown_questionnaire": N_("there is no questionnaire “{name}”."),
     "kiosk.reason.invalid": N_("the response has answers that do not fit the questionnaire ({detail})."),
+    "kiosk.reason.unit_gone": N_("this kiosk's office “{unit}” no longer exists since {date}; the kiosk must "
+                                 "be moved to its new unit."),
     "kiosk.reason.too_many": N_("this kiosk sent too many responses within a minute; it will send them again shortly."),
     "kiosk.reason.unavailable": N_("the server cannot store responses just now; the device will send them again."),
     "kiosk.reason.too_large": N_("what was sent is too large."),

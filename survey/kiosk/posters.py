@@ -159,7 +159,11 @@ def index():
     host = kiosk_store.unreachable_host(base_url())
     problem = _("Posters would point to %(host)s, which citizens' phones cannot reach: set PUBLIC_BASE_URL (see "
                 "the README) before printing.", host=host) if host else None
-    return render_template("kiosk/posters.html", units=leaf_units(db), counters=counters, base_problem=problem)
+    from ..units import page_number, page_of
+
+    listing = page_of(leaf_units(db), request.args.get("q", ""), page_number(request.args.get("page")))
+    return render_template("kiosk/posters.html", units=listing.units, listing=listing, counters=counters,
+                           base_problem=problem)
 
 
 def _refuse_unreachable(slug: str, counter: str | None):

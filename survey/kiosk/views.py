@@ -26,7 +26,7 @@ import json
 import os
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
 
@@ -40,7 +40,8 @@ from ..citizen import render_form, too_many, write_failed
 from ..citizen.form import (form_class, new_submission, repeated_field, started_at,
                             unknown_field, valid_submission_id)
 from ..db import get_db
-from ..i18n import LANGUAGES, t
+from .. import units as unit_store
+from ..i18n import LANGUAGES, plain_date, t, unit_name
 from ..units import by_id
 from . import kiosks
 from .kiosks import Kiosk, KioskRefused
@@ -81,7 +82,25 @@ def _kiosk_or_refused(token: str) -> Kiosk | tuple[str, int]:
     except KioskRefused as refused:
         return render_template("kiosk/refused.html", reason=_reason(refused.reason)), refused.status
     kiosks.seen(get_db(), kiosk)
+    gone = _unit_gone(kiosk, unit_store.local_today(get_db()))
+    if gone:       # its unit ended (a reform): no form to fill in for a unit that no longer exists
+        return render_template("kiosk/refused.html", reason=gone), 410
     return kiosk
+
+
+def _unit_gone(kiosk: Kiosk, day) -> str | None:
+    """The reason to give when the kiosk's unit is not valid on ``day`` (None when it is)."""
+    unit = by_id(get_db(), kiosk.unit_id)
+    if unit_store.valid_on(unit, day):
+        return None
+    return _reason("unit_gone", unit=unit_name(unit), date=plain_date(_since(unit)))
+
+
+def _since(unit: dict):
+    """The first day a unit is no longer valid (or, for one not yet started, the day it starts)."""
+    if unit["valid_to"]:
+        return date.fromisoformat(unit["valid_to"]) + timedelta(days=1)
+    return date.fromisoformat(unit["valid_from"])
 
 
 def _questionnaire():
@@ -387,6 +406,10 @@ def api_responses():
         first = next(iter(errors.values()))
         return _refusal(422, "invalid", detail=first, errors=errors)
     respondent = form.respondent_values()
+    day = (submitted + timedelta(minutes=unit_store.utc_offset_minutes(db))).date()
+    if _unit_gone(kiosk, day):      # filled in after its unit ended: kept on the device, named, downloadable
+        unit = by_id(db, kiosk.unit_id)
+        return _refusal(409, "unit_gone", unit=unit_name(unit), date=plain_date(_since(unit)))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),

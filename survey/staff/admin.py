@@ -6,6 +6,7 @@ import math
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 
+from .. import units as unit_store
 from ..db import get_db
 from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
@@ -127,14 +128,18 @@ def admin_targets():
     db = get_db()
     rules, _warnings = monitor.effective_rules(db, current_app.config)
     today = periods.local_now(rules.utc_offset_minutes).date()
-    units = queries.reporting_units(db, None)
+    period = targets.fieldwork_period(db, today)
+    every = queries.reporting_units(db, None, period)        # the units valid in the fieldwork period
+    listing = unit_store.page_of(every, request.args.get("unit_q", ""), unit_store.page_number(request.args.get("units_page")))
+    units = listing.units
     inputs, problems, calc = _calculator(request.args)
     sizes = _unit_sizes(units, calc) if calc else {}
     current = targets.all_targets(db)
     for row in current.values():
         row["method_text"] = targets.describe_method(row["method"])
         row["set_local"] = periods.utc_to_local(row["set_at"], rules.utc_offset_minutes)
-    return render_template("staff/admin_targets.html", units=units, current=current, inputs=inputs,
+    return render_template("staff/admin_targets.html", units=units, listing=listing, all_units=len(every),
+                           current=current, inputs=inputs,
                            problems=problems, calc=calc, sizes=sizes, formula=targets.FORMULA,
                            fieldwork=targets.fieldwork(db), period=targets.fieldwork_period(db, today),
                            quarter=periods.quarter(today)), (400 if problems else 200)
@@ -182,7 +187,9 @@ def admin_targets_save():
 def admin_targets_apply():
     db = get_db()
     inputs, problems, calc = _calculator(request.form)
-    units = queries.reporting_units(db, None)
+    rules, _ = monitor.effective_rules(db, current_app.config)
+    period = targets.fieldwork_period(db, periods.local_now(rules.utc_offset_minutes).date())
+    units = queries.reporting_units(db, None, period)
     scope = request.form.get("unit", "").strip()
     if scope:
         units = [u for u in units if u["slug"] == scope]

@@ -34,7 +34,7 @@ def dashboard():
     if refusal:
         return refusal
     db, filters, rules, warnings = ctx
-    board = monitor.build(db, filters, current_app.config, rules, warnings)
+    board = monitor.build(db, filters, current_app.config, rules, warnings, **_unit_table_args())
     return render_template("staff/dashboard.html", board=board, filters=filters, units_menu=_units_menu(db),
                            fieldwork=targets.fieldwork(db),
                            refresh_seconds=int(current_app.config["STAFF_REFRESH_SECONDS"]))
@@ -48,8 +48,27 @@ def dashboard_live():
     if refusal:
         return refusal
     db, filters, rules, warnings = ctx
-    board = monitor.build(db, filters, current_app.config, rules, warnings)
+    board = monitor.build(db, filters, current_app.config, rules, warnings, **_unit_table_args())
     return render_template("staff/_dashboard.html", board=board, filters=filters)
+
+
+def _unit_table_args() -> dict:
+    """The unit table's page (``units_page``) and search (``unit_q``); a bad page number means page 1."""
+    page = request.args.get("units_page", "1").strip()
+    return {"units_page": int(page) if page.isdigit() and len(page) < 7 else 1,
+            "unit_q": request.args.get("unit_q", "").strip()[:80]}
+
+
+@bp.route("/former")
+@login_required("staff")
+def former():
+    """New units grouped by the former unit they took their area from, with this period's responses."""
+    ctx, refusal = _context()
+    if refusal:
+        return refusal
+    db, filters, rules, _ = ctx
+    groups = queries.former_groups(db, filters.period, rules.utc_offset_minutes)
+    return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db))
 
 
 @bp.route("/comments")

@@ -29,6 +29,7 @@ from . import periods, queries, summary, targets
 PACE_TOLERANCE = 0.9
 TREND_DAYS = 14
 PAGE_SIZE = 25
+UNITS_PER_PAGE = 50        # rows of the dashboard's unit table (168 wards: 4 pages; 3,321 communes: 67)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -240,6 +241,10 @@ class Dashboard:
     warnings: list[str] = field(default_factory=list)
     integrity: dict = field(default_factory=dict)
     progress: dict | None = None
+    units_total: int = 0                 # units in the table before paging (after the search)
+    units_page: int = 1
+    units_pages: int = 1
+    unit_q: str = ""
 
 
 def field_labels(definition: dict | None) -> dict[str, dict | str]:
@@ -274,7 +279,11 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
     return rules, []
 
 
-def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str]) -> Dashboard:
+def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str],
+          *, units_page: int = 1, unit_q: str = "") -> Dashboard:
+    """The dashboard's figures; the unit table holds the units valid in the period, most behind first,
+    filtered by ``unit_q`` (accent- and case-insensitive, part of the name or slug) and cut into pages
+    of :data:`UNITS_PER_PAGE` (status counts and totals cover every unit)."""
     simulated = db.execute("SELECT count(*) FROM responses WHERE simulated = 1").fetchone()[0]
     if simulated:
         warnings = [*warnings, ngettext(
@@ -307,7 +316,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     unit_targets = targets.all_targets(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
-    for unit in queries.reporting_units(db, scope):
+    for unit in queries.reporting_units(db, scope, period):
         collected, excluded = by_unit.get(unit["id"], (0, 0))
         target = unit_targets.get(unit["id"], {}).get("target")
         unit_pace = pace(target, collected, period, today)
@@ -315,10 +324,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
         if target:
             target_sum += target
             collected_sum += collected
-        values = [daily.get(unit["id"], {}).get(d, 0) for d in trend_days]
-        units.append({"unit": unit, "pace": unit_pace, "excluded": excluded,
-                      "trend": sparkline(values, trend_days) if trend_days else Markup(""),
-                      "trend_total": sum(values)})
+        units.append({"unit": unit, "pace": unit_pace, "excluded": excluded})
     # Integrity: held responses by reason in the period, and an alert on each unit's row while an
     # attack goes on (responses flagged today or yesterday, or answers shifting against the unit's history).
     yesterday = (today - timedelta(days=1)).isoformat()
@@ -334,6 +340,20 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
     order = {"behind": 0, "on track": 1, "no target": 2, "done": 3}
     units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
+    every_unit = units
+    wanted = fold(unit_q)
+    if wanted:
+        units = [u for u in units if wanted in fold(u["unit"]["name_vi"]) or wanted in fold(u["unit"]["name_en"])
+                 or wanted in u["unit"]["slug"]]
+    alerts = sum(1 for u in units if u["alert"])      # over every unit, before the search and the paging
+    units_total = len(units)
+    units_pages = max(1, -(-units_total // UNITS_PER_PAGE))
+    units_page = min(max(units_page, 1), units_pages)
+    units = units[(units_page - 1) * UNITS_PER_PAGE:units_page * UNITS_PER_PAGE]
+    for u in units:            # sparklines only for the rows shown
+        values = [daily.get(u["unit"]["id"], {}).get(d, 0) for d in trend_days]
+        u["trend"] = sparkline(values, trend_days) if trend_days else Markup("")
+        u["trend_total"] = sum(values)
     # Over the units that have a target (the per-unit rows show where it is short).
     total_pace = pace(target_sum or None, collected_sum, period, today)
     period_total = totals["period"][0]
@@ -370,8 +390,9 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     board = Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
                      kiosk_rows, quality, open_comments, latest, rules, warnings,
                      {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
-                      "alerts": sum(1 for u in units if u["alert"])})
-    board.progress = progress(db, filters, today, units)
+                      "alerts": alerts}, units_total=units_total, units_page=units_page, units_pages=units_pages,
+                      unit_q=unit_q)
+    board.progress = progress(db, filters, today, every_unit)
     return board
 
 
@@ -426,3 +447,10 @@ def progress_chart(counts: list[int], even_pace: float, needed_now: float | None
                      f'y2="{y(needed_now):.1f}"/>')
     return Markup(f'<svg class="progress-chart" viewBox="0 0 {width} {height}" role="img" '
                   f'aria-labelledby="progress-caption">{"".join(parts)}</svg>')
+
+
+def fold(text: str) -> str:
+    """Lower case without Vietnamese diacritics (đ -> d), spaces as hyphens: 'Tân Thạnh' -> 'tan-thanh'."""
+    from ..units import slugify
+
+    return slugify(text or "")

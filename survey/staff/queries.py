@@ -41,9 +41,13 @@ def unit_scope(db: sqlite_utils.Database, unit_id: int) -> list[int]:
         "SELECT id FROM tree", [unit_id])]
 
 
-def reporting_units(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
-    """Active units that responses belong to (those without active children), within ``scope``."""
+def reporting_units(db: sqlite_utils.Database, scope: Scope, period: periods.Period | None = None) -> list[dict]:
+    """Active units that responses belong to (those without active children), within ``scope``;
+    with ``period``, only those valid on some day of it (a reform ends some units, starts others)."""
     where, params = _scope("u.id", scope)
+    if period is not None:
+        where += " AND (u.valid_from IS NULL OR u.valid_from <= ?) AND (u.valid_to IS NULL OR u.valid_to >= ?)"
+        params += [period.end.isoformat(), period.start.isoformat()]
     return list(db.query(
         "SELECT u.* FROM units u WHERE u.active = 1 AND NOT EXISTS "
         "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
@@ -51,11 +55,47 @@ def reporting_units(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
 
 
 def unit_choices(db: sqlite_utils.Database) -> list[dict]:
-    """Units for a filter menu: parents first, then reporting units, by code."""
-    return list(db.query(
-        "SELECT u.id, u.slug, u.name_vi, u.name_en, "
+    """Units for a filter menu: parents first, then reporting units by parent (``group``), by code.
+
+    Units that have ended carry ``valid_to`` (the menu shows it). ``group_label`` names the
+    menu group in the page's language: '' for parents, else the parent's name (and 'until ...'
+    for ended units)."""
+    from flask_babel import gettext as _
+
+    from ..i18n import language, local_date
+
+    english = language() == "en"
+    rows = list(db.query(
+        "SELECT u.id, u.slug, u.name_vi, u.name_en, u.valid_to, coalesce(p.name_vi, '') AS parent_name, "
+        "coalesce(p.name_en, '') AS parent_name_en, "
         "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
-        "FROM units u WHERE u.active = 1 ORDER BY is_parent DESC, u.code, u.name_vi"))
+        "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1 "
+        "ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi"))
+    for r in rows:
+        parent = (r["parent_name_en"] if english else r["parent_name"]) or _("Units")
+        r["group_label"] = "" if r["is_parent"] else \
+            (_("%(parent)s – until %(day)s", parent=parent, day=local_date(r["valid_to"])) if r["valid_to"] else parent)
+    return rows
+
+
+def former_groups(db: sqlite_utils.Database, period: periods.Period, offset_minutes: int) -> list[dict]:
+    """Responses in ``period`` per former unit of the crosswalk: its new units' (grouped under it)
+    beside its own, with targets and the straddling units (partial links)."""
+    from ..units import former_groups as groups
+
+    counts = {r["unit_id"]: r["n"] for r in db.query(
+        "SELECT unit_id, sum(n) AS n FROM daily_counts WHERE day BETWEEN ? AND ? GROUP BY unit_id",
+        [period.start.isoformat(), period.end.isoformat()])}
+    wanted = {r["unit_id"]: r["target"] for r in db.query("SELECT unit_id, target FROM unit_targets")} \
+        if db["unit_targets"].exists() else {}
+    out = []
+    for g in groups(db):
+        units = [dict(u, n=counts.get(u["id"], 0), target=wanted.get(u["id"])) for u in g["units"]]
+        old = g["old_unit"]
+        out.append(dict(g, units=units, n_new=sum(u["n"] for u in units),
+                        target=sum(u["target"] or 0 for u in units) or None,
+                        n_old=counts.get(old["id"], 0) if old else None))
+    return out
 
 
 # --- Counts (from the summary tables) ---------------------------------------------------------

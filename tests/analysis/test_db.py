@@ -332,3 +332,19 @@ def test_a_load_spec_gives_the_same_data_as_the_keywords_and_is_frozen(simulated
         Weighting("calibrate")
     with pytest.raises(DbError, match="ends .* before it starts"):
         Period("2024-02-01", "2024-01-01")
+
+
+def test_raked_and_poststratified_database_weights_get_the_calibration_variance(simulated, tmp_path, capsys):
+    for scheme, what in (("poststratify", "post-stratification to unit x age_band"),
+                         ("rake", "raking to unit x age_band, gender")):
+        data = load_db(simulated, weights=scheme)
+        assert data.calibration is not None
+        cal = analysis.compute_table(data).select(measure="INDEX:ITEM_AVG", level="district")
+        fixed = analysis.compute_table(data, calibrated=False).select(measure="INDEX:ITEM_AVG", level="district")
+        assert np.array_equal(cal.columns["p"], fixed.columns["p"])
+        ratio = fixed.columns["se"] / cal.columns["se"]
+        assert 1.0 < np.median(ratio) < 1.2, ratio
+        out = tmp_path / f"{scheme}.csv"
+        assert main(["indices", "--db", str(simulated), "--weights", scheme, "--out", str(out)]) == 0
+        assert f"variance: calibration (g-weight residual) variance for the {what}" in capsys.readouterr().err
+    assert load_db(simulated, weights="design").calibration is None

@@ -28,7 +28,7 @@ def count(app):
 def test_init_db_with_demo_then_simulate_then_init_again_keeps_every_response(app, tmp_path):
     result = run(app, "init-db", "--demo")
     assert result.exit_code == 0, result.output
-    assert "sipas-hcm-26 v1" in result.output and "Demo units: 23 added" in result.output
+    assert "sipas-hcm-26 v1" in result.output and "Demo units: 191 added" in result.output
     assert "SECRET_KEY" in (tmp_path / "instance" / "config.py").read_text()
     result = run(app, "simulate", "--responses", "500", "--seed", "4", "--period", "2025-01-01:2025-01-31")
     assert result.exit_code == 0, result.output

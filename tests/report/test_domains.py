@@ -34,7 +34,8 @@ def data(request, survey_db):
 def test_index_by_unit_with_the_overall_row_equals_compute_table(data):
     mine = index_by(data, data.district, list(data.districts), overall=True, target=0.8)
     assert mine[0]["district"] == "ALL" and len(mine) == len(data.districts) + 1
-    same_rows(mine, compute_table(data, target=0.8))
+    # the breakdowns treat the weights as fixed (the engine's calibration variance is for its own table)
+    same_rows(mine, compute_table(data, target=0.8, calibrated=False))
 
 
 @pytest.mark.parametrize("column", ["channel", "field", "respondent_type"])
@@ -49,7 +50,7 @@ def test_index_by_a_response_column_equals_compute_table_with_it_as_the_domain(d
     assert (codes >= 0).all() and len(labels) >= 2
     mine = index_by(data, codes, labels, target=0.8)
     as_domain = replace(data, district=codes, districts=tuple(labels))
-    same_rows(mine, compute_table(as_domain, overall=False, target=0.8))
+    same_rows(mine, compute_table(as_domain, overall=False, target=0.8, calibrated=False))
 
 
 def test_respondents_without_a_category_are_in_no_breakdown_row(data):

@@ -222,7 +222,7 @@ def jsonable(answer: Answer):
     return json.loads(answer.text)
 
 
-def add_kiosk(server: Server, unit: str = "quan-1") -> str:
+def add_kiosk(server: Server, unit: str = "phuong-sai-gon") -> str:
     """Register a kiosk (a new name each time) with the real CLI; return its token."""
     import uuid
 
@@ -238,7 +238,7 @@ def kiosk_body(**changes) -> dict:
 
     now = datetime.now(timezone.utc)
     iso = lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    body = {"submission_id": str(uuid.uuid4()), "questionnaire_id": "sipas-hcm-26", "version": 1, "unit": "quan-1",
+    body = {"submission_id": str(uuid.uuid4()), "questionnaire_id": "sipas-hcm-26", "version": 1, "unit": "phuong-sai-gon",
             "lang": "vi", "started_at": iso(now - timedelta(minutes=4)), "submitted_at": iso(now),
             "answers": {f"q{n:02d}": str(1 + n % 5) for n in range(1, 27)},
             "respondent": {"respondent_type": "individual", "gender": "female", "age_band": "35-49", "field": "land"},

@@ -51,12 +51,12 @@ def test_a_burst_with_spread_out_device_times_is_flagged_by_server_time(kiosk_se
 
 
 def test_a_device_cannot_backdate_a_response_to_yesterday(kiosk_server):
-    token = add_kiosk(kiosk_server, "quan-3")
+    token = add_kiosk(kiosk_server, "phuong-tan-dinh")
     browser = kiosk_server.browser()
     browser.get(f"/k/{token}")
     now = datetime.now(timezone.utc)
     yesterday = now - timedelta(hours=23)
-    body = kiosk_body(unit="quan-3", started_at=(yesterday - timedelta(minutes=5)).strftime(ISO),
+    body = kiosk_body(unit="phuong-tan-dinh", started_at=(yesterday - timedelta(minutes=5)).strftime(ISO),
                       submitted_at=yesterday.strftime(ISO))
     assert kiosk_post(browser, token, body).status == 201
     row = kiosk_server.rows("SELECT submitted_at, client_submitted_at FROM responses WHERE uuid = ?",

@@ -25,6 +25,7 @@ ROLE_OF = {
     "staff.response_exclusion": "staff",
     "staff.integrity": "staff",
     "staff.integrity_review": "staff",
+    "staff.former": "staff",
     "staff.logout": "staff",
     "staff.change_password": "staff",
     "staff.exports": "analyst",

@@ -228,6 +228,8 @@ def _data_strings(db) -> list[str]:
         walk(json.loads(r["definition"]))
     values.update(r["excluded_reason"] for r in db.query("SELECT excluded_reason FROM responses "
                                                          "WHERE excluded_reason IS NOT NULL"))
+    for row in db.query("SELECT old_name_vi, old_name_en FROM unit_crosswalk"):
+        values.update(row.values())
     return sorted((v for v in values if v), key=len, reverse=True)
 
 
@@ -239,11 +241,15 @@ def test_every_text_on_every_staff_page_is_in_the_catalog(pseudo_app, db, known,
     first = db.execute("SELECT id FROM responses ORDER BY id LIMIT 1").fetchone()[0]
     staff.post(f"/staff/responses/{first}/exclusion", {"action": "exclude", "reason": "phiếu thử"})
     responses.set_comment = None  # noqa: B010  (nothing to patch: comments come from the fixture data)
+    _hold_and_crosswalk(db)
     paths = ["/staff/", "/staff/dashboard/live", "/staff/comments", "/staff/comments?q=zzzz", "/staff/quality",
              "/staff/quality?kind=speeder&state=excluded", f"/staff/responses/{first}", "/staff/exports",
              "/staff/reports/", "/staff/admin/targets", "/staff/admin/targets?calculate=1&half_width=5",
              "/staff/admin/targets?calculate=1&half_width=abc", "/staff/admin/kiosks", "/staff/admin/users",
-             "/staff/account/password", "/staff/?from=2025-13-01", "/staff/responses/999999", "/posters/"]
+             "/staff/account/password", "/staff/?from=2025-13-01", "/staff/responses/999999", "/posters/",
+             "/posters/?q=zzzz", "/staff/held", "/staff/held?state=accepted", "/staff/held?reason=pattern",
+             "/staff/held?reason=nonsense", "/staff/former", "/staff/?unit_q=quan", "/staff/?unit_q=zzzz",
+             "/staff/admin/targets?unit_q=quan"]
     for path in paths:
         response = client.get(path)
         assert response.status_code in (200, 400, 404), path
@@ -256,6 +262,17 @@ def test_every_text_on_every_staff_page_is_in_the_catalog(pseudo_app, db, known,
                                                                 "compare_from": "2025-01-01", "target": "120"}
                                            ).get_data(as_text=True)
     pages["targets: flash"] = staff.post("/staff/admin/targets", {}, follow_redirects=True).get_data(as_text=True)
+    held = [r[0] for r in db.execute("SELECT response_id FROM integrity_holds WHERE state = 'held'")]
+    pages["held: accepted"] = staff.post("/staff/held/review", {"action": "accept", "ids": held[0], "back": "/staff/held"},
+                                         follow_redirects=True).get_data(as_text=True)
+    pages["held: nothing ticked"] = staff.post("/staff/held/review", {"action": "exclude", "back": "/staff/held"}
+                                               ).get_data(as_text=True)
+    pages["held: bad action"] = staff.post("/staff/held/review", {"action": "zap", "ids": held[1],
+                                                                   "back": "/staff/held"}).get_data(as_text=True)
+    # The pages show the rows the check must cover: held responses, the former district's group.
+    assert pages["/staff/held"].count("<tr data-response=") == 3
+    assert 'data-former="tinh-cu/huyen-cu"' in pages["/staff/former"]
+    assert "<tr data-unit=" in pages["/staff/?unit_q=quan"]
     data = _data_strings(db)
     problems = {}
     for name, page in pages.items():
@@ -268,6 +285,26 @@ def test_every_text_on_every_staff_page_is_in_the_catalog(pseudo_app, db, known,
                 problems.setdefault(name, []).append(" ".join(text.split())[:120])
     assert not problems, "texts not in the catalog (wrap them in _()):\n" + json.dumps(problems, ensure_ascii=False,
                                                                                        indent=1)
+
+
+def _hold_and_crosswalk(db):
+    """Three responses held as identical answers (origins recorded as the web form records them), and
+    a crosswalk: Quận 1 and Quận 3 of this fixture took over a former district, one partly."""
+    from survey import integrity
+
+    rows = list(db.query("SELECT id, unit_id, channel, kiosk_id, submitted_at, answers FROM responses "
+                         "ORDER BY id LIMIT 3"))
+    for r in rows:
+        db.execute("INSERT INTO integrity_origin (response_id, unit_id, channel, kiosk_id, received_at, served_at, "
+                   "client_key, address_key, answers) VALUES (?, ?, ?, ?, ?, ?, 'k1', 'a1', ?)",
+                   [r["id"], r["unit_id"], r["channel"], r["kiosk_id"], r["submitted_at"], r["submitted_at"],
+                    r["answers"]])
+    integrity.hold(db, [r["id"] for r in rows], "pattern", "Asia/Ho_Chi_Minh")
+    units = {r["slug"]: r["id"] for r in db.query("SELECT slug, id FROM units")}
+    db.execute("INSERT INTO unit_crosswalk (old_slug, old_name_vi, old_name_en, new_unit_id, relation, main) "
+               "VALUES ('tinh-cu/huyen-cu', 'Huyện Cũ', 'Old District', ?, 'full', 1), "
+               "('tinh-cu/huyen-cu', 'Huyện Cũ', 'Old District', ?, 'partial', 0)", [units["quan-1"], units["quan-3"]])
+    db.conn.commit()
 
 
 def test_the_catalog_check_finds_a_text_typed_into_a_page(pseudo_app, db, known, clock):

@@ -1,0 +1,171 @@
+"""Benchmark: the whole country's 3,321 communes and 1,000,000 responses (issue 14).
+
+Builds once (cached under bench/out/) a database with the 34 provinces and their 3,321 communes
+(valid from 2025-07-01, loaded by `init-db --province`'s code), 1,000,000 simulated responses over
+the first half of 2026 through the storage code and its triggers, targets for every unit and the
+fieldwork period; then measures, with 'now' fixed at 2026-06-20 10:00 in Ho Chi Minh City:
+
+- the staff dashboard (whole country, whole period; its unit table paginated), a later page of
+  the unit table, a unit search, the targets page, the posters list, the citizen picker, the
+  dashboard's 'by former unit' page: median and p95 of --runs requests through the Flask test
+  client with a signed-in admin session;
+- a CSV export of every response: rows/s;
+- `python -m analysis report` on the whole period (no weighting: no population is published for
+  the new units), timed as a whole process, once.
+
+Run:  .venv/bin/python -m bench.bench_units_scale [--responses 1000000] [--runs 7] [--skip-report]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+PASSWORD = "benchmark password"
+NOW = datetime(2026, 6, 20, 3, 0, tzinfo=timezone.utc)
+SEED = 14
+PERIOD = (date(2026, 1, 1), date(2026, 6, 30))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build(path: Path, n: int) -> None:
+    import click
+
+    from survey import catalog, migrations, units
+    from survey import db as database
+    from survey.simulate import simulate
+    from survey.settings import defaults
+    from survey.staff import periods, summary, targets, users
+
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = database.connect(partial)
+    migrations.migrate(db)
+    catalog.register_shipped(db)
+    started = time.perf_counter()
+    for province in units.provinces():
+        units.load_province(db, province["code"])
+    log(f"loaded {len(units.leaf_units(db, PERIOD[0])):,} communes of 34 provinces in "
+        f"{time.perf_counter() - started:.1f} s")
+    q = catalog.latest(db, "sipas-hcm-26")
+    # The dashboard's summary triggers are dropped while the simulator writes (6x faster on a busy
+    # machine) and the summaries rebuilt from scratch afterwards, as `refresh-summaries --force`
+    # does; the unit-validity trigger stays, so every response is checked against its unit's period.
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'staff_%'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    started = time.perf_counter()
+    with click.progressbar(length=n, label=f"Simulating {n:,} responses", file=sys.stderr) as bar:
+        written = simulate(db, q, n, SEED, *PERIOD, progress=bar.update)
+    log(f"simulated {written:,} responses in {time.perf_counter() - started:.0f} s "
+        f"({written / (time.perf_counter() - started):,.0f}/s, with the validity trigger)")
+    started = time.perf_counter()
+    summary.refresh(db, summary.rules_from_config(defaults()), force=True)
+    log(f"rebuilt the dashboard's summaries in {time.perf_counter() - started:.0f} s")
+    users.create(db, "bench", PASSWORD, "admin")
+    targets.set_fieldwork(db, periods.Period(*PERIOD), by="bench")
+    for unit in units.leaf_units(db, PERIOD[0]):
+        targets.set_target(db, unit["id"], 400, method="manual", by="bench")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("ANALYZE")
+    db.close()
+    partial.rename(path)
+
+
+def database(n: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"units-3321-{n}.sqlite3"
+    if not path.exists():
+        build(path, n)
+    return path
+
+
+def timed(client, url: str, runs: int) -> tuple[float, float, int, int]:
+    times, status, size = [], 0, 0
+    for i in range(runs + 1):
+        started = time.perf_counter()
+        response = client.get(url)
+        body = response.get_data()
+        if i:                                   # the first request warms the caches
+            times.append((time.perf_counter() - started) * 1000)
+        status, size = response.status_code, len(body)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], status, size
+
+
+def pages(path: Path, runs: int) -> None:
+    from survey import create_app
+    from survey import db as database
+    from survey.migrations import migrate
+    from survey.staff import periods
+
+    db = database.connect(path)
+    started = time.perf_counter()
+    applied = migrate(db)            # a database built by older code gets the newer migrations first
+    db.close()
+    if applied:
+        log(f"migrations applied to the benchmark database: {', '.join(applied)} ({time.perf_counter() - started:.0f} s)")
+
+    periods.now_utc = lambda: NOW
+    import survey.units as unit_store
+    unit_store.local_today = lambda db: date(2026, 6, 20)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "bench-" + "k" * 40, "WTF_CSRF_ENABLED": False,
+                      "TESTING": True}, instance_path=str(OUT / "instance"))
+    client = app.test_client()
+    assert client.post("/staff/login", data={"username": "bench", "password": PASSWORD}).status_code in (302, 303)
+    log(f"{'page':<48} {'median':>9} {'p95':>9}  status  size")
+    for label, url in [("dashboard /staff/ (3,321 units, 1M responses)", "/staff/"),
+                       ("dashboard live fragment", "/staff/dashboard/live"),
+                       ("dashboard, unit table page 30", "/staff/?units_page=30"),
+                       ("dashboard, unit search 'tan thanh'", "/staff/?unit_q=tan+thanh"),
+                       ("dashboard, one province (Hà Nội)", "/staff/?unit=thanh-pho-ha-noi"),
+                       ("dashboard by former unit", "/staff/former"),
+                       ("targets (admin)", "/staff/admin/targets"),
+                       ("posters list", "/posters/"),
+                       ("citizen picker /", "/")]:
+        median, p95, status, size = timed(client, url, runs)
+        log(f"{label:<48} {median:8.1f}ms {p95:8.1f}ms  {status}  {size / 1024:,.0f} KiB")
+    started = time.perf_counter()
+    response = client.get("/staff/exports/responses.csv?from=2026-01-01&to=2026-06-30")
+    rows = sum(chunk.count(b"\n") for chunk in response.response) - 1
+    seconds = time.perf_counter() - started
+    log(f"CSV export: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s")
+
+
+def report(path: Path) -> None:
+    out = OUT / "report-3321"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "analysis", "report", "--db", str(path), "--from", "2026-01-01",
+                           "--to", "2026-06-30", "--weights", "none", "--lang", "vi", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    log(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "(no output)")
+    log(f"report: exit {done.returncode}, {seconds:.1f} s wall for the whole process")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    path = database(args.responses)
+    if args.build_only:
+        return
+    pages(path, args.runs)
+    if not args.skip_report:
+        report(path)
+
+
+if __name__ == "__main__":
+    main()
