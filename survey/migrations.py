@@ -323,6 +323,15 @@ def _kiosk_times(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0004c_staff_sessions")
+def _staff_sessions(db: sqlite_utils.Database) -> None:
+    """Staff sessions recorded on the server (survey/staff/sessions.py): signing out ends every
+    copy of a session cookie, and sessions end at an absolute and an idle limit."""
+    from .staff.sessions import SCHEMA
+
+    _script(db, SCHEMA)
+
+
 @migration("0005_staff_language")
 def _staff_language(db: sqlite_utils.Database) -> None:
     """The language each staff member chose for the staff pages (NULL: Vietnamese, the default)."""

@@ -49,11 +49,16 @@ SETTINGS: list[Setting] = [
             "How long the kiosk's 'Are you still there?' question waits for a touch before it resets the form."),
     Setting("PUBLIC_BASE_URL", "",
             "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
-            "kiosk device URLs and QR posters. Empty: the address of the current request (or "
-            "http://127.0.0.1:5000 on the command line)."),
+            "kiosk device URLs and QR posters. Empty: the address of the current request only when that is this "
+            "machine (localhost, 127.x, ::1; a poster asked for under any other Host is refused, since a client "
+            "chooses its Host header), or http://127.0.0.1:5000 on the command line."),
     # Staff monitoring (survey/staff/)
     Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
-            "A staff member is signed out this many seconds after signing in."),
+            "A staff member is signed out this many seconds after signing in, however much the session is "
+            "used (an absolute limit, checked on the server for every copy of the cookie)."),
+    Setting("STAFF_IDLE_SECONDS", 30 * 60,
+            "A staff member is signed out after this many seconds without a request they made (the "
+            "dashboard's automatic refresh does not count); 0: no idle limit."),
     Setting("LOGIN_MAX_FAILURES", 5,
             "Failed sign-ins in a row for one user name from one client address before that name is "
             "locked on that address for a while (other addresses can still sign in with it)."),

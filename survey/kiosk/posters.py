@@ -15,7 +15,8 @@ from functools import lru_cache
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from ..db import get_db
-from ..staff.auth import login_required
+from ..staff.auth import error_page, login_required
+from ..web import no_public_address, public_base_url
 from ..units import by_slug, leaf_units
 from . import kiosks as kiosk_store
 
@@ -132,8 +133,10 @@ def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
 bp = Blueprint("posters", __name__, url_prefix="/posters")
 
 
-def base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+def _refused():
+    from flask_babel import gettext as _
+
+    return error_page(409, _("Set the public address first"), [no_public_address()], back=url_for("posters.index"))
 
 
 def _unit_and_counter(slug: str) -> tuple[dict, str | None]:
@@ -156,9 +159,11 @@ def index():
         counters.setdefault(k["unit_id"], []).append(k["name"])
     from flask_babel import gettext as _
 
-    host = kiosk_store.unreachable_host(base_url())
-    problem = _("Posters would point to %(host)s, which citizens' phones cannot reach: set PUBLIC_BASE_URL (see "
-                "the README) before printing.", host=host) if host else None
+    base = public_base_url()
+    host = kiosk_store.unreachable_host(base) if base else None
+    problem = no_public_address() if base is None else _(
+        "Posters would point to %(host)s, which citizens' phones cannot reach: set PUBLIC_BASE_URL (see "
+        "the README) before printing.", host=host) if host else None
     from ..units import page_number, page_of
 
     listing = page_of(leaf_units(db), request.args.get("q", ""), page_number(request.args.get("page")))
@@ -166,13 +171,11 @@ def index():
                            base_problem=problem)
 
 
-def _refuse_unreachable(slug: str, counter: str | None):
-    """The page refusing a poster whose QR code would point to this computer or a private network."""
+def _refuse_unreachable(base: str, slug: str):
+    """The page refusing a poster whose QR code would point to this computer or a private network
+    (``public_base_url`` gives this machine's own address when PUBLIC_BASE_URL is unset), else None."""
     from flask_babel import gettext as _
 
-    from ..staff.auth import error_page
-
-    base = base_url()
     host = kiosk_store.unreachable_host(base)
     if host is None or request.args.get("force") == "1":
         return None
@@ -183,17 +186,20 @@ def _refuse_unreachable(slug: str, counter: str | None):
           "in instance/config.py or as SURVEY_PUBLIC_BASE_URL in the environment, restart the server, then print "
           "again."),
         _("For a test on the office network only, add force=1 to this page's address.")],
-        back=url_for("posters.index")), None
+        back=url_for("posters.index"))
 
 
 @bp.get("/<slug>")
 @login_required("staff")
 def poster(slug: str):
     unit, counter = _unit_and_counter(slug)
-    refusal = _refuse_unreachable(unit["slug"], counter)
+    base = public_base_url()
+    if base is None:
+        return _refused()
+    refusal = _refuse_unreachable(base, unit["slug"])
     if refusal:
-        return refusal[0]
-    link = unit_link(base_url(), unit["slug"])
+        return refusal
+    link = unit_link(base, unit["slug"])
     return render_template("kiosk/poster.html", unit=unit, counter=counter, link=link, svg=qr_svg(link),
                            text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter, force=request.args.get("force")))
 
@@ -202,10 +208,13 @@ def poster(slug: str):
 @login_required("staff")
 def pdf(slug: str):
     unit, counter = _unit_and_counter(slug)
-    refusal = _refuse_unreachable(unit["slug"], counter)
+    base = public_base_url()
+    if base is None:
+        return _refused()
+    refusal = _refuse_unreachable(base, unit["slug"])
     if refusal:
-        return refusal[0]
-    data = poster_pdf(unit, unit_link(base_url(), unit["slug"]), counter)
+        return refusal
+    data = poster_pdf(unit, unit_link(base, unit["slug"]), counter)
     name = f"poster-{unit['slug']}" + (f"-{counter}" if counter else "")
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)
     return Response(data, mimetype="application/pdf",

@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from .. import integrity
 from .. import responses as response_store
 from ..db import get_db
+from ..numbers import whole_number
 from . import bp, monitor, periods, queries, targets
-from .auth import current_user, error_page, is_local_path, login_required
+from .auth import automatic, current_user, error_page, is_local_path, login_required
 
 
 def _context():
@@ -41,6 +42,7 @@ def dashboard():
 
 
 @bp.route("/dashboard/live")
+@automatic
 @login_required("staff")
 def dashboard_live():
     """The dashboard's figures as an HTML fragment, fetched by dashboard.js to refresh the page."""
@@ -55,7 +57,7 @@ def dashboard_live():
 def _unit_table_args() -> dict:
     """The unit table's page (``units_page``) and search (``unit_q``); a bad page number means page 1."""
     page = request.args.get("units_page", "1").strip()
-    return {"units_page": int(page) if page.isdigit() and len(page) < 7 else 1,
+    return {"units_page": whole_number(page, digits=6) or 1,
             "unit_q": request.args.get("unit_q", "").strip()[:80]}
 
 

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from .. import integrity
 from ..labels import CHANNELS
+from ..numbers import whole_number
 from . import periods, queries, summary, targets
 
 PACE_TOLERANCE = 0.9
@@ -93,9 +94,10 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
 
 def parse_page(args: Mapping[str, str]) -> int:
     value = args.get("page", "1").strip() or "1"
-    if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise FilterError([_("Page: “%(value)s” is not a page number (1, 2, 3 …).", value=value)])
-    return int(value)
+    number = whole_number(value, digits=6)
+    if number is None or not 1 <= number <= 100_000:
+        raise FilterError([_("Page: “%(value)s” is not a page number (1, 2, 3 …).", value=value[:20])])
+    return number
 
 
 def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

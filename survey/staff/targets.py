@@ -53,6 +53,10 @@ class SampleSize:
         return text
 
 
+MIN_HALF_WIDTH = 0.1     # points: narrower asks for billions of responses (and 1e-300 divides by zero)
+MAX_TARGET = 10_000_000  # the largest target a unit can have (set_target)
+
+
 def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, share_percent: float = 50.0,
                 design_effect: float = 1.0, population: int | None = None) -> SampleSize:
     """Responses needed for a confidence interval of +-``half_width_points`` around a share.
@@ -60,8 +64,9 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     >>> sample_size(half_width_points=5, share_percent=50).n   # the textbook 385
     385
     """
-    if not 0 < half_width_points < 50:
-        raise ValueError(_("± points must be between 0 and 50, not %(value)s.", value=f"{half_width_points:g}"))
+    if not MIN_HALF_WIDTH <= half_width_points < 50:
+        raise ValueError(_("± points must be from %(min)s to below 50, not %(value)s.", min=f"{MIN_HALF_WIDTH:g}",
+                           value=f"{half_width_points:g}"))
     if not 50 <= confidence_percent < 100:
         raise ValueError(_("Confidence must be at least 50 %% and below 100 %%, not %(value)s.",
                            value=f"{confidence_percent:g}"))
@@ -75,6 +80,11 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     p, e = share_percent / 100, half_width_points / 100
     n0 = design_effect * z * z * p * (1 - p) / (e * e)
     n = n0 / (1 + (n0 - 1) / population) if population else n0
+    if n > MAX_TARGET:
+        from ..i18n import number
+
+        raise ValueError(_("That precision needs %(n)s responses, more than the %(max)s a target can be: choose a "
+                           "wider ± or a lower confidence.", n=number(math.ceil(n)), max=number(MAX_TARGET)))
     return SampleSize(half_width_points, confidence_percent, share_percent, design_effect, population, z, n0,
                       max(1, math.ceil(n - 1e-9)))
 
