@@ -54,3 +54,22 @@ def on_starting(server):
         server.cfg.set("control_socket", control_socket_for(server.cfg.bind))
     if not server.cfg.control_socket_disable:
         server.log.info("Control socket: %s (gunicornc -s %s)", server.cfg.control_socket, server.cfg.control_socket)
+
+
+# Invitation codes (/i/<code>) never reach the access log (survey/invitations.py).
+import re as _re  # noqa: E402
+
+from gunicorn.glogging import Logger as _Logger  # noqa: E402
+
+_CODE_IN_PATH = _re.compile(r"(/i/)(?!(?:answer|thanks)\b)[^\s/?\"']+")
+
+
+class RedactingLogger(_Logger):
+    """Gunicorn's logger with every ``/i/<code>`` written as ``/i/…``."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: _CODE_IN_PATH.sub(r"\1…", v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger

@@ -45,6 +45,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     web.csrf.exempt(questionnaire)
     app.register_blueprint(citizen_bp)
 
+    from . import invitations
+    from .invite import bp as invite_bp
+
+    app.register_blueprint(invite_bp)
+    invitations.install_log_filter()
+
     from . import kiosk
 
     kiosk.init_app(app)

@@ -141,6 +141,10 @@ SOURCES: dict[str, str] = {
 from .kiosk.messages import KIOSK_MESSAGES  # noqa: E402
 
 SOURCES.update(KIOSK_MESSAGES)
+# And the invitation pages' (survey/invite_messages.py).
+from .invite_messages import INVITE_MESSAGES  # noqa: E402
+
+SOURCES.update(INVITE_MESSAGES)
 
 
 class _Messages(Mapping):

@@ -20,13 +20,14 @@ def N_(text: str) -> str:
 
 
 # How the citizen reached the form. Stored in responses.channel.
-CHANNELS = ("qr", "web", "kiosk", "paper", "phone")
+CHANNELS = ("qr", "web", "kiosk", "paper", "phone", "invitation")
 CHANNEL_LABELS = {
     "qr": N_("QR code at the office"),
     "web": N_("Website (list of offices)"),
     "kiosk": N_("Kiosk at the counter"),
     "paper": N_("Paper form"),
     "phone": N_("Phone interview"),
+    "invitation": N_("Personal invitation (probability sample)"),   # /i: a sampled dossier's link or code
 }
 ROLE_LABELS = {"staff": N_("staff"), "analyst": N_("analyst"), "admin": N_("admin")}
 PACE_LABELS = {"behind": N_("behind"), "on track": N_("on track"), "done": N_("done"),

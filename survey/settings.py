@@ -115,6 +115,13 @@ SETTINGS: list[Setting] = [
             "them again later (nothing is lost). Generous: a kiosk back online sends its whole queue at once."),
     Setting("TEST_CLOCK", False,
             "Tests only (ignored unless TESTING is on): take the server's time from an X-Test-Clock request header."),
+    # Probability samples from the dossier register (survey/frames.py, survey/invitations.py)
+    Setting("INVITATION_VALID_DAYS", 30, "A one-time invitation code can be answered for this many days after "
+            "export-invitations made it."),
+    Setting("INVITE_MAX_UNKNOWN_CODES", 20, "Unknown invitation codes one client address may try within 15 minutes "
+            "before /i refuses for the rest of that time (the address is kept only as a keyed digest)."),
+    Setting("CONTACT_RETENTION_DAYS", 90, "Contacts and dossier codes of a frame are deleted by purge-contacts "
+            "this many days after the end of its period."),
     Setting("REPORTS_FOLDER", None,
             "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
 ]

@@ -23,7 +23,7 @@ from ..db import get_db
 from . import bp, monitor, sessions, users
 
 # Blueprints that citizens (and their kiosks) use without signing in.
-OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk"})
+OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk", "invite"})
 # Endpoints anyone may reach: static files and the sign-in page itself.
 PUBLIC_ENDPOINTS = frozenset({"static", "staff.static", "staff.login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -68,10 +68,11 @@ def test_one_label_table_names_the_channels_and_the_picker_links_say_web(tmp_pat
     app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "survey.sqlite3"), "SECRET_KEY": "x",
                       "WTF_CSRF_ENABLED": False})
     client = app.test_client()
-    assert CHANNELS == ("qr", "web", "kiosk", "paper", "phone")
+    assert CHANNELS == ("qr", "web", "kiosk", "paper", "phone", "invitation")
     assert channel_label("qr", "vi") == "Quét mã QR tại cơ quan"
     assert channel_label("web", "vi") == "Trang web (danh sách cơ quan)"
     assert channel_label("phone", "vi") == "Phỏng vấn qua điện thoại"
+    assert channel_label("invitation", "vi") == "Thư mời cá nhân (mẫu xác suất)"
     # The report's channel names come from the same table.
     from analysis.report.model import CHANNEL_LABELS
 
@@ -79,3 +80,46 @@ def test_one_label_table_names_the_channels_and_the_picker_links_say_web(tmp_pat
         {c: (channel_label(c, "vi"), channel_label(c, "en")) for c in CHANNELS}
     picker = client.get("/").get_data(as_text=True)
     assert re.search(r'href="/u/quan-1\?ch=web"', picker)
+
+
+def test_the_migration_on_an_installation_that_went_through_the_later_migrations_first(tmp_path):
+    """An installation of main before issue 11 landed: 0004c, 0006 (unit periods), 0007 (integrity) and
+    0008 (invitations) applied, none of 0005*. QR scans were 'phone', and so were the answers to an
+    invitation's link ('web' for a typed code); the integrity origins said the same."""
+    db = connect(tmp_path / "main.sqlite3")
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    later = [name for name, _ in migrations.MIGRATIONS if not name.startswith("0005")]
+    assert {"0004c_staff_sessions", "0006_unit_periods", "0007_integrity", "0007b_flag_counts", "0008_frames"} <= set(later)
+    for name, fn in migrations.MIGRATIONS:
+        if name in later:
+            with db.atomic():
+                fn(db)
+                db.execute("INSERT INTO schema_migrations VALUES (?, '2025-01-01T00:00:00Z')", [name])
+    units.load_demo(db)
+    register_questionnaire(db)
+    quan1 = unit_id(db, "quan-1")
+    start = local("2025-03-05 08:00")
+    columns = [c for c in responses._COLUMNS if c != "simulated"] + ["frame_id"]
+    with db.conn:
+        frame = db.execute("INSERT INTO frames (period_from, period_to, source, imported_at, dossiers) "
+                           "VALUES ('2025-03-01', '2025-03-31', 'test', '2025-04-01T00:00:00Z', 10)").lastrowid
+        rows = [(ch, frame_id) for ch, frame_id in
+                [("phone", None)] * 5 + [("web", None)] * 2 + [("kiosk", None)] + [("phone", frame)] * 3 +
+                [("web", frame)] * 2]
+        db.conn.executemany(
+            f"INSERT INTO responses ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [make_response(quan1, start + timedelta(minutes=i), channel=ch).row()[:len(columns) - 1] + (frame_id,)
+             for i, (ch, frame_id) in enumerate(rows)])
+        db.execute("INSERT INTO integrity_origin (response_id, unit_id, channel, kiosk_id, received_at, answers) "
+                   "SELECT id, unit_id, channel, kiosk_id, submitted_at, answers FROM responses")
+    assert migrations.migrate(db) == ["0005_staff_language", "0005b_channels", "0005c_simulated"]
+    by_kind = dict(db.execute("SELECT channel || CASE WHEN frame_id IS NULL THEN '' ELSE '+frame' END, count(*) "
+                              "FROM responses GROUP BY 1").fetchall())
+    assert by_kind == {"qr": 5, "web": 2, "kiosk": 1, "invitation+frame": 5}
+    assert db.execute("SELECT count(*) FROM integrity_origin o JOIN responses r ON r.id = o.response_id "
+                      "WHERE o.channel <> r.channel").fetchone()[0] == 0
+    summary = dict(db.execute("SELECT channel, sum(n) FROM daily_counts GROUP BY channel HAVING sum(n) > 0").fetchall())
+    assert summary == {"qr": 5, "web": 2, "kiosk": 1, "invitation": 5}
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT count(*) FROM responses WHERE simulated = 1").fetchone()[0] == 0
+    assert migrations.migrate(db) == []

@@ -141,7 +141,8 @@ def test_no_raw_utc_time_on_the_users_page(vi_app, db, clock):
 OPEN, CLOSE = "⟦", "⟧"
 # Words that are the same in any language (file formats, the product's name, units of measure).
 SAME_IN_EVERY_LANGUAGE = {"HTML", "PDF", "CSV", "XLSX", "Excel", "SIPAS", "QR", "KB", "English", "Tiếng", "Việt",
-                          "flask", "app", "survey", "import", "units", "create", "user", "init", "db", "NA"}
+                          "flask", "app", "survey", "import", "units", "create", "user", "init", "db", "NA",
+                          "RR"}  # (AAPOR response rates RR1, RR3)
 
 
 @pytest.fixture
@@ -312,3 +313,25 @@ def test_the_catalog_check_finds_a_text_typed_into_a_page(pseudo_app, db, known,
     data = _data_strings(db)
     assert _outside_catalog(f"{OPEN}Ngày{CLOSE} Status", data) == ["Status"]
     assert _outside_catalog(f"Quận 1 · {OPEN}behind{CLOSE} 12/03/2025", data) == []
+
+
+def test_the_probability_samples_page_is_in_the_catalog(pseudo_app, db, db_path, tmp_path, clock):
+    """/staff/samples with a frame, a drawn sample and answered invitations (issue 15's test case)."""
+    from survey import catalog
+    from tests.frames.case import build
+
+    catalog.register_shipped(db)
+    build(str(db_path), tmp_path)
+    client = pseudo_app.test_client()
+    Staff(client, db).as_role("staff")
+    data = _data_strings(db)
+    problems = {}
+    for path in ("/staff/samples", "/staff/samples?by=stratum"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'id="rr1-all"' in page and 'id="sample-index"' in page, path
+        parser = _Texts()
+        parser.feed(page)
+        for text in parser.found:
+            if _outside_catalog(text, data):
+                problems.setdefault(path, []).append(" ".join(text.split())[:120])
+    assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
