@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 PASSWORD = "mật khẩu dài của Lan"
 PAGES = ["/staff/", "/staff/comments", "/staff/quality", "/staff/exports", "/staff/reports/",
          "/staff/admin/targets", "/staff/admin/kiosks", "/staff/admin/users", "/staff/account/password",
-         "/staff/responses/1", "/posters/"]
+         "/staff/responses/1", "/posters/", "/staff/held", "/staff/former", "/staff/samples",
+         "/staff/?unit_q=phuong"]
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
@@ -31,10 +32,10 @@ def live(tmp_path_factory):
     path = folder / "survey.sqlite3"
     db = database.connect(path)
     migrations.migrate(db)
-    units.load_demo(db)
+    units.load_demo(db, reform=True)      # as init-db --demo: 168 wards today, the 22 districts before
     catalog.register_shipped(db)
     q = catalog.latest(db, "sipas-hcm-26")
-    kiosks.register(db, "quan-1", "Quầy 1")
+    kiosks.register(db, "phuong-sai-gon", "Quầy 1")
     ids = [u["id"] for u in units.leaf_units(db)][:6]
     now = datetime.now(timezone.utc)
     stamp = "%Y-%m-%dT%H:%M:%SZ"
@@ -47,6 +48,15 @@ def live(tmp_path_factory):
             started_at=(submitted - timedelta(minutes=6)).strftime(stamp), submitted_at=submitted.strftime(stamp),
             answers="4" * len(q.criteria), comment="Phải chờ khá lâu ở quầy tiếp nhận." if i % 10 == 0 else None))
     responses.save_many(db, rows)
+    # Three held for review (origins recorded as the web form records them), for /staff/held.
+    from survey import integrity
+
+    held = [r[0] for r in db.execute("SELECT id FROM responses ORDER BY id LIMIT 3")]
+    db.execute("INSERT INTO integrity_origin (response_id, unit_id, channel, kiosk_id, received_at, served_at, "
+               "client_key, address_key, answers) SELECT id, unit_id, channel, kiosk_id, submitted_at, started_at, "
+               "'k1', 'a1', answers FROM responses WHERE id IN (?, ?, ?)", held)
+    integrity.hold(db, held, "pattern", "Asia/Ho_Chi_Minh")
+    db.conn.commit()
     for unit_id in ids[:4]:
         targets.set_target(db, unit_id, 400, method="manual", by="lan")
     users.create(db, "lan", PASSWORD, "admin")
