@@ -190,7 +190,7 @@ def admin_targets_save():
 def admin_targets_apply():
     db = get_db()
     inputs, problems, calc = _calculator(request.form)
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     period = targets.fieldwork_period(db, periods.local_now(rules.utc_offset_minutes).date())
     units = queries.reporting_units(db, None, period)
     scope = request.form.get("unit", "").strip()

@@ -68,7 +68,7 @@ def former():
     ctx, refusal = _context()
     if refusal:
         return refusal
-    db, filters, rules, _ = ctx
+    db, filters, rules, _warnings = ctx
     groups = queries.former_groups(db, filters.period, rules.utc_offset_minutes)
     return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db))
 

@@ -103,7 +103,7 @@ def test_counts_per_channel_and_field(client, staff, known):
     staff.as_role("staff")
     page = client.get("/staff/").get_data(as_text=True)
     channels = dict(re.findall(r'<tr data-channel="(\w+)"><th scope="row">[^<]+</th><td class="n">([\d,]+)<', page))
-    assert channels == {"qr": "0", "kiosk": "28", "phone": "50", "web": "67", "paper": "25"}
+    assert channels == {"qr": "0", "kiosk": "28", "phone": "50", "web": "67", "paper": "25", "invitation": "0"}
     fields = {code: n for code, _, n in re.findall(
         r'<tr data-field="(\w*)"><th scope="row">([^<]+)</th><td class="n">([\d,]+)<', page)}
     assert fields == {"land": "125", "civil": "40", "": "5"}
