@@ -27,6 +27,7 @@ def _ask(server, browser):
     return browser.post("/staff/reports/", {"from": (today - timedelta(days=40)).isoformat(),
                                             "to": today.isoformat(), "target": "80", "lang": "vi",
                                             "weights": "none", "units": _busiest_unit(server),
+                                            "simulated": "1",   # the responses are `simulate`'s: ticked in
                                             "csrf_token": browser.csrf("/staff/reports/")})
 
 
