@@ -525,10 +525,22 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         table=list(table.rows()), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
         target=request.target, compare_period=compare_period, compare_table=compare_table,
         generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
-        engine={"notes": tuple(table.notes), "weights": request.weights,
+        engine={"notes": tuple(table.notes), "weights": request.weights, "lonely_psu": "adjust",
+                "lonely_strata": _lonely_strata(data),
                 "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds},
         former=former, sample=sample, feedback=feedback)
     return inputs, table
+
+
+def _lonely_strata(data: SurveyData) -> tuple[str, ...]:
+    """The strata of the design with a single PSU (compute_table's default lonely_psu="adjust" handles them)."""
+    H = len(data.strata)
+    if data.psu is None:
+        n_psu = np.bincount(data.stratum, minlength=H)
+    else:
+        pairs = np.unique(np.stack([np.asarray(data.stratum), np.asarray(data.psu)]), axis=1)
+        n_psu = np.bincount(pairs[0], minlength=H)
+    return tuple(str(data.strata[h]) for h in np.flatnonzero(n_psu == 1))
 
 
 def _feedback(request: ReportRequest, qid: str) -> list[dict]:
