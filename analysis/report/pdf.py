@@ -177,7 +177,8 @@ class Pages:
         size = {0: 17, 1: 13, 2: 10.5}[level]
         needed = _line_height(size) * 2 + (0.9 if level < 2 else 0.5)   # keep a heading with what follows
         if self.page is None or needed > self.room():
-            self.new_page(text)
+            # a sub-heading that moves to a new page keeps its section's running head
+            self.new_page(text if level < 2 or self.page is None else self.page.title)
         self.y += 0.1 if level else 0
         self.text(text, size, bold=True, after=0.04)
         if level == 1:
@@ -495,7 +496,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         pages.heading(t("s_methodology"))
         for title, text in narrative.methodology(report, t):
             pages.heading(title, 2)
-            pages.text(text, 9)
+            pages.text(text, 8.5)       # the whole method on one page
         pages.heading(t("exclusions_title"), 2)
         exclusions = T.exclusions(report, t)
         if exclusions.rows:
