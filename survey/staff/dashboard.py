@@ -52,9 +52,13 @@ def dashboard_live():
 
 
 def _unit_table_args() -> dict:
-    """The unit table's page (``units_page``) and search (``unit_q``); a bad page number means page 1."""
-    page = request.args.get("units_page", "1").strip()
-    return {"units_page": int(page) if page.isdigit() and len(page) < 7 else 1,
+    """The unit table's page (``units_page``) and search (``unit_q``), the kiosk table's page
+    (``kiosks_page``); a bad page number means page 1."""
+    def page(name: str) -> int:
+        value = request.args.get(name, "1").strip()
+        return int(value) if value.isdigit() and len(value) < 7 else 1
+
+    return {"units_page": page("units_page"), "kiosks_page": page("kiosks_page"),
             "unit_q": request.args.get("unit_q", "").strip()[:80]}
 
 

@@ -28,6 +28,7 @@ from . import periods, queries, summary, targets
 PACE_TOLERANCE = 0.9
 TREND_DAYS = 14
 PAGE_SIZE = 25
+KIOSKS_PER_PAGE = 50       # rows of the dashboard's kiosk table
 UNITS_PER_PAGE = 50        # rows of the dashboard's unit table (168 wards: 4 pages; 3,321 communes: 67)
 CHANNEL_LABELS = {"kiosk": "Kiosk", "phone": "Phone", "web": "Web / QR", "paper": "Paper"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -236,6 +237,9 @@ class Dashboard:
     units_page: int = 1
     units_pages: int = 1
     unit_q: str = ""
+    kiosks_total: int = 0                # active kiosks (the table shows one page of them)
+    kiosks_page: int = 1
+    kiosks_pages: int = 1
 
 
 def field_labels(definition: dict | None) -> dict[str, str]:
@@ -270,7 +274,7 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
 
 
 def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str],
-          *, units_page: int = 1, unit_q: str = "") -> Dashboard:
+          *, units_page: int = 1, unit_q: str = "", kiosks_page: int = 1) -> Dashboard:
     """The dashboard's figures; the unit table holds the units valid in the period, most behind first,
     filtered by ``unit_q`` (accent- and case-insensitive, part of the name or slug) and cut into pages
     of :data:`UNITS_PER_PAGE` (status counts and totals cover every unit)."""
@@ -293,7 +297,6 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     trend_end = min(today, period.end)
     trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
     trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
-    daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), scope) if trend_days else {}
     unit_targets = targets.all_targets(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
@@ -330,6 +333,9 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     units_pages = max(1, -(-units_total // UNITS_PER_PAGE))
     units_page = min(max(units_page, 1), units_pages)
     units = units[(units_page - 1) * UNITS_PER_PAGE:units_page * UNITS_PER_PAGE]
+    shown = [u["unit"]["id"] for u in units]
+    daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), shown) \
+        if trend_days and shown else {}
     for u in units:            # sparklines only for the rows shown
         values = [daily.get(u["unit"]["id"], {}).get(d, 0) for d in trend_days]
         u["trend"] = sparkline(values, trend_days) if trend_days else Markup("")
@@ -346,7 +352,11 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
     flags = queries.flag_counts(db, period, offset, scope, limits)
-    kiosk_rows = queries.kiosks(db, scope, today.isoformat())
+    kiosks_total = queries.count_kiosks(db, scope)
+    kiosks_pages = max(1, -(-kiosks_total // KIOSKS_PER_PAGE))
+    kiosks_page = min(max(kiosks_page, 1), kiosks_pages)
+    kiosk_rows = queries.kiosks(db, scope, today.isoformat(), limit=KIOSKS_PER_PAGE,
+                                offset=(kiosks_page - 1) * KIOSKS_PER_PAGE)
     try:
         hours = opening_hours(config)
     except ValueError as exc:
@@ -371,7 +381,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                      kiosk_rows, quality, open_comments, latest, rules, warnings,
                      {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
                       "alerts": alerts}, units_total=units_total, units_page=units_page, units_pages=units_pages,
-                     unit_q=unit_q)
+                     unit_q=unit_q, kiosks_total=kiosks_total, kiosks_page=kiosks_page, kiosks_pages=kiosks_pages)
 
 
 def fold(text: str) -> str:
