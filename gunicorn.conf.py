@@ -23,3 +23,53 @@ access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 # (not only in instance/config.py) so that gunicorn sees it too.
 _trusted_proxies = int(os.environ.get("SURVEY_TRUSTED_PROXIES", "0") or 0)
 forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if _trusted_proxies else "")
+
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl): two servers on one machine
+# would share it, and stopping one removes the other's (issue 12 item 14). Each server gets
+# its own, named after the address it listens on (which no other running server can have),
+# in the same folder: e.g. ~/.gunicorn/sipas-127.0.0.1_8000.ctl. SURVEY_CONTROL_SOCKET (or
+# --control-socket) sets the path; `gunicornc -s <path>` talks to that server.
+if os.environ.get("SURVEY_CONTROL_SOCKET"):
+    control_socket = os.environ["SURVEY_CONTROL_SOCKET"]
+
+
+def control_socket_for(binds) -> str:
+    """The control socket path of a server listening on ``binds`` (next to gunicorn's default)."""
+    import hashlib
+    import re
+
+    from gunicorn.config import _get_default_control_socket
+
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", "+".join(binds)).strip("_")
+    if len(name) > 40:                     # a Unix socket path must stay short (108 bytes)
+        name = hashlib.sha256("+".join(binds).encode()).hexdigest()[:16]
+    return os.path.join(os.path.dirname(_get_default_control_socket()), f"sipas-{name}.ctl")
+
+
+def on_starting(server):
+    from gunicorn.config import _get_default_control_socket
+
+    if server.cfg.control_socket == _get_default_control_socket():   # not chosen by config or command line
+        server.cfg.set("control_socket", control_socket_for(server.cfg.bind))
+    if not server.cfg.control_socket_disable:
+        server.log.info("Control socket: %s (gunicornc -s %s)", server.cfg.control_socket, server.cfg.control_socket)
+
+
+# Invitation codes (/i/<code>) never reach the access log (survey/invitations.py).
+import re as _re  # noqa: E402
+
+from gunicorn.glogging import Logger as _Logger  # noqa: E402
+
+_CODE_IN_PATH = _re.compile(r"(/i/)(?!(?:answer|thanks)\b)[^\s/?\"']+")
+
+
+class RedactingLogger(_Logger):
+    """Gunicorn's logger with every ``/i/<code>`` written as ``/i/…``."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: _CODE_IN_PATH.sub(r"\1…", v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger

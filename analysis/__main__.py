@@ -64,6 +64,9 @@ Example:
       --weights rake --out indices.csv
   python -m analysis indices --db instance/survey.sqlite3 --origin kiosk --out kiosk-indices.csv
   python -m analysis indices --parquet export/ --dask --out national.csv
+  python -m analysis indices --db instance/survey.sqlite3 --from 2026-10-01 --to 2026-12-31 --out q4.csv
+      (a period with a sampling frame: its probability sample, weighted N_h/n_h with non-response
+      adjustment and the finite population correction)
 
 Responses held for review as possibly stuffed are left out unless --held include.""")
     p.add_argument("input", nargs="?", metavar="INPUT.csv", help="survey CSV (or use --db)")
@@ -75,7 +78,13 @@ Responses held for review as possibly stuffed are left out unless --held include
     p.add_argument("--questionnaire", metavar="ID", help="questionnaire id (database; needed if the period has several)")
     p.add_argument("--units", metavar="SLUGS", help="comma-separated unit slugs; a parent unit means its units")
     p.add_argument("--weights", choices=("none", "design", "poststratify", "rake"), default="design",
-                   help="database weighting (default: design = unit population / unit responses)")
+                   help="database weighting (default: design = unit population / unit responses; for a "
+                        "period that is a sampling frame's period: the frame's probability-sample design)")
+    p.add_argument("--no-frame", action="store_true",
+                   help="ignore a sampling frame for the period (estimate from every response of the period)")
+    p.add_argument("--min-cell", type=int, default=10, metavar="N",
+                   help="frame design: smallest number of respondents in a non-response weighting cell; "
+                        "smaller cells are collapsed (default 10; docs/sampling.md)")
     p.add_argument("--drop-incomplete", action="store_true",
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
     p.add_argument("--trim", type=_bounds, metavar="LO,HI",
@@ -146,7 +155,8 @@ def run_indices(args) -> int:
     if bool(args.input) == bool(args.db):
         raise CliError("give either INPUT.csv or --db PATH (not both, not neither)")
     db_only = {"--from": args.date_from, "--to": args.date_to, "--questionnaire": args.questionnaire,
-               "--units": args.units, "--trim": args.trim,
+               "--units": args.units, "--trim": args.trim, "--no-frame": args.no_frame,
+               "--min-cell": args.min_cell != 10,
                "--rake-tol": args.rake_tol != 1e-8, "--rake-max-iter": args.rake_max_iter != 100,
                "--held": args.held != "leave-out", "--origin": args.origin}
     if args.input:
@@ -166,7 +176,8 @@ def run_indices(args) -> int:
         spec = LoadSpec.of(date_from=args.date_from, date_to=args.date_to, tz=args.timezone,
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
-                           rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin)
+                           rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin,
+                           frame=False if args.no_frame else None, min_cell=args.min_cell)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()

@@ -12,6 +12,10 @@ nothing from the web application.
   ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
   restricts the index to one origin: ``open-link`` (the unit's QR link or the
   web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
+* A period that is exactly a sampling frame's period is estimated from that
+  frame's probability sample (:mod:`analysis.frame`); otherwise responses given
+  through an invitation (``frame_id`` set) are left out: they count only in
+  their frame's design.
 * Answers (one character per criterion: ``1``..``5``, ``n`` not applicable,
   ``-`` no answer) are decoded with numpy, one questionnaire version at a time;
   versions of one questionnaire are aligned by criterion code. Factor
@@ -32,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from .frame import MIN_RESPONDENTS, FrameDesignError, frame_for_period, frame_weights
 from .inputs import Calibration, InputError, SurveyData, nfc
 from .weights import Margin, design_weights, poststratify, rake
 
@@ -135,6 +140,11 @@ class Weighting:
     rake_tol: float = 1e-8
     rake_max_iter: int = 100
     trim: tuple[float, float] | None = None
+    # Probability samples (analysis/frame.py): with method "design", a period that is exactly a
+    # sampling frame's period is estimated from that frame's sample (None: when there is one;
+    # True: require one; False: never); min_cell is the smallest non-response weighting cell.
+    frame: bool | None = None
+    min_cell: int = MIN_RESPONDENTS
 
     def __post_init__(self):
         if self.method not in WEIGHTING:
@@ -163,16 +173,18 @@ class LoadSpec:
            units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
            rake_tol: float = 1e-8, rake_max_iter: int = 100,
            trim: tuple[float, float] | None = None, held: str = "leave-out",
-           origin: str | None = None) -> "LoadSpec":
+           origin: str | None = None, frame: bool | None = None,
+           min_cell: int = MIN_RESPONDENTS) -> "LoadSpec":
         """A spec from the flat keyword arguments of :func:`load_db`."""
         return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, held, origin),
-                   Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim))
+                   Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim, frame, min_cell))
 
 
 def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None, questionnaire: str | None = None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
             trim: tuple[float, float] | None = None, held: str = "leave-out", origin: str | None = None,
+            frame: bool | None = None, min_cell: int = MIN_RESPONDENTS,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
 
@@ -203,6 +215,15 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
         Responses held for review as possibly stuffed: left out (default) or included.
     origin : {"open-link", "kiosk", "paper"}, optional, keyword-only
         Only responses of this origin (see :data:`ORIGINS`); default all.
+    frame : bool or None, keyword-only
+        With ``weights="design"``, a period that is exactly the period of a sampling
+        frame with a drawn sample is estimated from that probability sample only
+        (:mod:`analysis.frame`: the responses given through its invitations,
+        whenever they were submitted; strata unit x field; weights N_h/n_h adjusted
+        for non-response; finite population correction). None (default): do so
+        when such a frame exists; True: require one; False: never.
+    min_cell : int, keyword-only
+        Smallest number of respondents in a non-response weighting cell (frame design).
     progress : callable, optional, keyword-only
         ``progress(done, total)`` while decoding.
 
@@ -220,7 +241,8 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     """
     flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
                        weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
-                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin)
+                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin, frame=frame,
+                       min_cell=min_cell)
     if spec is None:
         spec = flat
     elif flat != LoadSpec():
@@ -597,6 +619,30 @@ def _weights(conn, spec: LoadSpec, units: _Units, district: np.ndarray, labels, 
                                               ("unit x age_band", "gender"))
 
 
+def _frame_of(conn, spec: LoadSpec) -> int | None:
+    """The sampling frame whose sample estimates this spec's period (see :class:`Weighting`), or None."""
+    wt = spec.weighting
+    if wt.method != "design" or wt.frame is False or spec.filters.origin is not None:
+        return None
+    frame_id = frame_for_period(conn, spec.period.date_from, spec.period.date_to)
+    if wt.frame is True and frame_id is None:
+        raise DbError(f"no sampling frame with a drawn sample for exactly {spec.period.date_from}:"
+                      f"{spec.period.date_to}")
+    return frame_id
+
+
+def _frame_design(conn, spec: LoadSpec, frame_id: int, rid: np.ndarray):
+    """(weights, stratum codes, stratum labels, N per stratum, notes) of the frame's design for ``rid``."""
+    try:
+        fw = frame_weights(conn, frame_id, min_respondents=spec.weighting.min_cell, response_ids=rid)
+    except FrameDesignError as exc:
+        raise DbError(str(exc)) from None
+    pos = np.searchsorted(fw.response_id, rid)
+    names, stratum = np.unique(np.array(fw.strata, dtype=object)[fw.stratum[pos]].astype(str), return_inverse=True)
+    fpc = np.array([fw.population[fw.strata.index(s)] for s in names.tolist()])
+    return fw.weights[pos], stratum.reshape(-1), tuple(names.tolist()), fpc, fw.notes()
+
+
 def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = {"units", "unit_population", "questionnaires", "responses"} - tables
@@ -604,6 +650,17 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         raise DbError(f"{path}: not a survey database (no table {', '.join(sorted(missing))})")
     units = _Units.read(conn)
     where = _where(spec, units)
+    period_label = spec.period.label()
+    frame_id = _frame_of(conn, spec)
+    if frame_id is not None:     # the probability sample: its responses, whenever they were submitted
+        where.clauses = ["excluded_at IS NULL", f"frame_id = {int(frame_id)}"] + [
+            c for c in where.clauses if c.startswith("unit_id IN")]
+        where.args = []
+        period_label = (f"{spec.period.date_from} .. {spec.period.date_to} (sampling frame {frame_id}: "
+                        f"responses to its invitations)")
+    elif "frame_id" in {r[1] for r in conn.execute("PRAGMA table_info(responses)")}:
+        # responses to invitations count only in their frame's design, never as open feedback
+        where.clauses.append("frame_id IS NULL")
     catalogue, candidates, defs = _catalogue(conn, path, spec, where)
     held_where, held_n = held_sql(conn), 0
     if held_where is not None:
@@ -616,7 +673,7 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     scan = _scan(conn, path, spec, where, catalogue, candidates)
     crit = _criteria(scan, defs, _answer_bytes(conn, scan, defs))
     scan.text = b""
-    notes = [f"database: {path}", f"period: {spec.period.label()}", f"questionnaire: {scan.questionnaire}",
+    notes = [f"database: {path}", f"period: {period_label}", f"questionnaire: {scan.questionnaire}",
              crit.note]
     if spec.filters.origin is not None:
         notes.append(f"origin: {spec.filters.origin} only")
@@ -635,13 +692,17 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
         n = int(keep.sum())
         if n == 0:
             raise DbError("no responses left after dropping incomplete ones")
-    w, weight_notes, calibration = _weights(conn, spec, units, district, labels, label_ids, scan.categories,
-                                            coded)
+    stratum, strata, fpc, calibration = district.copy(), labels, None, None
+    if frame_id is not None:
+        w, stratum, strata, fpc, weight_notes = _frame_design(conn, spec, frame_id, rid)
+    else:
+        w, weight_notes, calibration = _weights(conn, spec, units, district, labels, label_ids, scan.categories,
+                                                coded)
     notes.extend(weight_notes)
     notes.append(f"responses: {n} in {len(labels)} unit(s)")
     items = crit.items
     return SurveyData(items=tuple(items), answers=np.ascontiguousarray(codes), weights=w, district=district,
-                      districts=labels, stratum=district.copy(), strata=labels, psu=None,
+                      districts=labels, stratum=stratum, strata=strata, psu=None, fpc=fpc,
                       factor_of=crit.factor_of,
                       item_weights=np.array([crit.weight_of.get(c, 1.0) for c in items]),
                       satisfied_from=crit.satisfied_from, respondent_id=rid, notes=tuple(notes),

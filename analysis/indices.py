@@ -248,6 +248,9 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
         bad = data.strata[int(np.flatnonzero(n_psu == 1)[0])]
         raise ValueError(f"stratum {bad!r} has a single PSU (lonely_psu='fail')")
     a_h, b_h = stratum_factors(n_psu, lonely_psu)
+    if data.fpc is not None:     # without replacement: R's onestrat scales by (N_h - n_h) / N_h
+        f_h = (data.fpc - n_psu) / data.fpc
+        a_h, b_h = a_h * f_h, b_h * f_h
 
     # ---- pass 1: exact category totals -> centres
     P = _category_totals(codes, w, dom_bounds, chunk_rows)

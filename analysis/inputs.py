@@ -67,6 +67,9 @@ class SurveyData:
         Labels used in error messages.
     notes : tuple of str
         What the reader did (period, questionnaire versions, weighting report).
+    fpc : ndarray of float64, shape (len(strata),), or None
+        Population size of each stratum for the finite population correction
+        (sampling without replacement, R's ``fpc = ~N``); None: with replacement.
     calibration : Calibration or None
         How the final weights were calibrated (post-stratification or raking), so that the
         variance is the calibration (g-weight residual) variance, as R's ``survey`` computes it
@@ -85,6 +88,7 @@ class SurveyData:
     satisfied_from: int = 4
     respondent_id: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    fpc: np.ndarray | None = None
     calibration: "Calibration | None" = None
 
     def __post_init__(self):
@@ -111,6 +115,18 @@ class SurveyData:
                                  "must be its own PSU)")
         if not SCALE[0] < self.satisfied_from <= SCALE[1]:
             raise InputError(f"satisfied_from must be in {SCALE[0] + 1}..{SCALE[1]}, got {self.satisfied_from}")
+        if self.fpc is not None:
+            fpc = np.asarray(self.fpc, dtype=float)
+            if fpc.shape != (len(self.strata),) or not np.all(fpc > 0):
+                raise InputError("fpc must give a population size > 0 for each stratum")
+            if self.psu is not None:
+                raise InputError("a finite population correction is only supported without clusters (psu)")
+            rows = np.bincount(self.stratum, minlength=len(self.strata))
+            over = np.flatnonzero(rows > fpc)
+            if over.size:
+                raise InputError(f"stratum {self.strata[over[0]]!r} has {rows[over[0]]} respondents but a "
+                                 f"population of {fpc[over[0]]:g}")
+            object.__setattr__(self, "fpc", fpc)
 
     @property
     def n(self) -> int:

@@ -15,6 +15,9 @@ from . import settings
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    from .numbers import BoundedIntegerConverter
+
+    app.url_map.converters["int"] = BoundedIntegerConverter   # ids beyond SQLite's range: 404, not 500
     app.config.from_mapping(settings.defaults())
     app.config["DATABASE"] = os.path.join(app.instance_path, "survey.sqlite3")
     app.config.from_pyfile("config.py", silent=True)
@@ -41,6 +44,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     # cookie gives the form back with its answers instead of an error page.
     web.csrf.exempt(questionnaire)
     app.register_blueprint(citizen_bp)
+
+    from . import invitations
+    from .invite import bp as invite_bp
+
+    app.register_blueprint(invite_bp)
+    invitations.install_log_filter()
 
     from . import kiosk
 

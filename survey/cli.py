@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import catalog, db as database, units as unit_store
+from .frames_cli import COMMANDS as FRAME_COMMANDS
 from .kiosk.cli import COMMANDS as KIOSK_COMMANDS
 from .parquet_export import COMMANDS as PARQUET_COMMANDS
 
@@ -263,7 +264,7 @@ def restore_command(backup_path: str, yes: bool) -> None:
 
 
 COMMANDS = [init_db_command, import_units_command, import_crosswalk_command, import_margins_command,
-            simulate_command, backup_command, restore_command, *KIOSK_COMMANDS, *PARQUET_COMMANDS]
+            simulate_command, backup_command, restore_command, *KIOSK_COMMANDS, *PARQUET_COMMANDS, *FRAME_COMMANDS]
 
 
 def init_app(app: Flask) -> None:

@@ -201,6 +201,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 from .kiosk.messages import KIOSK_MESSAGES  # noqa: E402
 
 MESSAGES.update(KIOSK_MESSAGES)
+from .invite_messages import INVITE_MESSAGES  # noqa: E402
+
+MESSAGES.update(INVITE_MESSAGES)
 
 
 def language() -> str:

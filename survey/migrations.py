@@ -323,6 +323,15 @@ def _kiosk_times(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0004c_staff_sessions")
+def _staff_sessions(db: sqlite_utils.Database) -> None:
+    """Staff sessions recorded on the server (survey/staff/sessions.py): signing out ends every
+    copy of a session cookie, and sessions end at an absolute and an idle limit."""
+    from .staff.sessions import SCHEMA
+
+    _script(db, SCHEMA)
+
+
 @migration("0006_unit_periods")
 def _unit_periods(db: sqlite_utils.Database) -> None:
     """Units valid over a period, the crosswalk across a reform, responses tied to the unit valid on their date.
@@ -584,4 +593,92 @@ def _flag_counts(db: sqlite_utils.Database) -> None:
     FROM response_flags GROUP BY day, unit_id, kiosk_id;
     -- Excluded responses, for the quality page's included/excluded counts without a scan.
     CREATE INDEX responses_excluded ON responses(submitted_at) WHERE excluded_at IS NOT NULL;
+    """)
+
+
+@migration("0008_frames")
+def _frames(db: sqlite_utils.Database) -> None:
+    """Probability samples from the dossier register (survey/frames.py, survey/invitations.py).
+
+    Only adds tables and one nullable column (``responses.frame_id``): a response
+    given through an invitation keeps the frame (period) and, in its existing
+    ``unit_id`` and ``field`` columns, its stratum; never the dossier, contact or code.
+    """
+    _script(db, """
+    -- One imported register of completed dossiers per period.
+    CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        period_from TEXT NOT NULL,
+        period_to TEXT NOT NULL CHECK (period_to >= period_from),
+        source TEXT NOT NULL,
+        imported_at TEXT,                   -- NULL while an import is being written
+        dossiers INTEGER NOT NULL,
+        sampled_at TEXT,
+        sample_seed INTEGER,
+        sample_method TEXT,                 -- how the sizes were found, JSON
+        contacts_purged_at TEXT
+    );
+    CREATE INDEX frames_period ON frames(period_from, period_to);
+    -- Strata: unit x field of procedure, with the frame count N and the sample size n.
+    CREATE TABLE frame_strata (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        unit_id INTEGER NOT NULL REFERENCES units(id),
+        field TEXT NOT NULL,
+        population INTEGER NOT NULL CHECK (population > 0),
+        sampled INTEGER NOT NULL DEFAULT 0 CHECK (sampled BETWEEN 0 AND population),
+        UNIQUE (frame_id, unit_id, field)
+    );
+    -- The register itself. dossier and contact are deleted by purge-contacts.
+    CREATE TABLE frame_dossiers (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        stratum_id INTEGER NOT NULL REFERENCES frame_strata(id),
+        dossier TEXT,
+        completed_at TEXT NOT NULL,
+        contact TEXT,
+        sampled INTEGER NOT NULL DEFAULT 0 CHECK (sampled IN (0, 1)),
+        delivered INTEGER NOT NULL DEFAULT 0 CHECK (delivered IN (0, 1)),
+        ineligible INTEGER NOT NULL DEFAULT 0 CHECK (ineligible IN (0, 1)),
+        responded INTEGER NOT NULL DEFAULT 0 CHECK (responded IN (0, 1))
+    );
+    CREATE UNIQUE INDEX frame_dossiers_code ON frame_dossiers(frame_id, dossier);
+    CREATE INDEX frame_dossiers_sampled ON frame_dossiers(frame_id, stratum_id, sampled);
+    -- One-time invitations: only hashes of the link code and of the short code.
+    CREATE TABLE invitations (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        dossier_id INTEGER NOT NULL REFERENCES frame_dossiers(id),
+        stratum_id INTEGER NOT NULL REFERENCES frame_strata(id),
+        wave INTEGER NOT NULL CHECK (wave >= 1),
+        code_hash TEXT UNIQUE,
+        short_hash TEXT UNIQUE,
+        issued_at TEXT,
+        expires_on TEXT,
+        used_on TEXT,                       -- the local day it was answered; nothing else
+        withdrawn INTEGER NOT NULL DEFAULT 0 CHECK (withdrawn IN (0, 1)),
+        UNIQUE (dossier_id, wave)
+    );
+    CREATE INDEX invitations_frame ON invitations(frame_id, wave);
+    """)
+    if "frame_id" not in {c.name for c in db["responses"].columns}:
+        db.execute("ALTER TABLE responses ADD COLUMN frame_id INTEGER REFERENCES frames(id)")
+    db.execute("CREATE INDEX IF NOT EXISTS responses_frame ON responses(frame_id, unit_id, field) "
+               "WHERE frame_id IS NOT NULL")
+    # A response to an invitation belongs to its frame's period, not to the day it was sent: its
+    # unit was checked against that period when the frame was imported (survey/frames.py), so the
+    # unit-validity trigger of 0006 leaves it alone (an invitation for a dossier of June 2025 may be
+    # answered in July, after the district it names ceased to exist).
+    _script(db, """
+    DROP TRIGGER IF EXISTS responses_unit_valid_on_date;
+    CREATE TRIGGER responses_unit_valid_on_date BEFORE INSERT ON responses
+    WHEN NEW.frame_id IS NULL
+         AND EXISTS (SELECT 1 FROM units u WHERE u.id = NEW.unit_id
+                 AND (u.valid_from IS NOT NULL OR u.valid_to IS NOT NULL)
+                 AND date(NEW.submitted_at, coalesce((SELECT utc_offset_minutes FROM summary_config WHERE id = 1), 420)
+                          || ' minutes') NOT BETWEEN coalesce(u.valid_from, '0000-00-00')
+                                              AND coalesce(u.valid_to, '9999-99-99'))
+    BEGIN
+        SELECT RAISE(ABORT, 'unit not valid on the response date');
+    END;
     """)

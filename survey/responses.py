@@ -7,6 +7,7 @@ applicable, ``-`` no answer. One submission is one transaction; the UNIQUE
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,11 +28,16 @@ RESPONDENT_FIELDS = RESPONDENT_CODES
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
             "comment")
-_INSERT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (uuid) DO NOTHING")
-# Kiosk API responses also keep the device's claimed time (column added by migration 0004b).
-_INSERT_CLIENT = (f"INSERT INTO responses ({', '.join(_COLUMNS)}, client_submitted_at) "
-                  f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?) ON CONFLICT (uuid) DO NOTHING")
+# Optional columns, written only when set: a kiosk device's claimed time (migration 0004b) and the
+# sampling frame of a response to a one-time invitation (migration 0008).
+_OPTIONAL = ("client_submitted_at", "frame_id")
+
+
+@functools.cache
+def _insert_sql(extra: tuple[str, ...]) -> str:
+    columns = (*_COLUMNS, *extra)
+    return (f"INSERT INTO responses ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT (uuid) DO NOTHING")
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -86,6 +92,8 @@ class Response:
     comment: str | None = None
     kiosk_id: int | None = None
     client_submitted_at: str | None = None  # a kiosk device's own clock: a hint only (migration 0004b)
+    # The sampling frame of a response given through a one-time invitation (survey/invitations.py).
+    frame_id: int | None = None
 
     def row(self) -> tuple:
         started = _parse(self.started_at)
@@ -94,11 +102,16 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None) + ((self.client_submitted_at,) if self.client_submitted_at else ())
+                self.comment or None, *(getattr(self, c) for c in self.extra_columns))
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        """The optional columns this response sets (see ``_OPTIONAL``)."""
+        return tuple(c for c in _OPTIONAL if getattr(self, c) not in (None, ""))
 
     @property
     def insert_sql(self) -> str:
-        return _INSERT_CLIENT if self.client_submitted_at else _INSERT
+        return _insert_sql(self.extra_columns)
 
 
 def _parse(stamp: str) -> datetime:
@@ -117,22 +130,30 @@ def save(db: sqlite_utils.Database, response: Response) -> bool:
 
 
 def save_many(db: sqlite_utils.Database, responses: Iterable[Response]) -> int:
-    """Store a batch of responses in one transaction (simulator, imports); return how many were new."""
-    hinted: list[tuple] = []
+    """Store a batch of open responses in one transaction (simulator, imports); return how many were new.
+
+    Responses to invitations are saved one by one with :func:`save` (their invitation is used up in
+    the same transaction).
+    """
+    other: dict[tuple[str, ...], list[tuple]] = {}
 
     def plain_rows():
         for r in responses:
-            if r.client_submitted_at:
-                hinted.append(r.row())
+            if r.frame_id is not None:
+                raise ValueError("save_many stores open responses only; a response to an invitation is saved "
+                                 "with save()")
+            extra = r.extra_columns
+            if extra:
+                other.setdefault(extra, []).append(r.row())
             else:
                 yield r.row()
 
     with write_transaction(db):
         # rowcount counts the rows this INSERT stored; total_changes() would also
         # count what triggers write (the staff summary tables).
-        stored = db.conn.executemany(_INSERT, plain_rows()).rowcount
-        if hinted:
-            stored += db.conn.executemany(_INSERT_CLIENT, hinted).rowcount
+        stored = db.conn.executemany(_insert_sql(()), plain_rows()).rowcount
+        for extra, rows in other.items():
+            stored += db.conn.executemany(_insert_sql(extra), rows).rowcount
         return stored
 
 

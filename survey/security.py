@@ -62,8 +62,18 @@ class SessionInterface(SecureCookieSessionInterface):
             return False
 
 
+# Paths of pages and files for staff: never stored by a browser or a proxy (a shared computer's
+# back button, a proxy cache), never validated with an ETag/304 (issue 12 item 12).
+PRIVATE_PREFIXES = ("/staff", "/posters")
+
+
 def _headers(response):
     headers = response.headers
+    if request.path.startswith(PRIVATE_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+        headers.pop("ETag", None)
+        headers.pop("Last-Modified", None)
+        headers.pop("Expires", None)
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

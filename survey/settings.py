@@ -46,11 +46,16 @@ SETTINGS: list[Setting] = [
             "How long the kiosk's 'Are you still there?' question waits for a touch before it resets the form."),
     Setting("PUBLIC_BASE_URL", "",
             "Address citizens and kiosks reach the server at (e.g. https://khaosat.example.gov.vn), used in "
-            "kiosk device URLs and QR posters. Empty: the address of the current request (or "
-            "http://127.0.0.1:5000 on the command line)."),
+            "kiosk device URLs and QR posters. Empty: the address of the current request only when that is this "
+            "machine (localhost, 127.x, ::1; a poster asked for under any other Host is refused, since a client "
+            "chooses its Host header), or http://127.0.0.1:5000 on the command line."),
     # Staff monitoring (survey/staff/)
     Setting("PERMANENT_SESSION_LIFETIME", 12 * 3600,
-            "A staff member is signed out this many seconds after signing in."),
+            "A staff member is signed out this many seconds after signing in, however much the session is "
+            "used (an absolute limit, checked on the server for every copy of the cookie)."),
+    Setting("STAFF_IDLE_SECONDS", 30 * 60,
+            "A staff member is signed out after this many seconds without a request they made (the "
+            "dashboard's automatic refresh does not count); 0: no idle limit."),
     Setting("LOGIN_MAX_FAILURES", 5,
             "Failed sign-ins in a row for one user name from one client address before that name is "
             "locked on that address for a while (other addresses can still sign in with it)."),
@@ -107,6 +112,13 @@ SETTINGS: list[Setting] = [
             "them again later (nothing is lost). Generous: a kiosk back online sends its whole queue at once."),
     Setting("TEST_CLOCK", False,
             "Tests only (ignored unless TESTING is on): take the server's time from an X-Test-Clock request header."),
+    # Probability samples from the dossier register (survey/frames.py, survey/invitations.py)
+    Setting("INVITATION_VALID_DAYS", 30, "A one-time invitation code can be answered for this many days after "
+            "export-invitations made it."),
+    Setting("INVITE_MAX_UNKNOWN_CODES", 20, "Unknown invitation codes one client address may try within 15 minutes "
+            "before /i refuses for the rest of that time (the address is kept only as a keyed digest)."),
+    Setting("CONTACT_RETENTION_DAYS", 90, "Contacts and dossier codes of a frame are deleted by purge-contacts "
+            "this many days after the end of its period."),
     Setting("REPORTS_FOLDER", None,
             "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
 ]

@@ -629,7 +629,9 @@ def page_of(units: list[dict], query: str = "", page: int = 1, per_page: int = 1
 
 def page_number(text: str | None) -> int:
     text = (text or "1").strip()
-    return int(text) if text.isdigit() and len(text) < 7 else 1
+    from .numbers import whole_number
+
+    return whole_number(text, digits=6) or 1
 def leaf_by_slug(db: sqlite_utils.Database, slug: str) -> dict | None:
     """The active unit ``slug`` if responses can belong to it today (valid, no active children valid), else None."""
     rows = list(db.query(

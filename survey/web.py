@@ -6,7 +6,8 @@ do next. Nothing a client sends may produce a 500: a 500 page means a bug.
 """
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -29,6 +30,35 @@ def refuse(kind: type[HTTPException], message: str, *, again: str | None = None)
     exc.survey_message = message
     exc.again = again
     return exc
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def public_base_url() -> str | None:
+    """The address citizens and kiosks reach the server at, for QR posters and kiosk links.
+
+    ``PUBLIC_BASE_URL`` when set. Without it, the request's own address only when that is this
+    machine (localhost, 127.x, ::1: trying the app out); any other ``Host`` header could be
+    anyone's (``Host: evil.example``) and would be printed into a poster's QR code: None, and the
+    page is refused with :func:`no_public_address` (409).
+    """
+    configured = current_app.config.get("PUBLIC_BASE_URL")
+    if configured:
+        return configured
+    host = request.host.lower()
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if name in LOOPBACK_HOSTS or name.startswith("127."):
+        return request.url_root
+    return None
+
+
+def no_public_address() -> str:
+    """Why a poster or kiosk link was refused (see :func:`public_base_url`)."""
+    return (f"This server does not know its public address, so it will not print the address this request "
+            f"named ({request.host[:60]!r}, which any client can choose) into a QR code or a kiosk link. Set "
+            "PUBLIC_BASE_URL (e.g. SURVEY_PUBLIC_BASE_URL=https://khaosat.example.gov.vn, or in "
+            "instance/config.py) and restart the server.")
 
 
 def _page(exc: HTTPException, *, title: str | None = None, body: str | None = None):
@@ -73,7 +103,19 @@ def _no_store_errors(response):
     return response
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with a body nested too deeply for the parser (``[`` x 30,000) refused as bad
+    JSON (a ValueError: ``get_json`` answers 400) instead of a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
     app.jinja_env.trim_blocks = True  # compact pages: the questionnaire must stay under 60 KB
     app.jinja_env.lstrip_blocks = True
     csrf.init_app(app)

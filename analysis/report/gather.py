@@ -27,6 +27,8 @@ import numpy as np
 from analysis import compute_table, load_db
 from analysis.crosswalk import compare_former, read_crosswalk
 from analysis.db import held_sql
+from analysis.db import DbError
+from analysis.frame import frame_for_period, frame_summary
 from analysis.indices import IndexTable
 from analysis.inputs import SurveyData
 from analysis.weights import kish_deff
@@ -122,6 +124,11 @@ class _Db:
                       for r in self.conn.execute(
                           f"SELECT id, slug, name_vi, name_en, parent_id, active, population, {valid} FROM units")}
         self.by_slug = {u["slug"]: u for u in self.units.values()}
+        # Probability samples (analysis/frame.py): a period that is a frame's period is reported from
+        # the frame's sample; every other scope leaves invitation responses out.
+        self.has_frames = "frame_id" in {r[1] for r in self.conn.execute("PRAGMA table_info(responses)")}
+        self.frame_id = (frame_for_period(self.conn, request.date_from, request.date_to)
+                         if self.has_frames and request.weights == "design" else None)
         self.children: dict[int, list[int]] = {}
         for u in self.units.values():
             if u["parent_id"] is not None:
@@ -152,10 +159,26 @@ class _Db:
                     chosen.add(u)
         return sorted(chosen)
 
+    def frame_of(self, start: date, end: date) -> int | None:
+        """The sampling frame whose sample stands for ``start``..``end`` in this report (the period's own)."""
+        return self.frame_id if (start, end) == (self.request.date_from, self.request.date_to) else None
+
     def scope(self, start: date, end: date, unit_ids: list[int], questionnaire: str | None,
               excluded: bool | None = False) -> _Scope:
+        frame = self.frame_of(start, end)
+        if frame is not None:        # the frame's sample: its responses, whenever they came
+            where = [f"frame_id = {int(frame)}", f"unit_id IN ({', '.join(map(str, unit_ids)) or 'NULL'})"]
+            args: list = []
+            if excluded is False:
+                where.append("excluded_at IS NULL")
+            if questionnaire is not None:
+                where.append("questionnaire_id = ?")
+                args.append(questionnaire)
+            return _Scope(" AND ".join(where), args, unit_ids, "responses")
         where = ["submitted_at >= ?", "submitted_at < ?", f"unit_id IN ({', '.join(map(str, unit_ids)) or 'NULL'})"]
-        args: list = [_utc(start, self.zone), _utc(end + timedelta(days=1), self.zone)]
+        args = [_utc(start, self.zone), _utc(end + timedelta(days=1), self.zone)]
+        if self.has_frames:
+            where.append("frame_id IS NULL")
         if excluded is False:
             where.append("excluded_at IS NULL")
             if self.held_sql is not None:
@@ -479,6 +502,11 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
                                              level=request.level, target=request.target, overall=True)
             compare_period = Period(request.compare_from, request.compare_to)
         former = _former(db, data, previous, request.level)
+        sample = feedback = None
+        if db.frame_id is not None:
+            report("feedback", 0.9)
+            sample = frame_summary(db.conn, db.frame_id)
+            feedback = _feedback(request, qid)
         report("counting", 0.95)
         counts = _counts(db, scan, qid, leaves, data, channel_codes, channels)
         exclusions = {reason: n for (q_, excluded, reason), n in
@@ -499,8 +527,24 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
         engine={"notes": tuple(table.notes), "weights": request.weights,
                 "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds},
-        former=former)
+        former=former, sample=sample, feedback=feedback)
     return inputs, table
+
+
+def _feedback(request: ReportRequest, qid: str) -> list[dict]:
+    """Kiosk and open-link responses of the period: unweighted index per unit and overall (may be empty).
+
+    They are kept apart from the probability sample: self-selected, not weighted to the frame.
+    """
+    try:
+        data = load_db(request.db, date_from=request.date_from, date_to=request.date_to, questionnaire=qid,
+                       units=request.units, weights="none", tz=request.tz, frame=False)
+    except DbError:
+        return []
+    table = compute_table(data, level=request.level, target=None)
+    rows = [dict(r) for r in table.rows() if r["measure"] == "INDEX:ITEM_AVG"]
+    rows.sort(key=lambda r: (r["level"] != "overall", r["district"]))
+    return rows
 
 
 def _former(db: _Db, data: SurveyData, previous: SurveyData | None, level: float) -> list[dict]:

@@ -139,6 +139,9 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         ([("small-areas", t("s_small_areas"))] if report.small_areas else []) + [("heatmap", t("s_heatmap")),
                 ("criteria", t("s_criteria")), ("distributions", t("s_distributions")),
                 ("breakdowns", t("s_breakdowns")), ("counts", t("s_counts")), ("methodology", t("s_methodology"))]
+    if report.inputs.sample is not None:    # a period with a sampling frame: the two kinds of evidence
+        sections.insert(1, ("sample", t("s_sample")))
+        sections.insert(-2, ("feedback", t("s_feedback")))
     template = _environment().get_template("report.html.j2")
     return template.render(
         t=t, report=report, q=report.questionnaire, css=Markup(CSS), sections=sections, tables=tables,

@@ -42,6 +42,31 @@ STRINGS: dict[str, tuple[str, str]] = {
     "s_breakdowns": ("Chỉ số theo kênh khảo sát, lĩnh vực và đối tượng", "Index by channel, field and respondent group"),
     "s_counts": ("Số phiếu và gia quyền", "Responses and weighting"),
     "s_methodology": ("Phương pháp", "Methodology"),
+    "s_sample": ("Mẫu xác suất từ sổ hồ sơ", "Probability sample from the dossier register"),
+    "s_feedback": ("Ý kiến phản hồi qua kiosk và đường dẫn mở", "Feedback from kiosks and open links"),
+    "sample_text": (
+        "Chỉ số chính thức của kỳ này tính từ mẫu ngẫu nhiên phân tầng gồm {sampled} hồ sơ, rút từ {population} "
+        "hồ sơ hoàn thành từ {start} đến {end}; {responded} người đã trả lời, {ineligible} hồ sơ không thuộc đối "
+        "tượng khảo sát. Trọng số N_h/n_h được hiệu chỉnh theo tỷ lệ không trả lời trong từng ô, có hiệu chỉnh "
+        "quần thể hữu hạn.",
+        "The official index of this period comes from a stratified random sample of {sampled} dossiers drawn "
+        "from the {population} dossiers completed from {start} to {end}; {responded} people answered and "
+        "{ineligible} dossiers were outside the survey population. Weights N_h/n_h are adjusted for "
+        "non-response within cells, with the finite population correction."),
+    "sample_rates": ("Tỷ lệ trả lời theo AAPOR: RR1 {rr1}, RR3 {rr3}.",
+                     "Response rates (AAPOR): RR1 {rr1}, RR3 {rr3}."),
+    "feedback_note": (
+        "Những phiếu này do người dân tự chọn trả lời: không gia quyền theo sổ hồ sơ và không tính vào chỉ số "
+        "chính thức. Khoảng tin cậy chỉ mô tả chính những người đã trả lời.",
+        "These responses come from people who chose to answer: they are not weighted to the register and are "
+        "not part of the official index. Their intervals describe only the people who answered."),
+    "feedback_none": ("Không có phiếu nào qua kiosk hoặc đường dẫn mở trong kỳ.",
+                      "No kiosk or open-link responses in the period."),
+    "fb_unit": ("Đơn vị", "Unit"),
+    "fb_n": ("Số phiếu", "Responses"),
+    "fb_index": ("Chỉ số (không gia quyền)", "Index (unweighted)"),
+    "fb_ci": ("Khoảng tin cậy 95 %", "95 % interval"),
+    "fb_all": ("Tất cả đơn vị", "All units"),
     # summary
     "overall_index": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
     "summary_overall": (

@@ -259,6 +259,11 @@ class ReportInputs:
     generated_at: datetime | None = None
     source: str = ""                                    # database file name
     engine: Mapping[str, Any] = field(default_factory=dict)   # method details for the methodology section
+    # A period with a sampling frame: the index above comes from its probability sample;
+    # ``sample`` has its size and AAPOR response rates (analysis.frame.frame_summary) and
+    # ``feedback`` the kiosk and open-link responses' unweighted index rows (kept apart).
+    sample: Mapping[str, Any] | None = None
+    feedback: Sequence[Mapping[str, Any]] | None = None
     # New units grouped by former unit (analysis.crosswalk.compare_former rows, each with its
     # FormerUnit under "former"); empty without a crosswalk or when no group has responses.
     former: Sequence[Mapping[str, Any]] = ()

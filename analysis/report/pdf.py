@@ -199,6 +199,8 @@ class Pages:
     def table(self, table: T.Table, size: float | None = None) -> None:
         t = self.t
         columns = T.display_columns(table, t)
+        if not columns:       # e.g. the margins table when no unit has population margins: nothing to draw
+            return
         rows = [[T.display_cell(row, idx, table, t) for _title, idx, _kind in columns] for row in table.rows]
         numeric = [kind != "text" for _title, _idx, kind in columns]
         pad = 0.06

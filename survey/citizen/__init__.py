@@ -24,6 +24,7 @@ from questionnaires.loader import Questionnaire
 from .. import catalog, integrity, responses
 from ..db import get_db
 from ..i18n import language, t, tr
+from ..numbers import whole_number
 from .. import units as unit_store
 from ..units import by_id, leaf_by_slug, leaf_units
 from ..web import refuse
@@ -61,7 +62,7 @@ def index():
                                total_text=number(len(rows)))
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = request.args.get("page", "1")
-    page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 6 else 1
+    page = min(max(whole_number(page, digits=5) or 1, 1), pages)
 
     def page_url(n: int) -> str:
         return url_for("citizen.index", q=query or None, page=n if n > 1 else None)
@@ -156,7 +157,7 @@ def questionnaire(slug: str):
     q = _current_questionnaire()
     Form = form_class(q)
 
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         integrity.ensure_cookie()      # the first-party value the client key hashes
         submission_id, ticket = new_submission()
         form = Form(formdata=None, data={"questionnaire_id": q.id, "version": str(q.version),
@@ -176,10 +177,11 @@ def questionnaire(slug: str):
     if responses.exists(db, submission_id):  # double tap, browser retry, back and resubmit
         return redirect(url_for("citizen.thanks", submission_id=submission_id), code=303)
     posted_id, posted_version = request.form.get("questionnaire_id", ""), request.form.get("version", "")
-    if not posted_version.isdigit() or catalog.version(db, posted_id, int(posted_version)) is None:
+    version_number = whole_number(posted_version)
+    if version_number is None or catalog.version(db, posted_id, version_number) is None:
         raise refuse(BadRequest, t("bad.unknown_questionnaire", name=f"{posted_id[:40]} v{posted_version[:10]}"),
                      again=again)
-    if (posted_id, int(posted_version)) != (q.id, q.version):
+    if (posted_id, version_number) != (q.id, q.version):
         raise refuse(Conflict, t("page.409_body"), again=again)
     unknown = unknown_field(request.form, q)
     if unknown:

@@ -15,7 +15,8 @@ from functools import lru_cache
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from ..db import get_db
-from ..staff.auth import login_required
+from ..staff.auth import error_page, login_required
+from ..web import no_public_address, public_base_url
 from ..units import by_slug, leaf_units
 from . import kiosks as kiosk_store
 
@@ -132,8 +133,8 @@ def poster_pdf(unit: dict, link: str, counter: str | None = None) -> bytes:
 bp = Blueprint("posters", __name__, url_prefix="/posters")
 
 
-def base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+def _refused():
+    return error_page(409, "Set the public address first", [no_public_address()], back=url_for("posters.index"))
 
 
 def _unit_and_counter(slug: str) -> tuple[dict, str | None]:
@@ -164,7 +165,10 @@ def index():
 @login_required("staff")
 def poster(slug: str):
     unit, counter = _unit_and_counter(slug)
-    link = unit_link(base_url(), unit["slug"])
+    base = public_base_url()
+    if base is None:
+        return _refused()
+    link = unit_link(base, unit["slug"])
     return render_template("kiosk/poster.html", unit=unit, counter=counter, link=link, svg=qr_svg(link),
                            text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter))
 
@@ -173,7 +177,10 @@ def poster(slug: str):
 @login_required("staff")
 def pdf(slug: str):
     unit, counter = _unit_and_counter(slug)
-    data = poster_pdf(unit, unit_link(base_url(), unit["slug"]), counter)
+    base = public_base_url()
+    if base is None:
+        return _refused()
+    data = poster_pdf(unit, unit_link(base, unit["slug"]), counter)
     name = f"poster-{unit['slug']}" + (f"-{counter}" if counter else "")
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)
     return Response(data, mimetype="application/pdf",

@@ -7,6 +7,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from .. import units as unit_store
 from ..db import get_db
+from ..numbers import whole_number
+from ..web import no_public_address, public_base_url
 from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
 from . import bp, monitor, periods, queries, targets, users
@@ -155,10 +157,11 @@ def admin_targets_save():
             if old is not None:
                 changes.append((unit_id, None))
             continue
-        if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
-            problems.append(f"target of {unit['name_vi']}: {text!r} is not a whole number from 1 to 10,000,000")
-        elif int(text) != old:
-            changes.append((unit_id, int(text)))
+        number = whole_number(text, digits=8)
+        if number is None or not 1 <= number <= 10_000_000:
+            problems.append(f"target of {unit['name_vi']}: {text[:20]!r} is not a whole number from 1 to 10,000,000")
+        elif number != old:
+            changes.append((unit_id, number))
     if problems:
         return error_page(400, "Targets not saved", problems + ["Nothing was changed."],
                           back=url_for("staff.admin_targets"))
@@ -256,14 +259,17 @@ def _field(db, value: str) -> str | None:
 @login_required("admin")
 def admin_kiosks():
     db = get_db()
-    if request.method == "GET":
+    if request.method != "POST":      # GET and HEAD
         return _kiosk_page(db)
     form = {k: request.form.get(k, "") for k in ("unit", "name", "field")}
+    base = public_base_url()        # checked before registering: a kiosk whose link cannot be shown is no use
+    if base is None:
+        return error_page(409, "Set the public address first", [no_public_address()],
+                          back=url_for("staff.admin_kiosks"))
     try:
         kiosk, token = kiosk_store.register(db, form["unit"], form["name"].strip() or None, _field(db, form["field"]))
     except KioskError as exc:
         return _kiosk_page(db, error=str(exc), form=form)
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
     # The token is shown on this one page and stored nowhere (only its hash is kept).
     return _kiosk_page(db, created={"name": kiosk.name, "unit": kiosk.unit_slug,
                                     "url": kiosk_store.device_url(base, token)})

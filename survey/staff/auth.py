@@ -19,10 +19,10 @@ from wtforms.validators import ValidationError
 
 from .. import throttle
 from ..db import get_db
-from . import bp, monitor, users
+from . import bp, monitor, sessions, users
 
 # Blueprints that citizens (and their kiosks) use without signing in.
-OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk"})
+OPEN_BLUEPRINTS = frozenset({"citizen", "kiosk", "invite"})
 # Endpoints anyone may reach: static files and the sign-in page itself.
 PUBLIC_ENDPOINTS = frozenset({"static", "staff.static", "staff.login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,17 +34,40 @@ def address_key() -> str:
     return throttle.digest(str(current_app.secret_key), request.remote_addr)
 
 
+def automatic(view):
+    """Mark a view that pages call by themselves (the dashboard's live figures, a report page's
+    self-refresh): such requests need a live session but do not count as the person's activity,
+    so an open dashboard does not keep an unattended session alive (``STAFF_IDLE_SECONDS``)."""
+    view.automatic = True
+    return view
+
+
+def _person_made_request() -> bool:
+    if request.args.get("auto") == "1":      # a page's self-refresh (meta refresh URLs carry auto=1)
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "automatic", False)
+
+
 def current_user() -> users.User | None:
-    """The signed-in staff member, or None (also when the account was disabled or its password changed)."""
+    """The signed-in staff member, or None: also when the session was signed out (from any copy of its
+    cookie), is past its absolute or idle limit, or the account was disabled or its password changed."""
     if "staff_user" not in g:
         user = None
-        user_id = session.get("staff_uid")
-        if isinstance(user_id, int):
-            user = users.get(get_db(), user_id)
-            if user is None or user.disabled_at is not None or session.get("staff_check") != user.session_check:
-                user = None
-                session.pop("staff_uid", None)
+        token = session.get("staff_sid")
+        if isinstance(token, str):
+            db = get_db()
+            verdict = sessions.check(db, token, idle_seconds=float(current_app.config["STAFF_IDLE_SECONDS"] or 0),
+                                     activity=_person_made_request())
+            if verdict.user_id is not None:
+                user = users.get(db, verdict.user_id)
+                if user is None or user.disabled_at is not None or session.get("staff_check") != user.session_check:
+                    user = None
+            if user is None:
+                session.pop("staff_sid", None)
                 session.pop("staff_check", None)
+                if verdict.reason in ("expired", "idle"):
+                    g.session_ended = verdict.reason
         g.staff_user = user
     return g.staff_user
 
@@ -52,12 +75,15 @@ def current_user() -> users.User | None:
 def sign_in(user: users.User) -> None:
     session.clear()
     session.permanent = True
-    session["staff_uid"] = user.id
+    session["staff_sid"] = sessions.start(get_db(), user.id, current_app.permanent_session_lifetime.total_seconds())
     session["staff_check"] = user.session_check
     g.staff_user = user
 
 
 def sign_out() -> None:
+    token = session.get("staff_sid")
+    if isinstance(token, str):
+        sessions.end(get_db(), token)
     session.clear()
     g.staff_user = None
 
@@ -95,6 +121,11 @@ def _guard(role: str):
             ref = urlsplit(request.referrer or "")
             target = ref.path + (f"?{ref.query}" if ref.query else "") if ref.netloc == request.host else None
             target = target if is_local_path(target) else None
+        ended = g.pop("session_ended", None)
+        if ended == "expired":
+            flash("Your session has ended (a sign-in lasts a fixed time): sign in again.")
+        elif ended == "idle":
+            flash("You were signed out after a time without activity: sign in again.")
         return redirect(url_for("staff.login", next=target))
     if not user.has_role(role):
         return error_page(403, "Not allowed",
@@ -190,7 +221,7 @@ def login():
     next_url = request.values.get("next", "")
     if not is_local_path(next_url):
         next_url = url_for("staff.dashboard")
-    if request.method == "GET":
+    if request.method != "POST":      # GET and HEAD
         if current_user() is not None:
             return redirect(next_url)
         return render_template("staff/login.html", next_url=next_url, username="")
@@ -269,6 +300,7 @@ def change_password():
             except users.UserError as exc:
                 error = str(exc).capitalize() + "."
             else:
+                sessions.end_all(get_db(), user.id, "password changed")
                 sign_in(users.get(get_db(), user.id))
                 flash("Your password is changed; other sessions of yours are signed out.")
                 return redirect(url_for("staff.dashboard"))

@@ -297,8 +297,8 @@ def export_xlsx():
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", spec.filename("xlsx"))
 
 
-def _download(body, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
+def _download(body, content_type: str, filename: str) -> Response:
+    response = Response(body, content_type=content_type)   # as given: mimetype= would add a second charset
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -14,6 +14,7 @@ today's opening, if that is later); outside opening hours it is **closed**.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from markupsafe import Markup, escape
 
 from .. import integrity
+from ..numbers import whole_number
 from ..responses import CHANNELS
 from . import periods, queries, summary, targets
 
@@ -94,9 +96,10 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
 
 def parse_page(args: Mapping[str, str]) -> int:
     value = args.get("page", "1").strip() or "1"
-    if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise FilterError([f"page: {value!r} is not a page number (1, 2, 3 …)"])
-    return int(value)
+    number = whole_number(value, digits=6)
+    if number is None or not 1 <= number <= 100_000:
+        raise FilterError([f"page: {value[:20]!r} is not a page number (1, 2, 3 …)"])
+    return number
 
 
 def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -283,12 +286,8 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     today = now_local.date()
     week = periods.week_start(today)
     period, scope = filters.period, filters.scope
-    by_unit: dict[int, tuple[int, int]] = {}
-    channel_counts: dict[str, int] = {}
-    for (unit_id, channel), (counted, excluded) in queries.counts_by_unit_and_channel(db, period, scope).items():
-        before = by_unit.get(unit_id, (0, 0))
-        by_unit[unit_id] = (before[0] + counted, before[1] + excluded)
-        channel_counts[channel] = channel_counts.get(channel, 0) + counted
+    by_unit = queries.counts_by_unit(db, period, scope)
+    channel_counts = queries.counts_by_channel(db, period, scope)
     totals = {
         "today": queries.count_between(db, today.isoformat(), today.isoformat(), scope),
         "week": queries.count_between(db, week.isoformat(), today.isoformat(), scope),
@@ -384,6 +383,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                      unit_q=unit_q, kiosks_total=kiosks_total, kiosks_page=kiosks_page, kiosks_pages=kiosks_pages)
 
 
+@functools.lru_cache(maxsize=20000)       # unit names, searched on every request of a unit search
 def fold(text: str) -> str:
     """Lower case without Vietnamese diacritics (đ -> d), spaces as hyphens: 'Tân Thạnh' -> 'tan-thanh'."""
     from ..units import slugify

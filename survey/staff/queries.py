@@ -50,21 +50,27 @@ def reporting_units(db: sqlite_utils.Database, scope: Scope, period: periods.Per
         where += " AND (u.valid_from IS NULL OR u.valid_from <= ?) AND (u.valid_to IS NULL OR u.valid_to >= ?)"
         params += [period.end.isoformat(), period.start.isoformat()]
     return list(db.query(
-        "SELECT u.* FROM units u WHERE u.active = 1 AND NOT EXISTS "
-        "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
+        "SELECT u.* FROM units u WHERE u.active = 1 AND u.id NOT IN "
+        "(SELECT c.parent_id FROM units c WHERE c.active = 1 AND c.parent_id IS NOT NULL)" + where +
         " ORDER BY u.code, u.name_vi", params))
 
 
-def unit_choices(db: sqlite_utils.Database) -> list[dict]:
+def unit_choices(db: sqlite_utils.Database, *, most: int | None = None, keep: str | None = None) -> list[dict]:
     """Units for a filter menu: parents first, then reporting units by parent (``group``), by code.
 
     Units that have ended carry ``valid_to`` (the menu shows it). ``group_label`` names the
-    menu group: '' for parents, else the parent's name (and 'until ...' for ended units)."""
+    menu group: '' for parents, else the parent's name (and 'until ...' for ended units).
+    With ``most``, an installation of more active units than that (the whole country's 3,321
+    communes) lists only the parents and the unit ``keep`` (a slug: the one selected)."""
+    where, params = "", []
+    if most is not None and db.execute("SELECT count(*) FROM units WHERE active = 1").fetchone()[0] > most:
+        where = " AND (EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) OR u.slug = ?)"
+        params = [keep or ""]
     rows = list(db.query(
         "SELECT u.id, u.slug, u.name_vi, u.name_en, u.valid_to, coalesce(p.name_vi, '') AS parent_name, "
         "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
-        "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1 "
-        "ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi"))
+        "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1" + where +
+        " ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi", params))
     for r in rows:
         r["group_label"] = "" if r["is_parent"] else \
             (r["parent_name"] or "Units") + (f" – until {r['valid_to']}" if r["valid_to"] else "")
@@ -76,9 +82,8 @@ def former_groups(db: sqlite_utils.Database, period: periods.Period, offset_minu
     beside its own, with targets and the straddling units (partial links)."""
     from ..units import former_groups as groups
 
-    counts = {r["unit_id"]: r["n"] for r in db.query(
-        "SELECT unit_id, sum(n) AS n FROM daily_counts WHERE day BETWEEN ? AND ? GROUP BY unit_id",
-        [period.start.isoformat(), period.end.isoformat()])}
+    counts = {k[0]: counted + excluded for k, (counted, excluded) in
+              _sums_in_period(db, "daily_counts", "unit_id", period, None).items()}
     wanted = {r["unit_id"]: r["target"] for r in db.query("SELECT unit_id, target FROM unit_targets")} \
         if db["unit_targets"].exists() else {}
     out = []
@@ -146,6 +151,16 @@ def counts_by_unit_and_channel(db: sqlite_utils.Database, period: periods.Period
     """{(unit_id, channel): (counted, excluded)} in the period: one pass gives the totals by unit,
     by channel and overall."""
     return _sums_in_period(db, "daily_counts", "unit_id, channel", period, scope)
+
+
+def counts_by_unit(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[int, tuple[int, int]]:
+    """{unit_id: (counted, excluded)} in the period."""
+    return {k[0]: v for k, v in _sums_in_period(db, "daily_counts", "unit_id", period, scope).items()}
+
+
+def counts_by_channel(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
+    """{channel: counted responses} in the period."""
+    return {k[0]: c for k, (c, _e) in _sums_in_period(db, "daily_counts", "channel", period, scope).items()}
 
 
 def counts_by_field(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:

@@ -252,4 +252,7 @@ def report_file(job_id: int, name: str):
     o = job["options"]
     stem, extension = name.rsplit(".", 1)
     download = f"sipas-{stem}-{o['from']}-{o['to']}-{o['lang']}.{extension}"
-    return send_file(path, as_attachment=True, download_name=download, max_age=0)
+    # Never cached, never answered 304 (issue 12 item 12): no ETag, no Last-Modified; no-store is set
+    # for every staff response (survey/security.py).
+    return send_file(path, as_attachment=True, download_name=download, conditional=False, etag=False,
+                     last_modified=None, max_age=None)

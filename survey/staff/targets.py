@@ -52,6 +52,10 @@ class SampleSize:
         return text
 
 
+MIN_HALF_WIDTH = 0.1     # points: narrower asks for billions of responses (and 1e-300 divides by zero)
+MAX_TARGET = 10_000_000  # the largest target a unit can have (set_target)
+
+
 def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, share_percent: float = 50.0,
                 design_effect: float = 1.0, population: int | None = None) -> SampleSize:
     """Responses needed for a confidence interval of +-``half_width_points`` around a share.
@@ -59,8 +63,8 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     >>> sample_size(half_width_points=5, share_percent=50).n   # the textbook 385
     385
     """
-    if not 0 < half_width_points < 50:
-        raise ValueError(f"half-width must be between 0 and 50 points, not {half_width_points:g}")
+    if not MIN_HALF_WIDTH <= half_width_points < 50:
+        raise ValueError(f"half-width must be from {MIN_HALF_WIDTH:g} to below 50 points, not {half_width_points:g}")
     if not 50 <= confidence_percent < 100:
         raise ValueError(f"confidence must be at least 50 % and below 100 %, not {confidence_percent:g}")
     if not 0 < share_percent < 100:
@@ -73,6 +77,9 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     p, e = share_percent / 100, half_width_points / 100
     n0 = design_effect * z * z * p * (1 - p) / (e * e)
     n = n0 / (1 + (n0 - 1) / population) if population else n0
+    if n > MAX_TARGET:
+        raise ValueError(f"that precision needs {n:,.0f} responses, more than the {MAX_TARGET:,} a target can be: "
+                         "choose a wider half-width or a lower confidence")
     return SampleSize(half_width_points, confidence_percent, share_percent, design_effect, population, z, n0,
                       max(1, math.ceil(n - 1e-9)))
 

@@ -13,7 +13,8 @@ from .helpers import register
 
 def signed_in(app, db, base_url: str = "http://localhost"):
     """A signed-in staff member's browser: posters are staff pages."""
-    users.create(db, "printer", "a long password", "staff")
+    if users.by_name(db, "printer") is None:
+        users.create(db, "printer", "a long password", "staff")
     client = app.test_client()
     page = client.get("/staff/login", base_url=base_url).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
@@ -98,8 +99,16 @@ def test_unknown_units_and_overlong_counter_names_are_refused(client, url, statu
     assert client.get(url).status_code == status
 
 
-def test_without_a_public_address_the_poster_uses_the_address_it_was_asked_at(app, db):
+def test_without_a_public_address_only_this_machines_address_goes_into_a_poster(app, db):
+    """Issue 12 item 14: a Host header is the client's to choose; without PUBLIC_BASE_URL only a
+    loopback address (trying the app out) is used, anything else is refused with what to set."""
     app.config["PUBLIC_BASE_URL"] = ""
+    client = signed_in(app, db, base_url="http://127.0.0.1:8000")
+    html = client.get("/posters/quan-1", base_url="http://127.0.0.1:8000").get_data(as_text=True)
+    assert "http://127.0.0.1:8000/u/quan-1" in html
     client = signed_in(app, db, base_url="http://10.1.2.3:8000")
-    html = client.get("/posters/quan-1", base_url="http://10.1.2.3:8000").get_data(as_text=True)
-    assert "http://10.1.2.3:8000/u/quan-1" in html
+    for url in ("/posters/quan-1", "/posters/quan-1.pdf"):
+        answer = client.get(url, base_url="http://10.1.2.3:8000")
+        assert answer.status_code == 409
+        assert "PUBLIC_BASE_URL" in answer.get_data(as_text=True)
+        assert b"10.1.2.3:8000/u/quan-1" not in answer.get_data()

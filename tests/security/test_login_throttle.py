@@ -4,6 +4,7 @@ Every test attacks gunicorn with three worker processes over real HTTP."""
 from __future__ import annotations
 
 import concurrent.futures
+import re
 
 import pytest
 
@@ -24,7 +25,9 @@ def test_the_per_address_limit_holds_across_all_workers(make_server):
     # The real user, from this blocked device, must wait too.
     blocked = server.browser().login("lan")
     assert blocked.status == 429 and "from this device" in blocked.text
-    assert int(blocked.header("Retry-After")) > 60
+    # Counting windows are fixed 15-minute slots, so the wait runs to the end of the current slot
+    # (a few seconds when the test happens to run at its end).
+    assert 0 < int(blocked.header("Retry-After")) <= 15 * 60
     # No client address was written anywhere in the database.
     dump = server.folder.joinpath("dump.sql")
     import sqlite3
@@ -70,7 +73,8 @@ def test_simultaneous_guesses_check_no_more_passwords_than_allowed(shared_server
     # The lock is the first one (a minute), not an hour at once.
     waits = [int(a.header("Retry-After")) for a in answers if a.status == 429]
     assert max(waits) <= 60, waits
-    assert "1 minute" in next(a.text for a in answers if a.status == 429)
+    # "1 minute", or the seconds left of it when the machine is slow to answer the 20 guesses
+    assert re.search(r"Try again in (1 minute|[1-5]?[0-9] seconds?)\b", next(a.text for a in answers if a.status == 429))
 
 
 def test_the_password_change_page_is_no_unthrottled_password_oracle(shared_server):

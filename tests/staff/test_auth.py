@@ -21,6 +21,7 @@ ROLE_OF = {
     "staff.comments": "staff",
     "staff.comment_handled": "staff",
     "staff.quality": "staff",
+    "staff.samples": "staff",
     "staff.response_detail": "staff",
     "staff.response_exclusion": "staff",
     "staff.integrity": "staff",

@@ -116,7 +116,7 @@ def test_a_running_report_shows_its_stage_and_progress_and_refreshes_itself(staf
     job_id = reports.create_job(db, "lan", FORM)
     reports.record_progress(db, job_id, "pdf", 0.82)
     page = client.get(f"/staff/reports/{job_id}").get_data(as_text=True)
-    assert '<meta http-equiv="refresh" content="2">' in page
+    assert f'<meta http-equiv="refresh" content="2;url=/staff/reports/{job_id}?auto=1">' in page
     assert '<progress max="100" value="82">' in page and "<strong>pdf</strong>, 82 % done" in page
     assert client.get(f"/staff/reports/{job_id}/report.pdf").status_code == 404
 
