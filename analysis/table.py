@@ -77,11 +77,28 @@ class IndexTable:
         return list(dict.fromkeys(d for d, lv in zip(self.columns["district"], self.columns["level"])
                                   if lv == "district"))
 
-    def rows(self) -> Iterator[dict]:
-        """Each row as a dict (NaN -> None, numpy scalars -> Python)."""
+    def rows(self, **equal) -> Iterator[dict]:
+        """Each row as a dict (NaN -> None, numpy scalars -> Python); with ``column=value`` arguments,
+        only the rows where each such column equals its value (e.g. ``level="district"``).
+
+        Columns are converted whole (``tolist``), not value by value: the country's 3,321 units
+        make some 160,000 rows."""
         names = list(self.columns)
-        for i in range(len(self)):
-            yield {name: _py(self.columns[name][i]) for name in names}
+        mask = None
+        for name, value in equal.items():
+            hit = np.asarray(self.columns[name] == value, dtype=bool)
+            mask = hit if mask is None else mask & hit
+        cols = []
+        for name in names:
+            col = self.columns[name] if mask is None else self.columns[name][mask]
+            if col.dtype.kind == "f":
+                cols.append([None if v != v else v for v in col.tolist()])
+            elif col.dtype.kind in "biu":
+                cols.append(col.tolist())
+            else:
+                cols.append([_py(v) for v in col])
+        for values in zip(*cols):
+            yield dict(zip(names, values))
 
     def row(self, district: str, measure: str) -> dict:
         """The row of ``measure`` for ``district`` (``"ALL"`` = overall)."""
