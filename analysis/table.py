@@ -159,8 +159,26 @@ class IndexTable:
         cols = [self.columns[c] for c in columns]
         kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
                   else "s" if c in _STR_COLUMNS else "f") for c in columns]
-        for i in range(len(self)):
-            writer.writerow([_fmt(col[i], kind) for col, kind in zip(cols, kinds)])
+        # Each column is formatted whole (the country's 3,321 units make some 160,000 rows); the
+        # strings are those of _fmt, value by value.
+        writer.writerows(zip(*(_fmt_column(col, kind) for col, kind in zip(cols, kinds))))
+
+
+def _fmt_column(col, kind: str) -> list[str]:
+    """``_fmt`` of every value of ``col``."""
+    if kind == "s" or col.dtype == object:
+        return [_fmt(v, kind) for v in col]
+    values = col.tolist()
+    if kind == "b":
+        return ["TRUE" if v else "FALSE" for v in values]
+    if col.dtype.kind in "iu":
+        return [str(v) for v in values] if kind == "i" else [repr(float(v)) for v in values]
+    if kind == "i":
+        return ["" if v != v else str(int(v)) for v in values]
+    return ["" if v != v else repr(v) if v not in (_INF, -_INF) else ("Inf" if v > 0 else "-Inf") for v in values]
+
+
+_INF = float("inf")
 
 
 def _py(v):
