@@ -17,6 +17,10 @@ from .parquet_export import COMMANDS as PARQUET_COMMANDS
 
 
 def _open():
+    if not current_app.testing:   # `restore` refuses while a command has the database open
+        from .dblock import hold_shared
+
+        hold_shared(current_app.config["DATABASE"])
     return database.connect(current_app.config["DATABASE"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
@@ -79,9 +83,13 @@ def init_db_command(demo: bool, provinces: tuple[str, ...]) -> None:
 
 
 def _ensure_secret_key(app: Flask) -> None:
+    from . import files
+
     config = Path(app.instance_path) / "config.py"
     if config.exists() and "SECRET_KEY" in config.read_text(encoding="utf-8"):
         return
+    files.create_private_file(config)
+    files.make_private(config)        # no key in it yet: tighten it before writing one
     with open(config, "a", encoding="utf-8") as handle:
         handle.write(f"# Written by `flask --app survey init-db`; keep it secret.\nSECRET_KEY = {secrets.token_hex(32)!r}\n")
     app.config.from_pyfile(str(config))
@@ -243,24 +251,32 @@ def backup_command(path: str) -> None:
 def restore_command(backup_path: str, yes: bool) -> None:
     """Replace the database with a backup made by `backup`. Stop the server first.
 
-    The backup is checked (integrity, survey schema) before anything is
-    replaced; responses collected after the backup was taken are lost, so the
-    current database is kept as <database>.before-restore.
+    The backup is checked first (integrity, survey schema): anything else is
+    refused before a single file is touched. Restoring is refused while a
+    server or another command has the database open. Responses collected after
+    the backup was taken would be lost, so the current database is first
+    copied to a new <database>.before-restore-<UTC time> (earlier copies are
+    never overwritten).
 
     Example: flask --app survey restore /var/backups/sipas/survey-20250301T020000Z.sqlite3 --yes
     """
-    from .backup import BackupError, backup, restore
+    from .backup import BackupError, check_backup, restore
+    from .dblock import DatabaseInUse
 
     database = current_app.config["DATABASE"]
-    if not yes:
-        click.confirm(f"Replace {database} with {backup_path}? Stop the server first.", abort=True)
     try:
-        if Path(database).exists():
-            backup(database, database + ".before-restore")
-        count = restore(backup_path, database)
-    except (BackupError, OSError) as exc:
+        count = check_backup(backup_path)
+    except BackupError as exc:
         _fail(str(exc))
-    click.echo(f"Restored {backup_path} ({count} responses); the previous database is {database}.before-restore")
+    if not yes:
+        click.confirm(f"Replace {database} with {backup_path} ({count} responses)? Stop the server first.",
+                      abort=True)
+    try:
+        restored = restore(backup_path, database)
+    except (BackupError, DatabaseInUse, OSError) as exc:
+        _fail(f"{exc}" if not isinstance(exc, DatabaseInUse) else f"refusing to restore: {exc}")
+    kept = f"; the previous database is kept as {restored.safety_copy}" if restored.safety_copy else ""
+    click.echo(f"Restored {backup_path} ({restored.responses} responses){kept}")
 
 
 COMMANDS = [init_db_command, import_units_command, import_crosswalk_command, import_margins_command,

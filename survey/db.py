@@ -39,3 +39,11 @@ def init_db(app: Flask) -> list[str]:
 
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_db)
+    from .security import _serving
+
+    if _serving() and not app.testing:
+        # A serving process holds the database's shared lock while it lives, so that `restore`
+        # refuses to replace the file under it (survey/dblock.py).
+        from .dblock import hold_shared
+
+        hold_shared(app.config["DATABASE"])

@@ -8,7 +8,9 @@ stratum, reproducible with a seed); a second wave re-invites the sampled
 dossiers that have not answered and are not known to be ineligible.
 
 Import is all or nothing: the file is checked completely first and any problem
-is reported by line; the rows are then written in short transactions (so
+is reported by line (in columns with pyarrow for plain files, :func:`_fast_check`;
+row by row with Python's CSV reader for any other file or any problem,
+:func:`check_frame_csv`); the rows are then written in short transactions (so
 citizens' submissions never wait long for the lock) into a frame that stays
 invisible (``imported_at`` NULL) until the last one commits.
 """
@@ -18,7 +20,7 @@ import csv
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +34,7 @@ REQUIRED_COLUMNS = ("dossier", "unit", "field", "completed_at")
 OPTIONAL_COLUMNS = ("contact",)
 MAX_PROBLEMS_SHOWN = 50
 BATCH_ROWS = 50_000
+IMPORT_CACHE_KIB = 256 * 1024     # page cache of an import, KiB
 MIN_PER_STRATUM = 2
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -266,6 +269,176 @@ def check_frame_csv(path: str | Path, period: tuple[str, str], units: dict[str, 
     return counts, n, with_contact
 
 
+@dataclass
+class _Checked:
+    """What the check pass found: strata counts, rows, rows with contact; ``rows`` for the write pass.
+
+    ``rows(frame_id, stratum_of)`` yields batches of rows to insert; it reads the arrays of the
+    fast path, or the file again with the Python reader.
+    """
+    counts: dict[tuple[int, str], int]
+    n: int
+    with_contact: int
+    batches: Callable[[int, dict[tuple[int, str], int]], "Iterator[list[tuple]]"]
+
+
+_PLAIN = bytes(b for b in range(0x20, 0x7f) if b != ord('"')) + b"\n\r"
+
+
+def _plain_bytes(data: bytes) -> bool:
+    """True when ``data`` is printable ASCII with LF or CRLF line ends and no quote character.
+
+    On such text Python's csv reader and pyarrow's split fields the same way, ``str.strip()`` only
+    removes spaces, and the checks' regular expressions mean the same in RE2 as in Python.
+    """
+    return not data.translate(None, _PLAIN) and data.count(b"\r") == data.count(b"\r\n")
+
+
+def _fast_check(path: Path, period: tuple[str, str], units: dict[str, int],
+                fields: tuple[str, ...] | None) -> _Checked | None:
+    """The check pass in columns (pyarrow), for plain files; None when it cannot vouch for the file.
+
+    It accepts a file only if every row passes every rule of :func:`check_frame_csv`; on any
+    doubt (a problem, or a file that is not plain ASCII without quotes) it returns None and the
+    Python reader checks the file again, reports the problems by line, and decides.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not _plain_bytes(data):
+        return None
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("ascii")
+    header = [h.strip().lower() for h in first.split(",")]
+    if (any(c not in header for c in REQUIRED_COLUMNS) or len(set(header)) != len(header)
+            or any(h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS for h in header)):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None     # e.g. a row with the wrong number of values
+    del data
+    n = table.num_rows
+    if n == 0:
+        return None
+    col = {h: pc.utf8_trim(table.column(h).combine_chunks(), " ") for h in header}
+    del table
+    dossier, unit, field, done = (col[c] for c in REQUIRED_COLUMNS)
+    length = pc.utf8_length(dossier)
+    if pc.min(length).as_py() < 1 or pc.max(length).as_py() > 64:
+        return None
+    if pc.count_distinct(dossier).as_py() != n:
+        return None
+    if not pc.all(pc.is_in(unit, value_set=pa.array(list(units), pa.string()))).as_py():
+        return None
+    if fields is not None:
+        if not pc.all(pc.is_in(field, value_set=pa.array(list(fields), pa.string()))).as_py():
+            return None
+    elif pc.min(pc.utf8_length(field)).as_py() < 1:
+        return None
+    d0, d1 = period
+    for value in pc.unique(done).to_pylist():     # the same checks as the Python reader, once per value
+        if not _DATE.match(value):
+            return None
+        try:
+            if len(value) == 10:
+                date.fromisoformat(value)
+            else:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if not d0 <= value[:10] <= d1:
+            return None
+    with_contact = 0
+    contact = col.get("contact")
+    if contact is not None:
+        given = pc.not_equal(contact, "")
+        with_contact = pc.sum(given).as_py() or 0
+        if with_contact:
+            given_values = pc.filter(contact, given)
+            # A value the phone pattern matches has only digits and "+ .-": its digits are its
+            # length less those (counting literal characters is much faster than a regex).
+            digits = pc.utf8_length(given_values)
+            for other in "+ .-":
+                digits = pc.subtract(digits, pc.count_substring(given_values, other))
+            ok = pc.or_(pc.match_substring_regex(given_values, _EMAIL.pattern),
+                        pc.and_(pc.match_substring_regex(given_values, _PHONE.pattern),
+                                pc.and_(pc.greater_equal(digits, 8), pc.less_equal(digits, 15))))
+            if not pc.all(ok).as_py():
+                return None
+    # Strata: unit (code or slug) x field, counted through dictionary indices.
+    unit_enc = pc.dictionary_encode(unit)
+    field_enc = pc.dictionary_encode(field)
+    unit_ids = [units[u] for u in unit_enc.dictionary.to_pylist()]
+    field_names = field_enc.dictionary.to_pylist()
+    ui = unit_enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    fi = field_enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    width = len(field_names)
+    combo = ui * width + fi
+    counts: dict[tuple[int, str], int] = {}
+    for key, count in enumerate(np.bincount(combo, minlength=len(unit_ids) * width).tolist()):
+        if count:
+            k = (unit_ids[key // width], field_names[key % width])
+            counts[k] = counts.get(k, 0) + count
+
+    def batches(frame_id: int, stratum_of: dict[tuple[int, str], int]):
+        lookup = np.array([stratum_of.get((unit_ids[key // width], field_names[key % width]), 0)
+                           for key in range(len(unit_ids) * width)], dtype=np.int64)
+        strata = lookup[combo]
+        for start in range(0, n, BATCH_ROWS):
+            stop = min(start + BATCH_ROWS, n)
+            contacts = ([c or None for c in contact[start:stop].to_pylist()] if contact is not None
+                        else [None] * (stop - start))
+            yield list(zip([frame_id] * (stop - start), strata[start:stop].tolist(),
+                           dossier[start:stop].to_pylist(), done[start:stop].to_pylist(), contacts))
+
+    return _Checked(counts, n, with_contact, batches)
+
+
+def _slow_batches(path: Path, units: dict[str, int]):
+    def batches(frame_id: int, stratum_of: dict[tuple[int, str], int]):
+        batch: list[tuple] = []
+        with _open_csv(path) as handle:
+            reader = csv.reader(handle)
+            header = [h.strip().lower() for h in next(reader)]
+            i_dossier, i_unit, i_field, i_done = (header.index(c) for c in REQUIRED_COLUMNS)
+            i_contact = header.index("contact") if "contact" in header else None
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                contact = row[i_contact].strip() if i_contact is not None else ""
+                batch.append((frame_id, stratum_of[(units[row[i_unit].strip()], row[i_field].strip())],
+                              row[i_dossier].strip(), row[i_done].strip(), contact or None))
+                if len(batch) >= BATCH_ROWS:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+    return batches
+
+
+def check_frame(path: str | Path, period: tuple[str, str], units: dict[str, int],
+                fields: tuple[str, ...] | None,
+                progress: Callable[[int], None] | None = None) -> _Checked:
+    """Check every row: in columns when the file is plain, else (or on any problem) with the Python reader."""
+    path = Path(path)
+    checked = _fast_check(path, period, units, fields) if path.is_file() else None
+    if checked is not None:
+        if progress:
+            progress(checked.n)
+        return checked
+    counts, n, with_contact = check_frame_csv(path, period, units, fields, progress)
+    return _Checked(counts, n, with_contact, _slow_batches(path, units))
+
+
 def import_frame(db: sqlite_utils.Database, path: str | Path, period: tuple[str, str], *,
                  fields: tuple[str, ...] | None, replace: bool = False,
                  progress: Callable[[int], None] | None = None) -> ImportResult:
@@ -281,53 +454,50 @@ def import_frame(db: sqlite_utils.Database, path: str | Path, period: tuple[str,
             raise FrameError(f"the frame for {period[0]}:{period[1]} already has a sample (drawn "
                              f"{old['sampled_at']}): it cannot be replaced")
     units = units_for_period(db, *period)
-    counts, n, with_contact = check_frame_csv(path, period, units, fields, progress)
+    checked = check_frame(path, period, units, fields, progress)
+    counts, n, with_contact = checked.counts, checked.n, checked.with_contact
 
-    # Second pass: write in short transactions into an invisible frame.
-    with write_transaction(db):
-        for stale in db.query("SELECT id FROM frames WHERE period_from = ? AND period_to = ? AND imported_at IS NULL",
-                              list(period)):
-            _delete_frame(db, stale["id"])
-        frame_id = db.execute("INSERT INTO frames (period_from, period_to, source, imported_at, dossiers) "
-                              "VALUES (?, ?, ?, NULL, ?)", [period[0], period[1], path.name, n]).lastrowid
-        stratum_of: dict[tuple[int, str], int] = {}
-        for (unit_id, field), count in sorted(counts.items()):
-            stratum_of[(unit_id, field)] = db.execute(
-                "INSERT INTO frame_strata (frame_id, unit_id, field, population) VALUES (?, ?, ?, ?)",
-                [frame_id, unit_id, field, count]).lastrowid
+    # Second pass: write in short transactions into an invisible frame. The batches are committed
+    # with synchronous = NORMAL (still atomic in WAL mode) and the transaction that makes the frame
+    # visible with the connection's own setting (FULL): its fsync of the WAL covers the batches too.
+    # A bigger page cache keeps the indexes of frame_dossiers in memory while they grow.
+    synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+    cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
     try:
-        insert = ("INSERT INTO frame_dossiers (frame_id, stratum_id, dossier, completed_at, contact) "
-                  "VALUES (?, ?, ?, ?, ?)")
-        batch: list[tuple] = []
-        with _open_csv(path) as handle:
-            reader = csv.reader(handle)
-            header = [h.strip().lower() for h in next(reader)]
-            i_dossier, i_unit, i_field, i_done = (header.index(c) for c in REQUIRED_COLUMNS)
-            i_contact = header.index("contact") if "contact" in header else None
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                contact = row[i_contact].strip() if i_contact is not None else ""
-                batch.append((frame_id, stratum_of[(units[row[i_unit].strip()], row[i_field].strip())],
-                              row[i_dossier].strip(), row[i_done].strip(), contact or None))
-                if len(batch) >= BATCH_ROWS:
-                    with write_transaction(db):
-                        db.conn.executemany(insert, batch)
-                    if progress:
-                        progress(len(batch))
-                    batch = []
         with write_transaction(db):
-            if batch:
-                db.conn.executemany(insert, batch)
-            if existing and existing[0]["imported_at"] is not None:
-                _delete_frame(db, existing[0]["id"])
-            db.execute("UPDATE frames SET imported_at = ? WHERE id = ?", [now_utc(), frame_id])
-        if progress and batch:
-            progress(len(batch))
-    except BaseException:
-        with write_transaction(db):
-            _delete_frame(db, frame_id)
-        raise
+            for stale in db.query("SELECT id FROM frames WHERE period_from = ? AND period_to = ? "
+                                  "AND imported_at IS NULL", list(period)):
+                _delete_frame(db, stale["id"])
+            frame_id = db.execute("INSERT INTO frames (period_from, period_to, source, imported_at, dossiers) "
+                                  "VALUES (?, ?, ?, NULL, ?)", [period[0], period[1], path.name, n]).lastrowid
+            stratum_of: dict[tuple[int, str], int] = {}
+            for (unit_id, field), count in sorted(counts.items()):
+                stratum_of[(unit_id, field)] = db.execute(
+                    "INSERT INTO frame_strata (frame_id, unit_id, field, population) VALUES (?, ?, ?, ?)",
+                    [frame_id, unit_id, field, count]).lastrowid
+        try:
+            insert = ("INSERT INTO frame_dossiers (frame_id, stratum_id, dossier, completed_at, contact) "
+                      "VALUES (?, ?, ?, ?, ?)")
+            db.execute("PRAGMA synchronous = NORMAL")
+            for batch in checked.batches(frame_id, stratum_of):
+                with write_transaction(db):
+                    db.conn.executemany(insert, batch)
+                if progress:
+                    progress(len(batch))
+            db.execute(f"PRAGMA synchronous = {int(synchronous)}")
+            with write_transaction(db):
+                if existing and existing[0]["imported_at"] is not None:
+                    _delete_frame(db, existing[0]["id"])
+                db.execute("UPDATE frames SET imported_at = ? WHERE id = ?", [now_utc(), frame_id])
+        except BaseException:
+            db.execute(f"PRAGMA synchronous = {int(synchronous)}")
+            with write_transaction(db):
+                _delete_frame(db, frame_id)
+            raise
+    finally:
+        db.execute(f"PRAGMA synchronous = {int(synchronous)}")
+        db.execute(f"PRAGMA cache_size = {int(cache_size)}")
     return ImportResult(frame_id, n, len(counts), with_contact)
 
 
@@ -459,37 +629,14 @@ def draw_sample(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: lis
                              f"{frame['sampled_at']} (seed {frame['sample_seed']}); use --wave 2 to invite "
                              f"the non-respondents again")
         assert plans is not None
-        plan_of = {p.unit_id: p for p in plans}
-        strata = list(db.query("SELECT id, unit_id, field, population FROM frame_strata WHERE frame_id = ? "
-                               "ORDER BY unit_id, field", [frame["id"]]))
-        sizes: dict[int, int] = {}
-        by_unit: dict[int, list[dict]] = {}
-        for s in strata:
-            by_unit.setdefault(s["unit_id"], []).append(s)
-        for uid, rows in by_unit.items():
-            for s, k in zip(rows, allocate([r["population"] for r in rows], plan_of[uid].sample)):
-                sizes[s["id"]] = k
-        # Dossiers of each stratum in code order, so the draw does not depend on the file's row order.
-        ids: dict[int, list[int]] = {}
-        for rid, sid in db.execute("SELECT id, stratum_id FROM frame_dossiers WHERE frame_id = ? "
-                                   "ORDER BY stratum_id, dossier", [frame["id"]]):
-            ids.setdefault(sid, []).append(rid)
-        rng = np.random.default_rng(seed)
-        chosen: list[tuple[int, int]] = []
-        for s in strata:
-            pool = ids.get(s["id"], [])
-            k = sizes[s["id"]]
-            picks = rng.choice(len(pool), size=k, replace=False) if k else []
-            chosen.extend((pool[int(i)], s["id"]) for i in sorted(picks))
-        with write_transaction(db):
-            db.conn.executemany("UPDATE frame_dossiers SET sampled = 1 WHERE id = ?", [(c,) for c, _ in chosen])
-            db.conn.executemany("UPDATE frame_strata SET sampled = ? WHERE id = ?",
-                                [(k, sid) for sid, k in sizes.items()])
-            db.conn.executemany("INSERT INTO invitations (frame_id, dossier_id, stratum_id, wave) VALUES (?, ?, ?, 1)",
-                                [(frame["id"], c, sid) for c, sid in chosen])
-            db.execute("UPDATE frames SET sampled_at = ?, sample_seed = ?, sample_method = ? WHERE id = ?",
-                       [now_utc(), seed, json.dumps(method or {}, ensure_ascii=False), frame["id"]])
-        return SampleResult(1, len(chosen), plans, len(strata))
+        # A big page cache while the draw sorts a million dossiers and updates the sampled ones: the
+        # sort and the updates then stay in memory instead of spilling to temporary files.
+        cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+        db.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        try:
+            return _draw_wave_1(db, frame, seed=seed, plans=plans, method=method)
+        finally:
+            db.execute(f"PRAGMA cache_size = {int(cache_size)}")
     if not frame["sampled_at"]:
         raise FrameError(f"no sample drawn yet for {frame['period_from']}:{frame['period_to']}: draw wave 1 first")
     last = db.execute("SELECT max(wave) FROM invitations WHERE frame_id = ?", [frame["id"]]).fetchone()[0] or 1
@@ -501,6 +648,42 @@ def draw_sample(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: lis
             "SELECT frame_id, id, stratum_id, ? FROM frame_dossiers WHERE frame_id = ? AND sampled = 1 "
             "AND responded = 0 AND ineligible = 0", [wave, frame["id"]]).rowcount
     return SampleResult(wave, invited, [], 0)
+
+
+def _draw_wave_1(db: sqlite_utils.Database, frame: dict, *, seed: int, plans: list[UnitPlan],
+                 method: dict | None) -> SampleResult:
+    plan_of = {p.unit_id: p for p in plans}
+    strata = list(db.query("SELECT id, unit_id, field, population FROM frame_strata WHERE frame_id = ? "
+                           "ORDER BY unit_id, field", [frame["id"]]))
+    sizes: dict[int, int] = {}
+    by_unit: dict[int, list[dict]] = {}
+    for s in strata:
+        by_unit.setdefault(s["unit_id"], []).append(s)
+    for uid, rows in by_unit.items():
+        for s, k in zip(rows, allocate([r["population"] for r in rows], plan_of[uid].sample)):
+            sizes[s["id"]] = k
+    # Dossiers of each stratum in code order, so the draw does not depend on the file's row order.
+    ids: dict[int, list[int]] = {}
+    for rid, sid in db.execute("SELECT id, stratum_id FROM frame_dossiers WHERE frame_id = ? "
+                               "ORDER BY stratum_id, dossier", [frame["id"]]):
+        ids.setdefault(sid, []).append(rid)
+    rng = np.random.default_rng(seed)
+    chosen: list[tuple[int, int]] = []
+    for s in strata:
+        pool = ids.get(s["id"], [])
+        k = sizes[s["id"]]
+        picks = rng.choice(len(pool), size=k, replace=False) if k else []
+        chosen.extend((pool[int(i)], s["id"]) for i in sorted(picks))
+    with write_transaction(db):
+        db.conn.executemany("UPDATE frame_dossiers SET sampled = 1 WHERE id = ?",      # in table order
+                            [(c,) for c in sorted(c for c, _ in chosen)])
+        db.conn.executemany("UPDATE frame_strata SET sampled = ? WHERE id = ?",
+                            [(k, sid) for sid, k in sizes.items()])
+        db.conn.executemany("INSERT INTO invitations (frame_id, dossier_id, stratum_id, wave) VALUES (?, ?, ?, 1)",
+                            [(frame["id"], c, sid) for c, sid in chosen])
+        db.execute("UPDATE frames SET sampled_at = ?, sample_seed = ?, sample_method = ? WHERE id = ?",
+                   [now_utc(), seed, json.dumps(method or {}, ensure_ascii=False), frame["id"]])
+    return SampleResult(1, len(chosen), plans, len(strata))
 
 
 # ----------------------------------------------------------------------------- outcomes

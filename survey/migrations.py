@@ -332,6 +332,17 @@ def _staff_sessions(db: sqlite_utils.Database) -> None:
     _script(db, SCHEMA)
 
 
+@migration("0004d_report_job_workers")
+def _report_job_workers(db: sqlite_utils.Database) -> None:
+    """Which process makes a report (survey/staff/reports.py): a job whose process is gone is
+    failed and cleaned up at once instead of blocking every report for 15 minutes."""
+    _script(db, """
+    ALTER TABLE report_jobs ADD COLUMN worker_host TEXT;
+    ALTER TABLE report_jobs ADD COLUMN worker_pid INTEGER;
+    ALTER TABLE report_jobs ADD COLUMN worker_started TEXT;   -- the process's start time (a reused pid differs)
+    """)
+
+
 @migration("0006_unit_periods")
 def _unit_periods(db: sqlite_utils.Database) -> None:
     """Units valid over a period, the crosswalk across a reform, responses tied to the unit valid on their date.

@@ -121,6 +121,9 @@ SETTINGS: list[Setting] = [
             "this many days after the end of its period."),
     Setting("REPORTS_FOLDER", None,
             "Where index reports made from the dashboard are kept. Default: reports/ in the instance folder."),
+    Setting("REPORTS_KEEP_DAYS", 90,
+            "Report folders older than this many days are deleted (checked when the reports page is opened "
+            "or a report is asked for); the report's page then says so. 0: keep them for ever."),
 ]
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -22,6 +24,7 @@ from pathlib import Path
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 
 from .. import db as database
+from .. import files
 from ..db import get_db
 from . import bp, periods, queries, summary, targets
 from .auth import current_user, error_page, login_required
@@ -50,16 +53,117 @@ def folder(app, job: dict) -> Path:
 # --- the jobs table -------------------------------------------------------------------------------
 
 def create_job(db, by: str, options: dict) -> int | None:
-    """A new running job; None when another job is running (checked and inserted in one statement,
-    so two analysts pressing the button at once cannot start two)."""
+    """A new running job, recorded as made by this process; None when another job is running
+    (checked and inserted in one statement, so two analysts pressing the button at once cannot
+    start two). Call ``reap_dead`` first so that a job whose process died does not count."""
     now = _now()
     cutoff = (datetime.now(timezone.utc) - STALE_AFTER).strftime("%Y-%m-%dT%H:%M:%SZ")
+    host, pid, started = _this_process()
     cursor = db.execute(
-        "INSERT INTO report_jobs (folder, created_at, created_by, request, status, stage, progress, updated_at) "
-        "SELECT ?, ?, ?, ?, 'running', 'queued', 0, ? WHERE NOT EXISTS "
+        "INSERT INTO report_jobs (folder, created_at, created_by, request, status, stage, progress, updated_at, "
+        "worker_host, worker_pid, worker_started) "
+        "SELECT ?, ?, ?, ?, 'running', 'queued', 0, ?, ?, ?, ? WHERE NOT EXISTS "
         "(SELECT 1 FROM report_jobs WHERE status = 'running' AND updated_at >= ?)",
-        [uuid.uuid4().hex, now, by, json.dumps(options, ensure_ascii=False, sort_keys=True), now, cutoff])
+        [uuid.uuid4().hex, now, by, json.dumps(options, ensure_ascii=False, sort_keys=True), now,
+         host, pid, started, cutoff])
     return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+# --- dead jobs and old folders ------------------------------------------------------------------------
+
+INTERRUPTED = ("The report was interrupted: the server process making it stopped (it was restarted or "
+               "killed). Make it again.")
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in (b"Z", b"X"):          # a zombie: it has died, its parent has not collected it yet
+        return "dead"
+    return fields[19].decode()
+
+
+def _this_process() -> tuple[str, int, str | None]:
+    return socket.gethostname(), os.getpid(), _started(os.getpid())
+
+
+def _alive(job: dict) -> bool:
+    """False when the job's process is known to be gone (same host: the pid is free, a zombie, or
+    reused by a process started at another time); True when it lives or cannot be checked."""
+    pid, host = job.get("worker_pid"), job.get("worker_host")
+    if not pid or host != socket.gethostname():
+        return True                        # another machine's job: only the 15-minute silence tells
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass                               # someone else's process now holds that pid
+    started = _started(pid)
+    if started == "dead":
+        return False
+    return started is None or job.get("worker_started") is None or started == job["worker_started"]
+
+
+def _remove_partial(app, job: dict) -> None:
+    """Delete what a cut-off job left: its ``.<folder>.partial-*`` folder, and its own folder unless complete."""
+    import shutil
+
+    out = folder(app, job)
+    for partial in out.parent.glob(f".{job['folder']}.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)
+    if out.is_dir() and not all((out / name).is_file() for name in FILES):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def reap_dead(app, db) -> list[int]:
+    """Fail every running job whose process is gone and remove its partial files; return their ids."""
+    reaped = []
+    for job in db.query("SELECT * FROM report_jobs WHERE status = 'running'"):
+        if _alive(job):
+            continue
+        now = _now()
+        cursor = db.execute("UPDATE report_jobs SET status = 'failed', message = ?, updated_at = ?, finished_at = ? "
+                            "WHERE id = ? AND status = 'running'", [INTERRUPTED, now, now, job["id"]])
+        if cursor.rowcount:
+            log.warning("report job %s was cut off (process %s on %s is gone); its partial files are removed",
+                        job["id"], job["worker_pid"], job["worker_host"])
+            _remove_partial(app, job)
+            reaped.append(job["id"])
+    return reaped
+
+
+def prune(app, db) -> int:
+    """Delete report folders (and leftovers of cut-off jobs) older than ``REPORTS_KEEP_DAYS``; return how many."""
+    import shutil
+
+    days = app.config.get("REPORTS_KEEP_DAYS")
+    base = Path(app.config.get("REPORTS_FOLDER") or Path(app.instance_path) / "reports")
+    if not days or not base.is_dir():
+        return 0
+    cutoff = time.time() - float(days) * 86400
+    running = {j["folder"] for j in db.query("SELECT folder FROM report_jobs WHERE status = 'running'")}
+    removed = 0
+    for entry in base.iterdir():
+        name = entry.name.lstrip(".").split(".partial-")[0]
+        try:
+            if not entry.is_dir() or entry.is_symlink() or name in running or entry.stat().st_mtime >= cutoff:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.name.startswith("."):
+            db.execute("UPDATE report_jobs SET message = ? WHERE folder = ? AND status = 'done'",
+                       [f"The files were deleted after {days} days (REPORTS_KEEP_DAYS); make the report again.",
+                        entry.name])
+        removed += 1
+    if removed:
+        log.info("deleted %s report folder(s) older than %s days", removed, days)
+    return removed
 
 
 def record_progress(db, job_id: int, stage: str, fraction: float) -> None:
@@ -93,9 +197,9 @@ def _shape(job: dict) -> dict:
     job["options"] = json.loads(job["request"])
     if job["status"] == "running":
         updated = datetime.strptime(job["updated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        if datetime.now(timezone.utc) - updated > STALE_AFTER:
+        if datetime.now(timezone.utc) - updated > STALE_AFTER or not _alive(job):
             job["status"] = "failed"
-            job["message"] = "The report was interrupted (the server restarted while making it). Make it again."
+            job["message"] = INTERRUPTED
     return job
 
 
@@ -115,7 +219,9 @@ def _run(job_id: int, database_path: str, busy_timeout_ms: int, report_request, 
             last.update(stage=stage, at=now)
 
     try:
+        files.make_private_dir(out.parent)      # the reports folder 0700: partial files are unreachable
         make_report(report_request, lang, out, progress=progress)
+        files.make_private(out)                 # the finished folder 0700, its files 0600, whatever the umask
         finish_job(db, job_id, "done")
     except ValueError as exc:              # a request the data cannot answer: the message says why
         finish_job(db, job_id, "failed", str(exc))
@@ -199,10 +305,17 @@ def _parse(form) -> tuple[dict, list[str], object | None]:
     return options, problems, report_request
 
 
+def _housekeeping(db) -> None:
+    app = current_app._get_current_object()
+    reap_dead(app, db)
+    prune(app, db)
+
+
 @bp.route("/reports/", methods=["GET"])
 @login_required("analyst")
 def reports():
     db = get_db()
+    _housekeeping(db)
     return _page(db, _form_defaults(db))
 
 
@@ -220,6 +333,7 @@ def report_start():
             problems.append(str(exc))
     if problems:
         return _page(db, options, problems, 400)
+    _housekeeping(db)                      # a job whose process died no longer blocks this one
     job_id = create_job(db, current_user().username, options)
     if job_id is None:
         busy = running_job(db) or {"id": "?", "created_by": "someone"}
@@ -232,6 +346,7 @@ def report_start():
 @bp.route("/reports/<int:job_id>")
 @login_required("analyst")
 def report_job(job_id: int):
+    reap_dead(current_app._get_current_object(), get_db())
     job = get_job(get_db(), job_id)
     if job is None:
         return error_page(404, "No such report", [f"There is no report number {job_id}."],
