@@ -87,6 +87,8 @@ Responses held for review as possibly stuffed are left out unless --held include
                         "smaller cells are collapsed (default 10; docs/sampling.md)")
     p.add_argument("--drop-incomplete", action="store_true",
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also count responses written by `flask --app survey simulate` (left out by default)")
     p.add_argument("--trim", type=_bounds, metavar="LO,HI",
                    help="bounds on raked weight / design weight, e.g. 0.3,3 (rake)")
     p.add_argument("--rake-tol", type=float, default=1e-8, metavar="TOL",
@@ -177,7 +179,8 @@ def run_indices(args) -> int:
                            questionnaire=args.questionnaire, units=units, weights=args.weights,
                            drop_incomplete=args.drop_incomplete, trim=args.trim, rake_tol=args.rake_tol,
                            rake_max_iter=args.rake_max_iter, held=args.held, origin=args.origin,
-                           frame=False if args.no_frame else None, min_cell=args.min_cell)
+                           frame=False if args.no_frame else None, min_cell=args.min_cell,
+                           include_simulated=args.include_simulated)
         data = load_db(args.db, spec=spec,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()

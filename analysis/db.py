@@ -11,7 +11,7 @@ nothing from the web application.
   responses held for review as possibly stuffed (``integrity_holds`` with state
   ``held``; see docs/integrity.md) unless ``held="include"``. ``origin``
   restricts the index to one origin: ``open-link`` (the unit's QR link or the
-  web list: channels ``phone``, ``web``), ``kiosk`` or ``paper``.
+  web list: channels ``qr``, ``web``), ``kiosk`` or ``paper``.
 * A period that is exactly a sampling frame's period is estimated from that
   frame's probability sample (:mod:`analysis.frame`); otherwise responses given
   through an invitation (``frame_id`` set) are left out: they count only in
@@ -43,7 +43,7 @@ from .weights import Margin, design_weights, poststratify, rake
 __all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError", "ORIGINS", "HELD",
            "held_sql"]
 
-ORIGINS = {"open-link": "channel IN ('phone', 'web')", "kiosk": "channel = 'kiosk'", "paper": "channel = 'paper'"}
+ORIGINS = {"open-link": "channel IN ('qr', 'web')", "kiosk": "channel = 'kiosk'", "paper": "channel = 'paper'"}  # qr: the counter's QR code (survey/labels.py)
 """Where responses came from: the unit's open link (QR code or web list), a registered kiosk, paper forms.
 (Invitations will be a fourth origin once they exist.)"""
 HELD = ("leave-out", "include")
@@ -115,11 +115,13 @@ class Filters:
     """Which responses: one questionnaire (None: the only one in the period) and unit slugs (a parent
     unit stands for its leaf units; None: all). Excluded responses are always left out; responses held
     for review as possibly stuffed are left out unless ``held`` is "include" (see :data:`HELD`);
-    ``origin`` keeps one origin only (see :data:`ORIGINS`)."""
+    ``origin`` keeps one origin only (see :data:`ORIGINS`); simulated responses (survey/simulate.py
+    marks them) are left out unless ``include_simulated``."""
     questionnaire: str | None = None
     units: tuple[str, ...] | None = None
     held: str = "leave-out"
     origin: str | None = None
+    include_simulated: bool = False
 
     def __post_init__(self):
         if self.units is not None:
@@ -173,10 +175,10 @@ class LoadSpec:
            units: Sequence[str] | None = None, weights: str = "design", drop_incomplete: bool = False,
            rake_tol: float = 1e-8, rake_max_iter: int = 100,
            trim: tuple[float, float] | None = None, held: str = "leave-out",
-           origin: str | None = None, frame: bool | None = None,
+           origin: str | None = None, include_simulated: bool = False, frame: bool | None = None,
            min_cell: int = MIN_RESPONDENTS) -> "LoadSpec":
         """A spec from the flat keyword arguments of :func:`load_db`."""
-        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, held, origin),
+        return cls(Period(date_from, date_to, tz), Filters(questionnaire, units, held, origin, include_simulated),
                    Weighting(weights, drop_incomplete, rake_tol, rake_max_iter, trim, frame, min_cell))
 
 
@@ -184,6 +186,7 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
             units: Sequence[str] | None = None, weights: str = "design", tz: str = "Asia/Ho_Chi_Minh",
             drop_incomplete: bool = False, rake_tol: float = 1e-8, rake_max_iter: int = 100,
             trim: tuple[float, float] | None = None, held: str = "leave-out", origin: str | None = None,
+            include_simulated: bool = False,
             frame: bool | None = None, min_cell: int = MIN_RESPONDENTS,
             progress: Callable[[int, int], None] | None = None) -> SurveyData:
     """Load the responses of one questionnaire and period, weighted, ready for :func:`compute_table`.
@@ -241,8 +244,8 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     """
     flat = LoadSpec.of(date_from=date_from, date_to=date_to, tz=tz, questionnaire=questionnaire, units=units,
                        weights=weights, drop_incomplete=drop_incomplete, rake_tol=rake_tol,
-                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin, frame=frame,
-                       min_cell=min_cell)
+                       rake_max_iter=rake_max_iter, trim=trim, held=held, origin=origin,
+                       include_simulated=include_simulated, frame=frame, min_cell=min_cell)
     if spec is None:
         spec = flat
     elif flat != LoadSpec():
@@ -322,7 +325,7 @@ class _Where:
 
 def _where(spec: LoadSpec, units: _Units) -> _Where:
     period, zone = spec.period, spec.period.zone
-    where = _Where(["excluded_at IS NULL"], [])
+    where = _Where(["excluded_at IS NULL"] + ([] if spec.filters.include_simulated else ["simulated = 0"]), [])
     if period.date_from:
         where.clauses.append("submitted_at >= ?")
         where.args.append(_utc(period.date_from, zone))

@@ -121,6 +121,8 @@ Example:
     p.add_argument("--rake-tol", type=float, default=1e-8, metavar="TOL", help="as for indices (default 1e-8)")
     p.add_argument("--rake-max-iter", type=int, default=100, metavar="N", help="as for indices (default 100)")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of the days (default Asia/Ho_Chi_Minh)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also count responses written by `flask --app survey simulate` (database; left out by default)")
     p.add_argument("--province", metavar="LABEL", help="the province's label in the national table (default: the "
                    "database's top unit, the Parquet province= folder, or the CSV file name)")
     p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
@@ -234,6 +236,7 @@ def run_summarize(args) -> int:
         data = load_db(args.db, date_from=date_from, date_to=date_to, questionnaire=args.questionnaire, units=sel,
                        weights=args.weights, tz=args.timezone, drop_incomplete=args.drop_incomplete, trim=args.trim,
                        rake_tol=args.rake_tol, rake_max_iter=args.rake_max_iter,
+                       include_simulated=args.include_simulated,
                        progress=lambda d, t: bar(d, t) if (args.progress or t > LARGE_ROWS) else None)
         bar.close()
         units = unit_tree

@@ -282,7 +282,7 @@ def run_submit(n: int = 300) -> None:
         at = start + timedelta(seconds=6 * i)
         unit = rng.choice(unit_ids)
         r = responses.Response(uuid=str(uuid_.uuid4()), questionnaire_id=q.id, questionnaire_version=q.version,
-                               unit_id=unit, channel="phone", lang="vi",
+                               unit_id=unit, channel="qr", lang="vi",
                                started_at=responses.utc_timestamp(at - timedelta(minutes=4)),
                                submitted_at=responses.utc_timestamp(at),
                                answers="".join(rng.choice("2345") for _ in q.criterion_codes))

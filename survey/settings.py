@@ -26,8 +26,11 @@ SETTINGS: list[Setting] = [
     Setting("DEFAULT_QUESTIONNAIRE", "sipas-hcm-26",
             "Id of the questionnaire the citizen pages serve."),
     Setting("DEFAULT_LANGUAGE", "vi", "Language of citizen pages until the respondent switches (vi or en)."),
+    Setting("STAFF_DEFAULT_LANGUAGE", "vi",
+            "Language of the staff pages until a staff member switches (vi or en); the choice is kept per user."),
     Setting("MESSAGES", {},
-            "Rewordings of citizen-page texts: {key: {'vi': ..., 'en': ...}} over survey/i18n.py's MESSAGES."),
+            "Rewordings of citizen and kiosk texts: {key: {'vi': ..., 'en': ...}} over the gettext catalog "
+            "(keys: survey/i18n.py SOURCES and survey/kiosk/messages.py)."),
     Setting("TIMEZONE", "Asia/Ho_Chi_Minh", "Time zone in which days and periods are counted."),
     Setting("SQLITE_BUSY_TIMEOUT_MS", 5000, "How long a writer waits for the database lock before failing."),
     Setting("MAX_CONTENT_LENGTH", 64 * 1024, "Largest request body accepted, in bytes."),

@@ -1,4 +1,11 @@
-"""Realistic simulated responses for demos, tests and benchmarks.
+"""Realistic simulated responses for demos, tests and benchmarks -- that never pass for real.
+
+Every simulated row is marked (``responses.simulated = 1``), so the dashboard,
+the exports and the reports leave it out unless asked for, and ``remove``
+deletes exactly those rows. A simulated response is never attributed to a
+kiosk (its kiosk_id stays empty: a registered kiosk's figures stay true) and
+never dated after the moment it is written. ``simulate`` refuses a database
+that already holds real responses unless ``alongside_real`` is given.
 
 Each unit has its own true satisfaction level; a respondent's answers are
 correlated through a personal latent level; some items are left blank or
@@ -22,7 +29,7 @@ from . import responses as store
 from .units import leaf_units
 from .sqlite import write_transaction
 
-CHANNELS = np.array(["kiosk", "phone", "web", "paper"])
+CHANNELS = np.array(["kiosk", "qr", "web", "paper"])
 CHANNEL_P = np.array([0.45, 0.35, 0.15, 0.05])
 COMMENTS = [
     ("vi", "Cán bộ hướng dẫn tận tình, thủ tục nhanh."),
@@ -49,13 +56,62 @@ def _pick(rng: np.random.Generator, options: list[str], size: int, skew: float =
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=size, p=weights / weights.sum())]
 
 
+class RealResponsesPresent(ValueError):
+    """The database holds real responses and the caller did not say simulated ones may join them."""
+
+
+def real_responses(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM responses WHERE simulated = 0").fetchone()[0]
+
+
+def remove(db: sqlite_utils.Database) -> int:
+    """Delete every simulated response (and nothing else), with the rows that refer to it; return how many.
+
+    ``simulate`` writes no integrity rows, but a simulated response could still have been reviewed
+    (held, excluded, its comment handled): those rows go too, and the integrity counts follow."""
+    with write_transaction(db):
+        ids = "SELECT id FROM responses WHERE simulated = 1"
+
+        def exists(table: str) -> bool:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
+
+        if exists("integrity_holds"):
+            # integrity_counts is kept by insert/update triggers only: take the removed rows out by hand.
+            for table, reason in (("integrity_flags", "reason"), ("integrity_holds", "'any'")):
+                for day, unit_id, why, state, n in db.execute(
+                        f"SELECT day, unit_id, {reason}, state, count(*) FROM {table} WHERE response_id IN ({ids}) "
+                        "GROUP BY 1, 2, 3, 4").fetchall():
+                    db.execute("UPDATE integrity_counts SET n = n - ? WHERE day = ? AND unit_id = ? AND reason = ? "
+                               "AND state = ?", [n, day, unit_id, why, state])
+        for table in ("exclusion_log", "comment_reviews", "response_flags", "integrity_flags", "integrity_holds",
+                      "integrity_review_log", "integrity_origin"):
+            if exists(table):
+                db.execute(f"DELETE FROM {table} WHERE response_id IN ({ids})")
+        return db.execute("DELETE FROM responses WHERE simulated = 1").rowcount
+
+
 def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, start: date, end: date,
-             tz: str = "Asia/Ho_Chi_Minh", progress: Callable[[int], None] | None = None) -> int:
-    """Write ``n`` responses to questionnaire ``q`` submitted between ``start`` and ``end`` (inclusive)."""
+             tz: str = "Asia/Ho_Chi_Minh", progress: Callable[[int], None] | None = None, *,
+             alongside_real: bool = False, now: datetime | None = None) -> int:
+    """Write ``n`` marked responses to questionnaire ``q`` submitted between ``start`` and ``end``
+    (inclusive, local days), none after ``now`` (default: the current time)."""
     if n < 0:
         raise ValueError(f"number of responses must be >= 0, not {n}")
     if end < start:
         raise ValueError(f"period ends ({end}) before it starts ({start})")
+    zone = ZoneInfo(tz)
+    now = (now or datetime.now(timezone.utc)).astimezone(zone)
+    if start > now.date():
+        raise ValueError(f"the period starts ({start}) after today ({now.date()}): simulated responses are "
+                         "never dated in the future")
+    if not alongside_real:
+        real = real_responses(db)
+        if real:
+            raise RealResponsesPresent(
+                f"the database holds {real} real responses; simulated ones would sit beside them. Use a "
+                "database of its own for demos, or pass --alongside-real to add marked simulated responses "
+                "anyway (they stay out of the dashboard, exports and reports unless asked for)")
+    end = min(end, now.date())
     days = (end - start).days + 1
     # The units valid on each day (a reform inside the period changes them): one segment per set.
     segments: list[list[dict]] = []
@@ -78,13 +134,12 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
         segment_units.append(np.array([position[u["id"]] for u in seg]))
         segment_p.append(size / size.sum())
     unit_level = rng.normal(0.0, 0.45, len(units))          # true differences between units
-    kiosks = _ensure_kiosks(db, units, rng)
     criteria = q.criteria
     n_items = len(criteria)
     item_offset = rng.normal(0.0, 0.3, n_items)
     na_allowed = np.array([c.not_applicable for c in criteria])
-    zone = ZoneInfo(tz)
     opening = datetime.combine(start, time(7, 30), zone)
+    latest = now - timedelta(minutes=1)
     profile = {code: _option_codes(q, code) for code in store.RESPONDENT_FIELDS}
     digits = np.array(list(b"12345"), dtype=np.uint8)
     written = 0
@@ -119,36 +174,24 @@ def simulate(db: sqlite_utils.Database, q: Questionnaire, n: int, seed: int, sta
         batch = []
         for i in range(m):
             submitted = opening + timedelta(days=int(day[i]), seconds=int(seconds[i]))
+            if submitted > latest:  # today: only the part of the day already gone
+                day_start = datetime.combine(submitted.date(), time(0, 0), zone)
+                span = max(60.0, (latest - day_start).total_seconds())
+                submitted = day_start + timedelta(seconds=float(seconds[i]) % span)
             started = submitted - timedelta(seconds=float(duration[i]))
             unit_id = int(unit_ids[unit_idx[i]])
             ch = str(channel[i])
-            kiosk = kiosks.get(unit_id) if ch == "kiosk" else None
             lang, comment = COMMENTS[comment_idx[i]] if has_comment[i] else ("vi", None)
             batch.append(store.Response(
                 uuid=str(uuid.UUID(int=(int(uuids[i, 0]) << 64 | int(uuids[i, 1])) & (2**128 - 1), version=4)),
                 questionnaire_id=q.id, questionnaire_version=q.version, unit_id=unit_id, channel=ch,
-                kiosk_id=kiosk, lang=lang, started_at=store.utc_timestamp(started),
+                kiosk_id=None, simulated=True, lang=lang, started_at=store.utc_timestamp(started),
                 submitted_at=store.utc_timestamp(submitted), answers=answers[i].decode(),
                 respondent={code: values[i] for code, values in fields.items()}, comment=comment))
         written += store.save_many(db, batch)
         if progress:
             progress(m)
     return written
-
-
-def _ensure_kiosks(db: sqlite_utils.Database, units: list[dict], rng: np.random.Generator) -> dict[int, int]:
-    """One simulated kiosk per unit (created once, with an unusable token hash)."""
-    existing = {r["unit_id"]: r["id"] for r in db.query(
-        "SELECT unit_id, min(id) AS id FROM kiosks WHERE revoked_at IS NULL GROUP BY unit_id")}
-    with write_transaction(db):
-        for u in units:
-            if u["id"] not in existing:
-                cursor = db.execute(
-                    "INSERT INTO kiosks (unit_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                    [u["id"], f"simulated kiosk {u['slug']}", f"simulated:{uuid.UUID(int=int(rng.integers(0, 2**62)))}",
-                     store.utc_timestamp(datetime.now(timezone.utc))])
-                existing[u["id"]] = cursor.lastrowid
-    return existing
 
 
 def _boundary(db: sqlite_utils.Database, day: date) -> bool:

@@ -54,11 +54,13 @@ def public_base_url() -> str | None:
 
 
 def no_public_address() -> str:
-    """Why a poster or kiosk link was refused (see :func:`public_base_url`)."""
-    return (f"This server does not know its public address, so it will not print the address this request "
-            f"named ({request.host[:60]!r}, which any client can choose) into a QR code or a kiosk link. Set "
-            "PUBLIC_BASE_URL (e.g. SURVEY_PUBLIC_BASE_URL=https://khaosat.example.gov.vn, or in "
-            "instance/config.py) and restart the server.")
+    """Why a poster or kiosk link was refused (see :func:`public_base_url`), in the staff page's language."""
+    from flask_babel import gettext
+
+    return gettext("This server does not know its public address, so it will not print the address this request "
+                   "named (%(host)s, which any client can choose) into a QR code or a kiosk link. Set "
+                   "PUBLIC_BASE_URL (e.g. SURVEY_PUBLIC_BASE_URL=https://khaosat.example.gov.vn, or in "
+                   "instance/config.py) and restart the server.", host=repr(request.host[:60]))
 
 
 def _page(exc: HTTPException, *, title: str | None = None, body: str | None = None):

@@ -34,7 +34,8 @@ def make_app(tmp_path):
     """Build an app on a fresh database in ``tmp_path``; keyword arguments override the test config."""
     def make(**config):
         app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "survey.sqlite3"),
-                          "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False, **config},
+                          "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+                          "STAFF_DEFAULT_LANGUAGE": "en", **config},
                          instance_path=str(tmp_path))
         prepare_database(app)
         return app

@@ -87,6 +87,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--drop-incomplete", action="store_true",
                    help="drop responses without the age band/gender that poststratify/rake need (else an error)")
     p.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="time zone of the days (default Asia/Ho_Chi_Minh)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also count responses written by `flask --app survey simulate` (left out by default)")
     p.add_argument("--sae", action="store_true",
                    help="add small-area (Fay-Herriot) estimates of the unit index next to the direct ones, "
                         "ranked with rank ranges (many units with few responses, e.g. 168 wards)")
@@ -184,7 +186,8 @@ def run_report(args) -> int:
                             drop_incomplete=args.drop_incomplete, tz=args.timezone, sae=args.sae,
                             sae_covariates=Path(args.sae_covariates) if args.sae_covariates else None,
                             sae_columns=tuple(c.strip() for c in args.sae_columns.split(",") if c.strip())
-                            if args.sae_columns else None)
+                            if args.sae_columns else None,
+                            include_simulated=args.include_simulated)
     bar = Bar(enabled=not args.quiet)
     try:
         files = make_report(request, args.lang, out, progress=bar)

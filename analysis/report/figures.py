@@ -11,7 +11,7 @@ import io
 import re
 import threading
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -61,6 +61,32 @@ def _container(into, height: float):
 
 def short(text: str, width: int = 58) -> str:
     return textwrap.shorten(text, width=width, placeholder="…")
+
+
+def distinct_short(texts: Sequence[str], width: int = 58) -> list[str]:
+    """Short labels that stay distinguishable: texts that would shorten to the same label (e.g. three
+    criteria that differ only in their last words) keep their first words and the words that differ.
+
+    >>> distinct_short(["Trang thiết bị tại Bộ phận tiếp nhận và trả kết quả đầy đủ",
+    ...                 "Trang thiết bị tại Bộ phận tiếp nhận và trả kết quả hiện đại"], 40)
+    ['Trang thiết bị … đầy đủ', 'Trang thiết bị … hiện đại']
+    """
+    out = [short(x, width) for x in texts]
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(out):
+        groups.setdefault(label, []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        words = [texts[i].split() for i in members]
+        common = 0
+        while all(len(w) > common for w in words) and len({w[common] for w in words}) == 1:
+            common += 1
+        for i, w in zip(members, words):
+            head = " ".join(w[:min(3, common)])
+            tail = " ".join(w[common:]) or " ".join(w[-2:])
+            out[i] = short(f"{head} … {tail}", width)
+    return out
 
 
 @dataclass(frozen=True)
@@ -177,7 +203,8 @@ def criteria(report: Report, t: Translator, into=None) -> Chart:
     fig = _container(into, 1.4 + 0.25 * max(len(items), 3))
     ax = fig.add_subplot()
     o = report.overall
-    charts.interval_plot(ax, [f"{e.key} {short(t.text(e.label))}" for e in items], **_interval_args(items),
+    labels = distinct_short([t.text(e.label) for e in items])
+    charts.interval_plot(ax, [f"{e.key} {label}" for e, label in zip(items, labels)], **_interval_args(items),
                          target=_target(report), reference=(100 * o.p, 100 * o.low, 100 * o.high),
                          xlabel=t("x_index"), legend=_legend(report, t))
     return Chart("criteria", t("s_criteria"), t("fig_criteria_alt"), fig)
@@ -217,7 +244,7 @@ def counts(report: Report, t: Translator, into=None) -> Chart | None:
     rows = list(report.counts)
     if len(rows) > PER_CHART * MAX_CHARTS:      # thousands of bars say nothing: the table has the numbers
         return None
-    channels = [c for c in ("kiosk", "phone", "web", "paper") if any(r.by_channel.get(c) for r in rows)]
+    channels = [c for c in CHANNEL_LABELS if any(r.by_channel.get(c) for r in rows)]
     data = np.array([[r.by_channel.get(c, 0) for c in channels] for r in rows], dtype=float) \
         if rows and channels else np.zeros((len(rows), 1))
     few = {u.estimate.key for u in report.units if u.estimate.few}

@@ -62,6 +62,7 @@ class ReportRequest:
     drop_incomplete: bool = False
     tz: str = "Asia/Ho_Chi_Minh"
     level: float = 0.95
+    include_simulated: bool = False   # simulated responses (survey/simulate.py) only when asked for
     sae: bool = False                       # small-area estimates of the unit index (analysis.sae)
     sae_covariates: Path | None = None      # CSV: a key column (ward/unit/district/slug) + covariates
     sae_columns: tuple[str, ...] | None = None
@@ -183,6 +184,8 @@ class _Db:
             where.append("excluded_at IS NULL")
             if self.held_sql is not None:
                 where.append(f"NOT {self.held_sql}")
+        if not self.request.include_simulated:   # simulated responses (survey/simulate.py) only when asked
+            where.append("simulated = 0")
         if questionnaire is not None:
             where.append("questionnaire_id = ?")
             args.append(questionnaire)
@@ -452,7 +455,7 @@ def _load(request: ReportRequest, start: date, end: date, units: Sequence[str] |
           progress: Callable[[int, int], None] | None = None) -> SurveyData:
     return load_db(request.db, date_from=start, date_to=end, questionnaire=qid, units=units,
                    weights=request.weights, tz=request.tz, drop_incomplete=request.drop_incomplete,
-                   progress=progress)
+                   include_simulated=request.include_simulated, progress=progress)
 
 
 def gather(request: ReportRequest, *, progress: Progress | None = None, span: float = 0.7,
@@ -545,7 +548,8 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
         questionnaire=q, period=Period(request.date_from, request.date_to), units=units,
         table=list(table.rows()), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
         target=request.target, compare_period=compare_period, compare_table=compare_table,
-        generated_at=datetime.now(timezone.utc).replace(microsecond=0), source=Path(request.db).name,
+        generated_at=datetime.now(ZoneInfo(request.tz)).replace(microsecond=0),  # the city's local time
+        source=Path(request.db).name,
         engine={"notes": tuple(table.notes), "weights": request.weights,
                 "calibrated": data.calibration is not None, "level": request.level, "seconds": seconds},
         former=former, sample=sample, feedback=feedback)
@@ -582,5 +586,7 @@ def _former(db: _Db, data: SurveyData, previous: SurveyData | None, level: float
 
 def domains_order(dimension: str, q: Questionnaire) -> tuple[str, ...]:
     if dimension == "channel":
-        return ("kiosk", "phone", "web", "paper")
+        from survey.labels import CHANNELS
+
+        return CHANNELS
     return tuple(_options(q, dimension))

@@ -129,7 +129,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
     tables = {
         "summary": T.summary(report, t), "units": T.units(report, t), "factor_units": T.factor_units(report, t),
         "criteria": T.criteria(report, t), "distributions": T.distributions(report, t),
-        "breakdowns": breakdowns, "counts": T.counts(report, t), "weighting": T.weighting(report, t),
+        "breakdowns": breakdowns, "counts": T.counts(report, t), "weighting": T.weighting(report, t, per_unit=False),
         "margins": T.margins(report, t, per_unit=False), "exclusions": T.exclusions(report, t),
         "small_areas": T.small_areas(report, t),
         "former": T.former(report, t),
@@ -149,7 +149,7 @@ def render(report: Report, t: Translator, charts: dict[str, Chart]) -> str:
         marks=JUDGEMENT_MARKS, units_text=narrative.units_text(report, t),
         summary_lines=narrative.summary_lines(report, t), caveats=narrative.caveats(report, t),
         counts_line=narrative.counts_line(report, t), methodology=narrative.methodology(report, t),
-        log=narrative.log_lines(report),
+        log=narrative.log_lines(report) if t.lang == "en" else [],  # the engine's log is English
         table=lambda tab: _render_table(tab, t), former_caveats=T.former_caveats(report, t),
         figure=lambda chart: _render_figure(chart, svgs.get(chart.key) if chart else None),
     )

@@ -71,9 +71,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overall_index": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
     "summary_overall": (
         "Chỉ số hài lòng chung là {p} (khoảng tin cậy 95 %: {low} – {high}), tính từ {n} phiếu hợp lệ "
-        "(cỡ mẫu hiệu dụng {n_eff}).",
+        "(cỡ mẫu hiệu dụng theo Kish {n_eff}: số phiếu không gia quyền có giá trị tương đương, (Σw)²/Σw²).",
         "The overall satisfaction index is {p} (95 % confidence interval {low} to {high}), from {n} valid "
-        "responses (effective sample size {n_eff})."),
+        "responses (Kish's effective sample size {n_eff}: the number of unweighted responses worth as much, "
+        "(Σw)²/Σw²)."),
     "summary_target_above": ("Chỉ số đạt chỉ tiêu {target}: cả khoảng tin cậy nằm trên chỉ tiêu.",
                              "The index meets the target of {target}: the whole confidence interval lies above it."),
     "summary_target_below": ("Chỉ số chưa đạt chỉ tiêu {target}: cả khoảng tin cậy nằm dưới chỉ tiêu.",
@@ -143,7 +144,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c_ci_low": ("Cận dưới (%)", "CI low (%)"),
     "c_ci_high": ("Cận trên (%)", "CI high (%)"),
     "c_n": ("Số phiếu", "n"),
-    "c_n_eff": ("Cỡ mẫu hiệu dụng", "Effective n"),
+    "c_n_eff": ("Cỡ mẫu hiệu dụng (Kish)", "Effective n (Kish)"),
     "c_deff": ("Hiệu ứng thiết kế", "Design effect"),
     "c_se": ("Sai số chuẩn", "Standard error"),
     "c_flags": ("Cảnh báo", "Flags"),
@@ -331,6 +332,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "w_iterations": ("Số vòng lặp", "Iterations"),
     "w_converged": ("Hội tụ", "Converged"),
     "w_trimmed": ("Số trọng số bị cắt", "Weights trimmed"),
+    "w_fit_shown": ("Sai lệch lớn nhất trong bảng biên dân số dưới đây (điểm %)",
+                    "Largest gap in the margins table below (percentage points)"),
     "w_fit": ("Sai lệch lớn nhất so với biên (điểm %)", "Largest gap to a margin (percentage points)"),
     "yes": ("có", "yes"),
     "no": ("không", "no"),

@@ -93,9 +93,12 @@ class Estimate:
         if math.isnan(low) or math.isnan(high):
             low, high, interval = _number(row.get("ci_kg_l")), _number(row.get("ci_kg_u")), "kg"
         deff = _number(row.get("deff"))
-        n_eff = _number(row.get("n_eff_deff"))
+        # One effective sample size throughout the report: Kish's, (Σw)²/Σw² -- the number of equally
+        # weighted responses the weighted ones are worth. (n / deff can exceed n when the estimator's
+        # variance is small, which reads as a contradiction next to n; it stays in the XLSX/CSV.)
+        n_eff = _number(row.get("n_eff_kish"))
         if math.isnan(n_eff):
-            n_eff = _number(row.get("n_eff_kish"))
+            n_eff = _number(row.get("n_eff_deff"))
         flags = tuple(f for f in FLAGS if _flag(row.get(f)))
         n = row.get("n")
         est = cls(key=key, label=label, p=p, low=low, high=high, se=_number(row.get("se")),
@@ -427,12 +430,14 @@ def _nan_low(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
-CHANNEL_LABELS = {
-    "kiosk": Text("Máy tính bảng tại quầy", "Kiosk at the counter"),
-    "phone": Text("Phỏng vấn qua điện thoại", "Phone interview"),
-    "web": Text("Trực tuyến (mã QR, trang web)", "Online (QR code, web)"),
-    "paper": Text("Phiếu giấy", "Paper form"),
-}
+def _channel_labels() -> dict[str, Text]:
+    """The one label table of survey/labels.py (the dashboard and the exports use it too)."""
+    from survey.labels import CHANNELS, channel_label
+
+    return {code: Text(channel_label(code, "vi"), channel_label(code, "en")) for code in CHANNELS}
+
+
+CHANNEL_LABELS = _channel_labels()
 
 
 def _options(q: Questionnaire, dimension: str) -> dict[str, Text]:

@@ -13,10 +13,16 @@ def units_text(report: Report, t: Translator) -> str:
     return ", ".join(names) if len(names) <= 8 else t("n_units", n=len(names))
 
 
+def _kish(report: Report) -> float:
+    """Kish's effective sample size of all the responses used: the figure the weighting table prints."""
+    w = getattr(report.weighting, "n_eff_kish", None)
+    return w if w is not None and w == w else report.overall.n_eff
+
+
 def summary_lines(report: Report, t: Translator) -> list[str]:
     o = report.overall
     lines = [t("summary_overall", p=t.percent(o.p), low=t.percent(o.low), high=t.percent(o.high),
-               n=t.number(o.n), n_eff=t.number(o.n_eff))]
+               n=t.number(o.n), n_eff=t.number(_kish(report)))]
     if report.target is not None:
         lines.append(t(f"summary_target_{o.judgement}", target=t.percent(report.target, 0)))
     inputs = report.inputs

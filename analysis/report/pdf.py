@@ -127,7 +127,9 @@ class Pages:
             return
         page = self.page
         if page.slots:
-            page.figure.set_layout_engine("constrained", w_pad=0.05, h_pad=0.0, hspace=0.0, wspace=0.0)
+            # rect: the charts (tick labels included) stay inside the page's printable margins
+            page.figure.set_layout_engine("constrained", w_pad=0.05, h_pad=0.0, hspace=0.0, wspace=0.0,
+                                          rect=(LEFT / PAGE_W, 0.0, TEXT_W / PAGE_W, 1.0))
             bounds, rows = [], []
             y = 0.0
             for slot in sorted(page.slots, key=lambda s: s.top):
@@ -366,7 +368,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         if report.target is not None:
             facts.append((t("target"), t.percent(report.target, 0)))
         if inputs.generated_at:
-            facts.append((t("generated"), t.date(inputs.generated_at) + " UTC"))
+            facts.append((t("generated"), t.date(inputs.generated_at)))
         if inputs.source:
             facts.append((t("source"), inputs.source))
         pages.facts(facts)
@@ -463,7 +465,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
             pages.chart(lambda sub: figures.counts(report, t, into=sub), _chart_height("counts", report))
         pages.new_page(t("weighting_title"))
         pages.heading(t("weighting_title"))
-        pages.table(T.weighting(report, t))
+        pages.table(T.weighting(report, t, per_unit=False))
         if any(m.unit == "ALL" for m in report.weighting.margins):
             pages.heading(t("margins_title"), 2)
             pages.chart(lambda sub: figures.margins(report, t, into=sub), _chart_height("margins", report))
@@ -481,7 +483,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
             pages.table(exclusions)
         else:
             pages.text(t("no_exclusions"), 9)
-        log = narrative.log_lines(report)
+        log = narrative.log_lines(report) if t.lang == "en" else []   # the engine's log is English
         if log:
             pages.heading(t("m_log_title"), 2)
             for line in log:

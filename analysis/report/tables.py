@@ -361,7 +361,9 @@ def counts(report: Report, t: Translator) -> Table:
     return table
 
 
-def weighting(report: Report, t: Translator) -> Table:
+def weighting(report: Report, t: Translator, *, per_unit: bool = True) -> Table:
+    """The weights in figures. ``per_unit=False`` (the PDF and HTML, which print only the margins over all
+    units) quotes the largest gap of those printed margins, so that the figure is visible where quoted."""
     w = report.weighting
     method = t(f"weighting_method_{w.method}")
     method = method[0].upper() + method[1:]
@@ -372,7 +374,9 @@ def weighting(report: Report, t: Translator) -> Table:
         rows += [[t("w_min"), w.weight_min], [t("w_max"), w.weight_max], [t("w_mean"), w.weight_mean],
                  [t("w_ratio"), w.weight_max / w.weight_min if w.weight_min else math.nan],
                  [t("w_deff_kish"), w.deff_kish], [t("w_n_eff_kish"), Cell(w.n_eff_kish, "num0")],
-                 [t("w_fit"), Cell(w.max_abs_error, "pp")]]
+                 [t("w_fit"), Cell(w.max_abs_error, "pp")] if per_unit else
+                 [t("w_fit_shown"), Cell(max((abs(m.weighted_share - m.population) for m in w.margins
+                                              if m.unit == "ALL"), default=math.nan), "pp")]]
         if w.iterations is not None:
             rows.append([t("w_iterations"), Cell(w.iterations, "int")])
         if w.converged is not None:

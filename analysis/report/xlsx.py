@@ -122,7 +122,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
     if report.target is not None:
         facts.append((t("target"), t.percent(report.target, 0)))
     if inputs.generated_at:
-        facts.append((t("generated"), t.date(inputs.generated_at) + " UTC"))
+        facts.append((t("generated"), t.date(inputs.generated_at)))
     if inputs.source:
         facts.append((t("source"), inputs.source))
     about.append([])

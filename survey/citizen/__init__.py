@@ -36,7 +36,7 @@ bp = Blueprint("citizen", __name__)
 GROUPED_MAX = 400      # up to this many units, the picker shows them all, grouped (no pages)
 
 # Channels a citizen may reach through a public link; kiosks and paper are entered otherwise.
-PUBLIC_CHANNELS = ("phone", "web")
+PUBLIC_CHANNELS = ("qr", "web")
 PAGE_SIZE = 100       # units per page of the picker (a city after the 2025 reform has 168 wards)
 
 
@@ -99,15 +99,16 @@ def picker_groups(db, units: list[dict]) -> list[dict]:
 
 
 def channel_of(req) -> tuple[str, int | None]:
-    """``(channel, kiosk id)`` of a request: ``?ch=web`` from the unit picker, else a QR code's ``phone``."""
-    ch = req.args.get("ch", "phone")
+    """``(channel, kiosk id)`` of a request: ``?ch=web`` from the unit picker, else ``qr``: the plain
+    ``/u/<slug>`` link is what the counter's QR code holds (see survey/labels.py for the names)."""
+    ch = req.args.get("ch", "qr")
     if ch not in PUBLIC_CHANNELS:
         raise refuse(BadRequest, t("bad.channel", name=ch[:20]))
     return ch, None
 
 
 def form_url(slug: str, channel: str) -> str:
-    return url_for("citizen.questionnaire", slug=slug, ch=None if channel == "phone" else channel)
+    return url_for("citizen.questionnaire", slug=slug, ch=None if channel == "qr" else channel)
 
 
 def _unit(slug: str) -> dict:
@@ -292,5 +293,5 @@ def thanks(submission_id: str):
     if stored is None:  # only a committed response ever gets a thank-you
         raise NotFound()
     unit = by_id(get_db(), stored["unit_id"])
-    channel = stored["channel"] if stored["channel"] in PUBLIC_CHANNELS else "phone"
+    channel = stored["channel"] if stored["channel"] in PUBLIC_CHANNELS else "qr"
     return render_template("citizen/thanks.html", unit=unit, again=form_url(unit["slug"], channel))

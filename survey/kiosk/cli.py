@@ -41,8 +41,11 @@ def field_codes(db) -> tuple[str, ...] | None:
                               "field question, e.g. land); pre-selected on the kiosk's form.")
 @click.option("--base-url", help="Address the kiosk reaches the server at (default: the PUBLIC_BASE_URL "
                                  f"setting, else {FALLBACK_BASE_URL}).")
+@click.option("--force", is_flag=True, help="Print the address even if it points to this computer or a private "
+                                           "network (e.g. a tablet on the office LAN).")
 @with_appcontext
-def add_kiosk_command(unit_slug: str, name: str | None, field: str | None, base_url: str | None) -> None:
+def add_kiosk_command(unit_slug: str, name: str | None, field: str | None, base_url: str | None,
+                      force: bool) -> None:
     """Register a kiosk for a unit and print its device URL.
 
     The URL contains the kiosk's secret token: open it once on the tablet (it
@@ -51,6 +54,13 @@ def add_kiosk_command(unit_slug: str, name: str | None, field: str | None, base_
 
     Example: flask --app survey add-kiosk --unit quan-1 --name "Quầy 3" --base-url https://khaosat.example.gov.vn
     """
+    base = base_url or current_app.config.get("PUBLIC_BASE_URL") or FALLBACK_BASE_URL
+    host = kiosks.unreachable_host(base)
+    if host and not force:
+        _fail(f"the kiosk's address would start with {base.rstrip('/')}, and {host} is this computer or a private "
+              "network: a tablet elsewhere cannot reach it. Give the address the tablet reaches the server at "
+              "with --base-url https://khaosat.example.gov.vn, or set PUBLIC_BASE_URL once (instance/config.py, "
+              "or SURVEY_PUBLIC_BASE_URL in the environment). --force prints it anyway. Nothing was registered.")
     db = _open()
     try:
         kiosk, token = kiosks.register(db, unit_slug, name, field, fields=field_codes(db) if field else None)
@@ -58,7 +68,6 @@ def add_kiosk_command(unit_slug: str, name: str | None, field: str | None, base_
         _fail(str(exc))
     finally:
         db.close()
-    base = base_url or current_app.config.get("PUBLIC_BASE_URL") or FALLBACK_BASE_URL
     click.echo(f"Kiosk {kiosk.id} \"{kiosk.name}\" registered for {kiosk.unit_name_vi} ({kiosk.unit_slug})"
                + (f", field {kiosk.field}" if kiosk.field else "") + ".")
     click.echo("Open this address once on the tablet (it is shown only now):")

@@ -88,6 +88,24 @@ def device_path(token: str) -> str:
     return f"/k/{token}"
 
 
+def unreachable_host(base_url: str) -> str | None:
+    """The host of ``base_url`` when citizens' phones or a counter tablet could not reach it: a loopback
+    or private address (127.0.0.1, localhost, 10.x, 192.168.x, ...); None when it looks public."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in ("", "localhost") or host.endswith(".localhost") or host.endswith(".local"):
+        return host or base_url
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None          # a name: assume it is the public one
+    if address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified:
+        return host
+    return None
+
+
 def device_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + device_path(token)
 

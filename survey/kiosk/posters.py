@@ -134,7 +134,9 @@ bp = Blueprint("posters", __name__, url_prefix="/posters")
 
 
 def _refused():
-    return error_page(409, "Set the public address first", [no_public_address()], back=url_for("posters.index"))
+    from flask_babel import gettext as _
+
+    return error_page(409, _("Set the public address first"), [no_public_address()], back=url_for("posters.index"))
 
 
 def _unit_and_counter(slug: str) -> tuple[dict, str | None]:
@@ -155,10 +157,36 @@ def index():
     counters: dict[int, list[str]] = {}
     for k in kiosk_store.all_kiosks(db, include_revoked=False):
         counters.setdefault(k["unit_id"], []).append(k["name"])
+    from flask_babel import gettext as _
+
+    base = public_base_url()
+    host = kiosk_store.unreachable_host(base) if base else None
+    problem = no_public_address() if base is None else _(
+        "Posters would point to %(host)s, which citizens' phones cannot reach: set PUBLIC_BASE_URL (see "
+        "the README) before printing.", host=host) if host else None
     from ..units import page_number, page_of
 
     listing = page_of(leaf_units(db), request.args.get("q", ""), page_number(request.args.get("page")))
-    return render_template("kiosk/posters.html", units=listing.units, listing=listing, counters=counters)
+    return render_template("kiosk/posters.html", units=listing.units, listing=listing, counters=counters,
+                           base_problem=problem)
+
+
+def _refuse_unreachable(base: str, slug: str):
+    """The page refusing a poster whose QR code would point to this computer or a private network
+    (``public_base_url`` gives this machine's own address when PUBLIC_BASE_URL is unset), else None."""
+    from flask_babel import gettext as _
+
+    host = kiosk_store.unreachable_host(base)
+    if host is None or request.args.get("force") == "1":
+        return None
+    return error_page(409, _("This poster's QR code would not work"), [
+        _("The QR code would open %(link)s, and %(host)s is this computer or a private network: citizens' "
+          "phones cannot reach it.", link=unit_link(base, slug), host=host),
+        _("Set PUBLIC_BASE_URL to the address citizens reach the server at (e.g. https://khaosat.example.gov.vn) "
+          "in instance/config.py or as SURVEY_PUBLIC_BASE_URL in the environment, restart the server, then print "
+          "again."),
+        _("For a test on the office network only, add force=1 to this page's address.")],
+        back=url_for("posters.index"))
 
 
 @bp.get("/<slug>")
@@ -168,9 +196,12 @@ def poster(slug: str):
     base = public_base_url()
     if base is None:
         return _refused()
+    refusal = _refuse_unreachable(base, unit["slug"])
+    if refusal:
+        return refusal
     link = unit_link(base, unit["slug"])
     return render_template("kiosk/poster.html", unit=unit, counter=counter, link=link, svg=qr_svg(link),
-                           text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter))
+                           text=TEXT, pdf=url_for("posters.pdf", slug=slug, counter=counter, force=request.args.get("force")))
 
 
 @bp.get("/<slug>.pdf")
@@ -180,6 +211,9 @@ def pdf(slug: str):
     base = public_base_url()
     if base is None:
         return _refused()
+    refusal = _refuse_unreachable(base, unit["slug"])
+    if refusal:
+        return refusal
     data = poster_pdf(unit, unit_link(base, unit["slug"]), counter)
     name = f"poster-{unit['slug']}" + (f"-{counter}" if counter else "")
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)

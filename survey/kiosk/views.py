@@ -41,7 +41,7 @@ from ..citizen.form import (form_class, new_submission, repeated_field, started_
                             unknown_field, valid_submission_id)
 from ..db import get_db
 from .. import units as unit_store
-from ..i18n import LANGUAGES, local_date, t, unit_name
+from ..i18n import LANGUAGES, plain_date, t, unit_name
 from ..units import by_id
 from . import kiosks
 from .kiosks import Kiosk, KioskRefused
@@ -93,7 +93,7 @@ def _unit_gone(kiosk: Kiosk, day) -> str | None:
     unit = by_id(get_db(), kiosk.unit_id)
     if unit_store.valid_on(unit, day):
         return None
-    return _reason("unit_gone", unit=unit_name(unit), date=local_date(_since(unit)))
+    return _reason("unit_gone", unit=unit_name(unit), date=plain_date(_since(unit)))
 
 
 def _since(unit: dict):
@@ -409,7 +409,7 @@ def api_responses():
     day = (submitted + timedelta(minutes=unit_store.utc_offset_minutes(db))).date()
     if _unit_gone(kiosk, day):      # filled in after its unit ended: kept on the device, named, downloadable
         unit = by_id(db, kiosk.unit_id)
-        return _refusal(409, "unit_gone", unit=unit_name(unit), date=local_date(_since(unit)))
+        return _refusal(409, "unit_gone", unit=unit_name(unit), date=plain_date(_since(unit)))
     response = responses.Response(
         uuid=submission_id, questionnaire_id=q.id, questionnaire_version=q.version, unit_id=kiosk.unit_id,
         channel="kiosk", kiosk_id=kiosk.id, lang=lang, started_at=responses.utc_timestamp(started),

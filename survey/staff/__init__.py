@@ -13,7 +13,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, auth, cli, dashboard, exports, held, reports, samples  # noqa: F401  (they add their routes to bp)
+    from . import admin, auth, cli, dashboard, exports, held, language, reports, samples  # noqa: F401  (they add their routes to bp)
 
     app.register_blueprint(bp)
     auth.init_app(app)

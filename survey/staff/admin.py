@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 
 from .. import units as unit_store
 from ..db import get_db
@@ -11,6 +12,8 @@ from ..numbers import whole_number
 from ..web import no_public_address, public_base_url
 from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
+from .. import labels
+from ..i18n import local_date, period_label
 from . import bp, monitor, periods, queries, targets, users
 from .auth import current_user, error_page, login_required
 from ..db import write_transaction
@@ -30,19 +33,20 @@ def admin_users():
         form = {"username": request.form.get("username", "").strip(), "role": request.form.get("role", "")}
         password = request.form.get("password", "")
         if password != request.form.get("confirm_password", ""):
-            error = "The password and its confirmation differ."
+            error = _("The password and its confirmation differ.")
         else:
             try:
                 users.create(db, form["username"], password, form["role"], by=current_user().username)
             except users.UserError as exc:
-                error = str(exc).capitalize() + "."
+                error = str(exc)
             else:
-                flash(f"User {form['username']} created with the role {form['role']}.")
+                flash(_("User %(user)s created with the role %(role)s.", user=form["username"],
+                        role=labels.label("role", form["role"])))
                 return redirect(url_for("staff.admin_users"))
     rows = users.all_users(db)
     for row in rows:
         row["locked_seconds"] = users.lock_remaining(db, row["username"]) if row["locked_until"] else 0
-    return render_template("staff/admin_users.html", users=rows, roles=users.ROLES, role_help=users.ROLE_HELP,
+    return render_template("staff/admin_users.html", users=rows, roles=users.ROLES, role_help=lambda r: _(users.ROLE_HELP[r]),
                            error=error, form=form), (400 if error else 200)
 
 
@@ -52,27 +56,30 @@ def admin_user_change(user_id: int):
     db = get_db()
     target = users.get(db, user_id)
     if target is None:
-        return error_page(404, "No such user", [f"There is no user with id {user_id}."],
+        return error_page(404, _("No such user"), [_("There is no user with id %(id)s.", id=user_id)],
                           back=url_for("staff.admin_users"))
     action = request.form.get("action", "")
     acting = current_user()
     try:
         if action == "role":
             users.set_role(db, user_id, request.form.get("role", ""), acting=acting)
-            message = f"{target.username} now has the role {request.form.get('role')}."
+            message = _("%(user)s now has the role %(role)s.", user=target.username,
+                        role=labels.label("role", request.form.get("role")))
         elif action in ("disable", "enable"):
             users.set_disabled(db, user_id, action == "disable", acting=acting)
-            message = f"{target.username} is {action}d."
+            message = (_("%(user)s is disabled.", user=target.username) if action == "disable"
+                       else _("%(user)s is enabled.", user=target.username))
         elif action == "unlock":
             users.unlock(db, target.username)
-            message = f"{target.username} can sign in again."
+            message = _("%(user)s can sign in again.", user=target.username)
         elif action == "password":
             users.set_password(db, target.username, request.form.get("password", ""))
-            message = f"{target.username} has a new password; their sessions are signed out."
+            message = _("%(user)s has a new password; their sessions are signed out.", user=target.username)
         else:
-            raise users.UserError(f"action {action!r} is not one of role, disable, enable, unlock, password")
+            raise users.UserError(_("Action “%(action)s” is not one of role, disable, enable, unlock, password.",
+                                    action=action))
     except users.UserError as exc:
-        return error_page(400, "Cannot change the user", [str(exc)], back=url_for("staff.admin_users"))
+        return error_page(400, _("Cannot change the user"), [str(exc)], back=url_for("staff.admin_users"))
     flash(message)
     return redirect(url_for("staff.admin_users"))
 
@@ -87,7 +94,7 @@ def _number(form, name: str, label: str, problems: list[str]) -> float | None:
             raise ValueError
         return value
     except ValueError:
-        problems.append(f"{label}: {text!r} is not a number")
+        problems.append(_("%(field)s: “%(text)s” is not a number.", field=label, text=text))
         return None
 
 
@@ -98,8 +105,8 @@ def _calculator(form) -> tuple[dict, list[str], dict | None]:
         inputs["fpc"] = form.get("fpc", "")
     problems: list[str] = []
     values = {name: _number(inputs, name, label, problems) for name, label in
-              (("half_width", "half-width"), ("confidence", "confidence"), ("share", "assumed share"),
-               ("deff", "design effect"))}
+              (("half_width", _("± points")), ("confidence", _("Confidence %")), ("share", _("Assumed share %")),
+               ("deff", _("Design effect")))}
     if problems:
         return inputs, problems, None
     try:
@@ -121,7 +128,7 @@ def _unit_sizes(units: list[dict], calc: dict) -> dict[int, targets.SampleSize]:
 @login_required("admin")
 def admin_targets():
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     today = periods.local_now(rules.utc_offset_minutes).date()
     period = targets.fieldwork_period(db, today)
     every = queries.reporting_units(db, None, period)        # the units valid in the fieldwork period
@@ -159,11 +166,12 @@ def admin_targets_save():
             continue
         number = whole_number(text, digits=8)
         if number is None or not 1 <= number <= 10_000_000:
-            problems.append(f"target of {unit['name_vi']}: {text[:20]!r} is not a whole number from 1 to 10,000,000")
+            problems.append(_("Target of %(unit)s: “%(text)s” is not a whole number from 1 to 10,000,000.",
+                               unit=unit["name_vi"], text=text[:20]))
         elif number != old:
             changes.append((unit_id, number))
     if problems:
-        return error_page(400, "Targets not saved", problems + ["Nothing was changed."],
+        return error_page(400, _("Targets not saved"), problems + [_("Nothing was changed.")],
                           back=url_for("staff.admin_targets"))
     by = current_user().username
     with write_transaction(db):
@@ -172,7 +180,8 @@ def admin_targets_save():
                 targets.clear_target(db, unit_id)
             else:
                 targets.set_target(db, unit_id, value, method="manual", by=by)
-    flash(f"{len(changes)} target(s) changed." if changes else "No target changed.")
+    flash(ngettext("%(num)s target changed.", "%(num)s targets changed.", len(changes)) if changes
+          else _("No target changed."))
     return redirect(url_for("staff.admin_targets"))
 
 
@@ -181,23 +190,24 @@ def admin_targets_save():
 def admin_targets_apply():
     db = get_db()
     inputs, problems, calc = _calculator(request.form)
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     period = targets.fieldwork_period(db, periods.local_now(rules.utc_offset_minutes).date())
     units = queries.reporting_units(db, None, period)
     scope = request.form.get("unit", "").strip()
     if scope:
         units = [u for u in units if u["slug"] == scope]
         if not units:
-            problems.append(f"unit: {scope!r} is not a reporting unit")
+            problems.append(_("Unit: “%(slug)s” is not a reporting unit.", slug=scope))
     if problems:
-        return error_page(400, "Targets not calculated", problems, back=url_for("staff.admin_targets"))
+        return error_page(400, _("Targets not calculated"), problems, back=url_for("staff.admin_targets"))
     by = current_user().username
     sizes = _unit_sizes(units, calc)
     with write_transaction(db):
         for unit in units:
             size = sizes[unit["id"]]
             targets.set_target(db, unit["id"], size.n, method=targets.ci_method(size), by=by)
-    flash(f"Targets of {len(units)} unit(s) set from the confidence-interval calculator.")
+    flash(ngettext("The target of %(num)s unit was set from the confidence-interval calculator.",
+                   "The targets of %(num)s units were set from the confidence-interval calculator.", len(units)))
     return redirect(url_for("staff.admin_targets"))
 
 
@@ -208,7 +218,7 @@ def admin_fieldwork():
     back = url_for("staff.admin_targets")
     if request.form.get("action") == "clear":
         targets.clear_fieldwork(db)
-        flash("The fieldwork period is now the current calendar quarter.")
+        flash(_("The fieldwork period is now the current calendar quarter."))
         return redirect(back)
     problems = []
     dates = {}
@@ -218,12 +228,13 @@ def admin_fieldwork():
         except ValueError as exc:
             problems.append(str(exc))
     if not problems and dates["to"] < dates["from"]:
-        problems.append(f"to: {dates['to']} is before from: {dates['from']}")
+        problems.append(_("The end of the period (%(end)s) is before its start (%(start)s).",
+                          end=local_date(dates["to"]), start=local_date(dates["from"])))
     if problems:
-        return error_page(400, "Fieldwork period not saved", problems, back=back)
+        return error_page(400, _("Fieldwork period not saved"), problems, back=back)
     period = periods.Period(dates["from"], dates["to"])
     targets.set_fieldwork(db, period, by=current_user().username)
-    flash(f"Fieldwork period set to {period.label()}.")
+    flash(_("Fieldwork period set to %(period)s.", period=period_label(period)))
     return redirect(back)
 
 
@@ -232,7 +243,7 @@ def admin_fieldwork():
 # its CLI; these pages only put a form in front of them.
 
 def _kiosk_page(db, *, created: dict | None = None, error: str | None = None, form: dict | None = None):
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     offset = rules.utc_offset_minutes
     today = periods.local_now(offset).date()
     rows = queries.kiosks(db, None, today.isoformat(), include_revoked=True)
@@ -250,8 +261,8 @@ def _field(db, value: str) -> str | None:
     field = value.strip() or None
     labels = monitor.field_labels(queries.latest_definition(db, current_app.config["DEFAULT_QUESTIONNAIRE"]))
     if field is not None and labels and field not in labels:
-        raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
-                         f"(allowed: {', '.join(labels)})")
+        raise KioskError(_("Field “%(field)s” is not a field of procedure of the questionnaire (allowed: %(allowed)s).",
+                           field=field, allowed=", ".join(labels)))
     return field
 
 
@@ -264,15 +275,19 @@ def admin_kiosks():
     form = {k: request.form.get(k, "") for k in ("unit", "name", "field")}
     base = public_base_url()        # checked before registering: a kiosk whose link cannot be shown is no use
     if base is None:
-        return error_page(409, "Set the public address first", [no_public_address()],
+        return error_page(409, _("Set the public address first"), [no_public_address()],
                           back=url_for("staff.admin_kiosks"))
     try:
         kiosk, token = kiosk_store.register(db, form["unit"], form["name"].strip() or None, _field(db, form["field"]))
     except KioskError as exc:
         return _kiosk_page(db, error=str(exc), form=form)
     # The token is shown on this one page and stored nowhere (only its hash is kept).
+    host = kiosk_store.unreachable_host(base)
+    warning = _("This address points to %(host)s, which a tablet elsewhere cannot reach. Set PUBLIC_BASE_URL "
+                "to the address the tablets reach the server at (instance/config.py or SURVEY_PUBLIC_BASE_URL), "
+                "revoke this kiosk and add it again.", host=host) if host else None
     return _kiosk_page(db, created={"name": kiosk.name, "unit": kiosk.unit_slug,
-                                    "url": kiosk_store.device_url(base, token)})
+                                    "url": kiosk_store.device_url(base, token), "warning": warning})
 
 
 @bp.route("/admin/kiosks/<int:kiosk_id>", methods=["POST"])
@@ -282,24 +297,25 @@ def admin_kiosk_change(kiosk_id: int):
     back = url_for("staff.admin_kiosks")
     kiosk = queries.kiosk(db, kiosk_id)
     if kiosk is None:
-        return error_page(404, "No such kiosk", [f"There is no kiosk with id {kiosk_id}."], back=back)
+        return error_page(404, _("No such kiosk"), [_("There is no kiosk with id %(id)s.", id=kiosk_id)], back=back)
     action = request.form.get("action", "")
     try:
         if action == "save":
             name = " ".join(request.form.get("name", "").split())
             if not 1 <= len(name) <= 80:
-                raise KioskError("name: give the kiosk a name of 1 to 80 characters")
+                raise KioskError(_("Name: give the kiosk a name of 1 to 80 characters."))
             clash = queries.kiosk_named(db, kiosk["unit_id"], name)
             if clash is not None and clash != kiosk_id:
-                raise KioskError(f"name: the unit already has an active kiosk named {name!r} (id {clash})")
+                raise KioskError(_("Name: the unit already has an active kiosk named “%(name)s” (id %(id)s).",
+                                   name=name, id=clash))
             queries.update_kiosk(db, kiosk_id, name=name, field=_field(db, request.form.get("field", "")))
-            flash(f"Kiosk {name} saved.")
+            flash(_("Kiosk %(name)s saved.", name=name))
         elif action == "revoke":
             kiosk_store.revoke(db, kiosk_id)
-            flash(f"Kiosk {kiosk['name']} revoked: its address no longer works and it is never 'silent'. "
-                  "To put the tablet back in service, add a new kiosk.")
+            flash(_("Kiosk %(name)s revoked: its address no longer works and it is never “silent”. "
+                    "To put the tablet back in service, add a new kiosk.", name=kiosk["name"]))
         else:
-            raise KioskError(f"action: {action!r} is not save or revoke")
+            raise KioskError(_("Action “%(action)s” is not save or revoke.", action=action))
     except KioskError as exc:
-        return error_page(400, "Kiosk not changed", [str(exc)], back=back)
+        return error_page(400, _("Kiosk not changed"), [str(exc)], back=back)
     return redirect(back)

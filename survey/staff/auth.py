@@ -14,6 +14,7 @@ import functools
 from urllib.parse import urlsplit
 
 from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
+from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
@@ -106,9 +107,9 @@ def csrf_failure():
 
 
 def csrf_refused():
-    return error_page(400, "Form expired or not sent from this site",
-                      ["The form could not be accepted: its security token is missing, wrong or expired. "
-                       "Go back, reload the page and try again."])
+    return error_page(400, _("Form expired or not sent from this site"),
+                      [_("The form could not be accepted: its security token is missing, wrong or expired. "
+                         "Go back, reload the page and try again.")])
 
 
 def _guard(role: str):
@@ -123,14 +124,17 @@ def _guard(role: str):
             target = target if is_local_path(target) else None
         ended = g.pop("session_ended", None)
         if ended == "expired":
-            flash("Your session has ended (a sign-in lasts a fixed time): sign in again.")
+            flash(_("Your session has ended (a sign-in lasts a fixed time): sign in again."))
         elif ended == "idle":
-            flash("You were signed out after a time without activity: sign in again.")
+            flash(_("You were signed out after a time without activity: sign in again."))
         return redirect(url_for("staff.login", next=target))
     if not user.has_role(role):
-        return error_page(403, "Not allowed",
-                          [f"This page needs the {role} role or above; you are signed in as "
-                           f"{user.username} with the {user.role} role."])
+        from ..labels import label
+
+        return error_page(403, _("Not allowed"),
+                          [_("This page needs the %(role)s role or above; you are signed in as %(user)s "
+                             "with the %(own)s role.", role=label("role", role), user=user.username,
+                             own=label("role", user.role))])
     if request.method not in SAFE_METHODS:
         return csrf_failure()
     return None
@@ -190,7 +194,7 @@ def is_local_path(target: str | None) -> bool:
 
 @bp.errorhandler(monitor.SummariesMissing)
 def _summaries_missing(exc: monitor.SummariesMissing):
-    return error_page(503, "Monitoring not ready", [str(exc)])
+    return error_page(503, _("Monitoring not ready"), [str(exc)])
 
 
 @bp.errorhandler(CSRFError)
@@ -236,27 +240,30 @@ def login():
     if result.user is None:
         if result.locked_seconds:
             return _login_refused(429, _lock_message(result), next_url, username, result.locked_seconds)
-        return _login_refused(401, "Wrong user name or password.", next_url, username)
+        return _login_refused(401, _("Wrong user name or password."), next_url, username)
+    chosen = session.get("staff_lang")  # a language picked on the sign-in page outlives the new session
     sign_in(result.user)
+    if chosen:
+        session["staff_lang"] = chosen
     return redirect(next_url)
 
 
 def _minutes(seconds: int) -> str:
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
     minutes = (seconds + 59) // 60
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 def _lock_message(result: users.SignIn) -> str:
     wait = _minutes(result.locked_seconds)
     if result.locked_by == "address":
-        return f"Too many failed sign-ins from this device. Try again in {wait}."
+        return _("Too many failed sign-ins from this device. Try again in %(wait)s.", wait=wait)
     if result.locked_by == "user":
-        return (f"Too many failed sign-ins for this user name from several devices: it is locked everywhere. "
-                f"Try again in {wait}, or ask an admin to unlock it.")
-    return (f"Too many failed sign-ins for this user name. Try again in {wait}, or ask an admin to "
-            f"unlock it.")
+        return _("Too many failed sign-ins for this user name from several devices: it is locked everywhere. "
+                 "Try again in %(wait)s, or ask an admin to unlock it.", wait=wait)
+    return _("Too many failed sign-ins for this user name. Try again in %(wait)s, or ask an admin to unlock it.",
+             wait=wait)
 
 
 def _login_refused(status: int, message: str, next_url: str, username: str, retry_after: int = 0):
@@ -271,7 +278,7 @@ def _login_refused(status: int, message: str, next_url: str, username: str, retr
 @login_required("staff")
 def logout():
     sign_out()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("staff.login"))
 
 
@@ -291,18 +298,18 @@ def change_password():
             if checked.locked_seconds:
                 return render_template("staff/password.html", error=_lock_message(checked)), 429, {
                     "Retry-After": str(checked.locked_seconds)}
-            error = "The current password is wrong."
+            error = _("The current password is wrong.")
         elif new != request.form.get("confirm_password", ""):
-            error = "The new password and its confirmation differ."
+            error = _("The new password and its confirmation differ.")
         else:
             try:
                 users.set_password(get_db(), user.username, new)
             except users.UserError as exc:
-                error = str(exc).capitalize() + "."
+                error = str(exc)
             else:
                 sessions.end_all(get_db(), user.id, "password changed")
                 sign_in(users.get(get_db(), user.id))
-                flash("Your password is changed; other sessions of yours are signed out.")
+                flash(_("Your password is changed; other sessions of yours are signed out."))
                 return redirect(url_for("staff.dashboard"))
         return render_template("staff/password.html", error=error), 400
     return render_template("staff/password.html", error=None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import integrity
 from .. import responses as response_store
@@ -19,7 +20,7 @@ def _context():
     try:
         filters = monitor.parse_filters(db, request.args, targets.fieldwork_period(db, today))
     except monitor.FilterError as exc:
-        return None, error_page(400, "Check the filters", exc.problems, back=request.path)
+        return None, error_page(400, _("Check the filters"), exc.problems, back=request.path)
     return (db, filters, rules, warnings), None
 
 
@@ -76,7 +77,7 @@ def former():
     ctx, refusal = _context()
     if refusal:
         return refusal
-    db, filters, rules, _ = ctx
+    db, filters, rules, _warnings = ctx
     groups = queries.former_groups(db, filters.period, rules.utc_offset_minutes)
     return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db, filters))
 
@@ -87,7 +88,7 @@ def comments():
     ctx, refusal = _context()
     if refusal:
         return refusal
-    db, filters, rules, _ = ctx
+    db, filters, rules, _warnings = ctx
     try:
         page = monitor.parse_page(request.args)
         state = monitor.parse_choice(request.args, "state", queries.COMMENT_STATES)
@@ -96,7 +97,7 @@ def comments():
             queries.search_expression(search)
     except (monitor.FilterError, ValueError) as exc:
         problems = exc.problems if isinstance(exc, monitor.FilterError) else [str(exc)]
-        return error_page(400, "Check the filters", problems, back=request.path)
+        return error_page(400, _("Check the filters"), problems, back=request.path)
     total, rows = queries.comments(db, period=filters.period, offset_minutes=rules.utc_offset_minutes,
                                    scope=filters.scope, search=search or None, state=state,
                                    limit=monitor.PAGE_SIZE, offset=(page - 1) * monitor.PAGE_SIZE)
@@ -111,9 +112,10 @@ def comments():
 def comment_handled(response_id: int):
     handled = request.form.get("handled") == "1"
     if not queries.set_comment_handled(get_db(), response_id, handled, by=current_user().username):
-        return error_page(404, "No such comment", [f"Response {response_id} does not exist or has no comment."],
+        return error_page(404, _("No such comment"), [_("Response %(id)s does not exist or has no comment.", id=response_id)],
                           back=url_for("staff.comments"))
-    flash(f"Comment {response_id} marked {'handled' if handled else 'not handled'}.")
+    flash(_("Comment %(id)s marked handled.", id=response_id) if handled
+          else _("Comment %(id)s marked not handled.", id=response_id))
     return redirect(_back(url_for("staff.comments")))
 
 
@@ -129,7 +131,7 @@ def quality():
         kind = monitor.parse_choice(request.args, "kind", queries.FLAG_KINDS)
         state = monitor.parse_choice(request.args, "state", queries.EXCLUSION_STATES)
     except monitor.FilterError as exc:
-        return error_page(400, "Check the filters", exc.problems, back=request.path)
+        return error_page(400, _("Check the filters"), exc.problems, back=request.path)
     limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
     total, rows = queries.flagged_responses(db, kind=kind, state=state, period=filters.period,
                                             offset_minutes=rules.utc_offset_minutes, scope=filters.scope,
@@ -147,11 +149,11 @@ def quality():
 @login_required("staff")
 def response_detail(response_id: int):
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
     row = queries.response(db, response_id, limits)
     if row is None:
-        return error_page(404, "No such response", [f"There is no response with id {response_id}."],
+        return error_page(404, _("No such response"), [_("There is no response with id %(id)s.", id=response_id)],
                           back=url_for("staff.quality"))
     definition = queries.questionnaire_definition(db, row["questionnaire_id"], row["questionnaire_version"])
     criteria = [c.get("code") for c in (definition or {}).get("criteria", [])]
@@ -183,20 +185,22 @@ def response_exclusion(response_id: int):
     reason = " ".join(request.form.get("reason", "").split())[:300]
     back = _back(url_for("staff.response_detail", response_id=response_id))
     if action not in ("exclude", "restore"):
-        return error_page(400, "Unknown action", [f"action: {action!r} is not 'exclude' or 'restore'"], back=back)
+        return error_page(400, _("Unknown action"), [_("Action “%(action)s” is not exclude or restore.", action=action)],
+                          back=back)
     if db.execute("SELECT 1 FROM responses WHERE id = ?", [response_id]).fetchone() is None:
-        return error_page(404, "No such response", [f"There is no response with id {response_id}."], back=back)
+        return error_page(404, _("No such response"), [_("There is no response with id %(id)s.", id=response_id)], back=back)
     user = current_user().username
     if action == "exclude":
         if not reason:
-            return error_page(400, "Give a reason", ["reason: say why the response is excluded "
-                                                    "(e.g. 'straight-lining', 'test submission')."], back=back)
+            return error_page(400, _("Give a reason"), [_("Reason: say why the response is excluded "
+                                                          "(e.g. “straight-lining”, “test submission”).")], back=back)
         changed = response_store.exclude(db, response_id, by=user, reason=reason)
-        flash(f"Response {response_id} excluded from analysis." if changed
-              else f"Response {response_id} was already excluded.")
+        flash(_("Response %(id)s excluded from analysis.", id=response_id) if changed
+              else _("Response %(id)s was already excluded.", id=response_id))
     else:
         changed = response_store.restore(db, response_id, by=user, reason=reason or None)
-        flash(f"Response {response_id} counts again." if changed else f"Response {response_id} was not excluded.")
+        flash(_("Response %(id)s counts again.", id=response_id) if changed
+              else _("Response %(id)s was not excluded.", id=response_id))
     return redirect(back)
 
 

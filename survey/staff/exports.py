@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from flask import Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import db as database
 from ..db import get_db
@@ -30,6 +31,8 @@ BATCH = 2000
 
 class ExportSpec:
     """What to export: a questionnaire, a period, a unit scope -- and how its columns decode."""
+
+    include_simulated = False  # simulated responses (survey/simulate.py) only when asked for
 
     def __init__(self, db, questionnaire_id: str, filters: monitor.Filters, offset_minutes: int, ratio: float):
         self.database = current_app.config["DATABASE"]
@@ -53,7 +56,7 @@ class ExportSpec:
     @property
     def header(self) -> list[str]:
         return ["uuid", "response_id", "questionnaire_id", "questionnaire_version", "unit_slug", "unit_name",
-                "channel", "kiosk", "lang", "started_at_utc", "started_at_local", "submitted_at_utc",
+                "channel", "channel_label", "kiosk", "lang", "started_at_utc", "started_at_local", "submitted_at_utc",
                 "submitted_at_local", "duration_s", *self.criteria, *RESPONDENT_FIELDS, "comment", "excluded",
                 "excluded_at_utc", "excluded_by", "excluded_reason", "flag_straightline", "flag_speeder",
                 "flag_burst"]
@@ -94,13 +97,20 @@ class ExportSpec:
                   if lim.questionnaire_id == self.questionnaire_id}
         qid = text(self.questionnaire_id)
         local = LocalTime(self.offset)
+        from ..labels import CHANNELS, channel_label
+
+        # The channel's name from the one label table (survey/labels.py), in the staff member's language.
+        channel_names = {c: channel_label(c) for c in CHANNELS}
+        if csv_mode:
+            channel_names = {c: csv_text(n) for c, n in channel_names.items()}
         plain_stamp, plain_uuid = _STAMP.fullmatch, _UUID.fullmatch
         profiles: dict[tuple, object] = {}
         for (uuid, rid, version, unit_id, channel, kiosk_id, lang, started, submitted, duration, answers,
              rtype, gender, age, education, occupation, ethnicity, field, comment, excluded_at, excluded_by,
              excluded_reason, straightline, burst) in queries.export_rows(db, self.questionnaire_id, self.bounds,
                                                                           self.filters.scope,
-                                                                          full_scan=self.full_scan):
+                                                                          full_scan=self.full_scan,
+                                                                          include_simulated=self.include_simulated):
             if version in fast and len(answers) == width:
                 scores = ",".join(answers).translate(_CSV_SCORES) if csv_mode else tuple(map(values.get, answers))
             else:
@@ -136,12 +146,14 @@ class ExportSpec:
                 excluded_at = excluded_by = excluded_reason = ""
             comment = none if comment is None else text(comment)
             if csv_mode:
-                yield (f"{uuid},{rid},{qid},{version},{slug},{unit_name},{channel},{kiosks.get(kiosk_id, none)},"
+                yield (f"{uuid},{rid},{qid},{version},{slug},{unit_name},{channel},{channel_names.get(channel, channel)},"
+                       f"{kiosks.get(kiosk_id, none)},"
                        f"{lang},{started},{local(started)},{submitted},{local(submitted)},"
                        f"{'' if duration is None else duration},{scores},{profile},{comment},{excluded},"
                        f"{excluded_at},{excluded_by},{excluded_reason},{straightline or 0},{speeder},{burst or 0}\r\n")
             else:
-                yield (uuid, rid, qid, version, slug, unit_name, channel, kiosks.get(kiosk_id), lang, started,
+                yield (uuid, rid, qid, version, slug, unit_name, channel, channel_names.get(channel, channel),
+                       kiosks.get(kiosk_id), lang, started,
                        local(started), submitted, local(submitted), duration, *scores, *profile, comment, excluded,
                        excluded_at, excluded_by, excluded_reason, straightline or 0, speeder, burst or 0)
 
@@ -238,7 +250,7 @@ def xlsx_stream(spec: ExportSpec) -> Iterator[bytes]:
 def _spec():
     """The export the query arguments ask for, or an error response."""
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     offset = rules.utc_offset_minutes
     today = periods.local_now(offset).date()
     problems = []
@@ -250,12 +262,14 @@ def _spec():
     known = queries.questionnaire_ids(db)
     qid = request.args.get("questionnaire", "").strip() or _default_questionnaire(known)
     if qid not in known:
-        problems.append(f"questionnaire: {qid!r} is not a questionnaire in this database"
-                        + (f" (there are: {', '.join(known)})" if known else " (none is registered yet)"))
+        problems.append(_("Questionnaire: “%(id)s” is not a questionnaire in this database (there are: %(known)s).",
+                          id=qid, known=", ".join(known) or "—"))
     if problems:
-        return None, error_page(400, "Check the export filters", problems, back=url_for("staff.exports"))
+        return None, error_page(400, _("Check the export filters"), problems, back=url_for("staff.exports"))
     ratio = float(current_app.config["QUALITY_SPEEDER_RATIO"])
-    return ExportSpec(db, qid, filters, offset, ratio), None
+    spec = ExportSpec(db, qid, filters, offset, ratio)
+    spec.include_simulated = request.args.get("simulated") == "1"
+    return spec, None
 
 
 def _default_questionnaire(known: list[str]) -> str:
@@ -269,7 +283,7 @@ def _default_questionnaire(known: list[str]) -> str:
 @login_required("analyst")
 def exports():
     db = get_db()
-    rules, _ = monitor.effective_rules(db, current_app.config)
+    rules, _warnings = monitor.effective_rules(db, current_app.config)
     today = periods.local_now(rules.utc_offset_minutes).date()
     period = targets.fieldwork_period(db, today)
     known = queries.questionnaire_ids(db)

@@ -8,6 +8,7 @@ page); either can be undone, and every decision is logged
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 
 from .. import integrity
 from ..db import get_db
@@ -30,7 +31,7 @@ def integrity_page():
         reason = monitor.parse_choice(request.args, "reason", REASON_CHOICES)
         state = monitor.parse_choice(request.args, "state", integrity.STATES)
     except monitor.FilterError as exc:
-        return error_page(400, "Check the filters", exc.problems, back=request.path)
+        return error_page(400, _("Check the filters"), exc.problems, back=request.path)
     first, last = filters.period.start.isoformat(), filters.period.end.isoformat()
     counts = integrity.counts(db, first, last, filters.scope)
     total, rows = integrity.held_page(db, state=state, reason=reason, first=first, last=last, scope=filters.scope,
@@ -52,21 +53,28 @@ def integrity_review():
     action = request.form.get("action", "")
     note = " ".join(request.form.get("note", "").split())[:300] or None
     if action not in integrity.ACTIONS:
-        return error_page(400, "Unknown action", [f"action: {action[:20]!r} is not accept, exclude or hold"],
-                          back=back)
+        return error_page(400, _("Unknown action"), [_("“%(action)s” is not one of accept, exclude or hold.",
+                                                         action=action[:20])], back=back)
     ids = []
     for value in request.form.getlist("ids"):
         if not value.isascii() or not value.isdigit() or len(value) > 18:
-            return error_page(400, "Not a response", [f"ids: {value[:20]!r} is not a response number"], back=back)
+            return error_page(400, _("Not a response"), [_("“%(value)s” is not a response number.", value=value[:20])],
+                              back=back)
         ids.append(int(value))
     if not ids:
-        return error_page(400, "Choose responses", ["Tick at least one response to accept, exclude or hold."],
+        return error_page(400, _("Choose responses"), [_("Tick at least one response to accept, exclude or hold.")],
                           back=back)
     if action == "exclude" and not note:
         note = None   # the flag reasons are recorded as the exclusion reason
     changed = integrity.review(get_db(), ids, action, by=current_user().username, note=note)
-    verb = {"accept": "accepted: they count in the index", "exclude": "excluded from analysis",
-            "hold": "held again"}[action]
-    flash(f"{changed} response{'' if changed == 1 else 's'} {verb}." if changed
-          else "Nothing changed: the responses were already in that state.")
+    if not changed:
+        flash(_("Nothing changed: the responses were already in that state."))
+    elif action == "accept":
+        flash(ngettext("%(num)s response accepted: it counts in the index.",
+                       "%(num)s responses accepted: they count in the index.", changed))
+    elif action == "exclude":
+        flash(ngettext("%(num)s response excluded from analysis.", "%(num)s responses excluded from analysis.",
+                       changed))
+    else:
+        flash(ngettext("%(num)s response held again.", "%(num)s responses held again.", changed))
     return redirect(back, code=303)

@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _, ngettext
 from markupsafe import Markup, escape
 
 from .. import integrity
+from ..labels import CHANNELS
 from ..numbers import whole_number
-from ..responses import CHANNELS
 from . import periods, queries, summary, targets
 
 PACE_TOLERANCE = 0.9
@@ -32,7 +33,6 @@ TREND_DAYS = 14
 PAGE_SIZE = 25
 KIOSKS_PER_PAGE = 50       # rows of the dashboard's kiosk table
 UNITS_PER_PAGE = 50        # rows of the dashboard's unit table (168 wards: 4 pages; 3,321 communes: 67)
-CHANNEL_LABELS = {"kiosk": "Kiosk", "phone": "Phone", "web": "Web / QR", "paper": "Paper"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -81,13 +81,13 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
             else:
                 end = parsed
     if not problems and end < start:
-        problems.append(f"to: {end} is before from: {start}")
+        problems.append(_("The end of the period (%(end)s) is before its start (%(start)s).", end=end, start=start))
     unit = None
     slug = args.get("unit", "").strip()
     if slug:
         unit = queries.unit_by_slug(db, slug)
         if unit is None:
-            problems.append(f"unit: there is no unit {slug!r}")
+            problems.append(_("Unit: there is no unit “%(slug)s”.", slug=slug))
     if problems:
         raise FilterError(problems)
     scope = queries.unit_scope(db, unit["id"]) if unit else None
@@ -98,14 +98,15 @@ def parse_page(args: Mapping[str, str]) -> int:
     value = args.get("page", "1").strip() or "1"
     number = whole_number(value, digits=6)
     if number is None or not 1 <= number <= 100_000:
-        raise FilterError([f"page: {value[:20]!r} is not a page number (1, 2, 3 …)"])
+        raise FilterError([_("Page: “%(value)s” is not a page number (1, 2, 3 …).", value=value[:20])])
     return number
 
 
 def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = args.get(name, "").strip() or choices[0]
     if value not in choices:
-        raise FilterError([f"{name}: {value!r} is not one of {', '.join(choices)}"])
+        raise FilterError([_("%(name)s: “%(value)s” is not one of %(choices)s.", name=name, value=value,
+                             choices=", ".join(choices))])
     return value
 
 
@@ -184,7 +185,7 @@ def kiosk_status(kiosk: Mapping, now_local: datetime, hours: OpeningHours, silen
                  offset_minutes: int) -> tuple[str, str]:
     """(status, explanation) of one kiosk: 'revoked', 'silent', 'active' or 'closed'."""
     if kiosk.get("revoked_at"):
-        return "revoked", "no longer accepts submissions"
+        return "revoked", _("no longer accepts submissions")
     last = kiosk.get("last_submission")
     midnight = datetime.combine(now_local.date(), time(0, 0))
     since = midnight
@@ -193,11 +194,15 @@ def kiosk_status(kiosk: Mapping, now_local: datetime, hours: OpeningHours, silen
         since = max(midnight, last_local)
     quiet = hours.open_minutes(since, now_local)
     if quiet >= silent_minutes:
-        what = "since its last submission" if last else "and it has never sent one"
-        return "silent", f"{int(quiet)} minutes of opening hours without a submission {what}"
+        if last:
+            return "silent", ngettext("%(num)s minute of opening hours without a submission since its last one",
+                                      "%(num)s minutes of opening hours without a submission since its last one",
+                                      int(quiet))
+        return "silent", ngettext("%(num)s minute of opening hours and it has never sent a submission",
+                                  "%(num)s minutes of opening hours and it has never sent a submission", int(quiet))
     if hours.is_open(now_local):
-        return "active", "open now"
-    return "closed", "outside opening hours"
+        return "active", _("open now")
+    return "closed", _("outside opening hours")
 
 
 # --- Sparkline -------------------------------------------------------------------------------
@@ -207,10 +212,13 @@ def sparkline(values: list[int], days: list[str], *, width: int = 112, height: i
     top = max(values) if values and max(values) > 0 else 1
     step = width / max(1, len(values) - 1)
     points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    title = ", ".join(f"{d[5:]}: {v}" for d, v in zip(days, values))
+    from ..i18n import local_date
+
+    title = ", ".join(f"{local_date(d, short=True)}: {v}" for d, v in zip(days, values))
+    name = escape(_("Daily responses"))
     return Markup(
         f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="Daily responses">'
+        f'aria-label="{name}">'
         f"<title>{escape(title)}</title>"
         f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>')
 
@@ -236,6 +244,7 @@ class Dashboard:
     rules: summary.SummaryRules
     warnings: list[str] = field(default_factory=list)
     integrity: dict = field(default_factory=dict)
+    progress: dict | None = None
     units_total: int = 0                 # units in the table before paging (after the search)
     units_page: int = 1
     units_pages: int = 1
@@ -245,14 +254,14 @@ class Dashboard:
     kiosks_pages: int = 1
 
 
-def field_labels(definition: dict | None) -> dict[str, str]:
-    """{field code: English label} from a questionnaire definition's respondent question 'field'."""
+def field_labels(definition: dict | None) -> dict[str, dict | str]:
+    """{field code: bilingual label ({'vi': ..., 'en': ...}, shown with i18n.tr)} from a questionnaire
+    definition's respondent question 'field'."""
     labels = {}
     for item in (definition or {}).get("respondent", []):
         if item.get("code") == "field":
             for option in item.get("options", []):
-                text = option.get("text")
-                labels[option.get("code")] = text.get("en") or text.get("vi") if isinstance(text, dict) else text
+                labels[option.get("code")] = option.get("text")
     return labels
 
 
@@ -264,15 +273,16 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
     """The summary rules in effect, and warnings when the settings ask for others."""
     rules = summary.in_effect(db)
     if rules is None:
-        raise SummariesMissing("the monitoring summaries are missing or outdated: run "
-                           "`flask --app survey refresh-summaries`")
+        raise SummariesMissing(_("The monitoring summaries are missing or outdated: run "
+                                 "“flask --app survey refresh-summaries”."))
     try:
         wanted = summary.rules_from_config(config)
     except ValueError as exc:
-        return rules, [f"{exc}. Until it is fixed the dashboard uses: {rules.describe()}."]
+        return rules, [_("%(problem)s. Until it is fixed the dashboard uses: %(rules)s.", problem=exc,
+                         rules=rules.describe())]
     if wanted != rules:
-        return rules, [f"The settings changed; the figures still use the previous rules ({rules.describe()}). "
-                       "Run `flask --app survey refresh-summaries` to apply the new ones."]
+        return rules, [_("The settings changed; the figures still use the previous rules (%(rules)s). "
+                         "Run “flask --app survey refresh-summaries” to apply the new ones.", rules=rules.describe())]
     return rules, []
 
 
@@ -281,6 +291,15 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     """The dashboard's figures; the unit table holds the units valid in the period, most behind first,
     filtered by ``unit_q`` (accent- and case-insensitive, part of the name or slug) and cut into pages
     of :data:`UNITS_PER_PAGE` (status counts and totals cover every unit)."""
+    simulated = db.execute("SELECT count(*) FROM responses WHERE simulated = 1").fetchone()[0]
+    if simulated:
+        warnings = [*warnings, ngettext(
+            "%(num)s simulated response (demo data) is in this database. It is left out of every figure here, "
+            "of exports and of reports unless they are asked to include it. Remove it with "
+            "“flask --app survey simulate --remove”.",
+            "%(num)s simulated responses (demo data) are in this database. They are left out of every figure "
+            "here, of exports and of reports unless they are asked to include them. Remove them with "
+            "“flask --app survey simulate --remove”.", simulated)]
     offset = rules.utc_offset_minutes
     now_local = periods.local_now(offset)
     today = now_local.date()
@@ -323,6 +342,7 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
     order = {"behind": 0, "on track": 1, "no target": 2, "done": 3}
     units.sort(key=lambda u: (order[u["pace"].status], u["pace"].percent or 0, u["unit"]["code"]))
+    every_unit = units
     wanted = fold(unit_q)
     if wanted:
         units = [u for u in units if wanted in fold(u["unit"]["name_vi"]) or wanted in fold(u["unit"]["name_en"])
@@ -342,11 +362,11 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     # Over the units that have a target (the per-unit rows show where it is short).
     total_pace = pace(target_sum or None, collected_sum, period, today)
     period_total = totals["period"][0]
-    channels = [{"code": c, "label": CHANNEL_LABELS.get(c, c), "n": channel_counts.get(c, 0),
+    channels = [{"code": c, "n": channel_counts.get(c, 0),
                  "share": 100.0 * channel_counts.get(c, 0) / period_total if period_total else 0.0}
                 for c in CHANNELS]
     labels = field_labels(queries.latest_definition(db, config["DEFAULT_QUESTIONNAIRE"]))
-    fields = [{"code": code, "label": labels.get(code, code) if code else "(not given)", "n": n,
+    fields = [{"code": code, "label": labels.get(code, code) if code else "", "n": n,
                "share": 100.0 * n / period_total if period_total else 0.0}
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
@@ -376,11 +396,67 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                                              state="open", limit=5, offset=0)
     for c in latest:
         c["local"] = periods.utc_to_local(c["submitted_at"], offset)
-    return Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
+    board = Dashboard(filters, today, week, now_local, totals, units, status_counts, total_pace, channels, fields,
                      kiosk_rows, quality, open_comments, latest, rules, warnings,
                      {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
                       "alerts": alerts}, units_total=units_total, units_page=units_page, units_pages=units_pages,
-                     unit_q=unit_q, kiosks_total=kiosks_total, kiosks_page=kiosks_page, kiosks_pages=kiosks_pages)
+                      unit_q=unit_q, kiosks_total=kiosks_total, kiosks_page=kiosks_page,
+                      kiosks_pages=kiosks_pages)
+    board.progress = progress(db, filters, today, every_unit)
+    return board
+
+
+def progress(db, filters: Filters, today: date, units: list[dict]) -> dict | None:
+    """Responses per day in the period so far, for the units that have a target, against the pace
+    needed to reach their targets by the period's end: the chart and its table."""
+    period = filters.period
+    with_target = [u for u in units if u["pace"].target]
+    if not with_target or today < period.start:
+        return None
+    target = sum(u["pace"].target for u in with_target)
+    last = min(today, period.end)
+    days = [period.start + timedelta(days=i) for i in range((last - period.start).days + 1)]
+    scope = tuple(u["unit"]["id"] for u in with_target)
+    daily = queries.daily_by_unit(db, period.start.isoformat(), last.isoformat(), scope)
+    counts = [sum(daily.get(u, {}).get(d.isoformat(), 0) for u in scope) for d in days]
+    rows, total = [], 0
+    for d, n in zip(days, counts):
+        total += n
+        rows.append({"day": d, "n": n, "cumulative": total,
+                     "expected": target * period.elapsed_days(d) / period.days})
+    left = max(0, target - total)
+    needed_now = left / max(1, (period.end - today).days + 1) if today <= period.end else None
+    return {"rows": rows, "target": target, "collected": total, "units": len(with_target),
+            "even_pace": target / period.days, "needed_now": needed_now, "end": period.end,
+            "chart": progress_chart(counts, target / period.days, needed_now)}
+
+
+def progress_chart(counts: list[int], even_pace: float, needed_now: float | None, *, width: int = 640,
+                   height: int = 180) -> Markup:
+    """Bars of responses per day; a dashed line at the even pace the targets ask for, a solid one at the
+    pace needed from today to reach them by the period's end. Drawn on the server (no script);
+    the table next to it holds the same numbers."""
+    top = max([*counts, even_pace, needed_now or 0, 1]) * 1.1
+    left, bottom, plot_w, plot_h = 36, 20, width - 44, height - 30
+    step = plot_w / max(1, len(counts))
+    bar = max(1.0, step * 0.8)
+
+    def y(value: float) -> float:
+        return 8 + plot_h - value / top * plot_h
+
+    parts = [f'<line class="axis" x1="{left}" y1="{y(0):.1f}" x2="{left + plot_w}" y2="{y(0):.1f}"/>']
+    for tick in (0, top / 2, top / 1.1):
+        parts.append(f'<text class="tick" x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.0f}</text>')
+    for i, n in enumerate(counts):
+        parts.append(f'<rect class="day" x="{left + i * step + (step - bar) / 2:.1f}" y="{y(n):.1f}" '
+                     f'width="{bar:.1f}" height="{y(0) - y(n):.1f}"/>')
+    parts.append(f'<line class="even" x1="{left}" y1="{y(even_pace):.1f}" x2="{left + plot_w}" '
+                 f'y2="{y(even_pace):.1f}"/>')
+    if needed_now is not None:
+        parts.append(f'<line class="needed" x1="{left}" y1="{y(needed_now):.1f}" x2="{left + plot_w}" '
+                     f'y2="{y(needed_now):.1f}"/>')
+    return Markup(f'<svg class="progress-chart" viewBox="0 0 {width} {height}" role="img" '
+                  f'aria-labelledby="progress-caption">{"".join(parts)}</svg>')
 
 
 @functools.lru_cache(maxsize=20000)       # unit names, searched on every request of a unit search

@@ -6,6 +6,8 @@ UTC range with the city's fixed offset (see ``summary.utc_offset_minutes``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from flask_babel import gettext as _
 from datetime import date, datetime, time, timedelta, timezone
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -28,7 +30,7 @@ class Period:
 
     def __post_init__(self):
         if self.end < self.start:
-            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+            raise ValueError(_("The period ends (%(end)s) before it starts (%(start)s).", end=self.end, start=self.start))
 
     @property
     def days(self) -> int:
@@ -46,6 +48,12 @@ class Period:
 
     def label(self) -> str:
         return f"{self.start.isoformat()} – {self.end.isoformat()}"
+
+
+def _field_name(name: str) -> str:
+    """A form field's name as the page labels it (from → “From”)."""
+    return {"from": _("From"), "to": _("To"), "compare_from": _("Compare from"),
+            "compare_to": _("Compare to")}.get(name, name)
 
 
 def utc_stamp(day: date, offset_minutes: int) -> str:
@@ -73,9 +81,11 @@ def parse_date(value: str, name: str) -> date:
         if len(text) != 10:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{name}: {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-03-31") from None
+        raise ValueError(_("%(name)s: “%(value)s” is not a date; write it as YYYY-MM-DD, e.g. 2025-03-31.",
+                           name=_field_name(name), value=value)) from None
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise ValueError(f"{name}: {text} is outside the years {FIRST_YEAR}–{LAST_YEAR}")
+        raise ValueError(_("%(name)s: %(value)s is outside the years %(first)s–%(last)s.", name=_field_name(name),
+                           value=text, first=FIRST_YEAR, last=LAST_YEAR))
     return parsed
 
 

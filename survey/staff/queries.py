@@ -59,21 +59,28 @@ def unit_choices(db: sqlite_utils.Database, *, most: int | None = None, keep: st
     """Units for a filter menu: parents first, then reporting units by parent (``group``), by code.
 
     Units that have ended carry ``valid_to`` (the menu shows it). ``group_label`` names the
-    menu group: '' for parents, else the parent's name (and 'until ...' for ended units).
-    With ``most``, an installation of more active units than that (the whole country's 3,321
-    communes) lists only the parents and the unit ``keep`` (a slug: the one selected)."""
+    menu group in the page's language: '' for parents, else the parent's name (and 'until ...'
+    for ended units). With ``most``, an installation of more active units than that (the whole
+    country's 3,321 communes) lists only the parents and the unit ``keep`` (a slug: the one selected)."""
+    from flask_babel import gettext as _
+
+    from ..i18n import language, local_date
+
+    english = language() == "en"
     where, params = "", []
     if most is not None and db.execute("SELECT count(*) FROM units WHERE active = 1").fetchone()[0] > most:
         where = " AND (EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) OR u.slug = ?)"
         params = [keep or ""]
     rows = list(db.query(
         "SELECT u.id, u.slug, u.name_vi, u.name_en, u.valid_to, coalesce(p.name_vi, '') AS parent_name, "
+        "coalesce(p.name_en, '') AS parent_name_en, "
         "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
         "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1" + where +
         " ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi", params))
     for r in rows:
+        parent = (r["parent_name_en"] if english else r["parent_name"]) or _("Units")
         r["group_label"] = "" if r["is_parent"] else \
-            (r["parent_name"] or "Units") + (f" – until {r['valid_to']}" if r["valid_to"] else "")
+            (_("%(parent)s – until %(day)s", parent=parent, day=local_date(r["valid_to"])) if r["valid_to"] else parent)
     return rows
 
 
@@ -324,7 +331,7 @@ _FLAGGED_COLUMNS = (
     "r.id, r.uuid, r.questionnaire_id, r.questionnaire_version, r.submitted_at, r.channel, r.kiosk_id, "
     "r.duration_s, r.answers, r.excluded_at, r.excluded_by, r.excluded_reason, "
     "coalesce(f.straightline, 0) AS straightline, coalesce(f.burst, 0) AS burst, "
-    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, k.name AS kiosk_name "
+    "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, k.name AS kiosk_name "
     "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN kiosks k ON k.id = r.kiosk_id "
     "LEFT JOIN response_flags f ON f.response_id = r.id")
 
@@ -464,7 +471,7 @@ def search_expression(text: str) -> str:
 def _comments_where(period: periods.Period, offset_minutes: int, scope: Scope, search: str | None,
                     state: str) -> tuple[str, list]:
     where, params = _scope("r.unit_id", scope)
-    sql = "r.comment IS NOT NULL AND r.submitted_at >= ? AND r.submitted_at < ?" + where
+    sql = "r.comment IS NOT NULL AND r.simulated = 0 AND r.submitted_at >= ? AND r.submitted_at < ?" + where
     params = [*period.utc_bounds(offset_minutes), *params]
     if state == "open":
         sql += " AND c.response_id IS NULL"
@@ -484,7 +491,7 @@ def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minute
                        "WHERE " + where, params).fetchone()[0]
     rows = list(db.query(
         "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
-        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, c.handled_by, c.handled_at "
+        "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, c.handled_by, c.handled_at "
         "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
         "WHERE " + where + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
     return total, rows
@@ -513,7 +520,7 @@ FULL_SCAN_SHARE = 0.25
 
 
 def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
-                scope: Scope, *, full_scan: bool) -> Iterator[tuple]:
+                scope: Scope, *, full_scan: bool, include_simulated: bool = False) -> Iterator[tuple]:
     """Responses to export as tuples in the order they were stored, read lazily.
 
     Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
@@ -533,6 +540,7 @@ def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[
         f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
         f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
         f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
+        ("" if include_simulated else " AND r.simulated = 0") +
         " ORDER BY r.id", [questionnaire_id, *bounds, *params])
 
 

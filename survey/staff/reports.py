@@ -12,6 +12,7 @@ for about 20 s, and the citizen pages come first.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import os
 import socket
@@ -22,6 +23,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from ..i18n import local_date
+from ..labels import N_
 
 from .. import db as database
 from .. import files
@@ -32,10 +37,14 @@ from .auth import current_user, error_page, login_required
 log = logging.getLogger(__name__)
 
 FILES = {"report.html": "HTML", "report.pdf": "PDF", "indices.xlsx": "Excel (XLSX)", "indices.csv": "CSV"}
-WEIGHTS = {"design": "design weights (unit population / responses)",
-           "rake": "raking to age band and gender (2019 census)",
-           "poststratify": "post-stratification by age band",
-           "none": "no weighting"}
+WEIGHTS = {"design": N_("design weights (unit population / responses)"),
+           "rake": N_("raking to age band and gender (2019 census)"),
+           "poststratify": N_("post-stratification by age band"),
+           "none": N_("no weighting")}
+
+
+def weight_names() -> dict[str, str]:
+    return {code: _(text) for code, text in WEIGHTS.items()}
 STALE_AFTER = timedelta(minutes=15)   # a running job not heard of for this long was cut off (worker restarted)
 
 
@@ -71,8 +80,10 @@ def create_job(db, by: str, options: dict) -> int | None:
 
 # --- dead jobs and old folders ------------------------------------------------------------------------
 
-INTERRUPTED = ("The report was interrupted: the server process making it stopped (it was restarted or "
-               "killed). Make it again.")
+INTERRUPTED = N_("The report was interrupted: the server process making it stopped (it was restarted or "
+                  "killed). Make it again.")
+
+DELETED = N_("The files were deleted after %(days)s days (REPORTS_KEEP_DAYS); make the report again.")
 
 
 def _started(pid: int) -> str | None:
@@ -158,8 +169,7 @@ def prune(app, db) -> int:
         shutil.rmtree(entry, ignore_errors=True)
         if not entry.name.startswith("."):
             db.execute("UPDATE report_jobs SET message = ? WHERE folder = ? AND status = 'done'",
-                       [f"The files were deleted after {days} days (REPORTS_KEEP_DAYS); make the report again.",
-                        entry.name])
+                       [DELETED % {"days": days}, entry.name])
         removed += 1
     if removed:
         log.info("deleted %s report folder(s) older than %s days", removed, days)
@@ -200,6 +210,12 @@ def _shape(job: dict) -> dict:
         if datetime.now(timezone.utc) - updated > STALE_AFTER or not _alive(job):
             job["status"] = "failed"
             job["message"] = INTERRUPTED
+    # These two are stored in English (by a process without a request); shown in the page's language.
+    deleted = re.fullmatch(re.escape(DELETED).replace(re.escape("%(days)s"), r"(\d+)"), job.get("message") or "")
+    if job.get("message") == INTERRUPTED:
+        job["message"] = _(INTERRUPTED)
+    elif deleted:
+        job["message"] = _(DELETED, days=deleted.group(1))
     return job
 
 
@@ -254,54 +270,72 @@ def _form_defaults(db) -> dict:
             "compare_from": "", "compare_to": "", "lang": "vi", "weights": "design"}
 
 
-def _page(db, form: dict, problems: list[str] | None = None, status: int = 200):
-    return render_template("staff/reports.html", form=form, problems=problems or [], jobs=recent_jobs(db),
-                           running=running_job(db), units_menu=queries.unit_choices(db), weights=WEIGHTS,
+def _page(db, form: dict, problems: dict[str, str] | None = None, status: int = 200):
+    return render_template("staff/reports.html", form=form, problems=problems or {}, jobs=recent_jobs(db),
+                           running=running_job(db), units_menu=queries.unit_choices(db), weights=weight_names(),
                            files=FILES), status
 
 
-def _parse(form) -> tuple[dict, list[str], object | None]:
-    """The form's options, the problems found, and the analysis request (None when there are problems)."""
+def _parse(form) -> tuple[dict, dict[str, str], object | None]:
+    """The form's options, the problems found ({field: a sentence in the staff member's language,
+    shown next to that field}), and the analysis request (None when there are problems)."""
     from analysis.report.gather import ReportRequest
 
     options = {"from": form.get("from", "").strip(), "to": form.get("to", "").strip(),
                "units": [u for u in form.getlist("units") if u], "target": form.get("target", "80").strip(),
                "compare_from": form.get("compare_from", "").strip(), "compare_to": form.get("compare_to", "").strip(),
-               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design")}
-    problems = []
+               "lang": form.get("lang", "vi"), "weights": form.get("weights", "design"),
+               "simulated": form.get("simulated") == "1"}
+    problems: dict[str, str] = {}
 
-    def day(key: str, label: str, required: bool) -> date | None:
+    def day(key: str, required: bool) -> date | None:
         text = options[key]
         if not text:
             if required:
-                problems.append(f"{label}: give a date.")
+                problems[key] = _("Give a date.")
             return None
         try:
             return date.fromisoformat(text)
         except ValueError:
-            problems.append(f"{label}: {text!r} is not a date (YYYY-MM-DD).")
+            problems[key] = _("“%(text)s” is not a date: choose one in the calendar or write it as YYYY-MM-DD.",
+                              text=text)
             return None
 
-    start_day, end_day = day("from", "From", True), day("to", "To", True)
-    compare_from, compare_to = day("compare_from", "Compare from", False), day("compare_to", "Compare to", False)
+    start_day, end_day = day("from", True), day("to", True)
+    compare_from, compare_to = day("compare_from", False), day("compare_to", False)
+    if start_day and end_day and end_day < start_day:
+        problems["to"] = _("The period ends before it starts: choose an end date on or after %(start)s.",
+                           start=local_date(start_day))
+    if "compare_from" not in problems and "compare_to" not in problems:
+        if bool(compare_from) != bool(compare_to):
+            missing = "compare_to" if compare_from else "compare_from"
+            problems[missing] = _("To compare with an earlier period, give both its first and its last day "
+                                  "(or leave both empty).")
+        elif compare_from and compare_to and compare_to < compare_from:
+            problems["compare_to"] = _("The earlier period ends before it starts: choose an end date on or "
+                                       "after %(start)s.", start=local_date(compare_from))
     try:
-        target = float(options["target"].rstrip("%"))
+        target = float(options["target"].rstrip("%").replace(",", "."))
         if not 0 < target < 100:
             raise ValueError
     except ValueError:
-        problems.append(f"Target: {options['target']!r} is not a percentage between 0 and 100.")
+        problems["target"] = _("The target must be a percentage between 0 and 100, e.g. 80.")
         target = None
     if options["lang"] not in ("vi", "en"):
-        problems.append("Language: choose Vietnamese or English.")
+        problems["lang"] = _("Choose Vietnamese or English.")
     if options["weights"] not in WEIGHTS:
-        problems.append("Weighting: choose one of the listed methods.")
+        problems["weights"] = _("Choose one of the listed weighting methods.")
+    known = {u["slug"] for u in queries.unit_choices(get_db())}
+    unknown = [u for u in options["units"] if u not in known]
+    if unknown:
+        problems["units"] = _("There is no unit “%(slug)s”; choose units from the list.", slug=unknown[0])
     if problems:
         return options, problems, None
     report_request = ReportRequest(
         db=Path(current_app.config["DATABASE"]), date_from=start_day, date_to=end_day,
         units=tuple(options["units"]) or None, target=target / 100, compare_from=compare_from,
         compare_to=compare_to, weights=options["weights"], drop_incomplete=options["weights"] in ("rake", "poststratify"),
-        tz=current_app.config["TIMEZONE"])
+        tz=current_app.config["TIMEZONE"], include_simulated=options["simulated"])
     return options, problems, report_request
 
 
@@ -330,15 +364,24 @@ def report_start():
         try:
             check(report_request)          # a moment: dates, units, responses in the period(s)
         except ValueError as exc:
-            problems.append(str(exc))
+            if "comparison period" in str(exc):
+                problems["compare_from"] = _("The earlier period has no responses from the units chosen: "
+                                             "choose other dates or leave them empty.")
+            elif "no responses" in str(exc):
+                problems["from"] = _("This period has no responses from the units chosen: choose other "
+                                     "dates or units.")
+            else:
+                problems["from"] = _("The report cannot be made for these choices: %(reason)s",
+                                     reason=str(exc))
     if problems:
         return _page(db, options, problems, 400)
     _housekeeping(db)                      # a job whose process died no longer blocks this one
     job_id = create_job(db, current_user().username, options)
     if job_id is None:
         busy = running_job(db) or {"id": "?", "created_by": "someone"}
-        return _page(db, options, [f"Report {busy['id']} (asked for by {busy['created_by']}) is being made; "
-                                   "one report is made at a time. Wait until it is done, then ask again."], 409)
+        return _page(db, options, {"": _("Report %(id)s (asked for by %(user)s) is being made; one report is "
+                                         "made at a time. Wait until it is done, then ask again.",
+                                         id=busy["id"], user=busy["created_by"])}, 409)
     start(current_app._get_current_object(), get_job(db, job_id), report_request, options["lang"])
     return redirect(url_for("staff.report_job", job_id=job_id), code=303)
 
@@ -349,12 +392,12 @@ def report_job(job_id: int):
     reap_dead(current_app._get_current_object(), get_db())
     job = get_job(get_db(), job_id)
     if job is None:
-        return error_page(404, "No such report", [f"There is no report number {job_id}."],
+        return error_page(404, _("No such report"), [_("There is no report number %(id)s.", id=job_id)],
                           back=url_for("staff.reports"))
     out = folder(current_app, job)
     sizes = {name: (out / name).stat().st_size for name in FILES if (out / name).is_file()} \
         if job["status"] == "done" else {}
-    return render_template("staff/report_job.html", job=job, files=FILES, sizes=sizes)
+    return render_template("staff/report_job.html", job=job, files=FILES, sizes=sizes, weights=weight_names())
 
 
 @bp.route("/reports/<int:job_id>/<name>")

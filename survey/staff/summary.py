@@ -33,7 +33,7 @@ import sqlite_utils
 from ..sqlite import write_transaction
 
 # Raise when the trigger SQL below changes, so that refresh() reinstalls it.
-TRIGGER_VERSION = 1
+TRIGGER_VERSION = 2  # 2: simulated responses are left out
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,15 @@ def _whole(config: Mapping, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"setting {name} must be a whole number >= {minimum}, not {value!r}")
     return value
+
+
+def rebuild_in_place(db: sqlite_utils.Database) -> None:
+    """Rebuild triggers and summaries with the rules last used (after a migration changes what they count)."""
+    row = next(db.query("SELECT * FROM summary_config WHERE id = 1"), None)
+    if row is None:
+        return
+    rules = SummaryRules(row["utc_offset_minutes"], row["straightline_min"], row["burst_count"], row["burst_minutes"])
+    refresh(db, rules, force=True)
 
 
 def in_effect(db: sqlite_utils.Database) -> SummaryRules | None:
@@ -204,12 +213,19 @@ _KEY_COLUMNS = ("submitted_at", "unit_id", "channel", "kiosk_id", "field", "excl
                 "questionnaire_version", "duration_s")
 
 
+def _marks_simulated(db: sqlite_utils.Database) -> bool:
+    """Whether responses has the 'simulated' column yet (migration 0005c; 0002 builds summaries before it)."""
+    return any(row[1] == "simulated" for row in db.execute("PRAGMA table_info(responses)"))
+
+
 def _install_triggers(db: sqlite_utils.Database, rules: SummaryRules) -> None:
+    real_new, real_old = ("WHEN NEW.simulated = 0", "WHEN OLD.simulated = 0") if _marks_simulated(db) else ("", "")
+    both = f"{real_new} AND OLD.simulated = 0" if real_new else ""
     for row in list(db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'staff\\_%' "
                              "ESCAPE '\\'")):
         db.execute(f"DROP TRIGGER {row['name']}")
     statements = [
-        f"""CREATE TRIGGER staff_responses_insert AFTER INSERT ON responses BEGIN
+        f"""CREATE TRIGGER staff_responses_insert AFTER INSERT ON responses {real_new} BEGIN
         {_add('NEW', rules)}
         INSERT INTO response_flags (response_id, day, unit_id, kiosk_id, straightline)
         SELECT NEW.id, {_day('NEW.submitted_at', rules)}, NEW.unit_id, coalesce(NEW.kiosk_id, 0), 1
@@ -218,16 +234,18 @@ def _install_triggers(db: sqlite_utils.Database, rules: SummaryRules) -> None:
         INSERT INTO comment_search (rowid, comment) SELECT NEW.id, {_fold('NEW.comment')}
         WHERE NEW.comment IS NOT NULL;
         END""",
-        f"""CREATE TRIGGER staff_responses_burst AFTER INSERT ON responses WHEN NEW.kiosk_id IS NOT NULL BEGIN
+        f"""CREATE TRIGGER staff_responses_burst AFTER INSERT ON responses
+        WHEN NEW.kiosk_id IS NOT NULL {"AND NEW.simulated = 0" if real_new else ""} BEGIN
         {_burst_sql(rules)}
         END""",
-        f"""CREATE TRIGGER staff_responses_update AFTER UPDATE OF {', '.join(_KEY_COLUMNS)} ON responses BEGIN
+        f"""CREATE TRIGGER staff_responses_update AFTER UPDATE OF {', '.join(_KEY_COLUMNS)} ON responses
+        {both} BEGIN
         {_subtract('OLD', rules)}
         {_add('NEW', rules)}
         UPDATE response_flags SET day = {_day('NEW.submitted_at', rules)}, unit_id = NEW.unit_id,
             kiosk_id = coalesce(NEW.kiosk_id, 0) WHERE response_id = NEW.id;
         END""",
-        f"""CREATE TRIGGER staff_responses_delete AFTER DELETE ON responses BEGIN
+        f"""CREATE TRIGGER staff_responses_delete AFTER DELETE ON responses {real_old} BEGIN
         {_subtract('OLD', rules)}
         DELETE FROM response_flags WHERE response_id = OLD.id;
         INSERT INTO comment_search (comment_search, rowid, comment) SELECT 'delete', OLD.id, {_fold('OLD.comment')}
@@ -240,33 +258,36 @@ def _install_triggers(db: sqlite_utils.Database, rules: SummaryRules) -> None:
 
 def _rebuild_counts(db: sqlite_utils.Database, rules: SummaryRules) -> None:
     day = _day("submitted_at", rules)
+    real = "simulated = 0" if _marks_simulated(db) else "1"
     db.execute("DELETE FROM daily_counts")
     db.execute(f"INSERT INTO daily_counts (day, unit_id, channel, kiosk_id, n, n_excluded) "
                f"SELECT {day}, unit_id, channel, coalesce(kiosk_id, 0), count(*), count(excluded_at) "
-               f"FROM responses GROUP BY 1, 2, 3, 4")
+               f"FROM responses WHERE {real} GROUP BY 1, 2, 3, 4")
     db.execute("DELETE FROM daily_field_counts")
     db.execute(f"INSERT INTO daily_field_counts (day, unit_id, field, n, n_excluded) "
                f"SELECT {day}, unit_id, coalesce(field, ''), count(*), count(excluded_at) "
-               f"FROM responses GROUP BY 1, 2, 3")
+               f"FROM responses WHERE {real} GROUP BY 1, 2, 3")
     db.execute("DELETE FROM duration_histogram")
     db.execute("INSERT INTO duration_histogram (questionnaire_id, questionnaire_version, channel, seconds, n) "
                "SELECT questionnaire_id, questionnaire_version, channel, CAST(min(duration_s, 86400) AS INTEGER), "
-               "count(*) FROM responses WHERE duration_s IS NOT NULL GROUP BY 1, 2, 3, 4")
+               f"count(*) FROM responses WHERE duration_s IS NOT NULL AND {real} GROUP BY 1, 2, 3, 4")
 
 
 def _rebuild_comment_search(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO comment_search (comment_search) VALUES ('delete-all')")
     db.execute(f"INSERT INTO comment_search (rowid, comment) SELECT id, {_fold('comment')} FROM responses "
-               "WHERE comment IS NOT NULL")
+               "WHERE comment IS NOT NULL" + (" AND simulated = 0" if _marks_simulated(db) else ""))
 
 
 def _rebuild_flags(db: sqlite_utils.Database, rules: SummaryRules) -> None:
     db.execute("DELETE FROM response_flags")
     db.execute(f"INSERT INTO response_flags (response_id, day, unit_id, kiosk_id, straightline) "
                f"SELECT id, {_day('submitted_at', rules)}, unit_id, coalesce(kiosk_id, 0), 1 FROM responses "
-               f"WHERE {straightline_sql('answers', rules.straightline_min)}")
+               f"WHERE {straightline_sql('answers', rules.straightline_min)}"
+               + (" AND simulated = 0" if _marks_simulated(db) else ""))
     rows = db.execute(f"SELECT kiosk_id, id, CAST(strftime('%s', submitted_at) AS INTEGER), unit_id, "
                       f"{_day('submitted_at', rules)} FROM responses WHERE kiosk_id IS NOT NULL "
+                      f"{'AND simulated = 0 ' if _marks_simulated(db) else ''}"
                       f"ORDER BY kiosk_id, submitted_at")
     flagged = []
     kiosk, group = None, []

@@ -23,6 +23,7 @@ from datetime import date
 from statistics import NormalDist
 
 import sqlite_utils
+from flask_babel import gettext as _
 
 from . import periods
 
@@ -41,9 +42,9 @@ class SampleSize:
     n: int
 
     def describe(self) -> str:
-        text = (f"±{self.half_width_points:g} points at {self.confidence_percent:g} % for an assumed share of "
-                f"{self.share_percent:g} % and design effect {self.design_effect:g}: "
-                f"n0 = {self.design_effect:g} × {self.z:.3f}² × {self.share_percent / 100:g} × "
+        text = _("±%(e)s points at %(conf)s %% for an assumed share of %(p)s %% and design effect %(deff)s",
+                 e=f"{self.half_width_points:g}", conf=f"{self.confidence_percent:g}", p=f"{self.share_percent:g}",
+                 deff=f"{self.design_effect:g}") + (f": n0 = {self.design_effect:g} × {self.z:.3f}² × {self.share_percent / 100:g} × "
                 f"{1 - self.share_percent / 100:g} / {self.half_width_points / 100:g}² = {self.n0:.1f}")
         if self.population:
             text += f"; N = {self.population:,}: n = n0 / (1 + (n0 − 1) / N) = {self.n}"
@@ -64,13 +65,15 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     385
     """
     if not MIN_HALF_WIDTH <= half_width_points < 50:
-        raise ValueError(f"half-width must be from {MIN_HALF_WIDTH:g} to below 50 points, not {half_width_points:g}")
+        raise ValueError(_("± points must be from %(min)s to below 50, not %(value)s.", min=f"{MIN_HALF_WIDTH:g}",
+                           value=f"{half_width_points:g}"))
     if not 50 <= confidence_percent < 100:
-        raise ValueError(f"confidence must be at least 50 % and below 100 %, not {confidence_percent:g}")
+        raise ValueError(_("Confidence must be at least 50 %% and below 100 %%, not %(value)s.",
+                           value=f"{confidence_percent:g}"))
     if not 0 < share_percent < 100:
-        raise ValueError(f"assumed share must be between 0 and 100 %, not {share_percent:g}")
+        raise ValueError(_("The assumed share must be between 0 and 100 %%, not %(value)s.", value=f"{share_percent:g}"))
     if not 1 <= design_effect <= 20:
-        raise ValueError(f"design effect must be between 1 and 20, not {design_effect:g}")
+        raise ValueError(_("The design effect must be between 1 and 20, not %(value)s.", value=f"{design_effect:g}"))
     if population is not None and population < 1:
         raise ValueError(f"population must be positive, not {population}")
     z = NormalDist().inv_cdf(0.5 + confidence_percent / 200)
@@ -78,8 +81,10 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     n0 = design_effect * z * z * p * (1 - p) / (e * e)
     n = n0 / (1 + (n0 - 1) / population) if population else n0
     if n > MAX_TARGET:
-        raise ValueError(f"that precision needs {n:,.0f} responses, more than the {MAX_TARGET:,} a target can be: "
-                         "choose a wider half-width or a lower confidence")
+        from ..i18n import number
+
+        raise ValueError(_("That precision needs %(n)s responses, more than the %(max)s a target can be: choose a "
+                           "wider ± or a lower confidence.", n=number(math.ceil(n)), max=number(MAX_TARGET)))
     return SampleSize(half_width_points, confidence_percent, share_percent, design_effect, population, z, n0,
                       max(1, math.ceil(n - 1e-9)))
 
@@ -112,10 +117,10 @@ def describe_method(method: str) -> str:
     """A target's method in words ('set by hand' or the CI calculation)."""
     if method.startswith("ci:"):
         try:
-            return "from the CI calculator: " + sample_size(**json.loads(method[3:])).describe()
+            return _("from the CI calculator:") + " " + sample_size(**json.loads(method[3:])).describe()
         except (ValueError, TypeError):
             return method
-    return "set by hand"
+    return _("set by hand")
 
 
 def fieldwork(db: sqlite_utils.Database) -> dict | None:

@@ -15,17 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..labels import N_
 from . import periods
 from .. import throttle
 from ..sqlite import write_transaction
 
 ROLES = ("staff", "analyst", "admin")
-ROLE_HELP = {
-    "staff": "monitoring: dashboard, comments, data quality and exclusions",
-    "analyst": "as staff, plus exports and reports",
-    "admin": "as analyst, plus users, targets, fieldwork period and kiosks",
+ROLE_HELP = {  # gettext messages, translated when shown
+    "staff": N_("monitoring: dashboard, comments, data quality and exclusions"),
+    "analyst": N_("as staff, plus exports and reports"),
+    "admin": N_("as analyst, plus users, targets, fieldwork period and kiosks"),
 }
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 PASSWORD_MIN_LENGTH = 10
@@ -45,6 +47,7 @@ class User:
     role: str
     password_hash: str
     disabled_at: str | None
+    lang: str | None = None  # the language the staff member chose for the staff pages (None: default)
 
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -61,28 +64,29 @@ def _now() -> str:
 
 def check_username(username: str) -> str:
     if not USERNAME.match(username or ""):
-        raise UserError(f"user name {username!r} must be 1-64 letters, digits or . _ @ -")
+        raise UserError(_("The user name “%(name)s” must be 1–64 letters, digits or . _ @ -.", name=username))
     return username
 
 
 def check_password(password: str) -> str:
     if len(password or "") < PASSWORD_MIN_LENGTH:
-        raise UserError(f"the password must have at least {PASSWORD_MIN_LENGTH} characters")
+        raise UserError(_("The password must have at least %(n)s characters.", n=PASSWORD_MIN_LENGTH))
     if password != password.strip():
-        raise UserError("the password must not begin or end with a space")
+        raise UserError(_("The password must not begin or end with a space."))
     return password
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        raise UserError(_("The role “%(role)s” is not one of %(roles)s.", role=role, roles=", ".join(ROLES)))
     return role
 
 
 def _user(row: dict | None) -> User | None:
     if row is None:
         return None
-    return User(row["id"], row["username"], row["role"], row["password_hash"], row["disabled_at"])
+    return User(row["id"], row["username"], row["role"], row["password_hash"], row["disabled_at"],
+                row.get("lang"))
 
 
 def get(db: sqlite_utils.Database, user_id: int) -> User | None:
@@ -108,11 +112,19 @@ def create(db: sqlite_utils.Database, username: str, password: str, role: str, *
     check_role(role)
     with write_transaction(db):
         if by_name(db, username) is not None:
-            raise UserError(f"user {username!r} already exists")
+            raise UserError(_("The user “%(name)s” already exists.", name=username))
         cursor = db.execute(
             "INSERT INTO users (username, password_hash, role, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
             [username, generate_password_hash(password), role, _now(), by])
     return get(db, cursor.lastrowid)
+
+
+def set_language(db: sqlite_utils.Database, user_id: int, lang: str) -> None:
+    """Remember the language a staff member chose for the staff pages."""
+    if lang not in ("vi", "en"):
+        raise UserError(_("The language “%(lang)s” is not vi or en.", lang=lang))
+    with write_transaction(db):
+        db.execute("UPDATE users SET lang = ? WHERE id = ?", [lang, user_id])
 
 
 def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
@@ -121,7 +133,7 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
     with write_transaction(db):
         if db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                       [generate_password_hash(password), username]).rowcount != 1:
-            raise UserError(f"there is no user {username!r}")
+            raise UserError(_("There is no user “%(name)s”.", name=username))
         db.execute("DELETE FROM login_locks WHERE username = ?", [username])
         throttle.clear(db, USER_SCOPE, user_key(username))
 
@@ -131,7 +143,7 @@ def set_role(db: sqlite_utils.Database, user_id: int, role: str, *, acting: User
     with write_transaction(db):
         target = get(db, user_id)
         if target is None:
-            raise UserError(f"there is no user with id {user_id}")
+            raise UserError(_("There is no user with id %(id)s.", id=user_id))
         if target.role == "admin" and role != "admin":
             _keep_an_admin(db, target, acting)
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user_id])
@@ -141,7 +153,7 @@ def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool, *, act
     with write_transaction(db):
         target = get(db, user_id)
         if target is None:
-            raise UserError(f"there is no user with id {user_id}")
+            raise UserError(_("There is no user with id %(id)s.", id=user_id))
         if disabled and target.role == "admin":
             _keep_an_admin(db, target, acting)
         db.execute("UPDATE users SET disabled_at = ? WHERE id = ?", [_now() if disabled else None, user_id])
@@ -149,11 +161,11 @@ def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool, *, act
 
 def _keep_an_admin(db: sqlite_utils.Database, target: User, acting: User) -> None:
     if target.id == acting.id:
-        raise UserError("you cannot take away your own admin role or account; ask another admin")
+        raise UserError(_("You cannot take away your own admin role or account; ask another admin."))
     others = db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id != ?",
                         [target.id]).fetchone()[0]
     if others == 0:
-        raise UserError("there must remain at least one active admin")
+        raise UserError(_("There must remain at least one active admin."))
 
 
 def unlock(db: sqlite_utils.Database, username: str) -> None:

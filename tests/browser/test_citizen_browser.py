@@ -98,7 +98,7 @@ def test_qr_link_at_the_kiosk_size_and_start_again(open_page, live_server):
     page.click("button[type=submit]")
     page.wait_for_url("**/thanks/*")
     row = live_server.response(submission_id)
-    assert row["channel"] == "phone" and row["unit_slug"] == "quan-5"
+    assert row["channel"] == "qr" and row["unit_slug"] == "quan-5"  # a QR scan of /u/<slug>
     page.click("text=Bắt đầu phiếu mới")
     assert page.url.endswith("/u/quan-5")
     assert page.locator("input[type=radio]:checked").count() == 0

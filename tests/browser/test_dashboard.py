@@ -55,6 +55,7 @@ def live(tmp_path):
     responses.save_many(db, [_response(quan1, m) for m in (1, 2, 3)])
     users.create(db, "lan", PASSWORD, "staff")
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
+                      "STAFF_DEFAULT_LANGUAGE": "en",  # this test reads English; test_staff_vi.py reads Vietnamese
                       "DEFAULT_QUESTIONNAIRE": "browser-q", "STAFF_REFRESH_SECONDS": 1})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -140,20 +140,23 @@ def test_frame_to_weighted_index_with_qr_slips_and_kiosk_codes(served, chromium,
     overall = IndexTable.read_csv(indices).row("ALL", "INDEX:ITEM_AVG")
     assert overall["n"] == rates["responded"]
 
-    # 5. Staff find the same on the dashboard.
+    # 5. Staff find the same on the dashboard (in Vietnamese, the staff pages' default: 52,2 %).
+    def vi(x: float) -> str:
+        return f"{x:.1f}".replace(".", ",")
+
     staff = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
     staff.goto(f"{base}/staff/")
-    staff.get_by_label("User name").fill("lan")
-    staff.get_by_label("Password").fill(PASSWORD)
-    staff.get_by_role("button", name="Sign in").click()
-    staff.click("nav >> text=Samples")
-    assert staff.inner_text("#rr1-all") == f"{100 * rates['rr1']:.1f} %"
-    assert staff.inner_text("#rr3-all") == f"{100 * rates['rr3']:.1f} %"
+    staff.get_by_label("Tên đăng nhập").fill("lan")
+    staff.get_by_label("Mật khẩu").fill(PASSWORD)
+    staff.get_by_role("button", name="Đăng nhập").click()
+    staff.click("nav >> text=Mẫu xác suất")
+    assert staff.inner_text("#rr1-all") == f"{vi(100 * rates['rr1'])}\u00a0%"
+    assert staff.inner_text("#rr3-all") == f"{vi(100 * rates['rr3'])}\u00a0%"
     row = staff.locator("#sample-index tbody tr").first.inner_text()
-    assert row.startswith("All units")
+    assert row.startswith("Tất cả đơn vị")
     cells = re.split(r"\t", row)
-    assert cells[1] == str(int(overall["n"])) and cells[2] == f"{100 * overall['p']:.1f}"
-    assert cells[4] == f"{100 * overall['ci_logit_l']:.1f}–{100 * overall['ci_logit_u']:.1f}"
+    assert cells[1] == str(int(overall["n"])) and cells[2] == vi(100 * overall['p'])
+    assert cells[4] == f"{vi(100 * overall['ci_logit_l'])}–{vi(100 * overall['ci_logit_u'])}"
 
     # 6. And in the report.
     report = tmp_path / "report"

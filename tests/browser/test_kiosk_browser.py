@@ -95,7 +95,8 @@ class Server:
 
     def add_kiosk(self, unit: str = "quan-1", name: str | None = None) -> str:
         """Register a kiosk with the CLI; return its device URL."""
-        output = self.cli("add-kiosk", "--unit", unit, "--base-url", self.url, *(["--name", name] if name else []))
+        output = self.cli("add-kiosk", "--unit", unit, "--base-url", self.url, "--force",  # a local test server
+                          *(["--name", name] if name else []))
         return re.search(r"^(http://\S+/k/\S+)$", output, re.M).group(1)
 
     def rows(self, sql: str = "SELECT * FROM responses ORDER BY id", params=()) -> list[dict]:
@@ -427,10 +428,12 @@ def test_the_qr_poster_opens_the_units_survey_on_a_phone(running, context, tmp_p
     finally:
         db.close()
     page = context().new_page()
-    page.goto(running.url + "/posters/quan-3?counter=Quầy 5")   # posters are staff pages: sign in first
-    page.get_by_label("User name").fill("printer")
-    page.get_by_label("Password").fill("a long password")
-    page.get_by_role("button", name="Sign in").click()
+    # posters are staff pages: sign in first (in Vietnamese, the staff pages' default); force=1: the test
+    # server is on 127.0.0.1, which a real poster refuses to point to
+    page.goto(running.url + "/posters/quan-3?counter=Quầy 5&force=1")
+    page.get_by_label("Tên đăng nhập").fill("printer")
+    page.get_by_label("Mật khẩu").fill("a long password")
+    page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url("**/posters/quan-3?counter=*")
     assert "Quận 3" in page.inner_text("main") and "District 3" in page.inner_text("main")
     page.locator("svg.qr").screenshot(path=str(tmp_path / "qr.png"))

@@ -32,7 +32,7 @@ def live(tmp_path):
     stamp = "%Y-%m-%dT%H:%M:%SZ"
     batch = [responses.Response(
         uuid=str(uuid.uuid4()), questionnaire_id=q.id, questionnaire_version=q.version, unit_id=ids[i % 3],
-        channel=("kiosk", "web", "phone")[i % 3], lang="vi",
+        channel=("kiosk", "web", "qr")[i % 3], lang="vi",
         started_at=(start + timedelta(hours=i) - timedelta(minutes=4)).strftime(stamp),
         submitted_at=(start + timedelta(hours=i)).strftime(stamp),
         answers="".join("12345"[(i * 7 + j * 3) % 5 if (i + j) % 4 else 3] for j in range(26)),
@@ -40,6 +40,7 @@ def live(tmp_path):
     responses.save_many(db, batch)
     users.create(db, "minh", PASSWORD, "analyst")
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
+                      "STAFF_DEFAULT_LANGUAGE": "en",  # this test reads English; test_staff_vi.py reads Vietnamese
                       "REPORTS_FOLDER": str(tmp_path / "reports")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

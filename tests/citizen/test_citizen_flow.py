@@ -69,7 +69,7 @@ def test_completed_questionnaire_is_stored_with_every_field_and_thanked(client, 
     assert (row["questionnaire_id"], row["questionnaire_version"]) == (q.id, q.version)
     assert row["unit_id"] == next(database.connect(citizen.app.config["DATABASE"]).query(
         "SELECT id FROM units WHERE slug = 'quan-3'"))["id"]
-    assert row["channel"] == "phone" and row["kiosk_id"] is None and row["lang"] == "vi"
+    assert row["channel"] == "qr" and row["kiosk_id"] is None and row["lang"] == "vi"
     decoded = decode_answers(q.criterion_codes, row["answers"])
     assert decoded[q.criteria[0].code] == 1 and decoded[na_item.code] == "na"
     assert sum(v == 5 for v in decoded.values()) == len(q.criteria) - 2

@@ -46,8 +46,8 @@ def test_simulated_data_is_realistic_and_reproducible(app, tmp_path):
     db = connect(app.config["DATABASE"])
     rows = list(db.query("SELECT * FROM responses"))
     assert len({r["unit_id"] for r in rows}) == 22
-    assert {r["channel"] for r in rows} == {"kiosk", "phone", "web", "paper"}
-    assert all(r["kiosk_id"] for r in rows if r["channel"] == "kiosk")
+    assert {r["channel"] for r in rows} == {"kiosk", "qr", "web", "paper"}
+    assert all(r["kiosk_id"] is None and r["simulated"] == 1 for r in rows)   # never a kiosk's, always marked
     assert all("2025-01-31T17" <= r["submitted_at"] <= "2025-02-28T17" for r in rows)  # local dates, UTC+7
     answers = "".join(r["answers"] for r in rows)
     assert {"1", "2", "3", "4", "5", "n", "-"} <= set(answers)

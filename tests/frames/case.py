@@ -83,7 +83,7 @@ def build(db_path: str, tmp: Path, *, respond_share: float = 0.55, ineligible_ev
                                    else rnd.choice([4, 5]) if rnd.random() < level else rnd.choice([1, 2, 3]))
             resp = responses.Response(
                 uuid=f"00000000-0000-4000-8000-{k:012d}", questionnaire_id=q.id, questionnaire_version=q.version,
-                unit_id=row["unit_id"], channel="phone", lang="vi", started_at="2026-01-05T02:00:00Z",
+                unit_id=row["unit_id"], channel="invitation", lang="vi", started_at="2026-01-05T02:00:00Z",
                 submitted_at="2026-01-05T02:06:00Z", answers=responses.encode_answers(q.criterion_codes, answers),
                 respondent={"field": row["field"]}, frame_id=frame["id"])
             with database.write_transaction(db):

@@ -69,7 +69,7 @@ def test_a_link_opens_the_questionnaire_of_its_unit_and_answers_once(sampled, cl
     assert done.status_code == 303 and done.headers["Location"].endswith("/i/thanks")
     rows = cli.rows("SELECT r.*, u.slug FROM responses r JOIN units u ON u.id = r.unit_id")
     assert len(rows) == 1 and rows[0]["slug"] == inv["unit"] and rows[0]["field"] == inv["field"]
-    assert rows[0]["frame_id"] == 1 and rows[0]["channel"] == "phone"
+    assert rows[0]["frame_id"] == 1 and rows[0]["channel"] == "invitation"
     # the same submission again (double tap): the thank-you, nothing new
     assert client.post("/i/answer", data={**form.hidden, **_answers(q)}).status_code == 303
     # the link again: the thank-you that says it was used, and no form
@@ -104,7 +104,7 @@ def test_the_kiosk_short_code_typed_in_any_case_with_spaces(sampled, client, cli
     form = read_form(page.data)
     assert client.post("/i/answer", data={**form.hidden, **_answers(q)}).status_code == 303
     row = cli.rows("SELECT channel, frame_id, field FROM responses")[0]
-    assert row == {"channel": "web", "frame_id": 1, "field": inv["field"]}
+    assert row == {"channel": "invitation", "frame_id": 1, "field": inv["field"]}
     again = client.post("/i", data={"code": inv["short_code"]})
     assert again.status_code == 200 and b'action="/i/answer"' not in again.data
 
@@ -231,7 +231,7 @@ def test_the_dashboard_shows_response_rates_and_the_weighted_index(app, tmp_path
     sampled, responded, inel = conn.execute("SELECT sum(sampled), sum(responded), sum(ineligible) FROM frame_dossiers").fetchone()
     conn.close()
     rr1 = responded / (sampled - inel)                               # nothing delivered: every non-respondent unknown
-    assert f"{100 * rr1:.1f} %" in html.split('id="rr1-all"')[1][:30]
+    assert f"{100 * rr1:.1f}\u00a0%" in html.split('id="rr1-all"')[1][:30]
     data = analysis.load_db(app.config["DATABASE"], date_from=PERIOD[0], date_to=PERIOD[1])
     overall = analysis.compute_table(data).row("ALL", "INDEX:ITEM_AVG")
     block = html.split('id="sample-index"')[1]

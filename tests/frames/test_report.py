@@ -22,7 +22,7 @@ def _open_feedback(db_path: str, n: int) -> None:
             score = {c.code: 1 if k % 2 else 2 for c in q.criteria}     # very unhappy self-selected answers
             responses.save(db, responses.Response(
                 uuid=f"11111111-1111-4111-8111-{k:012d}", questionnaire_id=q.id, questionnaire_version=q.version,
-                unit_id=unit, channel="phone", lang="vi", started_at="2025-11-03T02:00:00Z",
+                unit_id=unit, channel="qr", lang="vi", started_at="2025-11-03T02:00:00Z",
                 submitted_at="2025-11-03T02:05:00Z", answers=responses.encode_answers(q.criterion_codes, score),
                 respondent={"field": "land"}))
     finally:

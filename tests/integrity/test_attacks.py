@@ -36,7 +36,8 @@ PASSWORD = "integrity test password"
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    server = replay.Server(tmp_path_factory.mktemp("integrity"), clock=True, workers=3)
+    server = replay.Server(tmp_path_factory.mktemp("integrity"), clock=True, workers=3,
+                           extra_env={"SURVEY_STAFF_DEFAULT_LANGUAGE": "\"en\""})   # this test reads English
     server.prepare(kiosks={"quan-3": 1, "quan-4": 10})
     from survey import db as database
     from survey.staff import users

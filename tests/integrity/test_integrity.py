@@ -30,7 +30,7 @@ def store(db):
     rules = integrity.Rules()
     rng = random.Random(5)
 
-    def save(slug="quan-1", *, at, served=None, address="10.0.0.1", cookie="c1", answers=None, channel="phone",
+    def save(slug="quan-1", *, at, served=None, address="10.0.0.1", cookie="c1", answers=None, channel="qr",
              kiosk_id=None):
         answers = answers or "".join(rng.choice("2345") for _ in q.criterion_codes)   # nobody repeats anyone
         r = responses.Response(uuid=str(uuid.uuid4()), questionnaire_id=q.id, questionnaire_version=q.version,
@@ -195,7 +195,16 @@ def test_flag_counts_per_day_equal_the_flag_rows_after_submissions_and_a_rebuild
     from survey.simulate import simulate
     from survey.staff import summary
 
-    simulate(db, catalog.latest(db, "sipas-hcm-26"), 3000, 7, date(2026, 1, 5), date(2026, 1, 9))
+    simulate(db, catalog.latest(db, "sipas-hcm-26"), 6000, 7, date(2026, 1, 5), date(2026, 1, 9))
+    # Simulated responses are marked, never at a kiosk and not counted (issue 11); here they stand in for real
+    # ones, the kiosk channel's at one kiosk per unit, so that both straight-lining and bursts are flagged.
+    with db.conn:
+        db.execute("UPDATE responses SET simulated = 0")
+        for (unit_id,) in db.execute("SELECT DISTINCT unit_id FROM responses WHERE channel = 'kiosk'").fetchall():
+            kiosk = db.execute("INSERT INTO kiosks (unit_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                               [unit_id, f"Quầy {unit_id}", f"test:{unit_id}", "2026-01-01T00:00:00Z"]).lastrowid
+            db.execute("UPDATE responses SET kiosk_id = ? WHERE unit_id = ? AND channel = 'kiosk'", [kiosk, unit_id])
+    summary.rebuild_in_place(db)
 
     def both():
         counted = {tuple(r[:3]): tuple(r[3:]) for r in db.execute(
@@ -211,3 +220,4 @@ def test_flag_counts_per_day_equal_the_flag_rows_after_submissions_and_a_rebuild
     summary.refresh(db, summary.rules_from_config({**defaults(), "QUALITY_BURST_COUNT": 3}))
     counted, brute = both()
     assert counted == brute
+    assert sum(v[0] for v in brute.values()) and sum(v[1] for v in brute.values())    # both kinds of flag

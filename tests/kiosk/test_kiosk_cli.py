@@ -18,7 +18,9 @@ def test_add_kiosk_prints_a_device_url_whose_token_is_stored_only_as_a_hash(cli,
 
 
 def test_add_kiosk_names_kiosks_in_turn_and_takes_the_base_url_option(cli):
-    first = cli("add-kiosk", "--unit", "quan-3", "--base-url", "http://10.0.0.5:8000/")
+    refused = cli("add-kiosk", "--unit", "quan-3", "--base-url", "http://10.0.0.5:8000/")
+    assert refused.exit_code == 1 and "PUBLIC_BASE_URL" in refused.output and "Nothing was registered" in refused.output
+    first = cli("add-kiosk", "--unit", "quan-3", "--base-url", "http://10.0.0.5:8000/", "--force")
     second = cli("add-kiosk", "--unit", "quan-3")
     assert 'Kiosk 1' in first.output and "http://10.0.0.5:8000/k/" in first.output
     assert 'Kiosk 2' in second.output

@@ -104,11 +104,28 @@ def test_without_a_public_address_only_this_machines_address_goes_into_a_poster(
     loopback address (trying the app out) is used, anything else is refused with what to set."""
     app.config["PUBLIC_BASE_URL"] = ""
     client = signed_in(app, db, base_url="http://127.0.0.1:8000")
-    html = client.get("/posters/quan-1", base_url="http://127.0.0.1:8000").get_data(as_text=True)
+    # (this machine's address: refused like any loopback address unless forced, see the next test)
+    assert client.get("/posters/quan-1", base_url="http://127.0.0.1:8000").status_code == 409
+    html = client.get("/posters/quan-1?force=1", base_url="http://127.0.0.1:8000").get_data(as_text=True)
     assert "http://127.0.0.1:8000/u/quan-1" in html
     client = signed_in(app, db, base_url="http://10.1.2.3:8000")
-    for url in ("/posters/quan-1", "/posters/quan-1.pdf"):
+    for url in ("/posters/quan-1", "/posters/quan-1.pdf", "/posters/quan-1?force=1"):
         answer = client.get(url, base_url="http://10.1.2.3:8000")
         assert answer.status_code == 409
         assert "PUBLIC_BASE_URL" in answer.get_data(as_text=True)
         assert b"10.1.2.3:8000/u/quan-1" not in answer.get_data()
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:5201", "http://localhost:5000", "http://10.1.2.3:8000",
+                                  "http://192.168.1.20"])
+def test_a_poster_pointing_to_this_computer_or_a_private_network_is_refused_unless_forced(app, db, base):
+    app.config["PUBLIC_BASE_URL"] = base       # set, but to an address citizens' phones cannot reach
+    client = signed_in(app, db, base_url=base)
+    refused = client.get("/posters/quan-1", base_url=base)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "PUBLIC_BASE_URL" in text and "<svg" not in text
+    assert client.get("/posters/quan-1.pdf", base_url=base).status_code == 409
+    assert "PUBLIC_BASE_URL" in client.get("/posters/", base_url=base).get_data(as_text=True)
+    forced = client.get("/posters/quan-1?force=1", base_url=base)
+    assert forced.status_code == 200 and f"{base}/u/quan-1" in forced.get_data(as_text=True)
+    assert client.get("/posters/quan-1.pdf?force=1", base_url=base).status_code == 200

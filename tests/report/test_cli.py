@@ -62,7 +62,7 @@ def test_workbook_units_sheet_holds_the_indices_commands_numbers(reports):
         row = rows[(values[header.index("Code")], "INDEX:ITEM_AVG")]
         assert values[header.index("Index (%)")] == as_stored(float(row["p"]))
         assert values[header.index("n")] == int(row["n"])
-        assert values[header.index("Effective n")] == as_stored(float(row["n_eff_deff"]))
+        assert values[header.index("Effective n (Kish)")] == as_stored(float(row["n_eff_kish"]))
         assert values[header.index("CI low (%)")] == as_stored(float(row["ci_logit_l"]))
         assert values[header.index("CI high (%)")] == as_stored(float(row["ci_logit_u"]))
         seen += 1
@@ -155,7 +155,10 @@ def test_a_period_with_two_questionnaires_asks_which_one(tmp_path, capsys):
     catalog.register_shipped(db)
     units.load_demo(db)
     simulate(db, catalog.latest(db, "sipas-hcm-26"), 300, 1, date(2024, 1, 1), date(2024, 1, 31))
-    simulate(db, catalog.latest(db, "sipas-2024"), 100, 2, date(2024, 1, 1), date(2024, 1, 31))
+    simulate(db, catalog.latest(db, "sipas-2024"), 100, 2, date(2024, 1, 1), date(2024, 1, 31),
+             alongside_real=True)
+    with db.conn:  # these simulated responses stand in for real ones (reports leave simulated ones out)
+        db.execute("UPDATE responses SET simulated = 0")
     db.close()
     code, err = run(capsys, "--db", path, "--from", "2024-01-01", "--to", "2024-01-31", "--out", tmp_path / "out")
     assert code == 2

@@ -24,7 +24,7 @@ def test_overall_index_is_the_engines_item_average_row_unchanged(report):
     o = report.overall
     assert o.p == float(row["p"])
     assert (o.low, o.high) == (float(row["ci_logit_l"]), float(row["ci_logit_u"]))
-    assert o.n == int(row["n"]) and o.n_eff == float(row["n_eff_deff"])
+    assert o.n == int(row["n"]) and o.n_eff == float(row["n_eff_kish"])  # one effective n: Kish's
 
 
 def test_units_are_ranked_highest_first_and_the_unit_with_too_few_responses_comes_last_unranked(report):
@@ -107,7 +107,7 @@ def test_satisfied_shares_of_the_1_to_5_distribution_add_up_to_the_factor_index(
 
 def test_breakdowns_list_categories_in_questionnaire_order_with_their_labels(report):
     channels = report.breakdowns["channel"]
-    assert [e.key for e in channels][:4] == ["kiosk", "phone", "web", "paper"]
+    assert [e.key for e in channels][:4] == ["web", "kiosk", "paper", "phone"]   # the order of survey/labels.py
     fields = [e.key for e in report.breakdowns["field"]]
     assert fields == ["land", "construction", "business", "civil_status", "justice", "other"]
     assert report.breakdowns["field"][0].label.vi == "Đất đai"

@@ -177,7 +177,7 @@ def test_every_number_in_the_units_and_criteria_sheets_is_the_analysis_output(ma
         header = [c.value for c in sheet[1]]
         k = header.index(key_col)
         cols = {t("c_index"): "p", t("c_ci_low"): "ci_logit_l", t("c_ci_high"): "ci_logit_u", t("c_n"): "n",
-                t("c_n_eff"): "n_eff_deff", t("c_deff"): "deff"}
+                t("c_n_eff"): "n_eff_kish", t("c_deff"): "deff"}
         for values in sheet.iter_rows(min_row=2, values_only=True):
             key = values[k]
             row = rows[(key, measure)] if measure else rows[("ALL", key)]

@@ -24,7 +24,25 @@ def db(app):
     path = app.config["DATABASE"]
     with sqlite3.connect(path) as conn:        # an analyst excluded two responses
         conn.execute("UPDATE responses SET excluded_at = '2025-06-01T00:00:00Z' WHERE id IN (3, 4)")
+        # simulated responses standing in for real ones (simulate marks its rows, left out unless asked)
+        conn.execute("UPDATE responses SET simulated = 0")
     return app, path
+
+
+def test_simulated_responses_stay_out_of_parquet_and_summaries_unless_asked(app, tmp_path):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-db", "--demo"]).exit_code == 0
+    assert runner.invoke(args=["simulate", "--responses", "300", "--seed", "3", "--period",
+                               "2025-02-01:2025-03-31"]).exit_code == 0
+    path = app.config["DATABASE"]
+    left_out = runner.invoke(args=["export-parquet", str(tmp_path / "a")])
+    assert left_out.exit_code == 1 and "no responses to export" in left_out.output
+    assert not (tmp_path / "a").exists()
+    asked = runner.invoke(args=["export-parquet", str(tmp_path / "b"), "--include-simulated"])
+    assert asked.exit_code == 0 and "Wrote 300 responses" in asked.output, asked.output
+    assert main(["summarize", "--db", path, "--out", str(tmp_path / "x.sipas"), "--quiet"]) == 2
+    assert main(["summarize", "--db", path, "--out", str(tmp_path / "y.sipas"), "--quiet", "--include-simulated"]) == 0
+    assert read_summary(tmp_path / "y.sipas").to_arrow().num_rows > 0
 
 
 def test_export_parquet_writes_quarters_equal_to_the_database(db, tmp_path):

@@ -226,7 +226,8 @@ def add_kiosk(server: Server, unit: str = "phuong-sai-gon") -> str:
     """Register a kiosk (a new name each time) with the real CLI; return its token."""
     import uuid
 
-    out = server.flask("add-kiosk", "--unit", unit, "--name", f"Quầy {uuid.uuid4().hex[:6]}").stdout
+    # --force: the test server listens on this computer's loopback address, which add-kiosk refuses otherwise
+    out = server.flask("add-kiosk", "--unit", unit, "--name", f"Quầy {uuid.uuid4().hex[:6]}", "--force").stdout
     match = re.search(r"/k/([A-Za-z0-9_-]{20,100})", out)
     assert match, out
     return match.group(1)

@@ -27,6 +27,7 @@ def _ask(server, browser):
     return browser.post("/staff/reports/", {"from": (today - timedelta(days=40)).isoformat(),
                                             "to": today.isoformat(), "target": "80", "lang": "vi",
                                             "weights": "none", "units": _busiest_unit(server),
+                                            "simulated": "1",   # the responses are `simulate`'s: ticked in
                                             "csrf_token": browser.csrf("/staff/reports/")})
 
 
@@ -77,7 +78,7 @@ def test_a_report_whose_worker_was_killed_does_not_block_the_next_one(server):
         time.sleep(0.1)
 
     # At once (not 15 minutes later): the page says what happened, and a new report is accepted.
-    assert "interrupted" in _job_page(ana, job)
+    assert "bị gián đoạn" in _job_page(ana, job)              # "interrupted" (staff pages: Vietnamese)
     second = _ask(server, ana)
     assert second.status == 303, second.text[:2000]
     assert not partial.exists()                                     # the cut-off job's leftovers are gone
@@ -100,5 +101,5 @@ def test_report_folders_older_than_the_setting_are_deleted(server):
     assert ana.get("/staff/reports/").status == 200
     assert not old.exists()
     page = _job_page(ana, job)
-    assert re.search(r"files were deleted after 30 days", page), page[-2000:]
+    assert re.search(r"Các tệp đã bị xóa sau 30 ngày", page), page[-2000:]   # the files were deleted after 30 days
     assert ana.get(f"/staff/reports/{job}/report.pdf").status == 404

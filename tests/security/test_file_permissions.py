@@ -45,6 +45,7 @@ def _report(server, browser) -> int:
     answer = browser.post("/staff/reports/", {"from": (today - timedelta(days=40)).isoformat(),
                                               "to": today.isoformat(), "target": "80", "lang": "en",
                                               "weights": "none", "units": _busiest_unit(server),
+                                              "simulated": "1",   # the responses are `simulate`'s: ticked in
                                             "csrf_token": browser.csrf("/staff/reports/")})
     assert answer.status == 303, answer.text[:3000]
     job = int(answer.header("location").rstrip("/").rsplit("/", 1)[1])

@@ -24,7 +24,7 @@ def test_the_per_address_limit_holds_across_all_workers(make_server):
     assert statuses[8:] == [429] * 16
     # The real user, from this blocked device, must wait too.
     blocked = server.browser().login("lan")
-    assert blocked.status == 429 and "from this device" in blocked.text
+    assert blocked.status == 429 and "Thiết bị này đã đăng nhập sai quá nhiều lần" in blocked.text  # (staff pages: Vietnamese)
     # Counting windows are fixed 15-minute slots, so the wait runs to the end of the current slot
     # (a few seconds when the test happens to run at its end).
     assert 0 < int(blocked.header("Retry-After")) <= 15 * 60
@@ -43,7 +43,7 @@ def test_case_variants_from_one_address_do_not_lock_the_real_user_out(shared_ser
     attacker = "203.0.113.66"
     for name in ["lan", "LAN", "Lan", "lAn", "laN"]:
         last = from_address(shared_server, attacker).login(name, "wrong password!")
-    assert last.status == 429 and "for this user name" in last.text
+    assert last.status == 429 and "Tên đăng nhập này đã đăng nhập sai quá nhiều lần" in last.text
     # The attacker's device stays locked, even with the right password (it might have guessed it).
     assert from_address(shared_server, attacker).login("lan").status == 429
     assert from_address(shared_server, attacker).login("LAN", "another guess!").status == 429
@@ -73,8 +73,8 @@ def test_simultaneous_guesses_check_no_more_passwords_than_allowed(shared_server
     # The lock is the first one (a minute), not an hour at once.
     waits = [int(a.header("Retry-After")) for a in answers if a.status == 429]
     assert max(waits) <= 60, waits
-    # "1 minute", or the seconds left of it when the machine is slow to answer the 20 guesses
-    assert re.search(r"Try again in (1 minute|[1-5]?[0-9] seconds?)\b", next(a.text for a in answers if a.status == 429))
+    # "1 phút" (1 minute), or the seconds left of it when the machine is slow to answer the 20 guesses
+    assert re.search(r"Hãy thử lại sau (1 phút|[1-5]?[0-9] giây)", next(a.text for a in answers if a.status == 429))
 
 
 def test_the_password_change_page_is_no_unthrottled_password_oracle(shared_server):
@@ -94,7 +94,7 @@ def test_the_password_change_page_is_no_unthrottled_password_oracle(shared_serve
     assert from_address(shared_server, address).login("hoa").status == 429
     admin = from_address(shared_server, "198.51.100.1")
     assert admin.login("boss").status == 302
-    assert "locked" in admin.get("/staff/admin/users").text
+    assert "tạm khóa" in admin.get("/staff/admin/users").text
     # Even the right current password is refused while locked.
     right = me.post_form("/staff/account/password", {
         "current_password": PASSWORD, "new_password": "a brand new password",
@@ -112,7 +112,7 @@ def test_many_devices_guessing_one_name_lock_it_everywhere_until_an_admin_unlock
     for i in range(6):
         assert from_address(server, f"203.0.113.{100 + i}").login("tuan", "wrong password!").status == 401
     locked = from_address(server, "198.51.100.9").login("tuan")
-    assert locked.status == 429 and "locked everywhere" in locked.text
+    assert locked.status == 429 and "tài khoản bị khóa ở mọi nơi" in locked.text
     admin = from_address(server, "198.51.100.1")
     assert admin.login("boss").status == 302
     user_id = server.rows("SELECT id FROM users WHERE username = 'tuan'")[0]["id"]

@@ -67,7 +67,7 @@ def test_a_session_used_all_the_time_still_ends_at_its_absolute_limit(make_serve
     ended = boss.get("/staff/")
     assert _signed_out(ended)
     login = boss.get(ended.header("location"))
-    assert "Your session has ended" in login.text                      # the person is told why
+    assert "Phiên làm việc đã kết thúc" in login.text                  # the person is told why (in Vietnamese)
     assert boss.login("boss").status == 302                            # and can sign in again
     assert boss.get("/staff/").status == 200
 
@@ -86,7 +86,7 @@ def test_a_session_left_alone_ends_after_the_idle_limit(make_server):
     assert _signed_out(stolen.get("/staff/admin/users"))
     ended = boss.get("/staff/")
     assert _signed_out(ended)
-    assert "signed out after a time without activity" in boss.get(ended.header("location")).text
+    assert "đăng xuất do không thao tác trong một thời gian" in boss.get(ended.header("location")).text
 
 
 def test_the_dashboards_automatic_refresh_does_not_keep_a_session_alive(make_server):

@@ -110,6 +110,7 @@ def db(db_path):
 @pytest.fixture
 def app(db, db_path):
     app = create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
+                      "STAFF_DEFAULT_LANGUAGE": "en",  # these tests read English; tests/staff/test_i18n.py reads Vietnamese
                       "DEFAULT_QUESTIONNAIRE": QID, "LOGIN_LOCKOUT_SECONDS": 60})
     yield app
 

@@ -103,7 +103,7 @@ def test_counts_per_channel_and_field(client, staff, known):
     staff.as_role("staff")
     page = client.get("/staff/").get_data(as_text=True)
     channels = dict(re.findall(r'<tr data-channel="(\w+)"><th scope="row">[^<]+</th><td class="n">([\d,]+)<', page))
-    assert channels == {"kiosk": "28", "phone": "50", "web": "67", "paper": "25"}
+    assert channels == {"qr": "0", "kiosk": "28", "phone": "50", "web": "67", "paper": "25", "invitation": "0"}
     fields = {code: n for code, _, n in re.findall(
         r'<tr data-field="(\w*)"><th scope="row">([^<]+)</th><td class="n">([\d,]+)<', page)}
     assert fields == {"land": "125", "civil": "40", "": "5"}
@@ -169,7 +169,7 @@ def test_exclusion_needs_a_reason_an_existing_response_and_a_known_action(client
     missing = staff.post("/staff/responses/999999/exclusion", {"action": "exclude", "reason": "x"})
     assert missing.status_code == 404 and "no response with id 999999" in missing.get_data(as_text=True)
     odd = staff.post("/staff/responses/1/exclusion", {"action": "delete"})
-    assert odd.status_code == 400 and "'delete' is not 'exclude' or 'restore'" in html.unescape(
+    assert odd.status_code == 400 and "Action “delete” is not exclude or restore" in html.unescape(
         odd.get_data(as_text=True))
     assert client.get("/staff/responses/999999").status_code == 404
 
@@ -216,7 +216,7 @@ def test_kiosk_table_shows_last_submission_responses_today_and_status(client, db
     page = client.get("/staff/").get_data(as_text=True)
     row = re.search(r'<tr data-kiosk="1">(.*?)</tr>', page, re.S).group(1)
     # Last submission 08:20 today, 3 today, and at 10:00 that is 100 open minutes ago.
-    assert "2025-03-12 08:20" in row and '<td class="n">3</td>' in row and ">silent<" in row
+    assert "12 Mar 2025, 08:20" in row and '<td class="n">3</td>' in row and ">silent<" in row
     assert ">silent<" in re.search(rf'<tr data-kiosk="{quiet}">(.*?)</tr>', page, re.S).group(1)
     assert f'data-kiosk="{revoked}"' not in page
     clock.set(datetime(2025, 3, 12, 1, 30, tzinfo=timezone.utc))        # 08:30 local
@@ -352,11 +352,11 @@ def test_pages_use_no_inline_script_or_style(client, staff, known, commented):
 # --- Bad input -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query, message", [
-    ("from=2025-13-01", "from: '2025-13-01' is not a date"),
-    ("to=yesterday", "to: 'yesterday' is not a date"),
-    ("from=2025-03-10&to=2025-03-01", "to: 2025-03-01 is before from: 2025-03-10"),
+    ("from=2025-13-01", "From: “2025-13-01” is not a date"),
+    ("to=yesterday", "To: “yesterday” is not a date"),
+    ("from=2025-03-10&to=2025-03-01", "The end of the period (2025-03-01) is before its start (2025-03-10)"),
     ("from=9999-12-31", "outside the years"),
-    ("unit=nowhere", "unit: there is no unit 'nowhere'"),
+    ("unit=nowhere", "Unit: there is no unit “nowhere”"),
     ("from=2025-3-1", "write it as YYYY-MM-DD"),
 ])
 def test_bad_filters_get_a_clear_message(client, staff, fieldwork, clock, query, message):
@@ -367,10 +367,10 @@ def test_bad_filters_get_a_clear_message(client, staff, fieldwork, clock, query,
         assert message in html.unescape(response.get_data(as_text=True)), path
 
 
-@pytest.mark.parametrize("path, message", [("/staff/comments?page=0", "page: '0' is not a page number"),
-                                           ("/staff/comments?page=two", "page: 'two'"),
-                                           ("/staff/quality?kind=odd", "kind: 'odd' is not one of"),
-                                           ("/staff/comments?state=x", "state: 'x' is not one of")])
+@pytest.mark.parametrize("path, message", [("/staff/comments?page=0", "Page: “0” is not a page number"),
+                                           ("/staff/comments?page=two", "Page: “two”"),
+                                           ("/staff/quality?kind=odd", "kind: “odd” is not one of"),
+                                           ("/staff/comments?state=x", "state: “x” is not one of")])
 def test_bad_page_and_choice_arguments_get_a_clear_message(client, staff, clock, path, message):
     staff.as_role("staff")
     response = client.get(path)
@@ -406,7 +406,7 @@ def test_admin_sets_targets_by_hand_and_bad_values_change_nothing(client, db, st
     staff.as_role("admin")
     quan1, quan3 = unit_id(db, "quan-1"), unit_id(db, "quan-3")
     bad = staff.post("/staff/admin/targets", {f"target-{quan1}": "400", f"target-{quan3}": "lots"})
-    assert bad.status_code == 400 and "target of Quận 3: 'lots' is not a whole number" in html.unescape(
+    assert bad.status_code == 400 and "Target of Quận 3: “lots” is not a whole number" in html.unescape(
         bad.get_data(as_text=True))
     assert targets.all_targets(db) == {}
     staff.post("/staff/admin/targets", {f"target-{quan1}": "1,200", f"target-{quan3}": ""})
@@ -429,17 +429,17 @@ def test_admin_sets_targets_from_the_confidence_interval_with_the_formula_shown(
     page = html.unescape(client.get("/staff/admin/targets").get_data(as_text=True))
     assert "from the CI calculator: ±5 points at 95 %" in page
     wrong = client.get("/staff/admin/targets?calculate=1&half_width=abc&confidence=95&share=80&deff=1.5")
-    assert wrong.status_code == 400 and "half-width: 'abc' is not a number" in html.unescape(
+    assert wrong.status_code == 400 and "± points: “abc” is not a number" in html.unescape(
         wrong.get_data(as_text=True))
 
 
 def test_admin_sets_the_fieldwork_period_and_it_defaults_to_the_quarter(client, db, staff, clock):
     staff.as_role("admin")
-    assert "2025-01-01 – 2025-03-31 (fieldwork period)" in text(client.get("/staff/").get_data(as_text=True))
+    assert "1 Jan 2025 – 31 Mar 2025 (fieldwork period)" in text(client.get("/staff/").get_data(as_text=True))
     bad = staff.post("/staff/admin/fieldwork", {"from": "2025-04-01", "to": "2025-03-01"})
-    assert bad.status_code == 400 and "is before from" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "is before its start" in bad.get_data(as_text=True)
     staff.post("/staff/admin/fieldwork", {"from": "2025-03-01", "to": "2025-04-15"})
-    assert "2025-03-01 – 2025-04-15 (fieldwork period)" in text(client.get("/staff/").get_data(as_text=True))
+    assert "1 Mar 2025 – 15 Apr 2025 (fieldwork period)" in text(client.get("/staff/").get_data(as_text=True))
     staff.post("/staff/admin/fieldwork", {"action": "clear"})
     assert targets.fieldwork(db) is None
 
@@ -458,7 +458,7 @@ def test_admin_adds_renames_and_revokes_a_kiosk(client, db, staff, clock):
     assert again.status_code == 400 and "already has an active kiosk named" in html.unescape(
         again.get_data(as_text=True))
     wrong_field = staff.post("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 3", "field": "space"})
-    assert wrong_field.status_code == 400 and "'space' is not a field of procedure" in html.unescape(
+    assert wrong_field.status_code == 400 and "Field “space” is not a field of procedure" in html.unescape(
         wrong_field.get_data(as_text=True))
     staff.post(f"/staff/admin/kiosks/{kiosk.id}", {"action": "save", "name": "  Counter   2 ", "field": "civil"})
     assert db.execute("SELECT name, field FROM kiosks WHERE id = ?", [kiosk.id]).fetchone() == ("Counter 2", "civil")

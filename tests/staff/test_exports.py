@@ -56,6 +56,7 @@ def test_csv_is_utf8_with_bom_and_has_one_column_per_criterion(client, staff, ex
     assert first["excluded"] == "1" and first["excluded_by"] == "lan" and first["excluded_reason"] == "'-test-"
     last = rows[-1]
     assert last["comment"] == "Cán bộ hướng dẫn tận tình" and last["channel"] == "kiosk"
+    assert last["channel_label"] == "Kiosk at the counter"  # the label table of survey/labels.py
     assert last["kiosk"] == "'=Kiosk" and last["flag_straightline"] == "1" and last["excluded"] == "0"
 
 
@@ -123,16 +124,16 @@ def test_export_decodes_each_questionnaire_version_by_its_own_criteria(client, d
                              make_response(quan1, local("2025-03-10 10:00"), answers="5n-", version=2)])
     staff.as_role("analyst")
     rows = list(csv.DictReader(io.StringIO(get_csv(client).get_data().decode("utf-8-sig"))))
-    assert list(rows[0])[14:17] == ["q01", "q13", "q02"]          # the latest version's order first
+    assert list(rows[0])[15:18] == ["q01", "q13", "q02"]          # the latest version's order first
     v1, v2 = rows
     assert (v1["q01"], v1["q02"], v1["q13"], v1["q12"]) == ("1", "2", "", "4")
     assert (v2["q01"], v2["q13"], v2["q02"], v2["q12"]) == ("5", "NA", "", "")
 
 
 @pytest.mark.parametrize("query, message", [
-    ("from=2025-02-30", "from: '2025-02-30' is not a date"),
-    ("questionnaire=nope", "questionnaire: 'nope' is not a questionnaire in this database (there are: test-q)"),
-    ("unit=quan-99", "unit: there is no unit 'quan-99'"),
+    ("from=2025-02-30", "From: “2025-02-30” is not a date"),
+    ("questionnaire=nope", "Questionnaire: “nope” is not a questionnaire in this database (there are: test-q)"),
+    ("unit=quan-99", "Unit: there is no unit “quan-99”"),
 ])
 def test_bad_export_filters_get_a_clear_message(client, staff, clock, query, message):
     staff.as_role("analyst")

@@ -85,19 +85,26 @@ def test_an_analyst_makes_a_report_in_the_background_and_downloads_its_four_file
     assert f"/staff/reports/{job_id}/report.pdf" in listing and "ready" in listing
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"from": "2025-03-31", "to": "2025-03-01"}, "the period is empty"),
-    ({"from": "2024-01-01", "to": "2024-01-31"}, "has no responses"),
-    ({"units": ["quan-99"]}, "unknown unit 'quan-99'"),
-    ({"target": "120"}, "Target: '120' is not a percentage"),
-    ({"from": "31/03/2025"}, "From: '31/03/2025' is not a date"),
-    ({"compare_from": "2025-01-01"}, "give both --compare-from and --compare-to"),
+@pytest.mark.parametrize("change, field, message", [
+    ({"from": "2025-03-31", "to": "2025-03-01"}, "to", "The period ends before it starts"),
+    ({"from": "2024-01-01", "to": "2024-01-31"}, "from", "This period has no responses from the units chosen"),
+    ({"units": ["quan-99"]}, "units", "There is no unit “quan-99”; choose units from the list."),
+    ({"target": "120"}, "target", "The target must be a percentage between 0 and 100"),
+    ({"from": "31/03/2025"}, "from", "“31/03/2025” is not a date"),
+    ({"compare_from": "2025-01-01"}, "compare_to", "give both its first and its last day"),
 ])
-def test_a_bad_request_is_refused_at_once_with_the_reason_and_starts_nothing(staff, with_responses, change, message):
+def test_a_bad_request_is_refused_at_once_with_the_reason_and_starts_nothing(staff, with_responses, change, field,
+                                                                             message):
     staff.as_role("analyst")
     response = staff.post("/staff/reports/", {**FORM, **change})
     assert response.status_code == 400
-    assert message in html.unescape(response.get_data(as_text=True))
+    page = html.unescape(response.get_data(as_text=True))
+    # A sentence next to the field it is about (and read with it), never a command-line option.
+    beside = re.search(rf'<span class="field-error" id="error-{field}">([^<]*)</span>\s*<[^>]*name="{field}"'
+                       rf'[^>]*aria-describedby="error-{field}"', page)
+    assert beside and message in beside.group(1), page
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1]).split())
+    assert not re.search(r"(^|\s)--[a-z]", shown)
     assert reports.recent_jobs(with_responses) == []
 
 
@@ -117,7 +124,7 @@ def test_a_running_report_shows_its_stage_and_progress_and_refreshes_itself(staf
     reports.record_progress(db, job_id, "pdf", 0.82)
     page = client.get(f"/staff/reports/{job_id}").get_data(as_text=True)
     assert f'<meta http-equiv="refresh" content="2;url=/staff/reports/{job_id}?auto=1">' in page
-    assert '<progress max="100" value="82">' in page and "<strong>pdf</strong>, 82 % done" in page
+    assert '<progress max="100" value="82">' in page and "Making the report: pdf, 82\u00a0% done." in page
     assert client.get(f"/staff/reports/{job_id}/report.pdf").status_code == 404
 
 

@@ -36,3 +36,17 @@ def db(reform_app):
 def text(response) -> str:
     """What a person reads on the page: tags removed, spaces collapsed."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).strip()
+
+
+def as_real(path) -> None:
+    """Simulated responses standing in for real ones: ``simulate`` marks its rows and the dashboard, exports
+    and reports leave them out (issue 11); these tests need them counted."""
+    from survey.staff import summary
+
+    database = connect(path)
+    try:
+        with database.conn:
+            database.execute("UPDATE responses SET simulated = 0")
+        summary.rebuild_in_place(database)
+    finally:
+        database.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import as_real
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,6 +32,7 @@ def spanning_db(tmp_path_factory):
     assert runner.invoke(args=["init-db", "--demo"]).exit_code == 0
     result = runner.invoke(args=["simulate", "--responses", "6000", "--seed", "11", "--period", "2025-05-01:2025-08-31"])
     assert result.exit_code == 0, result.output
+    as_real(folder / "survey.sqlite3")
     return folder / "survey.sqlite3"
 
 

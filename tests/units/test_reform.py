@@ -66,7 +66,7 @@ def test_a_response_is_stored_against_the_unit_valid_on_its_local_date(db):
 
     def response(unit, submitted):
         return store.Response(uuid=f"{unit['id']:08d}-{submitted[:10]}", questionnaire_id="sipas-hcm-26",
-                              questionnaire_version=1, unit_id=unit["id"], channel="phone", lang="vi",
+                              questionnaire_version=1, unit_id=unit["id"], channel="qr", lang="vi",
                               started_at=submitted, submitted_at=submitted, answers="4" * 26)
     # 30 June 2025 23:30 in Ho Chi Minh City is 16:30 UTC: still the district's last day
     assert store.save(db, response(quan_1, "2025-06-30T16:30:00Z"))

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from .conftest import as_real
+
 ROOT = Path(__file__).resolve().parents[2]
 # District 1 and District 8 and the wards grouped under each (all of them: the groups are whole)
 UNITS = ("quan-1", "phuong-ben-thanh", "phuong-cau-ong-lanh", "phuong-sai-gon", "phuong-tan-dinh",
@@ -30,6 +32,7 @@ def made(tmp_path_factory):
     assert runner.invoke(args=["init-db", "--demo"]).exit_code == 0
     assert runner.invoke(args=["simulate", "--responses", "2500", "--seed", "21", "--period",
                                "2025-06-01:2025-07-31"]).exit_code == 0
+    as_real(folder / "survey.sqlite3")
     out = folder / "report"
     done = subprocess.run([sys.executable, "-m", "analysis", "report", "--db", str(folder / "survey.sqlite3"),
                            "--from", "2025-06-01", "--to", "2025-07-31", "--units", ",".join(UNITS),

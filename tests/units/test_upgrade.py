@@ -28,8 +28,11 @@ RELEASE_COLUMNS = ("id", "uuid", "questionnaire_id", "questionnaire_version", "u
 
 
 def fingerprint(path) -> tuple[int, str]:
+    """The responses' release columns. The one change an upgrade makes: the release stored a scan of the
+    counter's QR code as channel 'phone', which migration 0005b_channels renames 'qr' (issue 11)."""
     conn = sqlite3.connect(path)
-    columns = ", ".join(f"r.{c}" for c in RELEASE_COLUMNS)
+    columns = ", ".join("CASE r.channel WHEN 'phone' THEN 'qr' ELSE r.channel END" if c == "channel" else f"r.{c}"
+                        for c in RELEASE_COLUMNS)
     rows = conn.execute(f"SELECT {columns}, u.slug FROM responses r JOIN units u ON u.id = r.unit_id "
                         "ORDER BY r.id").fetchall()
     conn.close()
@@ -50,7 +53,14 @@ def test_a_release_database_upgrades_in_place_and_keeps_every_response(release_c
     old = sqlite3.connect(release_copy)
     assert [r[0] for r in old.execute("SELECT name FROM schema_migrations ORDER BY name")] == \
         ["0001_initial", "0002_staff", "0003_report_jobs"]
-    daily_before = old.execute("SELECT day, unit_id, sum(n) FROM daily_counts GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    # The release's responses were written by its simulator, which attributed the kiosk channel's to kiosks
+    # it made up ('simulated kiosk quan-1', ...): migration 0005c_simulated marks those as simulated, so the
+    # dashboard's counts lose them and keep every other response (issue 11; the rest left no trace).
+    made_up = "SELECT id FROM kiosks WHERE token_hash LIKE 'simulated:%'"
+    daily_before = old.execute(f"SELECT day, unit_id, sum(n) FROM daily_counts WHERE kiosk_id NOT IN ({made_up}) "
+                               "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    at_made_up = old.execute(f"SELECT count(*) FROM responses WHERE kiosk_id IN ({made_up})").fetchone()[0]
+    channels_before = dict(old.execute("SELECT channel, count(*) FROM responses GROUP BY 1").fetchall())
     old.close()
 
     app = create_app({"TESTING": True, "DATABASE": str(release_copy), "SECRET_KEY": "u" * 40,
@@ -59,7 +69,12 @@ def test_a_release_database_upgrades_in_place_and_keeps_every_response(release_c
     migrated = runner.invoke(args=["init-db"])
     assert migrated.exit_code == 0, migrated.output
     assert "0006_unit_periods" in migrated.output
-    assert fingerprint(release_copy) == before               # migrating alone changes no response
+    assert fingerprint(release_copy) == before               # migrating alone changes no response ...
+    renamed = sqlite3.connect(release_copy)                   # ... but the QR scans' channel name
+    channels_after = dict(renamed.execute("SELECT channel, count(*) FROM responses GROUP BY 1").fetchall())
+    renamed.close()
+    assert channels_before.get("phone") and "phone" not in channels_after
+    assert channels_after == {("qr" if c == "phone" else c): n for c, n in channels_before.items()}
     reform = runner.invoke(args=["init-db", "--demo"])
     assert reform.exit_code == 0, reform.output
     assert "Demo units: 168 added, 23 already present" in reform.output
@@ -72,6 +87,7 @@ def test_a_release_database_upgrades_in_place_and_keeps_every_response(release_c
                           ).fetchone()[0] == 22
         daily_after = db.execute("SELECT day, unit_id, sum(n) FROM daily_counts GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
         assert daily_after == daily_before
+        assert db.execute("SELECT count(*) FROM responses WHERE simulated = 1").fetchone()[0] == at_made_up > 0
         kiosk_unit = db.execute("SELECT u.slug FROM kiosks k JOIN units u ON u.id = k.unit_id").fetchone()[0]
         assert kiosk_unit == "quan-1"
     finally:

@@ -14,6 +14,8 @@
   var failures = 0;
   var stopped = false;
 
+  // The texts come from the page (data-* attributes), in the staff member's language.
+  function text(name) { return (status && status.getAttribute("data-" + name)) || ""; }
   function say(text) { if (status) { status.textContent = text; } }
 
   function schedule() {
@@ -29,7 +31,7 @@
       .then(function (response) {
         if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
           stopped = true;
-          say("Your session has ended: reload the page to sign in again.");
+          say(text("ended"));
           return null;
         }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -39,12 +41,12 @@
         if (html === null) { return; }
         box.innerHTML = html;
         failures = 0;
-        say("Updated at " + new Date().toLocaleTimeString());
+        say(text("updated") + " " + new Date().toLocaleTimeString(document.documentElement.lang || undefined));
         schedule();
       })
       .catch(function () {
         failures += 1;
-        say("Could not refresh (no connection?); trying again.");
+        say(text("failed"));
         schedule();
       });
   }
