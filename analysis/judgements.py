@@ -84,7 +84,7 @@ class Ranked:
 
 def rank_units(table, measure: str = "INDEX:ITEM_AVG") -> list[Ranked]:
     """Districts of an :class:`~analysis.indices.IndexTable` ranked on ``measure``, best first."""
-    rows = [r for r in table.rows() if r["level"] == "district" and r["measure"] == measure]
+    rows = list(table.rows(level="district", measure=measure))
     if not rows:
         raise ValueError(f"the table has no district rows for measure {measure!r}")
 

@@ -78,11 +78,28 @@ class IndexTable:
         return list(dict.fromkeys(d for d, lv in zip(self.columns["district"], self.columns["level"])
                                   if lv == "district"))
 
-    def rows(self) -> Iterator[dict]:
-        """Each row as a dict (NaN -> None, numpy scalars -> Python)."""
+    def rows(self, **equal) -> Iterator[dict]:
+        """Each row as a dict (NaN -> None, numpy scalars -> Python); with ``column=value`` arguments,
+        only the rows where each such column equals its value (e.g. ``level="district"``).
+
+        Columns are converted whole (``tolist``), not value by value: the country's 3,321 units
+        make some 160,000 rows."""
         names = list(self.columns)
-        for i in range(len(self)):
-            yield {name: _py(self.columns[name][i]) for name in names}
+        mask = None
+        for name, value in equal.items():
+            hit = np.asarray(self.columns[name] == value, dtype=bool)
+            mask = hit if mask is None else mask & hit
+        cols = []
+        for name in names:
+            col = self.columns[name] if mask is None else self.columns[name][mask]
+            if col.dtype.kind == "f":
+                cols.append([None if v != v else v for v in col.tolist()])
+            elif col.dtype.kind in "biu":
+                cols.append(col.tolist())
+            else:
+                cols.append([_py(v) for v in col])
+        for values in zip(*cols):
+            yield dict(zip(names, values))
 
     def row(self, district: str, measure: str) -> dict:
         """The row of ``measure`` for ``district`` (``"ALL"`` = overall)."""
@@ -143,8 +160,26 @@ class IndexTable:
         cols = [self.columns[c] for c in columns]
         kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
                   else "s" if c in _STR_COLUMNS else "f") for c in columns]
-        for i in range(len(self)):
-            writer.writerow([_fmt(col[i], kind) for col, kind in zip(cols, kinds)])
+        # Each column is formatted whole (the country's 3,321 units make some 160,000 rows); the
+        # strings are those of _fmt, value by value.
+        writer.writerows(zip(*(_fmt_column(col, kind) for col, kind in zip(cols, kinds))))
+
+
+def _fmt_column(col, kind: str) -> list[str]:
+    """``_fmt`` of every value of ``col``."""
+    if kind == "s" or col.dtype == object:
+        return [_fmt(v, kind) for v in col]
+    values = col.tolist()
+    if kind == "b":
+        return ["TRUE" if v else "FALSE" for v in values]
+    if col.dtype.kind in "iu":
+        return [str(v) for v in values] if kind == "i" else [repr(float(v)) for v in values]
+    if kind == "i":
+        return ["" if v != v else str(int(v)) for v in values]
+    return ["" if v != v else repr(v) if v not in (_INF, -_INF) else ("Inf" if v > 0 else "-Inf") for v in values]
+
+
+_INF = float("inf")
 
 
 def _py(v):

@@ -452,6 +452,67 @@ def _unit_periods(db: sqlite_utils.Database) -> None:
     """)
 
 
+@migration("0006b_unit_totals")
+def _unit_totals(db: sqlite_utils.Database) -> None:
+    """Responses per unit and channel, and per unit and field, over all days, kept by triggers on
+    ``daily_counts`` and ``daily_field_counts`` (issue 14): with 3,321 communes a million responses
+    fill ~760,000 rows of daily counts, too many to sum per dashboard request; the dashboard takes
+    a period's counts from these totals less the days outside the period (see
+    ``queries.counts_by_unit_and_channel``)."""
+    _script(db, """
+    CREATE TABLE unit_channel_totals (
+        unit_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        n_excluded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (unit_id, channel)
+    ) WITHOUT ROWID;
+    CREATE TABLE unit_field_totals (
+        unit_id INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        n_excluded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (unit_id, field)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER unit_channel_totals_insert AFTER INSERT ON daily_counts BEGIN
+        INSERT INTO unit_channel_totals (unit_id, channel, n, n_excluded)
+        VALUES (NEW.unit_id, NEW.channel, NEW.n, NEW.n_excluded)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n, n_excluded = n_excluded + excluded.n_excluded;
+    END;
+    CREATE TRIGGER unit_channel_totals_delete AFTER DELETE ON daily_counts BEGIN
+        UPDATE unit_channel_totals SET n = n - OLD.n, n_excluded = n_excluded - OLD.n_excluded
+        WHERE unit_id = OLD.unit_id AND channel = OLD.channel;
+    END;
+    CREATE TRIGGER unit_channel_totals_update AFTER UPDATE ON daily_counts BEGIN
+        UPDATE unit_channel_totals SET n = n - OLD.n, n_excluded = n_excluded - OLD.n_excluded
+        WHERE unit_id = OLD.unit_id AND channel = OLD.channel;
+        INSERT INTO unit_channel_totals (unit_id, channel, n, n_excluded)
+        VALUES (NEW.unit_id, NEW.channel, NEW.n, NEW.n_excluded)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n, n_excluded = n_excluded + excluded.n_excluded;
+    END;
+    CREATE TRIGGER unit_field_totals_insert AFTER INSERT ON daily_field_counts BEGIN
+        INSERT INTO unit_field_totals (unit_id, field, n, n_excluded)
+        VALUES (NEW.unit_id, NEW.field, NEW.n, NEW.n_excluded)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n, n_excluded = n_excluded + excluded.n_excluded;
+    END;
+    CREATE TRIGGER unit_field_totals_delete AFTER DELETE ON daily_field_counts BEGIN
+        UPDATE unit_field_totals SET n = n - OLD.n, n_excluded = n_excluded - OLD.n_excluded
+        WHERE unit_id = OLD.unit_id AND field = OLD.field;
+    END;
+    CREATE TRIGGER unit_field_totals_update AFTER UPDATE ON daily_field_counts BEGIN
+        UPDATE unit_field_totals SET n = n - OLD.n, n_excluded = n_excluded - OLD.n_excluded
+        WHERE unit_id = OLD.unit_id AND field = OLD.field;
+        INSERT INTO unit_field_totals (unit_id, field, n, n_excluded)
+        VALUES (NEW.unit_id, NEW.field, NEW.n, NEW.n_excluded)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n, n_excluded = n_excluded + excluded.n_excluded;
+    END;
+    INSERT INTO unit_channel_totals (unit_id, channel, n, n_excluded)
+    SELECT unit_id, channel, sum(n), sum(n_excluded) FROM daily_counts GROUP BY unit_id, channel;
+    INSERT INTO unit_field_totals (unit_id, field, n, n_excluded)
+    SELECT unit_id, field, sum(n), sum(n_excluded) FROM daily_field_counts GROUP BY unit_id, field;
+    """)
+
+
 @migration("0007_integrity")
 def _integrity(db: sqlite_utils.Database) -> None:
     """Where each response came from and whether it looks stuffed (survey/integrity.py, docs/integrity.md).

@@ -18,5 +18,14 @@ def make_report(request, lang: str, out, *, progress=None):
     from .build import write_report
     from .gather import gather
 
+    from functools import partial
+
+    from analysis.table import COLUMNS
+
     inputs, table = gather(request, progress=progress)
-    return write_report(inputs, lang, out, start=0.7, progress=progress, write_indices=table.to_csv)
+    columns = COLUMNS
+    if request.sae:       # indices.csv as `python -m analysis indices --sae` writes it: the sae_* columns too
+        from analysis.sae import SAE_COLUMNS
+        columns = COLUMNS + SAE_COLUMNS
+    return write_report(inputs, lang, out, start=0.7, progress=progress,
+                        write_indices=partial(table.to_csv, columns=columns))

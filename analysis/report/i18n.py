@@ -256,6 +256,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Weight of the direct result = A/(A + the unit's sampling variance). 'Use: direct' where the direct result "
         "is at least as precise as the small-area estimate. Units without a rank: an index over fewer criteria than "
         "the questionnaire's. Details: docs/analysis.md."),
+    "sae_rows_all": ("Đủ {n} đơn vị, theo hạng vùng nhỏ (bảng dài thì kéo dài qua các trang sau, lặp lại tiêu đề cột).",
+                     "All {n} units, by small-area rank (a long table runs over the following pages, its header "
+                     "repeated)."),
+    "sae_rows_edges": ("Chỉ {edge} đơn vị đứng đầu và {edge} đơn vị đứng cuối trong {n} đơn vị; {more} đơn vị ở giữa "
+                       "có trong tệp Excel (trang «Ước lượng vùng nhỏ»).",
+                       "Only the {edge} best and the {edge} worst of {n} units; the {more} in between are in the "
+                       "workbook (sheet 'Small areas')."),
     # charts
     "x_index": ("Chỉ số hài lòng (%)", "Satisfaction index (%)"),
     "x_share": ("Tỷ lệ câu trả lời (%)", "Share of answers (%)"),
@@ -386,6 +393,38 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Weights: {method}. Weights are treated as fixed in the variance. Design effect of weighting (Kish): "
         "deff = n·Σw²/(Σw)². The fit to the population margins is in Responses and weighting."),
     "m_log_title": ("Nhật ký tính toán (của mô-đun phân tích, tiếng Anh)", "Computation log (from the analysis module)"),
+    "m_lonely_title": ("Tầng chỉ có một PSU", "Strata with a single PSU"),
+    "m_lonely_adjust": (
+        "phần đóng góp của PSU duy nhất được tính so với trung bình chung (tùy chọn «adjust» của gói survey của R, "
+        "thận trọng: phương sai có thể lớn hơn thực tế)",
+        "its PSU is compared with the overall mean (R's survey.lonely.psu = \"adjust\"; conservative: it can "
+        "overstate the variance)"),
+    "m_lonely_none": (
+        "Không có tầng nào chỉ có một PSU (đơn vị mẫu bậc một) trong kỳ này. Nếu có, {how}; lệnh "
+        "python -m analysis indices còn cho chọn --lonely-psu remove, certainty, average hoặc fail.",
+        "No stratum has a single PSU (primary sampling unit) in this period. If one had, {how}; "
+        "python -m analysis indices also offers --lonely-psu remove, certainty, average or fail."),
+    "m_lonely": (
+        "{n} tầng chỉ có một PSU (đơn vị mẫu bậc một), nên không ước lượng được phương sai trong tầng: {names}. "
+        "Cách xử lý: {how}. Lệnh python -m analysis indices còn cho chọn --lonely-psu remove, certainty, average "
+        "hoặc fail (mặc định của R là báo lỗi).",
+        "{n} stratum/strata with a single PSU (primary sampling unit), whose within-stratum variance cannot be "
+        "estimated: {names}. Handling: {how}. python -m analysis indices also offers --lonely-psu remove, "
+        "certainty, average or fail (R's default is to fail)."),
+    "m_items_title": ("Đơn vị thiếu tiêu chí", "Units indexed over fewer criteria"),
+    "m_items_rule": (
+        "Khi không ai ở một đơn vị trả lời hợp lệ một tiêu chí (hay cả một yếu tố), chỉ số của đơn vị được tính trên "
+        "các tiêu chí có câu trả lời (cột items_used so với items_expected trong tệp Excel), được đánh dấu «thiếu "
+        "tiêu chí: không xếp hạng», không so với chỉ tiêu và không xếp hạng cùng các đơn vị khác (tùy chọn "
+        "--missing-items drop; «fail» thì dừng với thông báo lỗi).",
+        "Where nobody in a unit answered a criterion (or a whole factor) validly, the unit's index is over the "
+        "criteria answered (items_used against items_expected in the workbook), flagged 'criteria missing: not "
+        "ranked', not judged against the target and not ranked with the other units (--missing-items drop; "
+        "'fail' stops with an error instead)."),
+    "m_items_none": ("Trong kỳ này mọi đơn vị đều có đủ tiêu chí.",
+                     "In this period every unit has every criterion."),
+    "m_items_some": ("Trong kỳ này có {n} đơn vị như vậy: {units}.", "In this period {n} unit(s): {units}."),
+    "m_items_unit": ("{unit} ({used}/{expected} tiêu chí)", "{unit} ({used} of {expected} criteria)"),
     "m_flags_title": ("Cảnh báo", "Flags"),
     "m_flags": (
         "n < 30: dưới 30 phiếu. n hiệu dụng < 30: min(n, p(1−p)/se²) dưới 30. CV > 30 %: sai số chuẩn vượt 30 % "

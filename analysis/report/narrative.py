@@ -87,11 +87,43 @@ def methodology(report: Report, t: Translator) -> list[tuple[str, str]]:
         (t("m_variance_title"), t("m_variance", level="95 %")),
         (t("m_weighting_title"), t("m_weighting_calibrated" if report.inputs.engine.get("calibrated")
                                     else "m_weighting", method=t(f"weighting_method_{w.method}"))),
+        (t("m_lonely_title"), _lonely(report, t)),
+        (t("m_items_title"), _items(report, t)),
         (t("m_flags_title"), t("m_flags")),
         (t("m_target_title"), t("m_target")),
         (t("m_excluded_title"), t("m_excluded")),
         (t("m_software_title"), t("m_software", engine=f" ({engine})" if engine else "")),
     ]
+
+
+def _lonely(report: Report, t: Translator) -> str:
+    """Which strata had a single PSU and how the variance handled them."""
+    engine = report.inputs.engine
+    label = {u.estimate.key: t.text(u.estimate.label) for u in report.units}     # strata are units, by default
+    lonely = [label.get(str(s), str(s)) for s in engine.get("lonely_strata", ())]
+    how = t("m_lonely_" + engine.get("lonely_psu", "adjust"))
+    if not lonely:
+        return t("m_lonely_none", how=how)
+    names = ", ".join(lonely[:20]) + (" …" if len(lonely) > 20 else "")
+    return t("m_lonely", n=t.number(len(lonely)), names=names, how=how)
+
+
+def _items(report: Report, t: Translator) -> str:
+    """Units whose index is over fewer criteria than the questionnaire's (``items_used < items_expected``)."""
+    short = []
+    for u in report.units:
+        row = u.estimate.row
+        try:
+            used, expected = int(float(row.get("items_used"))), int(float(row.get("items_expected")))
+        except (TypeError, ValueError):
+            continue
+        if used < expected:
+            short.append(t("m_items_unit", unit=t.text(u.estimate.label), used=used, expected=expected))
+    rule = t("m_items_rule")
+    if not short:
+        return rule + " " + t("m_items_none")
+    return rule + " " + t("m_items_some", n=t.number(len(short)), units="; ".join(short[:20])
+                          + (" …" if len(short) > 20 else ""))
 
 
 def log_lines(report: Report) -> list[str]:

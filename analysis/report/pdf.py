@@ -177,7 +177,8 @@ class Pages:
         size = {0: 17, 1: 13, 2: 10.5}[level]
         needed = _line_height(size) * 2 + (0.9 if level < 2 else 0.5)   # keep a heading with what follows
         if self.page is None or needed > self.room():
-            self.new_page(text)
+            # a sub-heading that moves to a new page keeps its section's running head
+            self.new_page(text if level < 2 or self.page is None else self.page.title)
         self.y += 0.1 if level else 0
         self.text(text, size, bold=True, after=0.04)
         if level == 1:
@@ -409,6 +410,25 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
             pages.table(former_table)
             for line in T.former_caveats(report, t):
                 pages.text("* " + line, 8.5, color=INK)
+        if report.small_areas:
+            # direct and small-area estimates side by side, by small-area rank: every unit over as many pages
+            # as it takes (168 wards: about 5); beyond 400 units, the best and the worst (the workbook has all)
+            sae_table = T.small_areas(report, t)
+            pages.new_page(t("s_small_areas"))
+            pages.heading(t("s_small_areas"))
+            pages.text(t("text_small_areas_plain"), 9)
+            pages.text(sae_table.note, 8.5, color=MUTED)
+            shown = len(sae_table.rows)
+            if shown > figures.PER_CHART * figures.MAX_CHARTS:
+                more = shown - 2 * figures.EDGE
+                keep = list(range(figures.EDGE)) + list(range(shown - figures.EDGE, shown))
+                sae_table.few = {k for k, i in enumerate(keep) if i in sae_table.few}
+                sae_table.rows = [sae_table.rows[i] for i in keep]
+                pages.text(t("sae_rows_edges", edge=figures.EDGE, n=t.number(shown), more=t.number(more)),
+                           8.5, color=MUTED)
+            else:
+                pages.text(t("sae_rows_all", n=t.number(shown)), 8.5, color=MUTED)
+            pages.table(sae_table)
         for key, title, build in (("forest", t("s_forest"), figures.forest), ("heatmap", t("s_heatmap"), figures.heatmap)):
             for part in parts:
                 heading = title if part == (0, len(report.units)) else \
@@ -478,7 +498,7 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
         pages.heading(t("s_methodology"))
         for title, text in narrative.methodology(report, t):
             pages.heading(title, 2)
-            pages.text(text, 9)
+            pages.text(text, 8.5)       # the whole method on one page
         pages.heading(t("exclusions_title"), 2)
         exclusions = T.exclusions(report, t)
         if exclusions.rows:

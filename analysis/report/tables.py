@@ -257,7 +257,7 @@ def small_areas(report: Report, t: Translator) -> Table:
     """Direct and small-area estimates side by side, ranked by the small-area estimate."""
     table = Table("Small areas" if t.lang == "en" else "Ước lượng vùng nhỏ", t("s_small_areas"),
                   [Column("rank", t("c_rank"), "int"), Column("rank_range", t("c_rank_range")),
-                   Column("unit", t("c_unit")), Column("n", t("c_n"), "int"),
+                   Column("unit", t("c_unit")), Column("slug", t("c_code"), detail=True), Column("n", t("c_n"), "int"),
                    Column("p", t("c_direct"), "pct"), Column("ci_low", t("c_ci_low"), "pct"),
                    Column("ci_high", t("c_ci_high"), "pct"),
                    Column("sae", t("c_sae"), "pct"), Column("sae_low", t("c_ci_low"), "pct"),
@@ -267,7 +267,7 @@ def small_areas(report: Report, t: Translator) -> Table:
     for a in report.small_areas:
         e = a.direct
         span = "" if a.rank is None else f"{a.rank_best}–{a.rank_worst}"
-        table.rows.append([a.rank, span, _label(e, t), e.n, e.p, e.low, e.high, a.sae, a.low, a.high,
+        table.rows.append([a.rank, span, _label(e, t), e.key, e.n, e.p, e.low, e.high, a.sae, a.low, a.high,
                            a.direct_weight, t("use_direct" if a.direct_preferred else "use_sae")])
         if a.rank is None:
             table.few.add(len(table.rows) - 1)
@@ -428,7 +428,7 @@ def indices(report: Report, t: Translator) -> Table:
 def all_tables(report: Report, t: Translator) -> list[Table]:
     """Every table of the report, in report order (the XLSX sheets)."""
     out = [summary(report, t), units(report, t), *([former(report, t)] if report.inputs.former else []),
-           factor_units(report, t), criteria(report, t),
+           *([small_areas(report, t)] if report.small_areas else []), factor_units(report, t), criteria(report, t),
            distributions(report, t), *breakdowns(report, t), counts(report, t), weighting(report, t),
            margins(report, t), exclusions(report, t)]
     return out

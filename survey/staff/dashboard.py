@@ -24,8 +24,14 @@ def _context():
     return (db, filters, rules, warnings), None
 
 
-def _units_menu(db):
-    return queries.unit_choices(db)
+# Beyond this many units (the whole country's 3,321 communes) the filter menu lists the provinces and
+# the unit selected; a commune is found with the dashboard's unit search, whose rows link to it.
+MENU_UNITS = 400
+
+
+def _units_menu(db, filters=None):
+    unit = filters.unit if filters is not None else None
+    return queries.unit_choices(db, most=MENU_UNITS, keep=unit["slug"] if unit else None)
 
 
 @bp.route("/")
@@ -36,7 +42,7 @@ def dashboard():
         return refusal
     db, filters, rules, warnings = ctx
     board = monitor.build(db, filters, current_app.config, rules, warnings, **_unit_table_args())
-    return render_template("staff/dashboard.html", board=board, filters=filters, units_menu=_units_menu(db),
+    return render_template("staff/dashboard.html", board=board, filters=filters, units_menu=_units_menu(db, filters),
                            fieldwork=targets.fieldwork(db),
                            refresh_seconds=int(current_app.config["STAFF_REFRESH_SECONDS"]))
 
@@ -55,9 +61,12 @@ def dashboard_live():
 
 
 def _unit_table_args() -> dict:
-    """The unit table's page (``units_page``) and search (``unit_q``); a bad page number means page 1."""
-    page = request.args.get("units_page", "1").strip()
-    return {"units_page": whole_number(page, digits=6) or 1,
+    """The unit table's page (``units_page``) and search (``unit_q``), the kiosk table's page
+    (``kiosks_page``); a bad page number means page 1."""
+    def page(name: str) -> int:
+        return whole_number(request.args.get(name, "1").strip(), digits=6) or 1
+
+    return {"units_page": page("units_page"), "kiosks_page": page("kiosks_page"),
             "unit_q": request.args.get("unit_q", "").strip()[:80]}
 
 
@@ -70,7 +79,7 @@ def former():
         return refusal
     db, filters, rules, _warnings = ctx
     groups = queries.former_groups(db, filters.period, rules.utc_offset_minutes)
-    return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db))
+    return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db, filters))
 
 
 @bp.route("/comments")
@@ -95,7 +104,7 @@ def comments():
     for row in rows:
         row["local"] = periods.utc_to_local(row["submitted_at"], rules.utc_offset_minutes)
     return render_template("staff/comments.html", filters=filters, rows=rows, total=total, page=page,
-                           pages=_pages(total), state=state, search=search, units_menu=_units_menu(db))
+                           pages=_pages(total), state=state, search=search, units_menu=_units_menu(db, filters))
 
 
 @bp.route("/comments/<int:response_id>/handled", methods=["POST"])
@@ -132,7 +141,7 @@ def quality():
         row["local"] = periods.utc_to_local(row["submitted_at"], rules.utc_offset_minutes)
     return render_template("staff/quality.html", filters=filters, rows=rows, total=total, page=page,
                            pages=_pages(total), kind=kind, state=state, limits=limits, rules=rules,
-                           warnings=warnings, units_menu=_units_menu(db),
+                           warnings=warnings, units_menu=_units_menu(db, filters),
                            ratio=float(current_app.config["QUALITY_SPEEDER_RATIO"]))
 
 

@@ -43,7 +43,7 @@ def integrity_page():
                            pages=_pages(total), reason=reason, state=state, counts=counts,
                            labels=integrity.REASON_LABELS, reasons=integrity.REASONS,
                            rules=integrity.rules_from_config(current_app.config),
-                           warnings=warnings, units_menu=_units_menu(db))
+                           warnings=warnings, units_menu=_units_menu(db, filters))
 
 
 @bp.route("/held/review", methods=["POST"])

@@ -14,6 +14,7 @@ today's opening, if that is later); outside opening hours it is **closed**.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from . import periods, queries, summary, targets
 PACE_TOLERANCE = 0.9
 TREND_DAYS = 14
 PAGE_SIZE = 25
+KIOSKS_PER_PAGE = 50       # rows of the dashboard's kiosk table
 UNITS_PER_PAGE = 50        # rows of the dashboard's unit table (168 wards: 4 pages; 3,321 communes: 67)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -247,6 +249,9 @@ class Dashboard:
     units_page: int = 1
     units_pages: int = 1
     unit_q: str = ""
+    kiosks_total: int = 0                # active kiosks (the table shows one page of them)
+    kiosks_page: int = 1
+    kiosks_pages: int = 1
 
 
 def field_labels(definition: dict | None) -> dict[str, dict | str]:
@@ -282,7 +287,7 @@ def effective_rules(db, config: Mapping) -> tuple[summary.SummaryRules, list[str
 
 
 def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, warnings: list[str],
-          *, units_page: int = 1, unit_q: str = "") -> Dashboard:
+          *, units_page: int = 1, unit_q: str = "", kiosks_page: int = 1) -> Dashboard:
     """The dashboard's figures; the unit table holds the units valid in the period, most behind first,
     filtered by ``unit_q`` (accent- and case-insensitive, part of the name or slug) and cut into pages
     of :data:`UNITS_PER_PAGE` (status counts and totals cover every unit)."""
@@ -300,12 +305,8 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     today = now_local.date()
     week = periods.week_start(today)
     period, scope = filters.period, filters.scope
-    by_unit: dict[int, tuple[int, int]] = {}
-    channel_counts: dict[str, int] = {}
-    for (unit_id, channel), (counted, excluded) in queries.counts_by_unit_and_channel(db, period, scope).items():
-        before = by_unit.get(unit_id, (0, 0))
-        by_unit[unit_id] = (before[0] + counted, before[1] + excluded)
-        channel_counts[channel] = channel_counts.get(channel, 0) + counted
+    by_unit = queries.counts_by_unit(db, period, scope)
+    channel_counts = queries.counts_by_channel(db, period, scope)
     totals = {
         "today": queries.count_between(db, today.isoformat(), today.isoformat(), scope),
         "week": queries.count_between(db, week.isoformat(), today.isoformat(), scope),
@@ -314,7 +315,6 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     trend_end = min(today, period.end)
     trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
     trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
-    daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), scope) if trend_days else {}
     unit_targets = targets.all_targets(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
@@ -352,6 +352,9 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     units_pages = max(1, -(-units_total // UNITS_PER_PAGE))
     units_page = min(max(units_page, 1), units_pages)
     units = units[(units_page - 1) * UNITS_PER_PAGE:units_page * UNITS_PER_PAGE]
+    shown = [u["unit"]["id"] for u in units]
+    daily = queries.daily_by_unit(db, trend_start.isoformat(), trend_end.isoformat(), shown) \
+        if trend_days and shown else {}
     for u in units:            # sparklines only for the rows shown
         values = [daily.get(u["unit"]["id"], {}).get(d, 0) for d in trend_days]
         u["trend"] = sparkline(values, trend_days) if trend_days else Markup("")
@@ -368,7 +371,11 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
     flags = queries.flag_counts(db, period, offset, scope, limits)
-    kiosk_rows = queries.kiosks(db, scope, today.isoformat())
+    kiosks_total = queries.count_kiosks(db, scope)
+    kiosks_pages = max(1, -(-kiosks_total // KIOSKS_PER_PAGE))
+    kiosks_page = min(max(kiosks_page, 1), kiosks_pages)
+    kiosk_rows = queries.kiosks(db, scope, today.isoformat(), limit=KIOSKS_PER_PAGE,
+                                offset=(kiosks_page - 1) * KIOSKS_PER_PAGE)
     try:
         hours = opening_hours(config)
     except ValueError as exc:
@@ -393,7 +400,8 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                      kiosk_rows, quality, open_comments, latest, rules, warnings,
                      {"counts": integrity_counts, "labels": integrity.REASON_LABELS, "reasons": integrity.REASONS,
                       "alerts": alerts}, units_total=units_total, units_page=units_page, units_pages=units_pages,
-                      unit_q=unit_q)
+                      unit_q=unit_q, kiosks_total=kiosks_total, kiosks_page=kiosks_page,
+                      kiosks_pages=kiosks_pages)
     board.progress = progress(db, filters, today, every_unit)
     return board
 
@@ -451,6 +459,7 @@ def progress_chart(counts: list[int], even_pace: float, needed_now: float | None
                   f'aria-labelledby="progress-caption">{"".join(parts)}</svg>')
 
 
+@functools.lru_cache(maxsize=20000)       # unit names, searched on every request of a unit search
 def fold(text: str) -> str:
     """Lower case without Vietnamese diacritics (đ -> d), spaces as hyphens: 'Tân Thạnh' -> 'tan-thanh'."""
     from ..units import slugify

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import sqlite_utils
 
@@ -49,28 +50,33 @@ def reporting_units(db: sqlite_utils.Database, scope: Scope, period: periods.Per
         where += " AND (u.valid_from IS NULL OR u.valid_from <= ?) AND (u.valid_to IS NULL OR u.valid_to >= ?)"
         params += [period.end.isoformat(), period.start.isoformat()]
     return list(db.query(
-        "SELECT u.* FROM units u WHERE u.active = 1 AND NOT EXISTS "
-        "(SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
+        "SELECT u.* FROM units u WHERE u.active = 1 AND u.id NOT IN "
+        "(SELECT c.parent_id FROM units c WHERE c.active = 1 AND c.parent_id IS NOT NULL)" + where +
         " ORDER BY u.code, u.name_vi", params))
 
 
-def unit_choices(db: sqlite_utils.Database) -> list[dict]:
+def unit_choices(db: sqlite_utils.Database, *, most: int | None = None, keep: str | None = None) -> list[dict]:
     """Units for a filter menu: parents first, then reporting units by parent (``group``), by code.
 
     Units that have ended carry ``valid_to`` (the menu shows it). ``group_label`` names the
     menu group in the page's language: '' for parents, else the parent's name (and 'until ...'
-    for ended units)."""
+    for ended units). With ``most``, an installation of more active units than that (the whole
+    country's 3,321 communes) lists only the parents and the unit ``keep`` (a slug: the one selected)."""
     from flask_babel import gettext as _
 
     from ..i18n import language, local_date
 
     english = language() == "en"
+    where, params = "", []
+    if most is not None and db.execute("SELECT count(*) FROM units WHERE active = 1").fetchone()[0] > most:
+        where = " AND (EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) OR u.slug = ?)"
+        params = [keep or ""]
     rows = list(db.query(
         "SELECT u.id, u.slug, u.name_vi, u.name_en, u.valid_to, coalesce(p.name_vi, '') AS parent_name, "
         "coalesce(p.name_en, '') AS parent_name_en, "
         "EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1) AS is_parent "
-        "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1 "
-        "ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi"))
+        "FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.active = 1" + where +
+        " ORDER BY is_parent DESC, u.valid_to IS NULL, coalesce(p.code, ''), u.code, u.name_vi", params))
     for r in rows:
         parent = (r["parent_name_en"] if english else r["parent_name"]) or _("Units")
         r["group_label"] = "" if r["is_parent"] else \
@@ -83,9 +89,8 @@ def former_groups(db: sqlite_utils.Database, period: periods.Period, offset_minu
     beside its own, with targets and the straddling units (partial links)."""
     from ..units import former_groups as groups
 
-    counts = {r["unit_id"]: r["n"] for r in db.query(
-        "SELECT unit_id, sum(n) AS n FROM daily_counts WHERE day BETWEEN ? AND ? GROUP BY unit_id",
-        [period.start.isoformat(), period.end.isoformat()])}
+    counts = {k[0]: counted + excluded for k, (counted, excluded) in
+              _sums_in_period(db, "daily_counts", "unit_id", period, None).items()}
     wanted = {r["unit_id"]: r["target"] for r in db.query("SELECT unit_id, target FROM unit_targets")} \
         if db["unit_targets"].exists() else {}
     out = []
@@ -108,22 +113,67 @@ def count_between(db: sqlite_utils.Database, first: str, last: str, scope: Scope
     return row[0], row[1]
 
 
+# Totals over every day (migration 0006b), kept by triggers on the daily tables.
+_TOTALS = {"daily_counts": "unit_channel_totals", "daily_field_counts": "unit_field_totals"}
+
+
+def _sums_in_period(db: sqlite_utils.Database, table: str, keys: str, period: periods.Period,
+                    scope: Scope) -> dict[tuple, tuple[int, int]]:
+    """{keys: (counted, excluded)} of ``table``'s days in ``period``, with the fewest rows read.
+
+    A daily table holds a row per day, unit and key that had a response: with thousands of
+    units, a million responses make most of a million rows. A period that spans every day with
+    responses is read from the totals table (one row per unit and key); one that spans most of
+    them, as the totals less the days outside it; a short one, from its own days."""
+    where, params = _scope("unit_id", scope)
+    start, end = period.start.isoformat(), period.end.isoformat()
+    first = db.execute(f"SELECT min(day) FROM {table}").fetchone()[0]
+    last = db.execute(f"SELECT max(day) FROM {table}").fetchone()[0]
+    sql = f"SELECT {keys}, sum(n - n_excluded), sum(n_excluded) FROM {{}} WHERE {{}}{where} GROUP BY {keys}"
+
+    def read(source: str, condition: str, values: list) -> list[tuple]:
+        return db.execute(sql.format(source, condition), [*values, *params]).fetchall()
+
+    if first is None or end < first or start > last:
+        return {}
+    outside = start > first or end < last
+    if outside:
+        day = date.fromisoformat
+        span = (day(last) - day(first)).days + 1
+        inside = (day(min(end, last)) - day(max(start, first))).days + 1
+        if inside <= span - inside:
+            return {tuple(r[:-2]): (r[-2], r[-1]) for r in read(table, "day BETWEEN ? AND ?", [start, end])}
+    sums = {tuple(r[:-2]): [r[-2], r[-1]] for r in read(_TOTALS[table], "1 = 1", [])}
+    if outside:
+        for condition, value in (("day < ?", start), ("day > ?", end)):
+            for r in read(table, condition, [value]):
+                counted = sums[tuple(r[:-2])]
+                counted[0] -= r[-2]
+                counted[1] -= r[-1]
+    return {k: (c, e) for k, (c, e) in sums.items() if c or e}
+
+
 def counts_by_unit_and_channel(db: sqlite_utils.Database, period: periods.Period,
                                scope: Scope) -> dict[tuple[int, str], tuple[int, int]]:
     """{(unit_id, channel): (counted, excluded)} in the period: one pass gives the totals by unit,
     by channel and overall."""
-    where, params = _scope("unit_id", scope)
-    return {(r[0], r[1]): (r[2], r[3]) for r in db.execute(
-        "SELECT unit_id, channel, sum(n - n_excluded), sum(n_excluded) FROM daily_counts "
-        "WHERE day BETWEEN ? AND ?" + where + " GROUP BY unit_id, channel",
-        [period.start.isoformat(), period.end.isoformat(), *params])}
+    return _sums_in_period(db, "daily_counts", "unit_id, channel", period, scope)
+
+
+def counts_by_unit(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[int, tuple[int, int]]:
+    """{unit_id: (counted, excluded)} in the period."""
+    return {k[0]: v for k, v in _sums_in_period(db, "daily_counts", "unit_id", period, scope).items()}
+
+
+def counts_by_channel(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
+    """{channel: counted responses} in the period."""
+    return {k[0]: c for k, (c, _e) in _sums_in_period(db, "daily_counts", "channel", period, scope).items()}
 
 
 def counts_by_field(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> dict[str, int]:
-    where, params = _scope("unit_id", scope)
-    return {r[0]: r[1] for r in db.execute(
-        "SELECT field, sum(n - n_excluded) AS c FROM daily_field_counts WHERE day BETWEEN ? AND ?" + where +
-        " GROUP BY field ORDER BY c DESC, field", [period.start.isoformat(), period.end.isoformat(), *params])}
+    """{field: counted responses} in the period, most frequent first."""
+    sums = _sums_in_period(db, "daily_field_counts", "field", period, scope)
+    return dict(sorted(((k[0], c) for k, (c, _e) in sums.items()), key=lambda kv: (-kv[1], kv[0])))
 
 
 def daily_by_unit(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> dict[int, dict[str, int]]:
@@ -139,18 +189,34 @@ def daily_by_unit(db: sqlite_utils.Database, first: str, last: str, scope: Scope
 
 # --- Kiosks ----------------------------------------------------------------------------------
 
-def kiosks(db: sqlite_utils.Database, scope: Scope, today: str, *, include_revoked: bool = False) -> list[dict]:
-    """Kiosks with their last submission and today's responses (local day ``today``)."""
+def kiosks(db: sqlite_utils.Database, scope: Scope, today: str, *, include_revoked: bool = False,
+           limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Kiosks with their last submission and today's responses (local day ``today``);
+    ``limit``/``offset`` cut one page (the last submissions are looked up for that page only)."""
     where, params = _scope("k.unit_id", scope)
     if not include_revoked:
         where += " AND k.revoked_at IS NULL"
-    return list(db.query(
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+    rows = list(db.query(
         "SELECT k.id, k.unit_id, k.name, k.field, k.created_at, k.revoked_at, k.last_seen_at, "
         "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, "
-        "(SELECT max(submitted_at) FROM responses WHERE kiosk_id = k.id) AS last_submission, "
-        "(SELECT coalesce(sum(n), 0) FROM daily_counts WHERE day = ? AND kiosk_id = k.id) AS today "
+        "(SELECT max(submitted_at) FROM responses WHERE kiosk_id = k.id) AS last_submission "
         "FROM kiosks k JOIN units u ON u.id = k.unit_id WHERE 1 = 1" + where +
-        " ORDER BY u.code, k.name, k.id", [today, *params]))
+        " ORDER BY u.code, k.name, k.id" + page, params))
+    # Today's counts in one pass over today's rows (a lookup per kiosk would read them all each time).
+    ids = [r["id"] for r in rows]
+    today_n = dict(db.execute(
+        f"SELECT kiosk_id, sum(n) FROM daily_counts WHERE day = ? AND kiosk_id IN ({', '.join('?' * len(ids))}) "
+        "GROUP BY kiosk_id", [today, *ids]).fetchall()) if ids else {}
+    for r in rows:
+        r["today"] = today_n.get(r["id"], 0)
+    return rows
+
+
+def count_kiosks(db: sqlite_utils.Database, scope: Scope) -> int:
+    """Active kiosks within ``scope``."""
+    where, params = _scope("unit_id", scope)
+    return db.execute("SELECT count(*) FROM kiosks WHERE revoked_at IS NULL" + where, params).fetchone()[0]
 
 
 def kiosk(db: sqlite_utils.Database, kiosk_id: int) -> dict | None:
