@@ -113,4 +113,5 @@ def test_the_staff_report_page_reports_a_period_with_two_questionnaires(server):
     html = admin.get(f"{job}/report.html").text
     assert f"(id sipas-hcm-26): {used(server, 'sipas-hcm-26')} responses" in html
     refused = admin.post_form("/staff/reports/", {**form, "questionnaire": "no-such"}, token_page="/staff/reports/")
-    assert refused.status == 400 and "There is no questionnaire" in refused.text
+    # staff pages are Vietnamese by default (issue 11): "There is no questionnaire “no-such” in this database."
+    assert refused.status == 400 and "Cơ sở dữ liệu không có bảng hỏi “no-such”" in refused.text
