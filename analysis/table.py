@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -162,24 +163,44 @@ class IndexTable:
                   else "s" if c in _STR_COLUMNS else "f") for c in columns]
         # Each column is formatted whole (the country's 3,321 units make some 160,000 rows); the
         # strings are those of _fmt, value by value.
-        writer.writerows(zip(*(_fmt_column(col, kind) for col, kind in zip(cols, kinds))))
+        formatted = [_fmt_column(col, kind) for col, kind in zip(cols, kinds)]
+        if any(_NEEDS_QUOTING.search(v) for f, kind in zip(formatted, kinds) if kind == "s" for v in set(f)):
+            writer.writerows(zip(*formatted))
+            return
+        # no cell the csv module would quote: its lines are the cells joined by commas
+        for start in range(0, len(self), 20_000):
+            handle.write("".join(",".join(row) + "\r\n" for row in zip(*(f[start:start + 20_000] for f in formatted))))
 
 
 def _fmt_column(col, kind: str) -> list[str]:
-    """``_fmt`` of every value of ``col``."""
-    if kind == "s" or col.dtype == object:
+    """``_fmt`` of every value of ``col``.
+
+    A column with few distinct values (flags, counts, labels, the target) formats each distinct value
+    once; floats are told apart by their bits, so -0.0 stays "-0.0"."""
+    if kind == "s":
+        memo: dict = {}
+        return [memo[v] if v in memo else memo.setdefault(v, _fmt(v, kind)) for v in col]
+    if col.dtype == object:
         return [_fmt(v, kind) for v in col]
-    values = col.tolist()
     if kind == "b":
-        return ["TRUE" if v else "FALSE" for v in values]
+        return ["TRUE" if v else "FALSE" for v in col.tolist()]
     if col.dtype.kind in "iu":
-        return [str(v) for v in values] if kind == "i" else [repr(float(v)) for v in values]
+        return [str(v) for v in col.tolist()] if kind == "i" else [repr(float(v)) for v in col.tolist()]
+    col = np.ascontiguousarray(col, dtype=np.float64)
+    bits, inverse = np.unique(col.view(np.int64), return_inverse=True)
+    if bits.size * 4 <= col.size:
+        distinct = np.array([_fmt(v, kind) for v in bits.view(np.float64).tolist()], dtype=object)
+        return distinct[inverse.reshape(-1)].tolist()
     if kind == "i":
-        return ["" if v != v else str(int(v)) for v in values]
-    return ["" if v != v else repr(v) if v not in (_INF, -_INF) else ("Inf" if v > 0 else "-Inf") for v in values]
+        return ["" if v != v else str(int(v)) for v in col.tolist()]
+    out = list(map(repr, col.tolist()))
+    for i in np.flatnonzero(~np.isfinite(col)).tolist():        # NaN -> "", inf -> "Inf"
+        out[i] = _fmt(col[i], kind)
+    return out
 
 
 _INF = float("inf")
+_NEEDS_QUOTING = re.compile(r'[,"\r\n]')
 
 
 def _py(v):

@@ -300,7 +300,8 @@ def _column_widths(columns, rows, numeric, size: float, pad: float) -> tuple[lis
         longest_word = max((text_width(w, size, bold=True) for w in title.split()), default=0.0)
         cells = max((text_width(r[c], size) for r in rows), default=0.0)
         if numeric[c]:
-            widths.append(max(cells, longest_word) + 2 * pad)
+            # a long header ("Trọng số của số liệu trực tiếp (%)") wraps to at most about three lines
+            widths.append(max(cells, longest_word, _header_width(title, size, 3)) + 2 * pad)
         else:
             cell_words = max((text_width(w, size) for r in rows for w in r[c].split()), default=0.0)
             widths.append([max(cells, longest_word) + 2 * pad, max(cell_words, longest_word, 0.8) + 2 * pad])
@@ -329,6 +330,22 @@ def _column_widths(columns, rows, numeric, size: float, pad: float) -> tuple[lis
                 spare -= grow
     total = sum(widths)
     return ([w * TEXT_W / total for w in widths], False) if total > TEXT_W + 1e-9 else (widths, True)
+
+
+def _header_width(title: str, size: float, lines: int) -> float:
+    """The narrowest width (inches) at which ``title`` wraps to at most ``lines`` lines (bold, ``size`` pt)."""
+    words = title.split()
+    if len(words) <= lines:
+        return 0.0
+    low = max(text_width(w, size, bold=True) for w in words)
+    high = text_width(title, size, bold=True)
+    while high - low > 0.01:
+        mid = (low + high) / 2
+        if len(wrap(title, mid, size, bold=True)) <= lines:
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def _chart_height(key: str, report: Report, part: tuple[int, int] | None = None) -> float:

@@ -147,11 +147,11 @@ def render(report: Report, t: Translator, path: str | Path) -> list[str]:
     for table in T.all_tables(report, t):
         ws = wb.create_sheet(_sheet_name(table.key, used))
         _write_table(ws, table)
-    raw = T.indices(report, t)
-    ws = wb.create_sheet(_sheet_name(raw.key, used))
-    if len(raw.rows) > MAX_RAW_ROWS:       # thousands of units: millions of cells; indices.csv holds them all
-        _append(ws, [t("indices_in_csv", n=f"{len(raw.rows):,}")])
+    ws = wb.create_sheet(_sheet_name("Indices", used))
+    if len(report.inputs.table) > MAX_RAW_ROWS:   # thousands of units: millions of cells; indices.csv holds them all
+        _append(ws, [t("indices_in_csv", n=f"{len(report.inputs.table):,}")])
     else:
+        raw = T.indices(report, t)
         _append(ws, [c.key for c in raw.columns])
         for col in range(1, len(raw.columns) + 1):
             ws.cell(row=1, column=col).font = HEADER_FONT
