@@ -50,7 +50,7 @@ from .accumulate import QP, _Acc, _category_totals, _Centres, _chunks, _layout, 
 from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
-from .measures import _item_avg_coefficients, _Level, _rows, _zcol
+from .measures import _item_avg_coefficients, _Level, _rows, _rows_many, _zcol
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
 
@@ -155,6 +155,10 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
                         missing_items=missing_items, calibrated=calibrated)
 
 
+BATCH_GROUPS = 16
+"""Units with at most this many strata in the period have their rows computed many at a time."""
+
+
 def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method, chunk_rows, threads,
              progress, missing_items, calibrated) -> IndexTable:
     run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress,
@@ -162,15 +166,32 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
     levels = ([("overall", "ALL", run.overall)] if overall else []) + \
         [("district", name, level_) for name, level_ in run.districts]
     parts: dict[str, list] = {}
-    for lv, name, level_ in levels:
-        part = _rows(level_, run.lay, data, run.iw, average=lonely_psu == "average")
+    average = lonely_psu == "average"
+
+    def add(lv, names, counts, part):
         m = len(part.get("measure", ()))
-        if m == 0:            # nobody in this unit answered any criterion
-            continue
+        if m == 0:            # nobody in these units answered any criterion
+            return
         parts.setdefault("level", []).append(np.full(m, lv, dtype=object))
-        parts.setdefault("district", []).append(np.full(m, name, dtype=object))
+        parts.setdefault("district", []).append(np.repeat(np.array(names, dtype=object), counts))
         for k_, v_ in part.items():
             parts.setdefault(k_, []).append(v_)
+
+    batch: list = []       # units whose rows are computed together (thousands of communes: see _rows_many)
+
+    def flush():
+        if batch:
+            counts, part = _rows_many([level_ for _, level_ in batch], run.lay, data, run.iw)
+            add("district", [name for name, _ in batch], counts, part)
+            batch.clear()
+    for lv, name, level_ in levels:
+        if lv == "district" and not average and level_.cal is None and level_.T.shape[0] <= BATCH_GROUPS:
+            batch.append((name, level_))
+            continue
+        flush()
+        part = _rows(level_, run.lay, data, run.iw, average=average)
+        add(lv, [name], [len(part.get("measure", ()))], part)
+    flush()
     if not parts:
         raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
     cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
@@ -399,14 +420,14 @@ def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_
     """The whole sample: groups are strata, and every district's sums move to the overall centres."""
     D = len(cens)
     NS = acc.nset.shape[1]
-    delta = [c.lut_theta - oc.lut_theta for c in cens]          # (J, 3) per district
-    rho = [c.lut_pooled - oc.lut_pooled for c in cens]          # (NS, 3) per district
+    delta = np.stack([c.lut_theta - oc.lut_theta for c in cens])   # (D, J, 3)
+    rho = np.stack([c.lut_pooled - oc.lut_pooled for c in cens])    # (D, NS, 3)
+    # (whole arrays at once, summed in the same order as one group / district at a time: thousands of
+    # communes made these loops a second each)
     T = np.zeros((H, acc.T.shape[1]))
     TR = np.zeros((H, acc.TR.shape[1]))
-    for g in range(g_d.size):
-        d = int(g_d[g])
-        T[g_h[g]] += _shift(acc.T[g], delta[d])
-        TR[g_h[g]] += _shift_resp(acc.TR[g], rho[d])
+    np.add.at(T, g_h, _shift(acc.T, delta[g_d]))
+    np.add.at(TR, g_h, _shift_resp(acc.TR, rho[g_d]))
     def by_stratum(x):
         out = np.zeros((H,) + x.shape[1:])
         np.add.at(out, g_h, x)
@@ -415,22 +436,30 @@ def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_
     if crossing:
         V, VR, pit, pset = _overall_from_psus(acc, delta, rho, psu_h, a_h, H)
     else:
-        V = sum(_shift(_shift(acc.V[d], delta[d], 0), delta[d], 1) for d in range(D))
-        VR = sum(_shift_resp(_shift_resp(acc.VR[d], rho[d], 0), rho[d], 1) for d in range(D))
+        V = np.zeros(acc.V.shape[1:])
+        VR = np.zeros(acc.VR.shape[1:])
+        for lo in range(0, D, 256):     # V + V_d + V_d+1 + ..., left to right (a sum over axis 0 keeps that order)
+            hi = min(lo + 256, D)
+            V = np.concatenate([V[None], _shift(_shift(acc.V[lo:hi], delta[lo:hi, None], 1),
+                                                delta[lo:hi, None], 2)]).sum(axis=0)
+            VR = np.concatenate([VR[None], _shift_resp(_shift_resp(acc.VR[lo:hi], rho[lo:hi, None], 1),
+                                                       rho[lo:hi, None], 2)]).sum(axis=0)
         pit, pset = by_stratum(acc.pit), by_stratum(acc.pset)
     # row-level moments re-centred: x_all = x_d + shift * has (or * k)
-    E = np.zeros((NS, 12))
-    for d in range(D):
-        Ed = acc.E[d]
-        TRd = acc.TR[g_d == d].sum(axis=0).reshape(NS, 4)
-        r = rho[d]
-        for v in range(2):   # rt'^2, rs'^2
-            E[:, v] += Ed[:, v] + 2 * r[:, v] * TRd[:, 1 + v] + r[:, v] ** 2 * TRd[:, 0]
-        E[:, 2:7] += Ed[:, 2:7]
-        for v, (i2, ik) in enumerate(((7, 8), (10, 11))):   # a'^2, a'k ; s'^2, s'k
-            E[:, i2] += Ed[:, i2] + 2 * r[:, v] * Ed[:, ik] + r[:, v] ** 2 * Ed[:, 9]
-            E[:, ik] += Ed[:, ik] + r[:, v] * Ed[:, 9]
-        E[:, 9] += Ed[:, 9]
+    Ed = acc.E[:D]                                               # (D, NS, 12)
+    TRd = np.zeros((D,) + acc.TR.shape[1:])
+    np.add.at(TRd, g_d, acc.TR)
+    TRd = TRd.reshape(D, NS, 4)
+    terms = np.zeros((D, NS, 12))
+    r = rho
+    for v in range(2):   # rt'^2, rs'^2
+        terms[:, :, v] = Ed[:, :, v] + 2 * r[:, :, v] * TRd[:, :, 1 + v] + r[:, :, v] ** 2 * TRd[:, :, 0]
+    terms[:, :, 2:7] = Ed[:, :, 2:7]
+    for v, (i2, ik) in enumerate(((7, 8), (10, 11))):   # a'^2, a'k ; s'^2, s'k
+        terms[:, :, i2] = Ed[:, :, i2] + 2 * r[:, :, v] * Ed[:, :, ik] + r[:, :, v] ** 2 * Ed[:, :, 9]
+        terms[:, :, ik] = Ed[:, :, ik] + r[:, :, v] * Ed[:, :, 9]
+    terms[:, :, 9] = Ed[:, :, 9]
+    E = terms.sum(axis=0)
     zc = [_zcol(s, v, 1) for s in range(NS) for v in range(2)]
     Z = acc.Z[:, :, zc].sum(axis=0).reshape(2, NS, 2)
     return _Level(oc, V, T, b_h, VR, TR, acc.Q.sum(axis=0), nit, pit, nset, pset, acc.R2.sum(axis=0), E, Z,
