@@ -50,7 +50,7 @@ from .accumulate import QP, _Acc, _category_totals, _Centres, _chunks, _layout, 
 from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
-from .measures import _item_avg_coefficients, _Level, _rows, _rows_many, _zcol
+from .measures import _item_avg_coefficients, _item_avg_coefficients_many, _Level, _rows, _rows_many, _zcol
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
 
@@ -291,6 +291,9 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
     largest_cell = int(np.diff(c_start).max()) if clustered else 1
     block_rows = min(n, max(chunk_rows, largest_cell))
     local = threading.local()
+    # every district's ITEM_AVG coefficients at once (one call per district cost a second per 1,000 units)
+    coefficients = _item_avg_coefficients_many(lay, iw, np.stack([c.W for c in cens]),
+                                               np.stack([c.lut_theta for c in cens]), overall_cen)
 
     def district(d: int) -> int:
         # every accumulator a district writes is its own (per district or per group), so districts
@@ -299,7 +302,7 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
             local.ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
                              p_code if crossing else None, block_rows, cal)
         lo, hi = int(dom_bounds[d]), int(dom_bounds[d + 1])
-        cz = _item_avg_coefficients(lay, iw, cens[d], overall_cen)
+        cz = ([block[d] for block in coefficients[0]], coefficients[1][d])
         for a, b in _chunks(lo, hi, c_start, chunk_rows):
             local.ps.block(codes[a:b], w[a:b], a, b, d, cens[d], cz)
         return hi - lo

@@ -43,6 +43,37 @@ def _item_avg_coefficients(lay: _Layout, iw: np.ndarray, cen: _Centres, overall:
     return blocks, np.tile(share, (1, 2))          # column v * 2 + level
 
 
+def _item_avg_coefficients_many(lay: _Layout, iw: np.ndarray, W: np.ndarray, lut_theta: np.ndarray,
+                                overall: _Centres):
+    """:func:`_item_avg_coefficients` of many districts at once (``W`` (D, J) and ``lut_theta`` (D, J, 3) of
+    their centres): per base set a (D, QP*J_b, 4) block, and the (D, NB, 4) weights."""
+    D = W.shape[0]
+    omega = np.zeros((D, len(lay.base), 2))
+    blocks = []
+    for b, (lo, hi) in enumerate(lay.base):
+        iwb = iw[lo:hi]
+        C = np.zeros((D, hi - lo, QP, 2, 2))
+        pres = W[:, lo:hi] > 0
+        some = pres.any(axis=1)
+        om = np.where(some, np.where(pres, iwb, 0.0).sum(axis=1), 0.0)
+        omega[:, b, 0] = om
+        coef = np.where(pres, iwb / np.where(some, om, 1.0)[:, None] / np.where(pres, W[:, lo:hi], 1.0), 0.0)
+        for v in range(2):
+            C[:, :, 1 + v, v, 0] = coef
+        pres1 = overall.W[lo:hi] > 0
+        if pres1.any():
+            om1 = iwb[pres1].sum()
+            omega[:, b, 1] = om1
+            coef1 = np.where(pres1, iwb / om1 / np.where(pres1, overall.W[lo:hi], 1.0), 0.0)
+            for v in range(2):
+                C[:, :, 1 + v, v, 1] = coef1
+                C[:, :, 0, v, 1] = coef1 * (lut_theta[:, lo:hi, v] - overall.lut_theta[lo:hi, v])
+        blocks.append(C.reshape(D, (hi - lo) * QP, 4))
+    total = omega.sum(axis=1)
+    share = np.divide(omega, total[:, None, :], out=np.zeros_like(omega), where=total[:, None, :] > 0)
+    return blocks, np.tile(share, (1, 1, 2))
+
+
 def _zcol(s: int, v: int, lvl: int) -> int:
     return (s * 2 + v) * 2 + lvl
 
@@ -333,8 +364,18 @@ def _rows_chunk(levels: list, lay: _Layout, data: SurveyData, iw: np.ndarray) ->
         g_ia = om / Wd[:, None, :]                           # (L, NS, J)
         for v in range(3):
             Gam[:, jj * QP + 1 + v, o_ia + np.arange(NS)[:, None] * 3 + v] = g_ia
-        est_ia = np.where(has[:, :, None], om @ lut_theta, np.nan)                     # (L, NS, 3)
-        share_ia = np.where(has[:, :, None], om @ np.nan_to_num(share), np.nan)        # (L, NS, K)
+        # the estimates themselves as _rows computes them, bit for bit (a unit's index must not depend on
+        # whether its variance is calibrated)
+        est_ia = np.full((L, NS, 3), np.nan)
+        share_ia = np.full((L, NS, K), np.nan)
+        set_items = [np.concatenate([np.arange(*lay.base[m]) for m in members]) for _, members in lay.sets]
+        for l_ in range(L):
+            for s, idx in enumerate(set_items):
+                pres = idx[present[l_, idx]]
+                if pres.size:
+                    w_ = iw[pres] / iw[pres].sum()
+                    est_ia[l_, s] = w_ @ theta[l_, pres]
+                    share_ia[l_, s] = w_ @ share[l_, pres]
         # POOLED
         mw = member * iw[None, :]                           # (NS, J)
         g1 = mw[None] / xhat[:, :, None]                    # (L, NS, J)
