@@ -330,10 +330,16 @@ def number(value: Any, digits: int | None = None) -> str:
 
 
 def _decimal(value: Any, pattern: str | None = None) -> str:
-    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English)."""
-    from babel.numbers import format_decimal as babel_format
+    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English);
+    a number too large for its pattern (a hostile 1e300 typed into a form) in scientific notation."""
+    from decimal import InvalidOperation
 
-    return babel_format(value, format=pattern, locale=_babel_locale())
+    from babel.numbers import format_decimal as babel_format, format_scientific
+
+    try:
+        return babel_format(value, format=pattern, locale=_babel_locale())
+    except InvalidOperation:
+        return format_scientific(value, format="0.######E0", locale=_babel_locale())
 
 
 def decimal(value: Any, max_digits: int = 6) -> str:
