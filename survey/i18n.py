@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import Babel, format_datetime, format_decimal, gettext, ngettext
+from flask_babel import Babel, format_datetime, gettext, ngettext
 
 from .labels import N_
 
@@ -325,8 +325,28 @@ def number(value: Any, digits: int | None = None) -> str:
     if value is None:
         return "—"
     if digits is None:
-        return format_decimal(value)
-    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
+        return _decimal(value)
+    return _decimal(value, "#,##0" + ("." + "0" * digits if digits else ""))
+
+
+def _decimal(value: Any, pattern: str | None = None) -> str:
+    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English);
+    a number too large for its pattern (a hostile 1e300 typed into a form) in scientific notation."""
+    from decimal import InvalidOperation
+
+    from babel.numbers import format_decimal as babel_format, format_scientific
+
+    try:
+        return babel_format(value, format=pattern, locale=_babel_locale())
+    except InvalidOperation:
+        return format_scientific(value, format="0.######E0", locale=_babel_locale())
+
+
+def decimal(value: Any, max_digits: int = 6) -> str:
+    """A number with the decimals it needs (up to ``max_digits``) in the page's language: vi 0,05 and 1,5."""
+    if value is None:
+        return "—"
+    return _decimal(value, "#,##0." + "#" * max_digits)
 
 
 def percent(value: Any, digits: int = 1) -> str:
