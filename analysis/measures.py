@@ -401,8 +401,11 @@ def _rows_chunk(levels: list, lay: _Layout, data: SurveyData, iw: np.ndarray) ->
     b = _padded([lv.b for lv in levels])                    # (L, G)
     diag = (jj[:, None] * QP + 1 + np.arange(3)[None, :]).reshape(-1)        # plane (j, 1 + v), j-major
     g_item = np.repeat(inv_w, 3, axis=1)                                      # (L, 3 J)
-    var_item = g_item * (V[:, diag, diag] * g_item) - np.einsum("lg,lgc->lc", b, (T[:, :, diag] * g_item[:, None, :]) ** 2)
-    var = np.concatenate([var_item, (Gam * (V @ Gam)).sum(axis=1) - np.einsum("lg,lgc->lc", b, (T @ Gam) ** 2)], axis=1)
+    # (a set nobody in a unit answered has no rows; its NaN coefficients stay in its own columns, as in _rows)
+    with np.errstate(invalid="ignore", over="ignore"):
+        var_item = g_item * (V[:, diag, diag] * g_item) - np.einsum("lg,lgc->lc", b, (T[:, :, diag] * g_item[:, None, :]) ** 2)
+        var = np.concatenate([var_item, (Gam * (V @ Gam)).sum(axis=1) - np.einsum("lg,lgc->lc", b, (T @ Gam) ** 2)],
+                             axis=1)
     o_ia, o_po, o_fa = o_ia + J * 3, o_po + J * 3, o_fa + J * 3
     # respondents
     TR = _padded([lv.TR for lv in levels])                  # (L, G, 4 NS)
