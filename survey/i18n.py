@@ -25,11 +25,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import Babel, format_datetime, format_decimal, gettext, ngettext
+from flask_babel import Babel, format_datetime, format_decimal, get_locale, gettext, ngettext
 
 from .labels import N_
 
@@ -304,9 +305,17 @@ def local_date(value: Any, short: bool = False) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    lang = language()
+    return _format_date(type(value), value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[lang], lang)
+
+
+@lru_cache(maxsize=4096)
+def _format_date(kind: type, value: date, pattern: str, lang: str) -> str:
+    """Babel's date formatting, remembered: a dashboard shows a row per day of a long period
+    (``kind`` keeps a date and a datetime of the same day apart)."""
     from babel.dates import format_date
 
-    return format_date(value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[language()], locale=language())
+    return format_date(value, pattern, locale=lang)
 
 
 def plain_date(value: Any) -> str:
@@ -324,9 +333,20 @@ def number(value: Any, digits: int | None = None) -> str:
     """A number in the page's language: vi 20.006 and 52,2; en 20,006 and 52.2."""
     if value is None:
         return "—"
-    if digits is None:
-        return format_decimal(value)
-    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
+    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+    locale = get_locale()
+    if locale is not None and type(value) in (int, float):
+        return _format_decimal(type(value), value, pattern, locale)
+    return format_decimal(value, format=pattern)
+
+
+@lru_cache(maxsize=8192)
+def _format_decimal(kind: type, value: float, pattern: str | None, locale: Any) -> str:
+    """Babel's number formatting, remembered (pages show the same small counts many times;
+    ``kind`` keeps 1 and 1.0 apart)."""
+    from babel.numbers import format_decimal as babel_format_decimal
+
+    return babel_format_decimal(value, format=pattern, locale=locale)
 
 
 def percent(value: Any, digits: int = 1) -> str:
