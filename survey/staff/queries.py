@@ -556,6 +556,19 @@ def set_comment_handled(db: sqlite_utils.Database, response_id: int, handled: bo
 FULL_SCAN_SHARE = 0.25
 
 
+_EXPORT_COLUMNS = (f"r.uuid, r.id, r.questionnaire_version, r.unit_id, r.channel, r.kiosk_id, r.lang, r.started_at, "
+                   f"r.submitted_at, r.duration_s, r.answers, {', '.join('r.' + c for c in RESPONDENT_FIELDS)}, "
+                   f"r.comment, r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst")
+
+
+def _export_where(questionnaire_id: str, bounds: tuple[str, str], scope: Scope, full_scan: bool,
+                  include_simulated: bool) -> tuple[str, list]:
+    where, params = _scope("+r.unit_id" if full_scan else "r.unit_id", scope)
+    time_column = "+r.submitted_at" if full_scan else "r.submitted_at"
+    return (f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
+            ("" if include_simulated else " AND r.simulated = 0"), [questionnaire_id, *bounds, *params])
+
+
 def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[str, str],
                 scope: Scope, *, full_scan: bool, include_simulated: bool = False) -> Iterator[tuple]:
     """Responses to export as tuples in the order they were stored, read lazily.
@@ -563,22 +576,32 @@ def export_rows(db: sqlite_utils.Database, questionnaire_id: str, bounds: tuple[
     Columns: uuid, id, questionnaire version, unit id, channel, kiosk id, lang,
     started_at, submitted_at, duration_s, answers, the respondent fields,
     comment, excluded at/by/reason, straight-lining and burst flags (None: no).
-    Kept to plain columns: names, local times and formula neutralising are
-    cheaper in Python with small caches than per row in SQL. ``full_scan``
-    (for exports of most responses) walks the table itself, without sorting;
+    ``full_scan`` (for exports of most responses) walks the table itself, without sorting;
     otherwise an index finds the rows and SQLite sorts them (spilling to disk,
     not memory, when there are many).
     """
-    where, params = _scope("+r.unit_id" if full_scan else "r.unit_id", scope)
-    time_column = "+r.submitted_at" if full_scan else "r.submitted_at"
-    return db.execute(
-        f"SELECT r.uuid, r.id, r.questionnaire_version, r.unit_id, r.channel, r.kiosk_id, r.lang, r.started_at, "
-        f"r.submitted_at, r.duration_s, r.answers, {', '.join('r.' + c for c in RESPONDENT_FIELDS)}, r.comment, "
-        f"r.excluded_at, r.excluded_by, r.excluded_reason, f.straightline, f.burst "
-        f"FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
-        f"WHERE r.questionnaire_id = ? AND {time_column} >= ? AND {time_column} < ?" + where +
-        ("" if include_simulated else " AND r.simulated = 0") +
-        " ORDER BY r.id", [questionnaire_id, *bounds, *params])
+    where, params = _export_where(questionnaire_id, bounds, scope, full_scan, include_simulated)
+    return db.execute(f"SELECT {_EXPORT_COLUMNS} FROM responses r LEFT JOIN response_flags f ON f.response_id = r.id "
+                      f"{where} ORDER BY r.id", params)
+
+
+def export_parts(db: sqlite_utils.Database, parts: list[str], part_params: list, questionnaire_id: str,
+                 bounds: tuple[str, str], scope: Scope, *, full_scan: bool, include_simulated: bool = False):
+    """The rows of :func:`export_rows` as (id, *``parts``), in the same order, read lazily; the
+    expressions in ``parts`` may use ``r`` (responses) and ``f`` (response_flags)."""
+    where, params = _export_where(questionnaire_id, bounds, scope, full_scan, include_simulated)
+    return db.conn.execute(f"SELECT r.id, {', '.join(parts)} FROM responses r LEFT JOIN response_flags f "
+                           f"ON f.response_id = r.id {where} ORDER BY r.id", [*part_params, *params])
+
+
+def export_rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> list[tuple]:
+    """The rows of :func:`export_rows` of the responses ``ids``."""
+    out: list[tuple] = []
+    for i in range(0, len(ids), 10_000):
+        chunk = list(ids[i:i + 10_000])
+        out += db.execute(f"SELECT {_EXPORT_COLUMNS} FROM responses r LEFT JOIN response_flags f ON "
+                          f"f.response_id = r.id WHERE r.id IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return out
 
 
 def export_share(db: sqlite_utils.Database, period: periods.Period, scope: Scope) -> float:
