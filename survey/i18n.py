@@ -349,6 +349,39 @@ def _format_decimal(kind: type, value: float, pattern: str | None, locale: Any) 
     return babel_format_decimal(value, format=pattern, locale=locale)
 
 
+def number_formatter():
+    """``number`` for the many cells of one table: the page's locale looked up once (a day-by-day
+    table of a long period has hundreds of cells)."""
+    locale = get_locale()
+    if locale is None:
+        return number
+
+    def formatted(value: Any, digits: int | None = None) -> str:
+        if value is None:
+            return "—"
+        pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+        if type(value) in (int, float):
+            return _format_decimal(type(value), value, pattern, locale)
+        return format_decimal(value, format=pattern)
+
+    return formatted
+
+
+def date_formatter(short: bool = False):
+    """``local_date`` for the many cells of one table, the page's language looked up once."""
+    lang = language()
+    pattern = (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[lang]
+
+    def formatted(value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return _format_date(type(value), value, pattern, lang)
+
+    return formatted
+
+
 def percent(value: Any, digits: int = 1) -> str:
     """A share already in percent, in the page's language: vi '52,2 %'."""
     if value is None:
@@ -368,7 +401,8 @@ def init_app(app: Flask) -> None:
                                  role_name=lambda code: label("role", code),
                                  channel_name=lambda code: label("channel", code),
                                  local_datetime=local_datetime, local_date=local_date, plain_date=plain_date,
-                                 local_wallclock=local_wallclock, number=number, percent=percent)
+                                 local_wallclock=local_wallclock, number=number, percent=percent,
+                                 number_formatter=number_formatter, date_formatter=date_formatter)
     app.jinja_env.filters.update(local_datetime=local_datetime, local_date=local_date, number=number,
                                  percent=percent)
     app.context_processor(_switch_links)
