@@ -38,6 +38,7 @@ import numpy as np
 
 from .frame import MIN_RESPONDENTS, FrameDesignError, frame_for_period, frame_weights
 from .inputs import Calibration, InputError, SurveyData, nfc
+from .messages import coded as coded_error, recast
 from .weights import Margin, design_weights, poststratify, rake
 
 __all__ = ["load_db", "LoadSpec", "Period", "Filters", "Weighting", "WEIGHTING", "DbError", "ORIGINS", "HELD",
@@ -252,7 +253,7 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
         raise TypeError("load_db: give either spec= or the flat keyword arguments, not both")
     path = Path(path)
     if not path.is_file():
-        raise DbError(f"{path}: no such database file")
+        raise coded_error(DbError, "db.no_file", f"{path}: no such database file", path=str(path))
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -261,7 +262,8 @@ def load_db(path, *, spec: LoadSpec | None = None, date_from=None, date_to=None,
     try:
         return _load(conn, path, spec, progress)
     except sqlite3.DatabaseError as exc:
-        raise DbError(f"{path}: cannot read the survey database: {exc}") from None
+        raise coded_error(DbError, "db.unreadable", f"{path}: cannot read the survey database: {exc}", path=str(path),
+                    reason=str(exc)) from None
     finally:
         conn.close()
 
@@ -290,8 +292,9 @@ class _Units:
         by_slug: dict = {}
         for r in rows:
             if r[1] in by_slug:
-                raise DbError(f"units {by_slug[r[1]][0]} and {r[0]} have the same slug {r[1]!r} once written "
-                              f"in Unicode NFC: rename one")
+                raise coded_error(DbError, "db.same_slug", f"units {by_slug[r[1]][0]} and {r[0]} have the same slug "
+                            f"{r[1]!r} once written in Unicode NFC: rename one", first=by_slug[r[1]][0],
+                            second=r[0], slug=r[1])
             by_slug[r[1]] = r
         return cls({r[0]: r for r in rows}, by_slug, children)
 
@@ -356,14 +359,16 @@ def _catalogue(conn, path, spec: LoadSpec, where: _Where) -> tuple[dict, list[st
     else:
         candidates = sorted(catalogue)
     if not candidates or len(candidates) > 63:
-        raise DbError(f"{path}: {len(candidates)} questionnaires in the database; choose one with --questionnaire")
+        raise coded_error(DbError, "db.questionnaire_count", f"{path}: {len(candidates)} questionnaires in the database; "
+                    f"choose one with --questionnaire", path=str(path), count=len(candidates))
     defs: dict[tuple[str, int], dict] = {}
     for qid in candidates:
         for v, definition in catalogue[qid].items():
             try:
                 defs[(qid, v)] = _definition(definition, qid, v)
             except (ValueError, KeyError, TypeError) as exc:
-                raise DbError(f"questionnaire {qid!r} version {v}: unreadable definition ({exc})") from None
+                raise coded_error(DbError, "db.bad_definition", f"questionnaire {qid!r} version {v}: unreadable "
+                            f"definition ({exc})", questionnaire=qid, version=v, reason=str(exc)) from None
     return catalogue, candidates, defs
 
 
@@ -403,13 +408,16 @@ def _scan(conn, path, spec: LoadSpec, where: _Where, catalogue: dict, candidates
     n = row[0]
     if not n:
         units, questionnaire = spec.filters.units, spec.filters.questionnaire
-        raise DbError(f"no responses in {spec.period.label()}" + (f" for units {', '.join(units)}" if units else "")
-                      + (f" to {questionnaire!r}" if questionnaire else ""))
+        raise coded_error(DbError, "db.no_responses", f"no responses in {spec.period.label()}"
+                    + (f" for units {', '.join(units)}" if units else "")
+                    + (f" to {questionnaire!r}" if questionnaire else ""), date_from=spec.period.date_from,
+                    date_to=spec.period.date_to, units=tuple(units or ()), questionnaire=questionnaire)
     if row[1] != row[2]:
         found = conn.execute(f"SELECT questionnaire_id, count(*) FROM responses WHERE {where.sql} "
                              "GROUP BY questionnaire_id", where.args).fetchall()
         listing = ", ".join(f"{q} ({c} responses)" for q, c in found)
-        raise DbError(f"the period holds several questionnaires: {listing}; choose one with --questionnaire")
+        raise coded_error(DbError, "db.several_questionnaires", f"the period holds several questionnaires: {listing}; "
+                    f"choose one with --questionnaire", found=tuple((q, c) for q, c in found))
     questionnaire = row[1]
     rid = np.fromstring(row[3], dtype=np.int64, sep=",")
     unit_id = np.fromstring(row[4], dtype=np.int64, sep=",")
@@ -424,7 +432,7 @@ def _scan(conn, path, spec: LoadSpec, where: _Where, catalogue: dict, candidates
         coded[dim] = np.frombuffer(row[nxt].encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
         nxt += 1
     if rid.size != n or unit_id.size != n or any(c.size != n for c in coded.values()):
-        raise DbError(f"{path}: could not decode the responses table")
+        raise coded_error(DbError, "db.undecodable", f"{path}: could not decode the responses table", path=str(path))
     return _Scan(n, questionnaire, rid, unit_id, version, row[5].encode("ascii"), categories, coded)
 
 
@@ -449,8 +457,10 @@ def _answer_bytes(conn, scan: _Scan, defs: dict) -> np.ndarray:
         if bad.size:
             i = int(bad[0])
             ans = conn.execute("SELECT answers, questionnaire_version FROM responses WHERE id = ?", [int(rid[i])]).fetchone()
-            raise DbError(f"response id {rid[i]}: answers {ans[0]!r} have {len(ans[0])} characters but version "
-                          f"{ans[1]} of {questionnaire!r} has {widths.get(ans[1], '?')} criteria")
+            raise coded_error(DbError, "db.answer_length", f"response id {rid[i]}: answers {ans[0]!r} have {len(ans[0])} "
+                        f"characters but version {ans[1]} of {questionnaire!r} has {widths.get(ans[1], '?')} criteria",
+                        response=int(rid[i]), length=len(ans[0]), version=ans[1], questionnaire=questionnaire,
+                        criteria=widths.get(ans[1]))
         wmax = max(widths.values())
         answer_bytes = np.full((n, wmax), ord("-"), dtype=np.uint8)
         for v, wv in widths.items():
@@ -459,7 +469,8 @@ def _answer_bytes(conn, scan: _Scan, defs: dict) -> np.ndarray:
     invalid = ~_VALID[answer_bytes]
     if invalid.any():
         r, c = np.argwhere(invalid)[0]
-        raise DbError(f"response id {rid[r]}: an answer {chr(answer_bytes[r, c])!r} is not 1..5, n or -")
+        raise coded_error(DbError, "db.answer_value", f"response id {rid[r]}: an answer {chr(answer_bytes[r, c])!r} is "
+                    f"not 1..5, n or -", response=int(rid[r]), answer=chr(answer_bytes[r, c]))
     return answer_bytes
 
 
@@ -506,7 +517,8 @@ def _reporting_units(scan: _Scan, units: _Units) -> tuple[np.ndarray, tuple[str,
     present_units = np.unique(scan.unit_id)
     for u in present_units.tolist():
         if u not in units.by_id:
-            raise DbError(f"responses refer to unit id {u}, which is not in the units table")
+            raise coded_error(DbError, "db.unknown_unit_id", f"responses refer to unit id {u}, which is not in the units "
+                        f"table", unit_id=u)
     slugs = np.array([units.by_id[u][1] for u in present_units.tolist()], dtype=object)
     order = np.argsort(slugs.astype(str))
     unit_code = np.searchsorted(present_units, scan.unit_id)           # 0..U-1 in id order
@@ -629,8 +641,9 @@ def _frame_of(conn, spec: LoadSpec) -> int | None:
         return None
     frame_id = frame_for_period(conn, spec.period.date_from, spec.period.date_to)
     if wt.frame is True and frame_id is None:
-        raise DbError(f"no sampling frame with a drawn sample for exactly {spec.period.date_from}:"
-                      f"{spec.period.date_to}")
+        raise coded_error(DbError, "db.no_frame", f"no sampling frame with a drawn sample for exactly "
+                    f"{spec.period.date_from}:{spec.period.date_to}", date_from=spec.period.date_from,
+                    date_to=spec.period.date_to)
     return frame_id
 
 
@@ -639,7 +652,7 @@ def _frame_design(conn, spec: LoadSpec, frame_id: int, rid: np.ndarray):
     try:
         fw = frame_weights(conn, frame_id, min_respondents=spec.weighting.min_cell, response_ids=rid)
     except FrameDesignError as exc:
-        raise DbError(str(exc)) from None
+        raise recast(DbError, exc) from None
     pos = np.searchsorted(fw.response_id, rid)
     names, stratum = np.unique(np.array(fw.strata, dtype=object)[fw.stratum[pos]].astype(str), return_inverse=True)
     fpc = np.array([fw.population[fw.strata.index(s)] for s in names.tolist()])
@@ -650,7 +663,8 @@ def _load(conn, path, spec: LoadSpec, progress) -> SurveyData:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = {"units", "unit_population", "questionnaires", "responses"} - tables
     if missing:
-        raise DbError(f"{path}: not a survey database (no table {', '.join(sorted(missing))})")
+        raise coded_error(DbError, "db.not_survey", f"{path}: not a survey database (no table "
+                    f"{', '.join(sorted(missing))})", path=str(path), missing=tuple(sorted(missing)))
     units = _Units.read(conn)
     where = _where(spec, units)
     period_label = spec.period.label()

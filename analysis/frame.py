@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .inputs import InputError
+from .messages import Note, coded
 
 __all__ = ["MIN_RESPONDENTS", "FrameDesignError", "FrameWeights", "frame_for_period", "frame_weights",
            "weighting_cells", "aapor_rates", "frame_summary"]
@@ -82,14 +83,23 @@ class FrameWeights:
     min_respondents: int
 
     def notes(self) -> list[str]:
+        """English notes (:class:`~analysis.messages.Note`: codes ``frame.design``, ``frame.counts``, ``frame.cell``)."""
         merged = [c for c in self.cells if len(c.strata) > 1]
-        out = [f"design: frame sample, {len(self.strata)} strata (unit x field), base weight N_h/n_h, "
-               f"non-response adjusted in {len(self.cells)} cell(s) (at least {self.min_respondents} respondents "
-               f"each, {len(merged)} collapsed), finite population correction from N_h",
-               f"frame: N = {int(self.population.sum())}, sampled {int(self.sampled.sum())}, known ineligible "
-               f"{int(self.ineligible.sum())}, respondents {int(self.respondents.sum())}"]
+        design = {"strata": len(self.strata), "cells": len(self.cells), "min_respondents": self.min_respondents,
+                  "collapsed": len(merged)}
+        counts = {"population": int(self.population.sum()), "sampled": int(self.sampled.sum()),
+                  "ineligible": int(self.ineligible.sum()), "respondents": int(self.respondents.sum())}
+        out = [Note("frame.design",
+                    f"design: frame sample, {design['strata']} strata (unit x field), base weight N_h/n_h, "
+                    f"non-response adjusted in {design['cells']} cell(s) (at least {design['min_respondents']} "
+                    f"respondents each, {design['collapsed']} collapsed), finite population correction from N_h",
+                    **design),
+               Note("frame.counts",
+                    f"frame: N = {counts['population']}, sampled {counts['sampled']}, known ineligible "
+                    f"{counts['ineligible']}, respondents {counts['respondents']}", **counts)]
         for c in merged:
-            out.append(f"cell {c.name}: {c.respondents} respondents, factor {c.factor:.4f}")
+            out.append(Note("frame.cell", f"cell {c.name}: {c.respondents} respondents, factor {c.factor:.4f}",
+                            name=c.name, respondents=c.respondents, factor=c.factor))
         return out
 
 
@@ -151,14 +161,15 @@ def frame_weights(conn, frame_id: int, *, min_respondents: int = MIN_RESPONDENTS
     the cells and factors are then computed from those respondents.
     """
     if min_respondents < 1:
-        raise FrameDesignError(f"the smallest weighting cell must have at least 1 respondent, not {min_respondents}")
+        raise coded(FrameDesignError, "frame.min_cell", f"the smallest weighting cell must have at least 1 respondent, "
+                    f"not {min_respondents}", min_respondents=min_respondents)
     strata_rows = conn.execute(
         "SELECT s.id, s.unit_id, u.slug, s.field, s.population, s.sampled, "
         "(SELECT count(*) FROM frame_dossiers d WHERE d.stratum_id = s.id AND d.sampled = 1 AND d.ineligible = 1) "
         "FROM frame_strata s JOIN units u ON u.id = s.unit_id WHERE s.frame_id = ? AND s.sampled > 0 "
         "ORDER BY u.slug, s.field", [frame_id]).fetchall()
     if not strata_rows:
-        raise FrameDesignError(f"frame {frame_id} has no sampled stratum")
+        raise coded(FrameDesignError, "frame.no_stratum", f"frame {frame_id} has no sampled stratum", frame=frame_id)
     index = {(r[1], r[3]): h for h, r in enumerate(strata_rows)}
     resp = conn.execute("SELECT id, unit_id, coalesce(field, '') FROM responses WHERE frame_id = ? AND "
                         "excluded_at IS NULL ORDER BY id", [frame_id]).fetchall()
@@ -166,11 +177,12 @@ def frame_weights(conn, frame_id: int, *, min_respondents: int = MIN_RESPONDENTS
         keep = set(int(i) for i in np.asarray(response_ids).tolist())
         resp = [r for r in resp if r[0] in keep]
     if not resp:
-        raise FrameDesignError(f"frame {frame_id} has no respondents yet")
+        raise coded(FrameDesignError, "frame.no_respondents", f"frame {frame_id} has no respondents yet", frame=frame_id)
     stray = [r for r in resp if (r[1], r[2]) not in index]
     if stray:
-        raise FrameDesignError(f"response id {stray[0][0]} of frame {frame_id} is in no sampled stratum "
-                               f"(unit id {stray[0][1]}, field {stray[0][2]!r})")
+        raise coded(FrameDesignError, "frame.stray_response", f"response id {stray[0][0]} of frame {frame_id} is in "
+                    f"no sampled stratum (unit id {stray[0][1]}, field {stray[0][2]!r})", response=stray[0][0],
+                    frame=frame_id, unit_id=stray[0][1], field=stray[0][2])
     H = len(strata_rows)
     rid = np.array([r[0] for r in resp], dtype=np.int64)
     h_of = np.array([index[(r[1], r[2])] for r in resp], dtype=np.int64)
@@ -187,7 +199,8 @@ def frame_weights(conn, frame_id: int, *, min_respondents: int = MIN_RESPONDENTS
         eligible = float(np.sum(d[c_arr] * (n[c_arr] - inel[c_arr])))
         responded = float(np.sum(d[c_arr] * r_h[c_arr]))
         if responded == 0:
-            raise FrameDesignError(f"frame {frame_id}: no respondent at all")
+            raise coded(FrameDesignError, "frame.no_respondent_at_all", f"frame {frame_id}: no respondent at all",
+                        frame=frame_id)
         factor = eligible / responded
         factor_h[c_arr] = factor
         name = " + ".join(f"{strata_rows[h][2]}|{strata_rows[h][3]}" for h in c)

@@ -51,6 +51,7 @@ from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
 from .measures import _item_avg_coefficients, _Level, _rows, _zcol
+from .messages import coded
 from .table import (COLUMNS, DEFINITIONS, EXTRA_COLUMNS, K, NOT_DISSATISFIED_FROM, REFERENCE_COLUMNS, VARIANTS,
                     IndexTable, finish_table)
 
@@ -148,7 +149,7 @@ def compute_table(data: SurveyData, *, level: float = 0.95, overall: bool = True
     if target is not None and not 0 < target < 1:
         raise ValueError(f"target must be a share between 0 and 1 (e.g. 0.80), got {target!r}")
     if data.n == 0:
-        raise ValueError("no respondents")
+        raise coded(ValueError, "table.no_respondents", "no respondents")
     with single_threaded_blas():
         return _compute(data, level=level, overall=overall, lonely_psu=lonely_psu, target=target,
                         ci_method=ci_method, chunk_rows=chunk_rows, threads=threads, progress=progress,
@@ -172,7 +173,8 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         for k_, v_ in part.items():
             parts.setdefault(k_, []).append(v_)
     if not parts:
-        raise ValueError("no respondent gave a valid answer (1..5) to any criterion: nothing to estimate")
+        raise coded(ValueError, "table.nothing_to_estimate", "no respondent gave a valid answer (1..5) to any "
+                    "criterion: nothing to estimate")
     cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
     return finish_table(cols, level=level, target=target, ci_method=ci_method,
                         notes=tuple(data.notes) + run.notes)

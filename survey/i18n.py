@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import Babel, format_datetime, format_decimal, get_locale, gettext, ngettext
+from flask_babel import Babel, format_datetime, gettext, ngettext
 
 from .labels import N_
 
@@ -334,35 +334,37 @@ def number(value: Any, digits: int | None = None) -> str:
     if value is None:
         return "—"
     pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
-    locale = get_locale()
-    if locale is not None and type(value) in (int, float):
+    return _decimal(value, pattern)
+
+
+def _decimal(value: Any, pattern: str | None = None, locale: str | None = None) -> str:
+    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English);
+    remembered for ints and floats (pages show the same small counts many times)."""
+    locale = locale or _babel_locale()
+    if type(value) in (int, float):
         return _format_decimal(type(value), value, pattern, locale)
-    return format_decimal(value, format=pattern)
+    from babel.numbers import format_decimal as babel_format
+
+    return babel_format(value, format=pattern, locale=locale)
 
 
 @lru_cache(maxsize=8192)
-def _format_decimal(kind: type, value: float, pattern: str | None, locale: Any) -> str:
-    """Babel's number formatting, remembered (pages show the same small counts many times;
-    ``kind`` keeps 1 and 1.0 apart)."""
-    from babel.numbers import format_decimal as babel_format_decimal
+def _format_decimal(kind: type, value: float, pattern: str | None, locale: str) -> str:
+    """``kind`` keeps 1 and 1.0 apart."""
+    from babel.numbers import format_decimal as babel_format
 
-    return babel_format_decimal(value, format=pattern, locale=locale)
+    return babel_format(value, format=pattern, locale=locale)
 
 
 def number_formatter():
-    """``number`` for the many cells of one table: the page's locale looked up once (a day-by-day
+    """``number`` for the many cells of one table: the page's language looked up once (a day-by-day
     table of a long period has hundreds of cells)."""
-    locale = get_locale()
-    if locale is None:
-        return number
+    locale = _babel_locale()
 
     def formatted(value: Any, digits: int | None = None) -> str:
         if value is None:
             return "—"
-        pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
-        if type(value) in (int, float):
-            return _format_decimal(type(value), value, pattern, locale)
-        return format_decimal(value, format=pattern)
+        return _decimal(value, None if digits is None else "#,##0" + ("." + "0" * digits if digits else ""), locale)
 
     return formatted
 

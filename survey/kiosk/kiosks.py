@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
+from flask import has_request_context
+from flask_babel import gettext as _
 
 from .. import responses as store
 from ..units import by_slug, leaf_units, local_today, successors
@@ -124,6 +126,20 @@ def get(db: sqlite_utils.Database, kiosk_id: int) -> Kiosk | None:
     return Kiosk(**rows[0]) if rows else None
 
 
+def _day(value: str) -> str:
+    """A stored date as the page shows dates (a staff page), or as stored (the command line)."""
+    from ..i18n import local_date
+
+    return local_date(value) if has_request_context() else value
+
+
+def _moment(value: str) -> str:
+    """A stored UTC time in the city's local time (a staff page), or as stored (the command line)."""
+    from ..i18n import local_datetime
+
+    return local_datetime(value) if has_request_context() else value
+
+
 def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
              field: str | None = None, *, fields: tuple[str, ...] | None = None) -> tuple[Kiosk, str]:
     """Add a kiosk for the unit ``unit_slug``; return it and its token (shown once, never stored).
@@ -134,31 +150,34 @@ def register(db: sqlite_utils.Database, unit_slug: str, name: str | None = None,
     unit = by_slug(db, unit_slug)
     if unit is None:
         known = ", ".join(u["slug"] for u in leaf_units(db)[:8])
-        raise KioskError(f"no active unit {unit_slug!r}" + (f" (units include: {known}, …)" if known else
-                                                             " (no units are loaded: run init-db --demo or import-units)"))
+        raise KioskError(_("no active unit %(unit)s (units include: %(known)s, …)", unit=repr(unit_slug), known=known)
+                         if known else _("no active unit %(unit)s (no units are loaded: run init-db --demo or "
+                                         "import-units)", unit=repr(unit_slug)))
     if unit["valid_to"] and unit["valid_to"] < local_today(db).isoformat():
-        took_over = ", ".join(u["slug"] for u in successors(db, unit_slug)) or "see the unit list"
-        raise KioskError(f"unit {unit_slug!r} ended on {unit['valid_to']}; register the kiosk for a unit that "
-                         f"exists today (its area went to: {took_over})")
+        took_over = ", ".join(u["slug"] for u in successors(db, unit_slug)) or _("see the unit list")
+        raise KioskError(_("unit %(unit)s ended on %(day)s; register the kiosk for a unit that exists today (its "
+                           "area went to: %(successors)s)", unit=repr(unit_slug), day=_day(unit["valid_to"]),
+                           successors=took_over))
     if unit["id"] not in {u["id"] for u in leaf_units(db)}:
-        raise KioskError(f"unit {unit_slug!r} has sub-units; responses belong to a unit without sub-units, "
-                         "so register the kiosk for one of those")
+        raise KioskError(_("unit %(unit)s has sub-units; responses belong to a unit without sub-units, so register "
+                           "the kiosk for one of those", unit=repr(unit_slug)))
     if field is not None and fields is not None and field not in fields:
-        raise KioskError(f"field {field!r} is not a field of procedure of the questionnaire "
-                         f"(allowed: {', '.join(fields)})")
+        raise KioskError(_("field %(field)s is not a field of procedure of the questionnaire (allowed: %(allowed)s)",
+                           field=repr(field), allowed=", ".join(fields)))
     with write_transaction(db):
         if name is None:
             taken = db.execute("SELECT count(*) FROM kiosks WHERE unit_id = ?", [unit["id"]]).fetchone()[0]
             name = f"Kiosk {taken + 1}"
         name = name.strip()
         if not name:
-            raise KioskError("the kiosk name is empty")
+            raise KioskError(_("the kiosk name is empty"))
         if len(name) > 80:
-            raise KioskError(f"the kiosk name is {len(name)} characters long; at most 80")
+            raise KioskError(_("the kiosk name is %(n)s characters long; at most 80", n=len(name)))
         clash = db.execute("SELECT id FROM kiosks WHERE unit_id = ? AND name = ? AND revoked_at IS NULL",
                            [unit["id"], name]).fetchone()
         if clash:
-            raise KioskError(f"unit {unit_slug!r} already has an active kiosk named {name!r} (id {clash[0]})")
+            raise KioskError(_("unit %(unit)s already has an active kiosk named %(name)s (id %(id)s)",
+                               unit=repr(unit_slug), name=repr(name), id=clash[0]))
         token = new_token()
         cursor = db.execute("INSERT INTO kiosks (unit_id, name, field, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
                             [unit["id"], name, field, hash_token(token), store.utc_timestamp()])
@@ -187,9 +206,10 @@ def revoke(db: sqlite_utils.Database, kiosk_id: int) -> Kiosk:
     with write_transaction(db):
         kiosk = get(db, kiosk_id)
         if kiosk is None:
-            raise KioskError(f"there is no kiosk with id {kiosk_id}")
+            raise KioskError(_("there is no kiosk with id %(id)s", id=kiosk_id))
         if kiosk.revoked_at:
-            raise KioskError(f"kiosk {kiosk_id} ({kiosk.name}, {kiosk.unit_slug}) was already revoked at {kiosk.revoked_at}")
+            raise KioskError(_("kiosk %(id)s (%(name)s, %(unit)s) was already revoked at %(when)s", id=kiosk_id,
+                               name=kiosk.name, unit=kiosk.unit_slug, when=_moment(kiosk.revoked_at)))
         db.execute("UPDATE kiosks SET revoked_at = ? WHERE id = ?", [store.utc_timestamp(), kiosk_id])
     revoked = get(db, kiosk_id)
     assert revoked is not None

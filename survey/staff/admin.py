@@ -13,7 +13,7 @@ from ..web import no_public_address, public_base_url
 from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
 from .. import labels
-from ..i18n import local_date, period_label
+from ..i18n import local_date, period_label, unit_name
 from . import bp, monitor, periods, queries, targets, users
 from .auth import current_user, error_page, login_required
 from ..db import write_transaction
@@ -121,7 +121,7 @@ def _unit_sizes(units: list[dict], calc: dict) -> dict[int, targets.SampleSize]:
     v = calc["values"]
     return {u["id"]: targets.sample_size(half_width_points=v["half_width"], confidence_percent=v["confidence"],
                                          share_percent=v["share"], design_effect=v["deff"],
-                                         population=u["population"] if calc["fpc"] else None) for u in units}
+                                         population=(u["population"] or None) if calc["fpc"] else None) for u in units}
 
 
 @bp.route("/admin/targets")
@@ -142,7 +142,7 @@ def admin_targets():
         row["set_local"] = periods.utc_to_local(row["set_at"], rules.utc_offset_minutes)
     return render_template("staff/admin_targets.html", units=units, listing=listing, all_units=len(every),
                            current=current, inputs=inputs,
-                           problems=problems, calc=calc, sizes=sizes, formula=targets.FORMULA,
+                           problems=problems, calc=calc, sizes=sizes, formula=targets.formula(),
                            fieldwork=targets.fieldwork(db), period=targets.fieldwork_period(db, today),
                            quarter=periods.quarter(today)), (400 if problems else 200)
 
@@ -167,7 +167,7 @@ def admin_targets_save():
         number = whole_number(text, digits=8)
         if number is None or not 1 <= number <= 10_000_000:
             problems.append(_("Target of %(unit)s: “%(text)s” is not a whole number from 1 to 10,000,000.",
-                               unit=unit["name_vi"], text=text[:20]))
+                               unit=unit_name(unit), text=text[:20]))
         elif number != old:
             changes.append((unit_id, number))
     if problems:

@@ -91,7 +91,7 @@ def comments():
     db, filters, rules, _warnings = ctx
     try:
         page = monitor.parse_page(request.args)
-        state = monitor.parse_choice(request.args, "state", queries.COMMENT_STATES)
+        state = monitor.parse_choice(request.args, "state", queries.COMMENT_STATES, _("Show"))
         search = request.args.get("q", "").strip()[:200]
         if search:
             queries.search_expression(search)
@@ -128,8 +128,8 @@ def quality():
     db, filters, rules, warnings = ctx
     try:
         page = monitor.parse_page(request.args)
-        kind = monitor.parse_choice(request.args, "kind", queries.FLAG_KINDS)
-        state = monitor.parse_choice(request.args, "state", queries.EXCLUSION_STATES)
+        kind = monitor.parse_choice(request.args, "kind", queries.FLAG_KINDS, _("Flag"))
+        state = monitor.parse_choice(request.args, "state", queries.EXCLUSION_STATES, _("Show"))
     except monitor.FilterError as exc:
         return error_page(400, _("Check the filters"), exc.problems, back=request.path)
     limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))

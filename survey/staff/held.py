@@ -28,8 +28,8 @@ def integrity_page():
     db, filters, rules, warnings = ctx
     try:
         page = monitor.parse_page(request.args)
-        reason = monitor.parse_choice(request.args, "reason", REASON_CHOICES)
-        state = monitor.parse_choice(request.args, "state", integrity.STATES)
+        reason = monitor.parse_choice(request.args, "reason", REASON_CHOICES, _("Reason"))
+        state = monitor.parse_choice(request.args, "state", integrity.STATES, _("Show"))
     except monitor.FilterError as exc:
         return error_page(400, _("Check the filters"), exc.problems, back=request.path)
     first, last = filters.period.start.isoformat(), filters.period.end.isoformat()

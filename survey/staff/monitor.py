@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 
 from .. import integrity
 from ..labels import CHANNELS
+from ..i18n import local_date
 from ..numbers import whole_number
 from . import periods, queries, summary, targets
 
@@ -81,7 +82,8 @@ def parse_filters(db, args: Mapping[str, str], default: periods.Period) -> Filte
             else:
                 end = parsed
     if not problems and end < start:
-        problems.append(_("The end of the period (%(end)s) is before its start (%(start)s).", end=end, start=start))
+        problems.append(_("The end of the period (%(end)s) is before its start (%(start)s).", end=local_date(end),
+                          start=local_date(start)))
     unit = None
     slug = args.get("unit", "").strip()
     if slug:
@@ -102,11 +104,13 @@ def parse_page(args: Mapping[str, str]) -> int:
     return number
 
 
-def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], label: str | None = None) -> str:
+    """The argument ``name`` if it is one of ``choices`` (default the first); ``label`` names the field
+    in the refusal as the page labels it."""
     value = args.get(name, "").strip() or choices[0]
     if value not in choices:
-        raise FilterError([_("%(name)s: “%(value)s” is not one of %(choices)s.", name=name, value=value,
-                             choices=", ".join(choices))])
+        raise FilterError([_("%(name)s: “%(value)s” is not one of the choices in the list.", name=label or name,
+                             value=value[:40])])
     return value
 
 

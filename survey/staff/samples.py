@@ -6,11 +6,16 @@ from flask import abort, render_template, request
 from .. import frames
 from ..db import get_db
 from . import bp
+from .analysis_text import error_text, note_text
 from .auth import login_required
 
 
-def _index(frame: dict) -> tuple[list[dict], str | None, list[str]]:
-    """(rows of the official index per unit and overall, problem, design notes) from the frame's sample."""
+def _index(frame: dict) -> tuple[list[dict], dict | None, list[str]]:
+    """(rows of the official index per unit and overall, problem, design notes) from the frame's sample.
+
+    The problem ({"text", "translated"}) and the notes are in the staff member's language: the analysis
+    engine's coded notes and errors (analysis/messages.py) are worded from the catalog
+    (survey/staff/analysis_text.py)."""
     from flask import current_app
 
     import analysis
@@ -21,10 +26,12 @@ def _index(frame: dict) -> tuple[list[dict], str | None, list[str]]:
                                 date_to=frame["period_to"], frame=True, tz=current_app.config["TIMEZONE"])
         table = analysis.compute_table(data, target=None)
     except (DbError, ValueError) as exc:
-        return [], str(exc), []
+        text, translated = error_text(exc)
+        return [], {"text": text, "translated": translated}, []
     rows = [r for r in table.rows() if r["measure"] == "INDEX:ITEM_AVG"]
     rows.sort(key=lambda r: (r["level"] != "overall", r["district"]))
-    return rows, None, [n for n in data.notes if n.startswith(("design:", "frame:", "cell "))]
+    notes = [note_text(n) for n in data.notes if getattr(n, "code", "").startswith("frame.")]
+    return rows, None, [n for n in notes if n]
 
 
 @bp.route("/samples")

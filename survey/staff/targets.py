@@ -27,7 +27,9 @@ from flask_babel import gettext as _
 
 from . import periods
 
-FORMULA = "n0 = deff × z² × p(1 − p) / e²;  with population N: n = n0 / (1 + (n0 − 1) / N)"
+def formula() -> str:
+    """The calculator's formula, its words in the page's language."""
+    return "n0 = deff × z² × p(1 − p) / e²;  " + _("with population N:") + " n = n0 / (1 + (n0 − 1) / N)"
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,19 @@ class SampleSize:
     n: int
 
     def describe(self) -> str:
+        """The inputs and the calculation, numbers in the page's language (vi: n0 = 1,5 × 1,960² × … = 368,8)."""
+        from ..i18n import decimal, number
+
         text = _("±%(e)s points at %(conf)s %% for an assumed share of %(p)s %% and design effect %(deff)s",
-                 e=f"{self.half_width_points:g}", conf=f"{self.confidence_percent:g}", p=f"{self.share_percent:g}",
-                 deff=f"{self.design_effect:g}") + (f": n0 = {self.design_effect:g} × {self.z:.3f}² × {self.share_percent / 100:g} × "
-                f"{1 - self.share_percent / 100:g} / {self.half_width_points / 100:g}² = {self.n0:.1f}")
+                 e=decimal(self.half_width_points), conf=decimal(self.confidence_percent),
+                 p=decimal(self.share_percent), deff=decimal(self.design_effect))
+        text += (f": n0 = {decimal(self.design_effect)} × {number(self.z, 3)}² × {decimal(self.share_percent / 100)}"
+                 f" × {decimal(1 - self.share_percent / 100)} / {decimal(self.half_width_points / 100)}² = "
+                 f"{number(self.n0, 1)}")
         if self.population:
-            text += f"; N = {self.population:,}: n = n0 / (1 + (n0 − 1) / N) = {self.n}"
+            text += f"; N = {number(self.population)}: n = n0 / (1 + (n0 − 1) / N) = {number(self.n)}"
         else:
-            text += f"; n = {self.n}"
+            text += f"; n = {number(self.n)}"
         return text
 
 
@@ -64,16 +71,19 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     >>> sample_size(half_width_points=5, share_percent=50).n   # the textbook 385
     385
     """
+    from ..i18n import decimal, number
+
     if not MIN_HALF_WIDTH <= half_width_points < 50:
-        raise ValueError(_("± points must be from %(min)s to below 50, not %(value)s.", min=f"{MIN_HALF_WIDTH:g}",
-                           value=f"{half_width_points:g}"))
+        raise ValueError(_("± points must be from %(min)s to below 50, not %(value)s.", min=decimal(MIN_HALF_WIDTH),
+                           value=decimal(half_width_points)))
     if not 50 <= confidence_percent < 100:
         raise ValueError(_("Confidence must be at least 50 %% and below 100 %%, not %(value)s.",
-                           value=f"{confidence_percent:g}"))
+                           value=decimal(confidence_percent)))
     if not 0 < share_percent < 100:
-        raise ValueError(_("The assumed share must be between 0 and 100 %%, not %(value)s.", value=f"{share_percent:g}"))
+        raise ValueError(_("The assumed share must be between 0 and 100 %%, not %(value)s.",
+                           value=decimal(share_percent)))
     if not 1 <= design_effect <= 20:
-        raise ValueError(_("The design effect must be between 1 and 20, not %(value)s.", value=f"{design_effect:g}"))
+        raise ValueError(_("The design effect must be between 1 and 20, not %(value)s.", value=decimal(design_effect)))
     if population is not None and population < 1:
         raise ValueError(f"population must be positive, not {population}")
     z = NormalDist().inv_cdf(0.5 + confidence_percent / 200)
@@ -81,8 +91,6 @@ def sample_size(*, half_width_points: float, confidence_percent: float = 95.0, s
     n0 = design_effect * z * z * p * (1 - p) / (e * e)
     n = n0 / (1 + (n0 - 1) / population) if population else n0
     if n > MAX_TARGET:
-        from ..i18n import number
-
         raise ValueError(_("That precision needs %(n)s responses, more than the %(max)s a target can be: choose a "
                            "wider ± or a lower confidence.", n=number(math.ceil(n)), max=number(MAX_TARGET)))
     return SampleSize(half_width_points, confidence_percent, share_percent, design_effect, population, z, n0,

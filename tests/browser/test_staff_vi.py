@@ -60,6 +60,11 @@ def live(tmp_path_factory):
     for unit_id in ids[:4]:
         targets.set_target(db, unit_id, 400, method="manual", by="lan")
     users.create(db, "lan", PASSWORD, "admin")
+    # A probability sample with answered invitations (tests/frames/case.py): /staff/samples shows its
+    # response rates, the index and how the sample was weighted.
+    from tests.frames.case import build
+
+    build(str(path), folder)
     app = create_app({"TESTING": True, "DATABASE": str(path), "SECRET_KEY": "browser-test-secret",
                       "PUBLIC_BASE_URL": "https://khaosat.example.gov.vn"}, instance_path=str(folder))
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -125,3 +130,38 @@ def test_english_is_one_click_away_and_remembered_after_signing_in_again(live, c
         expect(page.get_by_role("heading", name="Tiến độ khảo sát")).to_be_visible()
     finally:
         fresh.close()
+
+
+def test_the_weighting_notes_and_the_calculator_speak_the_staff_members_language(live, chromium):
+    """Issue 11: the analysis engine's notes on /staff/samples were English; the calculator wrote
+    2,304.9 on a Vietnamese page. A staff member reads both in Vietnamese, then in English."""
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport=SIZES["desktop"], locale="vi-VN")
+    try:
+        page = context.new_page()
+        _sign_in(page, live)
+        page.goto(f"{live}/staff/samples")
+        page.get_by_text("Cách gia quyền mẫu").click()
+        notes = page.locator("#weighting-notes")
+        expect(notes.get_by_text("Ô gia quyền đã gộp", exact=False).first).to_be_visible()
+        expect(notes).to_contain_text("Sổ hồ sơ: N = 2.400 hồ sơ")
+        assert "respondents" not in notes.inner_text()
+
+        page.goto(f"{live}/staff/admin/targets")
+        page.get_by_label("± điểm (e)").fill("2")
+        page.get_by_label("Hệ số thiết kế").fill("1,5")
+        page.get_by_label("Tỷ lệ giả định % (p)").fill("80")
+        page.get_by_role("button", name="Tính", exact=True).click()
+        result = page.locator("p.result")
+        expect(result).to_contain_text("n0 = 1,5 × 1,960² × 0,8 × 0,2 / 0,02² = 2.304,9; n = 2.305")
+
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("p.result")).to_contain_text("n0 = 1.5 × 1.960² × 0.8 × 0.2 / 0.02² = 2,304.9; n = 2,305")
+        page.goto(f"{live}/staff/samples")
+        page.get_by_text("How the sample was weighted").click()
+        expect(page.locator("#weighting-notes")).to_contain_text("Register: N = 2,400 dossiers")
+        page.get_by_role("button", name="Tiếng Việt").click()      # leave lan in Vietnamese for the other tests
+        expect(page.get_by_role("heading", name="Mẫu xác suất")).to_be_visible()
+    finally:
+        context.close()

@@ -354,7 +354,7 @@ def test_pages_use_no_inline_script_or_style(client, staff, known, commented):
 @pytest.mark.parametrize("query, message", [
     ("from=2025-13-01", "From: “2025-13-01” is not a date"),
     ("to=yesterday", "To: “yesterday” is not a date"),
-    ("from=2025-03-10&to=2025-03-01", "The end of the period (2025-03-01) is before its start (2025-03-10)"),
+    ("from=2025-03-10&to=2025-03-01", "The end of the period (1 Mar 2025) is before its start (10 Mar 2025)"),
     ("from=9999-12-31", "outside the years"),
     ("unit=nowhere", "Unit: there is no unit “nowhere”"),
     ("from=2025-3-1", "write it as YYYY-MM-DD"),
@@ -369,8 +369,8 @@ def test_bad_filters_get_a_clear_message(client, staff, fieldwork, clock, query,
 
 @pytest.mark.parametrize("path, message", [("/staff/comments?page=0", "Page: “0” is not a page number"),
                                            ("/staff/comments?page=two", "Page: “two”"),
-                                           ("/staff/quality?kind=odd", "kind: “odd” is not one of"),
-                                           ("/staff/comments?state=x", "state: “x” is not one of")])
+                                           ("/staff/quality?kind=odd", "Flag: “odd” is not one of the choices"),
+                                           ("/staff/comments?state=x", "Show: “x” is not one of the choices")])
 def test_bad_page_and_choice_arguments_get_a_clear_message(client, staff, clock, path, message):
     staff.as_role("staff")
     response = client.get(path)
@@ -406,7 +406,7 @@ def test_admin_sets_targets_by_hand_and_bad_values_change_nothing(client, db, st
     staff.as_role("admin")
     quan1, quan3 = unit_id(db, "quan-1"), unit_id(db, "quan-3")
     bad = staff.post("/staff/admin/targets", {f"target-{quan1}": "400", f"target-{quan3}": "lots"})
-    assert bad.status_code == 400 and "Target of Quận 3: “lots” is not a whole number" in html.unescape(
+    assert bad.status_code == 400 and "Target of District 3: “lots” is not a whole number" in html.unescape(
         bad.get_data(as_text=True))
     assert targets.all_targets(db) == {}
     staff.post("/staff/admin/targets", {f"target-{quan1}": "1,200", f"target-{quan3}": ""})

@@ -335,3 +335,193 @@ def test_the_probability_samples_page_is_in_the_catalog(pseudo_app, db, db_path,
             if _outside_catalog(text, data):
                 problems.setdefault(path, []).append(" ".join(text.split())[:120])
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+# --- The analysis engine's notes and errors, the calculator's numbers: in the staff member's language --
+
+def _frame_case(db, db_path, tmp_path):
+    """The probability-sample case of tests/frames (3 units x 4 fields, 2 weighting cells merged) and its
+    design as the analysis computes it: (merged cells, population, sampled, respondents)."""
+    import sqlite3
+
+    from analysis.frame import frame_weights
+    from survey import catalog
+    from tests.frames.case import build
+
+    catalog.register_shipped(db)
+    frame_id, _answered, _ineligible = build(str(db_path), tmp_path)
+    conn = sqlite3.connect(db_path)
+    try:
+        fw = frame_weights(conn, frame_id)
+    finally:
+        conn.close()
+    merged = [c for c in fw.cells if len(c.strata) > 1]
+    assert merged, "the case must merge a weighting cell (it did when this test was written)"
+    return merged, int(fw.population.sum()), int(fw.sampled.sum()), int(fw.respondents.sum())
+
+
+def _vi_number(value, digits: int = 0) -> str:
+    """20006 -> '20.006', 1.2345 -> '1,2345': written out here, not by the app's formatter."""
+    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def test_the_samples_page_says_how_the_sample_was_weighted_in_vietnamese_then_in_english(
+        vi_app, db, db_path, tmp_path, clock):
+    merged, population, sampled, respondents = _frame_case(db, db_path, tmp_path)
+    client = vi_app.test_client()
+    Staff(client, db).as_role("staff")
+    page = client.get("/staff/samples").get_data(as_text=True)
+    notes = _text(page.split('id="weighting-notes"')[1].split("</details>")[0])
+    assert "Cách gia quyền mẫu" in notes
+    assert f"Sổ hồ sơ: N = {_vi_number(population)} hồ sơ, {_vi_number(sampled)} được chọn vào mẫu" in notes
+    assert f"{_vi_number(respondents)} người trả lời" in notes
+    for cell in merged:
+        assert (f"Ô gia quyền đã gộp {cell.name}: {cell.respondents} người trả lời, hệ số hiệu chỉnh không trả "
+                f"lời {_vi_number(cell.factor, 4)}.") in notes
+    # No English left: the engine's own wording ("non-response adjusted", "respondents") is not shown.
+    assert "respondents" not in notes and "frame sample" not in notes
+    assert 'lang="en"' not in page.split('id="sample-index"')[1]
+
+    assert _switch(client, "en", "/staff/samples").status_code == 302
+    english = _text(client.get("/staff/samples").get_data(as_text=True).split('id="weighting-notes"')[1])
+    assert "How the sample was weighted" in english
+    assert f"Register: N = {population:,} dossiers, {sampled:,} sampled" in english
+    cell = merged[0]
+    assert (f"Merged weighting cell {cell.name}: {cell.respondents} respondents, non-response factor "
+            f"{cell.factor:.4f}.") in english
+
+
+def test_an_error_of_the_analysis_engine_on_the_samples_page_is_in_vietnamese_then_in_english(
+        vi_app, db, db_path, tmp_path, clock):
+    """A response of the sample whose field no longer matches a sampled stratum stops the index: the page
+    says which response, in the staff member's language (the engine's English stays on its command line)."""
+    _frame_case(db, db_path, tmp_path)
+    stray = db.execute("SELECT id FROM responses WHERE frame_id IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+    db.execute("UPDATE responses SET field = 'no-such-field' WHERE id = ?", [stray])
+    db.conn.commit()
+    client = vi_app.test_client()
+    Staff(client, db).as_role("staff")
+    page = client.get("/staff/samples").get_data(as_text=True)
+    problem = _text(page.split('id="index-problem"')[1].split("</p>")[0])
+    assert (f"Phiếu số {stray} trả lời một lời mời của mẫu này nhưng đơn vị (mã số") in problem
+    assert "lĩnh vực “no-such-field” của phiếu không phải là một tầng đã chọn mẫu" in problem
+    assert "sampled stratum" not in problem and 'lang="en"' not in page.split('id="index-problem"')[1][:600]
+
+    _switch(client, "en", "/staff/samples")
+    english = _text(client.get("/staff/samples").get_data(as_text=True).split('id="index-problem"')[1])
+    assert f"Response no. {stray} answers an invitation of this sample" in english
+    assert "field “no-such-field” are not a sampled stratum" in english
+
+
+def test_the_target_calculator_writes_its_numbers_in_the_staff_members_language(vi_app, db, known, clock):
+    client = vi_app.test_client()
+    Staff(client, db).as_role("admin")
+    ask = "/staff/admin/targets?calculate=1&half_width=2&confidence=95&share=80&deff=1.5"
+    page = _text(client.get(ask).get_data(as_text=True))
+    # n0 = 1.5 x 1.96^2 x 0.8 x 0.2 / 0.02^2 = 2,304.9 -> 2,305 responses
+    assert "±2 điểm" in page
+    assert "n0 = 1,5 × 1,960² × 0,8 × 0,2 / 0,02² = 2.304,9; n = 2.305" in page
+    assert "với quy mô tổng thể N:" in page and "with population" not in page
+    assert "2,304.9" not in page and "1.5 ×" not in page
+
+    _switch(client, "en", "/staff/admin/targets")
+    english = _text(client.get(ask).get_data(as_text=True))
+    assert "n0 = 1.5 × 1.960² × 0.8 × 0.2 / 0.02² = 2,304.9; n = 2,305" in english
+    assert "with population N:" in english
+
+
+def test_a_target_set_by_the_calculator_is_described_in_local_numbers(vi_app, db, known, clock):
+    client = vi_app.test_client()
+    staff = Staff(client, db)
+    staff.as_role("admin")
+    staff.post("/staff/admin/targets/calculated", {"calculate": "1", "half_width": "5", "confidence": "95",
+                                                   "share": "80", "deff": "1.5", "fpc": "1", "unit": "huyen-can-gio"})
+    population = db.execute("SELECT population FROM units WHERE slug = 'huyen-can-gio'").fetchone()[0]
+    assert population >= 10_000
+    page = _text(client.get("/staff/admin/targets").get_data(as_text=True))
+    assert f"N = {_vi_number(population)}: n = n0 / (1 + (n0 − 1) / N)" in page
+    assert f"N = {population:,}" not in page
+
+
+def test_every_refusal_of_a_bad_input_on_a_staff_form_is_in_the_catalog(pseudo_app, db, known, clock):
+    """What a staff member sees after typing something wrong into each staff form (and a few tampered
+    values a stale page or a double click sends): every sentence comes from the catalog."""
+    from survey.staff import users as user_store
+
+    client = pseudo_app.test_client()
+    staff = Staff(client, db)
+    admin = staff.as_role("admin")
+    other = user_store.create(db, "hoa", PASSWORD, "staff")
+    kiosk = db.execute("SELECT id FROM kiosks ORDER BY id LIMIT 1").fetchone()[0]
+    first = db.execute("SELECT id FROM responses ORDER BY id LIMIT 1").fetchone()[0]
+    pseudo_app.config["PUBLIC_BASE_URL"] = "https://khaosat.example.gov.vn"
+    forms = {
+        "users: taken": ("/staff/admin/users", {"username": "hoa", "role": "staff", "password": PASSWORD,
+                                                "confirm_password": PASSWORD}),
+        "users: short password": ("/staff/admin/users", {"username": "minh", "role": "staff", "password": "short",
+                                                         "confirm_password": "short"}),
+        "users: bad role": ("/staff/admin/users", {"username": "minh", "role": "wizard", "password": PASSWORD,
+                                                   "confirm_password": PASSWORD}),
+        "user: bad role": (f"/staff/admin/users/{other.id}", {"action": "role", "role": "wizard"}),
+        "user: own role": (f"/staff/admin/users/{admin.id}", {"action": "role", "role": "staff"}),
+        "user: short password": (f"/staff/admin/users/{other.id}", {"action": "password", "password": "x"}),
+        "user: bad action": (f"/staff/admin/users/{other.id}", {"action": "zap"}),
+        "user: none": ("/staff/admin/users/99999", {"action": "unlock"}),
+        "targets: bad numbers": ("/staff/admin/targets", {f"target-{first}": "0", "target-1": "lots",
+                                                          "target-2": "99999999999"}),
+        "calculator: too narrow": ("/staff/admin/targets/calculated", {"calculate": "1", "half_width": "0.05"}),
+        "calculator: too precise": ("/staff/admin/targets/calculated", {"calculate": "1", "half_width": "0.1", "deff": "5",
+                                                                        "confidence": "99.9", "share": "50"}),
+        "calculator: bad share": ("/staff/admin/targets/calculated", {"calculate": "1", "share": "100",
+                                                                      "confidence": "100.5", "deff": "0.5"}),
+        "calculator: bad unit": ("/staff/admin/targets/calculated", {"calculate": "1", "unit": "zzz"}),
+        "fieldwork: bad dates": ("/staff/admin/fieldwork", {"from": "2025-13-01", "to": "1800-01-01"}),
+        "fieldwork: reversed": ("/staff/admin/fieldwork", {"from": "2025-04-01", "to": "2025-03-01"}),
+        "kiosks: unknown unit": ("/staff/admin/kiosks", {"unit": "zzz", "name": "Quầy 9", "field": ""}),
+        "kiosks: parent unit": ("/staff/admin/kiosks", {"unit": "ho-chi-minh", "name": "Quầy 9", "field": ""}),
+        "kiosks: name taken": ("/staff/admin/kiosks", {"unit": "quan-1", "name": "Kiosk Q1", "field": ""}),
+        "kiosks: long name": ("/staff/admin/kiosks", {"unit": "quan-1", "name": "x" * 81, "field": ""}),
+        "kiosks: bad field": ("/staff/admin/kiosks", {"unit": "quan-1", "name": "Quầy 9", "field": "zzz"}),
+        "kiosk: empty name": (f"/staff/admin/kiosks/{kiosk}", {"action": "save", "name": " "}),
+        "kiosk: bad action": (f"/staff/admin/kiosks/{kiosk}", {"action": "zap"}),
+        "kiosk: none": ("/staff/admin/kiosks/99999", {"action": "revoke"}),
+        "password: wrong current": ("/staff/account/password", {"current_password": "wrong one", "new_password": "x",
+                                                                "confirm_password": "x"}),
+        "password: too short": ("/staff/account/password", {"current_password": PASSWORD, "new_password": "short",
+                                                            "confirm_password": "short"}),
+        "password: differ": ("/staff/account/password", {"current_password": PASSWORD, "new_password": "a" * 12,
+                                                         "confirm_password": "b" * 12}),
+        "exclusion: no reason": (f"/staff/responses/{first}/exclusion", {"action": "exclude", "reason": " "}),
+        "exclusion: bad action": (f"/staff/responses/{first}/exclusion", {"action": "zap"}),
+        "exclusion: none": ("/staff/responses/99999/exclusion", {"action": "exclude", "reason": "x"}),
+        "handled: none": ("/staff/comments/99999/handled", {}),
+        "reports: bad": ("/staff/reports/", {"from": "2025-02-30", "to": "xx", "target": "abc", "unit": "zzz",
+                                            "compare_from": "2025-01-01", "compare_to": "2024-01-01"}),
+        "reports: empty period": ("/staff/reports/", {"from": "2030-01-01", "to": "2030-01-31"}),
+        "language: bad": ("/staff/language", {"lang": "fr", "back": "/staff/"}),
+    }
+    pages = {}
+    for name, (path, data) in forms.items():
+        response = staff.post(path, data, follow_redirects=True)
+        assert response.status_code < 500, name
+        pages[name] = response.get_data(as_text=True)
+    # a kiosk revoked twice (a double click)
+    staff.post(f"/staff/admin/kiosks/{kiosk}", {"action": "revoke"})
+    pages["kiosk: revoked twice"] = staff.post(f"/staff/admin/kiosks/{kiosk}", {"action": "revoke"},
+                                               follow_redirects=True).get_data(as_text=True)
+    for path in ("/staff/?from=2025-03-10&to=2025-03-01", "/staff/?unit=zzz", "/staff/?from=x&to=y",
+                 "/staff/comments?from=2025-13-01", "/staff/comments?unit=zzz&page=x",
+                 "/staff/quality?kind=nonsense&state=zz", "/staff/exports/responses.csv?from=bad",
+                 "/staff/exports/responses.xlsx?unit=zzz", "/staff/samples?frame=99", "/posters/?unit=zzz",
+                 "/staff/admin/targets?calculate=1&half_width=0.01&deff=99&share=-1&confidence=1e999",
+                 "/staff/reports/99999"):
+        pages[path] = client.get(path).get_data(as_text=True)
+    data = _data_strings(db) + ["zzz", "wizard", "zap", "Kiosk Q1", "Quầy 9"]
+    problems = {}
+    for name, page in pages.items():
+        parser = _Texts()
+        parser.feed(page)
+        for text in parser.found:
+            if _outside_catalog(text, data):
+                problems.setdefault(name, []).append(" ".join(text.split())[:160])
+    assert not problems, "texts not in the catalog:\n" + json.dumps(problems, ensure_ascii=False, indent=1)
