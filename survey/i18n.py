@@ -356,6 +356,13 @@ def _format_decimal(kind: type, value: float, pattern: str | None, locale: str) 
     return babel_format(value, format=pattern, locale=locale)
 
 
+def decimal(value: Any, max_digits: int = 6) -> str:
+    """A number with the decimals it needs (up to ``max_digits``) in the page's language: vi 0,05 and 1,5."""
+    if value is None:
+        return "—"
+    return _decimal(value, "#,##0." + "#" * max_digits)
+
+
 def number_formatter():
     """``number`` for the many cells of one table: the page's language looked up once (a day-by-day
     table of a long period has hundreds of cells)."""

@@ -520,7 +520,8 @@ def _daily_totals(db: sqlite_utils.Database) -> None:
     each day of the period for the units that have a target. With 3,321 communes that was a sum over
     ~760,000 daily rows per request (4-5 s of CPU); now it reads one row per day, less the days of
     any unit without a target, which the index finds by unit (see ``queries.daily_counted``). And an
-    index of the real responses' comments by time, for the count of open comments."""
+    index of the real responses' comments by time, for the count of open comments, and of the unit
+    totals by channel and by field."""
     _script(db, """
     CREATE TABLE daily_totals (
         day TEXT PRIMARY KEY,
@@ -546,6 +547,10 @@ def _daily_totals(db: sqlite_utils.Database) -> None:
     -- (0005c) the comment indexes no longer covered that count, which read every commented row.
     CREATE INDEX responses_real_with_comment ON responses(submitted_at, unit_id)
         WHERE comment IS NOT NULL AND simulated = 0;
+    -- The period's counts by channel and by field over every unit, read in order (no sort of
+    -- 3,321 x fields rows).
+    CREATE INDEX unit_channel_totals_channel ON unit_channel_totals(channel, n, n_excluded);
+    CREATE INDEX unit_field_totals_field ON unit_field_totals(field, n, n_excluded);
     """)
 
 

@@ -108,7 +108,8 @@ def former_groups(db: sqlite_utils.Database, period: periods.Period, offset_minu
 def count_between(db: sqlite_utils.Database, first: str, last: str, scope: Scope) -> tuple[int, int]:
     """(counted, excluded) responses of local days ``first``..``last`` (ISO dates, inclusive)."""
     where, params = _scope("unit_id", scope)
-    row = db.execute("SELECT coalesce(sum(n - n_excluded), 0), coalesce(sum(n_excluded), 0) FROM daily_counts "
+    table = "daily_counts" if scope is not None else "daily_totals"    # every unit: one row a day (0006c)
+    row = db.execute(f"SELECT coalesce(sum(n - n_excluded), 0), coalesce(sum(n_excluded), 0) FROM {table} "
                      "WHERE day BETWEEN ? AND ?" + where, [first, last, *params]).fetchone()
     return row[0], row[1]
 
@@ -524,8 +525,15 @@ def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minute
              search: str | None, state: str, limit: int, offset: int) -> tuple[int, list[dict]]:
     """(total, one page) of comments, latest first."""
     where, params = _comments_where(period, offset_minutes, scope, search, state)
-    total = db.execute("SELECT count(*) FROM responses r LEFT JOIN comment_reviews c ON c.response_id = r.id "
-                       "WHERE " + where, params).fetchone()[0]
+    if state == "open":
+        # All less those handled: counted from an index, not a review lookup per comment.
+        every, every_params = _comments_where(period, offset_minutes, scope, search, "all")
+        total = db.execute("SELECT count(*) FROM responses r WHERE " + every, every_params).fetchone()[0]
+        total -= db.execute("SELECT count(*) FROM comment_reviews c CROSS JOIN responses r ON r.id = c.response_id "
+                            "WHERE " + every, every_params).fetchone()[0]
+    else:
+        total = db.execute("SELECT count(*) FROM responses r LEFT JOIN comment_reviews c ON c.response_id = r.id "
+                           "WHERE " + where, params).fetchone()[0]
     rows = list(db.query(
         "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
         "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, c.handled_by, c.handled_at "
