@@ -68,6 +68,37 @@ def gunicorn(app: str, port: int, env: dict, workers: int | None, log: Path) -> 
     return proc
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live children (the gunicorn
+    master and its workers): what a survey costs the server whatever else runs on the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def measured(run, pid: int):
+    """Run ``run()`` (an asyncio load); return its (stats, elapsed) and the CPU seconds the server
+    and this generator used meanwhile."""
+    server0, gen0 = tree_cpu(pid), time.process_time()
+    stats, elapsed = asyncio.run(run())
+    return stats, elapsed, tree_cpu(pid) - server0, time.process_time() - gen0
+
+
+def with_cpu(row: dict, server_s: float, generator_s: float) -> dict:
+    done = max(row["surveys"], 1)
+    row.update(server_cpu_ms_per_survey=1000 * server_s / done, generator_cpu_ms_per_survey=1000 * generator_s / done)
+    return row
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -78,8 +109,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 def prepare_platform(directory: Path) -> dict:
     env = {"SURVEY_DATABASE": str(directory / "survey.sqlite3"), "SURVEY_SECRET_KEY": "bench-" + "k" * 40,
-           # the load comes from one address (127.0.0.1): lift the per-address limit, keep every other check
-           "SURVEY_LIMIT_ADDRESS_PER_10_MINUTES": "10000000"}
+           # behind a reverse proxy, as in the field: each simulated citizen's address comes in
+           # X-Forwarded-For (bench/load/loadgen.py), so every limit and check applies as it would
+           "SURVEY_TRUSTED_PROXIES": "1"}
     subprocess.run([sys.executable, "-m", "flask", "--app", "survey", "init-db", "--demo"], cwd=ROOT,
                    env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
     return env
@@ -90,6 +122,10 @@ def show(row: dict) -> None:
           f"request p50/p95/p99 {row['req_p50_ms']:6.1f}/{row['req_p95_ms']:6.1f}/{row['req_p99_ms']:6.1f} ms  "
           f"survey p50/p95/p99 {row['survey_p50_ms']:6.1f}/{row['survey_p95_ms']:6.1f}/{row['survey_p99_ms']:6.1f} ms  "
           f"errors {row['errors']} {row['error_kinds'] or ''} locked {row['db_locked']}", flush=True)
+    if "server_cpu_ms_per_survey" in row:
+        print(f"  {'':<22} CPU per survey: server {row['server_cpu_ms_per_survey']:.1f} ms "
+              f"(so 2 free cores would serve ~{2000 / row['server_cpu_ms_per_survey']:.0f}/s), "
+              f"load generator {row['generator_cpu_ms_per_survey']:.1f} ms", flush=True)
 
 
 def main() -> None:
@@ -118,12 +154,14 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             print(f"capacity: {args.clients} clients, no think time, {args.seconds:.0f} s", flush=True)
-            stats, elapsed = asyncio.run(closed(base, "/u/phuong-sai-gon", args.clients, args.seconds))
-            ours = loadgen.summary("platform capacity", stats, elapsed)
+            stats, elapsed, cpu, gen = measured(
+                lambda: closed(base, "/u/phuong-sai-gon", args.clients, args.seconds), server.pid)
+            ours = with_cpu(loadgen.summary("platform capacity", stats, elapsed), cpu, gen)
             show(ours)
             print(f"service level: open loop {args.rate:.0f} surveys/s for {args.rate_seconds:.0f} s", flush=True)
-            stats, elapsed = asyncio.run(opened(base, "/u/phuong-sai-gon", args.rate, args.rate_seconds))
-            level = loadgen.summary("platform open loop", stats, elapsed)
+            stats, elapsed, cpu, gen = measured(
+                lambda: opened(base, "/u/phuong-sai-gon", args.rate, args.rate_seconds), server.pid)
+            level = with_cpu(loadgen.summary("platform open loop", stats, elapsed), cpu, gen)
             show(level)
         finally:
             stop(server)
@@ -142,14 +180,18 @@ def main() -> None:
             server = gunicorn(f'bench.load.baseline_app:create_app("{database}")', port, {}, args.workers,
                               tmp / "baseline.log")
             try:
-                stats, elapsed = asyncio.run(closed(f"http://127.0.0.1:{port}", "/", args.clients, args.seconds))
-                baseline = loadgen.summary("baseline capacity", stats, elapsed)
+                stats, elapsed, cpu, gen = measured(
+                    lambda: closed(f"http://127.0.0.1:{port}", "/", args.clients, args.seconds), server.pid)
+                baseline = with_cpu(loadgen.summary("baseline capacity", stats, elapsed), cpu, gen)
                 show(baseline)
             finally:
                 stop(server)
             ratio = ours["surveys_per_s"] / baseline["surveys_per_s"] if baseline["surveys_per_s"] else float("nan")
             results.update(baseline_capacity=baseline, ratio=ratio)
             print(f"\nthroughput ratio platform / baseline: {ratio:.1%} (target >= 80 %)")
+            cost = baseline["server_cpu_ms_per_survey"] / ours["server_cpu_ms_per_survey"]
+            results.update(cpu_ratio=cost)
+            print(f"server CPU per survey, baseline / platform: {cost:.1%} (the capacity ratio two free cores would give)")
         print(f"service level p99 per request: {level['req_p99_ms']:.1f} ms (target <= 100 ms), "
               f"errors {level['errors']}, locked {level['db_locked'] + locked_in_log}")
     out = ROOT / "bench" / "out"

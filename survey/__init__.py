@@ -72,7 +72,7 @@ def _secure_files(app: Flask) -> None:
     files.secure_instance(instance, skip=("config.py",))   # an exposed key is refused, not quietly fixed
     database = Path(app.config["DATABASE"])
     if database.parent.resolve() != instance.resolve():
-        for path in (database, *(Path(f"{database}{s}") for s in ("-wal", "-shm", ".lock"))):
+        for path in (database, *(Path(f"{database}{s}") for s in ("-wal", "-shm", ".lock", ".writer"))):
             if path.exists() and not path.is_symlink() and files.exposed(path):
                 files.make_private(path)
                 files.log.warning("%s was readable by other local users; it is now 0600", path)

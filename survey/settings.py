@@ -33,6 +33,9 @@ SETTINGS: list[Setting] = [
             "(keys: survey/i18n.py SOURCES and survey/kiosk/messages.py)."),
     Setting("TIMEZONE", "Asia/Ho_Chi_Minh", "Time zone in which days and periods are counted."),
     Setting("SQLITE_BUSY_TIMEOUT_MS", 5000, "How long a writer waits for the database lock before failing."),
+    Setting("SQLITE_REUSE_CONNECTIONS", True,
+            "Each server thread keeps its database connection from one request to the next (opening one "
+            "re-reads the whole schema); False opens and closes one per request."),
     Setting("MAX_CONTENT_LENGTH", 64 * 1024, "Largest request body accepted, in bytes."),
     Setting("WTF_CSRF_TIME_LIMIT", None,
             "CSRF token lifetime in seconds; None ties it to the session so an open form never expires."),

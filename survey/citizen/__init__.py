@@ -245,10 +245,7 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
     """The questionnaire page for ``form``; the kiosk passes its own ``template`` (extending ours) and context."""
     errors = [(name, message) for name, messages in form.errors.items() for message in messages
               if name not in ("csrf_token",)]
-    numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
-    short_names = {c.code: t("form.question", n=n) for c, n in zip(q.criteria, numbers.values())}
-    short_names.update({r.code: tr(r.text) for r in q.respondent})
-    short_names["comment"] = t("form.comment_short")
+    numbers, short_names = _names(q)
     context.setdefault("paged", True)
     context.setdefault("notice", None)
     values = dict(form=form, q=q, unit=unit, action=action, short_names=short_names,
@@ -257,6 +254,21 @@ def render_form(form, q: Questionnaire, unit: dict, *, action: str, status: int,
                   required_about=sum(1 for r in q.respondent if r.required),
                   scale=[(v, tr(_label(q, v))) for v in range(q.scale.min, q.scale.max + 1)], **context)
     return render_template(template, steps_html=_pristine_steps(form, q, values), **values), status
+
+
+def _names(q: Questionnaire) -> tuple[dict[str, int], dict[str, str]]:
+    """Each criterion's number, and each field's short name for error lines, in the page's language:
+    the same for every citizen, so worked out once per questionnaire version and language."""
+    cache = current_app.extensions.setdefault("survey.short_names", {})
+    key = (q.id, q.version, language())
+    names = cache.get(key)
+    if names is None:
+        numbers = {c.code: n for n, c in enumerate(q.criteria, start=1)}
+        short_names = {c.code: t("form.question", n=n) for c, n in zip(q.criteria, numbers.values())}
+        short_names.update({r.code: tr(r.text) for r in q.respondent})
+        short_names["comment"] = t("form.comment_short")
+        names = cache[key] = (numbers, short_names)
+    return names
 
 
 def _pristine_steps(form, q: Questionnaire, values: dict) -> Markup | None:

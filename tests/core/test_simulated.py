@@ -86,16 +86,28 @@ def test_remove_takes_every_simulated_response_and_nothing_else(app, runner):
     assert "--remove" in runner.invoke(args=["simulate", "--help"]).output
 
 
+def _minutes_into_the_city_day() -> int:
+    """Minutes since midnight in Ho Chi Minh City (the dashboard's "today"), at least 1."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    return max(1, local.hour * 60 + local.minute)
+
+
 def test_dashboard_exports_and_reports_leave_simulated_responses_out_unless_asked(app, runner, client):
+    from zoneinfo import ZoneInfo
+
     db = _db(app)
-    _real_response(db)
+    city_today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()      # the dashboard's "today"
+    # 30 minutes ago, or less just after the city's midnight (00:00-00:30 there is 17:00-17:30 UTC)
+    _real_response(db, minutes_ago=min(30, _minutes_into_the_city_day() - 1) or 0)
     assert runner.invoke(args=["simulate", "--responses", "200", "--alongside-real", "--period",
-                               f"{date.today()}:{date.today()}"]).exit_code == 0
+                               f"{city_today}:{city_today}"]).exit_code == 0
     _sign_in(client, db)
     page = client.get("/staff/").get_data(as_text=True)
     assert 'data-count="today">1<' in page                       # only the real response
     assert "200 simulated responses (demo data) are in this database" in page
-    today = date.today().isoformat()
+    today = city_today.isoformat()
     plain = client.get(f"/staff/exports/responses.csv?from={today}&to={today}").get_data().decode("utf-8-sig")
     assert len(list(csv.DictReader(io.StringIO(plain)))) == 1
     asked = client.get(f"/staff/exports/responses.csv?from={today}&to={today}&simulated=1")
