@@ -28,51 +28,20 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from bench.builder import PASSWORD, log
+
 OUT = Path(__file__).resolve().parent / "out"
-PASSWORD = "benchmark password"
 NOW = datetime(2025, 12, 15, 3, 0, tzinfo=timezone.utc)
 SEED = 1
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def build(path: Path, n: int) -> None:
-    import click
+    """The demo units, ``n`` simulated responses over 2025 stored with the summary triggers on (bench/builder.py)."""
+    from bench import builder
+    from survey import units
 
-    from survey import catalog, migrations, units
-    from survey import db as database
-    from survey.simulate import simulate
-    from survey.staff import periods, targets, users
-
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    db = database.connect(partial)
-    migrations.migrate(db)
-    units.load_demo(db)
-    catalog.register_shipped(db)
-    q = catalog.latest(db, "sipas-hcm-26")
-    started = time.perf_counter()
-    with click.progressbar(length=n, label=f"Simulating {n:,} responses", file=sys.stderr) as bar:
-        written = simulate(db, q, n, SEED, date(2025, 1, 1), date(2025, 12, 31), progress=bar.update)
-    log(f"simulated {written:,} responses in {time.perf_counter() - started:.0f} s "
-        f"({written / (time.perf_counter() - started):,.0f}/s)")
-    # The dashboard leaves simulated responses out: here they stand in for real ones.
-    from survey.staff import summary
-
-    with db.conn:
-        db.execute("UPDATE responses SET simulated = 0")
-    summary.rebuild_in_place(db)
-    users.create(db, "bench", PASSWORD, "admin")
-    targets.set_fieldwork(db, periods.Period(date(2025, 1, 1), date(2025, 12, 31)), by="bench")
-    for unit in units.leaf_units(db):
-        targets.set_target(db, unit["id"], 50_000, method="manual", by="bench")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("ANALYZE")
-    db.close()
-    partial.rename(path)
+    builder.build(path, n, seed=SEED, period=(date(2025, 1, 1), date(2025, 12, 31)), load_units=units.load_demo,
+                  target=50_000, fast=False)
 
 
 def memory_kib() -> tuple[int, int]:

@@ -123,46 +123,15 @@ def build_fast(path: Path, n: int) -> None:
     """bench_dashboard's database (demo units, ``n`` simulated responses over 2025, the user 'bench', targets,
     the fieldwork period) built with the summary triggers off during the simulation and every summary
     rebuilt afterwards by ``summary.refresh(force=True)`` (what ``refresh-summaries --force`` and the
-    migration's backfill do): the same tables, several times faster on a busy machine."""
+    migration's backfill do): the same tables, several times faster on a busy machine (bench/builder.py)."""
     from datetime import date
 
-    import click
+    from bench import builder
+    from bench.bench_dashboard import SEED
+    from survey import units
 
-    from bench.bench_dashboard import PASSWORD, SEED
-    from survey import catalog, migrations, units
-    from survey import db as database
-    from survey.settings import defaults
-    from survey.simulate import simulate
-    from survey.staff import periods, summary, targets, users
-
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    db = database.connect(partial)
-    migrations.migrate(db)
-    units.load_demo(db)
-    catalog.register_shipped(db)
-    for row in list(db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'staff%'")):
-        db.execute(f"DROP TRIGGER {row['name']}")
-    q = catalog.latest(db, "sipas-hcm-26")
-    started = time.perf_counter()
-    with click.progressbar(length=n, label=f"Simulating {n:,} responses", file=sys.stderr) as bar:
-        simulate(db, q, n, SEED, date(2025, 1, 1), date(2025, 12, 31), progress=bar.update)
-    log(f"simulated in {time.perf_counter() - started:.0f} s; rebuilding the summaries")
-    # The staff pages leave simulated responses out (issue 11): here they stand in for real ones.
-    with db.conn:
-        db.execute("UPDATE responses SET simulated = 0")
-    started = time.perf_counter()
-    summary.refresh(db, summary.rules_from_config(defaults()), force=True)
-    log(f"summaries rebuilt in {time.perf_counter() - started:.0f} s")
-    users.create(db, "bench", PASSWORD, "admin")
-    targets.set_fieldwork(db, periods.Period(date(2025, 1, 1), date(2025, 12, 31)), by="bench")
-    for unit in units.leaf_units(db):
-        targets.set_target(db, unit["id"], 50_000, method="manual", by="bench")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("ANALYZE")
-    db.close()
-    partial.rename(path)
+    builder.build(path, n, seed=SEED, period=(date(2025, 1, 1), date(2025, 12, 31)), load_units=units.load_demo,
+                  target=50_000, fast=True)
 
 
 def prepare_pages(path: Path, share: float = 0.45) -> None:

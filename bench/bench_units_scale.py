@@ -27,63 +27,30 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from bench.builder import PASSWORD, log
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-PASSWORD = "benchmark password"
 NOW = datetime(2026, 6, 20, 3, 0, tzinfo=timezone.utc)
 SEED = 14
 PERIOD = (date(2026, 1, 1), date(2026, 6, 30))
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def build(path: Path, n: int) -> None:
-    import click
+    """The 3,321 communes of the 34 provinces and ``n`` simulated responses over PERIOD, the summary
+    triggers off while the simulator writes (bench/builder.py)."""
+    from bench import builder
+    from survey import units
 
-    from survey import catalog, migrations, units
-    from survey import db as database
-    from survey.simulate import simulate
-    from survey.settings import defaults
-    from survey.staff import periods, summary, targets, users
+    def load_units(db) -> None:
+        started = time.perf_counter()
+        for province in units.provinces():
+            units.load_province(db, province["code"])
+        log(f"loaded {len(units.leaf_units(db, PERIOD[0])):,} communes of 34 provinces in "
+            f"{time.perf_counter() - started:.1f} s")
 
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    db = database.connect(partial)
-    migrations.migrate(db)
-    catalog.register_shipped(db)
-    started = time.perf_counter()
-    for province in units.provinces():
-        units.load_province(db, province["code"])
-    log(f"loaded {len(units.leaf_units(db, PERIOD[0])):,} communes of 34 provinces in "
-        f"{time.perf_counter() - started:.1f} s")
-    q = catalog.latest(db, "sipas-hcm-26")
-    # The dashboard's summary triggers are dropped while the simulator writes (6x faster on a busy
-    # machine) and the summaries rebuilt from scratch afterwards, as `refresh-summaries --force`
-    # does; the unit-validity trigger stays, so every response is checked against its unit's period.
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'staff_%'").fetchall():
-        db.execute(f"DROP TRIGGER {name}")
-    started = time.perf_counter()
-    with click.progressbar(length=n, label=f"Simulating {n:,} responses", file=sys.stderr) as bar:
-        written = simulate(db, q, n, SEED, *PERIOD, progress=bar.update)
-    log(f"simulated {written:,} responses in {time.perf_counter() - started:.0f} s "
-        f"({written / (time.perf_counter() - started):,.0f}/s, with the validity trigger)")
-    # The staff pages leave simulated responses out (issue 11): here they stand in for real ones.
-    with db.conn:
-        db.execute("UPDATE responses SET simulated = 0")
-    started = time.perf_counter()
-    summary.refresh(db, summary.rules_from_config(defaults()), force=True)
-    log(f"rebuilt the dashboard's summaries in {time.perf_counter() - started:.0f} s")
-    users.create(db, "bench", PASSWORD, "admin")
-    targets.set_fieldwork(db, periods.Period(*PERIOD), by="bench")
-    for unit in units.leaf_units(db, PERIOD[0]):
-        targets.set_target(db, unit["id"], 400, method="manual", by="bench")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("ANALYZE")
-    db.close()
-    partial.rename(path)
+    builder.build(path, n, seed=SEED, period=PERIOD, load_units=load_units, target=400, fast=True,
+                  leaves_on=PERIOD[0])
 
 
 def database(n: int) -> Path:

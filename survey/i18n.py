@@ -338,14 +338,20 @@ def number(value: Any, digits: int | None = None) -> str:
 
 
 def _decimal(value: Any, pattern: str | None = None, locale: str | None = None) -> str:
-    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English);
-    remembered for ints and floats (pages show the same small counts many times)."""
-    locale = locale or _babel_locale()
-    if type(value) in (int, float):
-        return _format_decimal(type(value), value, pattern, locale)
-    from babel.numbers import format_decimal as babel_format
+    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English),
+    remembered for ints and floats (pages show the same small counts many times); a number too
+    large for its pattern (a hostile 1e300 typed into a form) in scientific notation."""
+    from decimal import InvalidOperation
 
-    return babel_format(value, format=pattern, locale=locale)
+    from babel.numbers import format_decimal as babel_format, format_scientific
+
+    locale = locale or _babel_locale()
+    try:
+        if type(value) in (int, float):
+            return _format_decimal(type(value), value, pattern, locale)
+        return babel_format(value, format=pattern, locale=locale)
+    except InvalidOperation:
+        return format_scientific(value, format="0.######E0", locale=locale)
 
 
 @lru_cache(maxsize=8192)

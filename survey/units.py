@@ -71,6 +71,22 @@ class UnitRow:
     valid_to: str | None = None
 
 
+def _csv_text(path: Path) -> str:
+    """A CSV file's text (UTF-8, a byte-order mark allowed); :class:`UnitImportError` when it cannot
+    be read or is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise UnitImportError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise UnitImportError(str(path), [f"not UTF-8 text (byte {exc.start}): save the file as CSV UTF-8"]) from exc
+
+
+def _csv_reader(path: Path) -> csv.DictReader:
+    """A dict reader over a CSV file read by :func:`_csv_text`."""
+    return csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+
+
 def read_units_csv(path: str | Path, period: str | None = None) -> list[UnitRow]:
     """Read and check a units CSV; raise :class:`UnitImportError` listing every bad row.
 
@@ -82,12 +98,7 @@ def read_units_csv(path: str | Path, period: str | None = None) -> list[UnitRow]
     path = Path(path)
     problems: list[str] = []
     rows: list[UnitRow] = []
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UnitImportError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    except UnicodeDecodeError as exc:
-        raise UnitImportError(str(path), [f"not UTF-8 text (byte {exc.start}): save the file as CSV UTF-8"]) from exc
+    text = _csv_text(path)
     with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
@@ -352,13 +363,7 @@ def read_crosswalk_csv(path: str | Path) -> list[CrosswalkRow]:
     is grouped under).
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UnitImportError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    except UnicodeDecodeError as exc:
-        raise UnitImportError(str(path), [f"not UTF-8 text (byte {exc.start}): save the file as CSV UTF-8"]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _csv_reader(path)
     header = reader.fieldnames or []
     need = [c for c in CROSSWALK_COLUMNS if c not in header and not (c == "new_slug" and "new_code" in header)]
     if need:
@@ -490,13 +495,7 @@ def import_margins(db: sqlite_utils.Database, path: str | Path) -> tuple[int, in
     unit or dimension not in the file is left as it is. All or nothing.
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UnitImportError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    except UnicodeDecodeError as exc:
-        raise UnitImportError(str(path), [f"not UTF-8 text (byte {exc.start}): save the file as CSV UTF-8"]) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _csv_reader(path)
     missing = [c for c in MARGIN_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise UnitImportError(str(path), [f"line 1: missing column(s): {', '.join(missing)}"])

@@ -1,27 +1,54 @@
 """Monitoring pages: the live dashboard, comments, flagged responses and exclusion."""
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import integrity
 from .. import responses as response_store
 from ..db import get_db
+from ..labels import N_
 from ..numbers import whole_number
 from . import bp, monitor, periods, queries, targets
 from .auth import automatic, current_user, error_page, is_local_path, login_required
 
 
-def _context():
-    """(db, filters, rules, warnings) for the current request, or an error response."""
-    db = get_db()
-    rules, warnings = monitor.effective_rules(db, current_app.config)
-    today = periods.local_now(rules.utc_offset_minutes).date()
-    try:
-        filters = monitor.parse_filters(db, request.args, targets.fieldwork_period(db, today))
-    except monitor.FilterError as exc:
-        return None, error_page(400, _("Check the filters"), exc.problems, back=request.path)
-    return (db, filters, rules, warnings), None
+@dataclass(frozen=True)
+class _Request:
+    """What a filtered staff page works from: the database, the period and unit filters, the monitoring
+    rules and their warnings, and for a listing its page number and choices."""
+    db: Any
+    filters: monitor.Filters
+    rules: Any
+    warnings: list
+    page: int = 1
+    choice: dict = field(default_factory=dict)
+
+
+def _filtered(*, listing: bool = False, **choices: tuple[tuple[str, ...], str]):
+    """Decorate a view filtered by period and unit (``from``, ``to``, ``unit``); a listing also reads
+    ``page`` and each choice ``name=(allowed values, field label msgid)``. The view gets a
+    :class:`_Request` first; filters that cannot be used get the 400 page naming each problem."""
+    def wrap(view):
+        @functools.wraps(view)
+        def run(*args, **kwargs):
+            db = get_db()
+            rules, warnings = monitor.effective_rules(db, current_app.config)
+            today = periods.local_now(rules.utc_offset_minutes).date()
+            try:
+                filters = monitor.parse_filters(db, request.args, targets.fieldwork_period(db, today))
+                page = monitor.parse_page(request.args) if listing else 1
+                picked = {name: monitor.parse_choice(request.args, name, allowed, _(label))
+                          for name, (allowed, label) in choices.items()}
+            except monitor.FilterError as exc:
+                return error_page(400, _("Check the filters"), exc.problems, back=request.path)
+            return view(_Request(db, filters, rules, warnings, page, picked), *args, **kwargs)
+        return run
+    return wrap
 
 
 # Beyond this many units (the whole country's 3,321 communes) the filter menu lists the provinces and
@@ -36,11 +63,9 @@ def _units_menu(db, filters=None):
 
 @bp.route("/")
 @login_required("staff")
-def dashboard():
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, warnings = ctx
+@_filtered()
+def dashboard(ctx: _Request):
+    db, filters, rules, warnings = ctx.db, ctx.filters, ctx.rules, ctx.warnings
     board = monitor.build(db, filters, current_app.config, rules, warnings, **_unit_table_args())
     return render_template("staff/dashboard.html", board=board, filters=filters, units_menu=_units_menu(db, filters),
                            fieldwork=targets.fieldwork(db),
@@ -50,12 +75,10 @@ def dashboard():
 @bp.route("/dashboard/live")
 @automatic
 @login_required("staff")
-def dashboard_live():
+@_filtered()
+def dashboard_live(ctx: _Request):
     """The dashboard's figures as an HTML fragment, fetched by dashboard.js to refresh the page."""
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, warnings = ctx
+    db, filters, rules, warnings = ctx.db, ctx.filters, ctx.rules, ctx.warnings
     board = monitor.build(db, filters, current_app.config, rules, warnings, **_unit_table_args())
     return render_template("staff/_dashboard.html", board=board, filters=filters)
 
@@ -72,32 +95,25 @@ def _unit_table_args() -> dict:
 
 @bp.route("/former")
 @login_required("staff")
-def former():
+@_filtered()
+def former(ctx: _Request):
     """New units grouped by the former unit they took their area from, with this period's responses."""
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, _warnings = ctx
+    db, filters, rules = ctx.db, ctx.filters, ctx.rules
     groups = queries.former_groups(db, filters.period, rules.utc_offset_minutes)
     return render_template("staff/former.html", groups=groups, filters=filters, units_menu=_units_menu(db, filters))
 
 
 @bp.route("/comments")
 @login_required("staff")
-def comments():
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, _warnings = ctx
+@_filtered(listing=True, state=(queries.COMMENT_STATES, N_("Show")))
+def comments(ctx: _Request):
+    db, filters, rules, page, state = ctx.db, ctx.filters, ctx.rules, ctx.page, ctx.choice["state"]
+    search = request.args.get("q", "").strip()[:200]
     try:
-        page = monitor.parse_page(request.args)
-        state = monitor.parse_choice(request.args, "state", queries.COMMENT_STATES, _("Show"))
-        search = request.args.get("q", "").strip()[:200]
         if search:
             queries.search_expression(search)
-    except (monitor.FilterError, ValueError) as exc:
-        problems = exc.problems if isinstance(exc, monitor.FilterError) else [str(exc)]
-        return error_page(400, _("Check the filters"), problems, back=request.path)
+    except ValueError as exc:
+        return error_page(400, _("Check the filters"), [str(exc)], back=request.path)
     total, rows = queries.comments(db, period=filters.period, offset_minutes=rules.utc_offset_minutes,
                                    scope=filters.scope, search=search or None, state=state,
                                    limit=monitor.PAGE_SIZE, offset=(page - 1) * monitor.PAGE_SIZE)
@@ -121,17 +137,10 @@ def comment_handled(response_id: int):
 
 @bp.route("/quality")
 @login_required("staff")
-def quality():
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, warnings = ctx
-    try:
-        page = monitor.parse_page(request.args)
-        kind = monitor.parse_choice(request.args, "kind", queries.FLAG_KINDS, _("Flag"))
-        state = monitor.parse_choice(request.args, "state", queries.EXCLUSION_STATES, _("Show"))
-    except monitor.FilterError as exc:
-        return error_page(400, _("Check the filters"), exc.problems, back=request.path)
+@_filtered(listing=True, kind=(queries.FLAG_KINDS, N_("Flag")), state=(queries.EXCLUSION_STATES, N_("Show")))
+def quality(ctx: _Request):
+    db, filters, rules, warnings, page = ctx.db, ctx.filters, ctx.rules, ctx.warnings, ctx.page
+    kind, state = ctx.choice["kind"], ctx.choice["state"]
     limits = queries.speeder_limits(db, float(current_app.config["QUALITY_SPEEDER_RATIO"]))
     total, rows = queries.flagged_responses(db, kind=kind, state=state, period=filters.period,
                                             offset_minutes=rules.utc_offset_minutes, scope=filters.scope,

@@ -12,26 +12,20 @@ from flask_babel import gettext as _, ngettext
 
 from .. import integrity
 from ..db import get_db
+from ..labels import N_
 from . import bp, monitor, periods
 from .auth import current_user, error_page, login_required
-from .dashboard import _back, _context, _pages, _units_menu
+from .dashboard import _back, _filtered, _pages, _Request, _units_menu
 
 REASON_CHOICES = ("any", *integrity.REASONS)
 
 
 @bp.route("/held", endpoint="integrity")
 @login_required("staff")
-def integrity_page():
-    ctx, refusal = _context()
-    if refusal:
-        return refusal
-    db, filters, rules, warnings = ctx
-    try:
-        page = monitor.parse_page(request.args)
-        reason = monitor.parse_choice(request.args, "reason", REASON_CHOICES, _("Reason"))
-        state = monitor.parse_choice(request.args, "state", integrity.STATES, _("Show"))
-    except monitor.FilterError as exc:
-        return error_page(400, _("Check the filters"), exc.problems, back=request.path)
+@_filtered(listing=True, reason=(REASON_CHOICES, N_("Reason")), state=(integrity.STATES, N_("Show")))
+def integrity_page(ctx: _Request):
+    db, filters, rules, warnings, page = ctx.db, ctx.filters, ctx.rules, ctx.warnings, ctx.page
+    reason, state = ctx.choice["reason"], ctx.choice["state"]
     first, last = filters.period.start.isoformat(), filters.period.end.isoformat()
     counts = integrity.counts(db, first, last, filters.scope)
     total, rows = integrity.held_page(db, state=state, reason=reason, first=first, last=last, scope=filters.scope,

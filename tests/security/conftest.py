@@ -201,14 +201,29 @@ def make_server(tmp_path):
         server.stop()
 
 
+def running_server(folder: Path, **kw) -> Server:
+    """A server initialised in ``folder``, with the admin "boss" (password PASSWORD), started."""
+    server = Server(folder, **kw)
+    server.init()
+    server.create_user("boss", "admin")
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One running server (3 workers, TRUSTED_PROXIES=1 so tests can speak from several addresses
     with X-Forwarded-For) for the tests of a module that do not change its settings."""
-    server = Server(tmp_path_factory.mktemp("shared"), env={"SURVEY_TRUSTED_PROXIES": "1"})
-    server.init()
-    server.create_user("boss", "admin")
-    server.start()
+    server = running_server(tmp_path_factory.mktemp("shared"), env={"SURVEY_TRUSTED_PROXIES": "1"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A running server of the module's own, default settings, with the admin "boss" (a module that
+    needs more in it defines its own ``server``)."""
+    server = running_server(tmp_path_factory.mktemp("server"))
     yield server
     server.stop()
 

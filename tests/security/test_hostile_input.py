@@ -15,21 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import PASSWORD, Server, add_kiosk, kiosk_body, kiosk_post
+from .conftest import PASSWORD, add_kiosk, kiosk_body, kiosk_post
 
 pytestmark = pytest.mark.timeout(600)
 
 HUGE_ID = "9999999999999999999999999"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("hostile"))
-    server.init()
-    server.create_user("boss", "admin")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
