@@ -195,3 +195,34 @@ def test_every_shipped_questionnaire_can_be_served_and_completed(make_app, quest
     db = database.connect(app.config["DATABASE"])
     [row] = db.query("SELECT questionnaire_id, answers FROM responses")
     assert row == {"questionnaire_id": questionnaire_id, "answers": "3" * len(q.criteria)}
+
+
+@pytest.mark.parametrize("csrf", [True, False], ids=["csrf-on", "csrf-off"])
+def test_the_first_and_later_pages_in_a_language_are_the_same_form_and_each_is_stored(make_app, csrf):
+    """The first page in a language is built from the full form (its questions are cached then); later
+    pages print only the hidden fields. A citizen cannot tell them apart, and both kinds are stored."""
+    from tests.citizen.conftest import Citizen
+
+    app = make_app(WTF_CSRF_ENABLED=csrf)
+    client = app.test_client()
+    citizen = Citizen(app, client)
+
+    def skeleton(html: str) -> str:        # the page with each hidden field's value blanked
+        return re.sub(r'(type="hidden" value=")[^"]*"', r'\1"', html)
+
+    first = client.get("/u/quan-1").get_data(as_text=True)
+    later = client.get("/u/quan-1").get_data(as_text=True)
+    assert skeleton(first) == skeleton(later)
+    a, b = citizen.read(first), citizen.read(later)
+    assert list(a.hidden) == list(b.hidden) == ["questionnaire_id", "version", "submission_id", "started",
+                                                *(["csrf_token"] if csrf else [])]
+    assert a.hidden["submission_id"] != b.hidden["submission_id"]
+    for form in (b, a):                    # the later page first, then the one that stayed open
+        assert citizen.submit(form, url="/u/quan-1").status_code == 303
+    db = database.connect(app.config["DATABASE"])
+    assert {r[0] for r in db.execute("SELECT uuid FROM responses")} == {a.hidden["submission_id"],
+                                                                          b.hidden["submission_id"]}
+    db.close()
+    english = client.get("/u/quan-1?lang=en").get_data(as_text=True)     # another language: built again
+    again = client.get("/u/quan-1?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english and skeleton(english) == skeleton(again)
