@@ -338,9 +338,12 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     shifted = integrity.shifts(db, today.isoformat(), scope)
     for row in units:
         flagged = recent.get(row["unit"]["id"], {})
+        shift = shifted.get(row["unit"]["id"])
+        if not flagged and not shift:          # most units, most days: nothing to show
+            row["alert"] = None
+            continue
         held = flagged.get("any", {}).get("held", 0)
         reasons = [r for r in integrity.REASONS if sum(flagged.get(r, {}).values())]
-        shift = shifted.get(row["unit"]["id"])
         row["alert"] = {"held": held, "flagged": sum(flagged.get("any", {}).values()), "reasons": reasons,
                         "shift": shift} if (held or shift) else None
     integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
@@ -420,9 +423,9 @@ def progress(db, filters: Filters, today: date, units: list[dict]) -> dict | Non
     target = sum(u["pace"].target for u in with_target)
     last = min(today, period.end)
     days = [period.start + timedelta(days=i) for i in range((last - period.start).days + 1)]
-    scope = tuple(u["unit"]["id"] for u in with_target)
-    daily = queries.daily_by_unit(db, period.start.isoformat(), last.isoformat(), scope)
-    counts = [sum(daily.get(u, {}).get(d.isoformat(), 0) for u in scope) for d in days]
+    daily = queries.daily_counted(db, period.start.isoformat(), last.isoformat(),
+                                  (u["unit"]["id"] for u in with_target), filters.scope)
+    counts = [daily.get(d.isoformat(), 0) for d in days]
     rows, total = [], 0
     for d, n in zip(days, counts):
         total += n
