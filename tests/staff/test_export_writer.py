@@ -57,7 +57,7 @@ def reference(app, db, query: str) -> bytes:
     return (header + lines).encode("utf-8")
 
 
-@pytest.mark.parametrize("batch", [3, 10_000])
+@pytest.mark.parametrize("batch", [3, exports.CSV_BATCH])
 def test_the_column_writer_writes_the_bytes_of_the_row_writer(app, client, db, staff, awkward, monkeypatch, batch):
     monkeypatch.setattr(exports, "CSV_BATCH", batch)
     staff.as_role("analyst")
