@@ -521,23 +521,35 @@ def _comments_where(period: periods.Period, offset_minutes: int, scope: Scope, s
     return sql, params
 
 
+def _real_comments_index(db: sqlite_utils.Database) -> str:
+    """``INDEXED BY`` the index of real responses' comments (0006c), when the database has it.
+
+    Without statistics SQLite picked the older index of every comment and read each commented row
+    to check that it is not simulated: 200 ms for the dashboard's count at 1,000,000 responses (60,000
+    comments), 5 ms through this one; its latest five took 184 ms (a scan per unit), 0.2 ms here.
+    """
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'responses_real_with_comment'")
+    return " INDEXED BY responses_real_with_comment" if found.fetchone() else ""
+
+
 def comments(db: sqlite_utils.Database, *, period: periods.Period, offset_minutes: int, scope: Scope,
              search: str | None, state: str, limit: int, offset: int) -> tuple[int, list[dict]]:
     """(total, one page) of comments, latest first."""
     where, params = _comments_where(period, offset_minutes, scope, search, state)
+    real = _real_comments_index(db)
     if state == "open":
         # All less those handled: counted from an index, not a review lookup per comment.
         every, every_params = _comments_where(period, offset_minutes, scope, search, "all")
-        total = db.execute("SELECT count(*) FROM responses r WHERE " + every, every_params).fetchone()[0]
+        total = db.execute(f"SELECT count(*) FROM responses r{real} WHERE " + every, every_params).fetchone()[0]
         total -= db.execute("SELECT count(*) FROM comment_reviews c CROSS JOIN responses r ON r.id = c.response_id "
                             "WHERE " + every, every_params).fetchone()[0]
     else:
-        total = db.execute("SELECT count(*) FROM responses r LEFT JOIN comment_reviews c ON c.response_id = r.id "
+        total = db.execute(f"SELECT count(*) FROM responses r{real} LEFT JOIN comment_reviews c ON c.response_id = r.id "
                            "WHERE " + where, params).fetchone()[0]
     rows = list(db.query(
         "SELECT r.id, r.submitted_at, r.channel, r.lang, r.comment, r.kiosk_id, r.excluded_at, "
         "u.slug AS unit_slug, u.name_vi AS unit_name_vi, u.name_en AS unit_name_en, c.handled_by, c.handled_at "
-        "FROM responses r JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
+        f"FROM responses r{real} JOIN units u ON u.id = r.unit_id LEFT JOIN comment_reviews c ON c.response_id = r.id "
         "WHERE " + where + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ? OFFSET ?", [*params, limit, offset]))
     return total, rows
 
