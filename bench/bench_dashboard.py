@@ -178,17 +178,22 @@ def main() -> None:
               f"peak memory growth: {result['anon_mib']:.1f} MiB anonymous "
               f"({result['rss_mib']:.0f} MiB resident with the mapped database pages)", flush=True)
 
-    quan1 = db.execute("SELECT id FROM units WHERE slug = 'quan-1'").fetchone()[0]
-    kiosk = db.execute("SELECT id FROM kiosks WHERE unit_id = ?", [quan1]).fetchone()[0]
+    later = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)   # after every simulated response
+    # A ward valid then (the demo's districts end on 2025-06-30) and a kiosk of its own: the simulator
+    # makes no kiosks since issue 11. Both are removed again below.
+    from survey import units as unit_store
+
+    ward = unit_store.leaf_units(db, later.date())[0]["id"]
+    kiosk = db.execute("INSERT INTO kiosks (unit_id, name, token_hash, created_at) VALUES (?, 'Benchmark kiosk', ?, ?)",
+                       [ward, f"bench:{uuid.uuid4()}", "2026-01-01T00:00:00Z"]).lastrowid
     answers = "4" * 26
     times = []
     saved = []
-    later = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)   # after every simulated response
     for i in range(300):
         moment = later + timedelta(seconds=90 * i)
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         record = responses.Response(uuid=str(uuid.uuid4()), questionnaire_id="sipas-hcm-26", questionnaire_version=1,
-                                    unit_id=quan1, channel="kiosk", kiosk_id=kiosk, lang="vi",
+                                    unit_id=ward, channel="kiosk", kiosk_id=kiosk, lang="vi",
                                     started_at=(moment - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                     submitted_at=stamp, answers=answers, comment="benchmark" if i % 10 == 0 else None)
         started = time.perf_counter()
@@ -200,6 +205,7 @@ def main() -> None:
           f"median {statistics.median(times):.2f} ms, p99 {times[int(0.99 * (len(times) - 1))]:.2f} ms")
     with db.atomic():   # leave the cached database as it was
         db.conn.executemany("DELETE FROM responses WHERE uuid = ?", [(u,) for u in saved])
+        db.execute("DELETE FROM kiosks WHERE id = ?", [kiosk])
     started = time.perf_counter()
     summary.refresh(db, summary.in_effect(db), force=True)
     print(f"rebuilding every summary from scratch (refresh-summaries --force, as the migration's backfill): "

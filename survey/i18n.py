@@ -25,11 +25,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, format_datetime, gettext, ngettext
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from .labels import N_
 
@@ -304,9 +307,17 @@ def local_date(value: Any, short: bool = False) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    lang = language()
+    return _format_date(type(value), value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[lang], lang)
+
+
+@lru_cache(maxsize=4096)
+def _format_date(kind: type, value: date, pattern: str, lang: str) -> str:
+    """Babel's date formatting, remembered: a dashboard shows a row per day of a long period
+    (``kind`` keeps a date and a datetime of the same day apart)."""
     from babel.dates import format_date
 
-    return format_date(value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[language()], locale=language())
+    return format_date(value, pattern, locale=lang)
 
 
 def plain_date(value: Any) -> str:
@@ -324,22 +335,33 @@ def number(value: Any, digits: int | None = None) -> str:
     """A number in the page's language: vi 20.006 and 52,2; en 20,006 and 52.2."""
     if value is None:
         return "—"
-    if digits is None:
-        return _decimal(value)
-    return _decimal(value, "#,##0" + ("." + "0" * digits if digits else ""))
+    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+    return _decimal(value, pattern)
 
 
-def _decimal(value: Any, pattern: str | None = None) -> str:
-    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English);
-    a number too large for its pattern (a hostile 1e300 typed into a form) in scientific notation."""
+def _decimal(value: Any, pattern: str | None = None, locale: str | None = None) -> str:
+    """Babel's format_decimal in the page's language (outside a request, e.g. a CLI command: English),
+    remembered for ints and floats (pages show the same small counts many times); a number too
+    large for its pattern (a hostile 1e300 typed into a form) in scientific notation."""
     from decimal import InvalidOperation
 
     from babel.numbers import format_decimal as babel_format, format_scientific
 
+    locale = locale or _babel_locale()
     try:
-        return babel_format(value, format=pattern, locale=_babel_locale())
+        if type(value) in (int, float):
+            return _format_decimal(type(value), value, pattern, locale)
+        return babel_format(value, format=pattern, locale=locale)
     except InvalidOperation:
-        return format_scientific(value, format="0.######E0", locale=_babel_locale())
+        return format_scientific(value, format="0.######E0", locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _format_decimal(kind: type, value: float, pattern: str | None, locale: str) -> str:
+    """``kind`` keeps 1 and 1.0 apart."""
+    from babel.numbers import format_decimal as babel_format
+
+    return babel_format(value, format=pattern, locale=locale)
 
 
 def decimal(value: Any, max_digits: int = 6) -> str:
@@ -347,6 +369,55 @@ def decimal(value: Any, max_digits: int = 6) -> str:
     if value is None:
         return "—"
     return _decimal(value, "#,##0." + "#" * max_digits)
+
+
+def plural(singular: str, plural_: str, num: int, /, **variables: Any) -> str:
+    """Flask-Babel's ngettext with ``%(num)s`` in the page's number format (vi 1.234 phiếu), for the
+    staff views (imported there as ``ngettext``) and, through :func:`_template_ngettext`, templates."""
+    from flask_babel import get_translations
+
+    variables.setdefault("num", number(num))
+    return get_translations().ungettext(singular, plural_, num) % variables
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural_: str, num: int, /, **variables: Any) -> str:
+    """Jinja's newstyle ngettext (as Flask-Babel installs it) with ``%(num)s`` in the page's format."""
+    from flask_babel import get_translations
+
+    variables.setdefault("num", number(num))
+    text = get_translations().ungettext(singular, plural_, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+def number_formatter():
+    """``number`` for the many cells of one table: the page's language looked up once (a day-by-day
+    table of a long period has hundreds of cells)."""
+    locale = _babel_locale()
+
+    def formatted(value: Any, digits: int | None = None) -> str:
+        if value is None:
+            return "—"
+        return _decimal(value, None if digits is None else "#,##0" + ("." + "0" * digits if digits else ""), locale)
+
+    return formatted
+
+
+def date_formatter(short: bool = False):
+    """``local_date`` for the many cells of one table, the page's language looked up once."""
+    lang = language()
+    pattern = (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[lang]
+
+    def formatted(value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return _format_date(type(value), value, pattern, lang)
+
+    return formatted
 
 
 def percent(value: Any, digits: int = 1) -> str:
@@ -368,7 +439,9 @@ def init_app(app: Flask) -> None:
                                  role_name=lambda code: label("role", code),
                                  channel_name=lambda code: label("channel", code),
                                  local_datetime=local_datetime, local_date=local_date, plain_date=plain_date,
-                                 local_wallclock=local_wallclock, number=number, percent=percent)
+                                 local_wallclock=local_wallclock, number=number, percent=percent,
+                                 number_formatter=number_formatter, date_formatter=date_formatter)
+    app.jinja_env.globals["ngettext"] = _template_ngettext    # after Babel(app) installed its own
     app.jinja_env.filters.update(local_datetime=local_datetime, local_date=local_date, number=number,
                                  percent=percent)
     app.context_processor(_switch_links)

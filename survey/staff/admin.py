@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
 
 from .. import units as unit_store
 from ..db import get_db
@@ -13,7 +13,7 @@ from ..web import no_public_address, public_base_url
 from ..kiosk import kiosks as kiosk_store
 from ..kiosk.kiosks import KioskError
 from .. import labels
-from ..i18n import local_date, period_label, unit_name
+from ..i18n import local_date, period_label, unit_name, plural as ngettext
 from . import bp, monitor, periods, queries, targets, users
 from .auth import current_user, error_page, login_required
 from ..db import write_transaction

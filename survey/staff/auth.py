@@ -14,7 +14,9 @@ import functools
 from urllib.parse import urlsplit
 
 from flask import (Flask, current_app, flash, g, redirect, render_template, request, session, url_for)
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+
+from ..i18n import plural as ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 

@@ -8,7 +8,9 @@ page); either can be undone, and every decision is logged
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+
+from ..i18n import plural as ngettext
 
 from .. import integrity
 from ..db import get_db

@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from .. import integrity
 from ..labels import CHANNELS
-from ..i18n import local_date
+from ..i18n import local_date, number, plural as ngettext
 from ..numbers import whole_number
 from . import periods, queries, summary, targets
 
@@ -216,7 +216,7 @@ def sparkline(values: list[int], days: list[str], *, width: int = 112, height: i
     top = max(values) if values and max(values) > 0 else 1
     step = width / max(1, len(values) - 1)
     points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    from ..i18n import local_date
+    from ..i18n import local_date, number
 
     title = ", ".join(f"{local_date(d, short=True)}: {v}" for d, v in zip(days, values))
     name = escape(_("Daily responses"))
@@ -338,9 +338,12 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     shifted = integrity.shifts(db, today.isoformat(), scope)
     for row in units:
         flagged = recent.get(row["unit"]["id"], {})
+        shift = shifted.get(row["unit"]["id"])
+        if not flagged and not shift:          # most units, most days: nothing to show
+            row["alert"] = None
+            continue
         held = flagged.get("any", {}).get("held", 0)
         reasons = [r for r in integrity.REASONS if sum(flagged.get(r, {}).values())]
-        shift = shifted.get(row["unit"]["id"])
         row["alert"] = {"held": held, "flagged": sum(flagged.get("any", {}).values()), "reasons": reasons,
                         "shift": shift} if (held or shift) else None
     integrity_counts = integrity.counts(db, period.start.isoformat(), period.end.isoformat(), scope)
@@ -420,9 +423,9 @@ def progress(db, filters: Filters, today: date, units: list[dict]) -> dict | Non
     target = sum(u["pace"].target for u in with_target)
     last = min(today, period.end)
     days = [period.start + timedelta(days=i) for i in range((last - period.start).days + 1)]
-    scope = tuple(u["unit"]["id"] for u in with_target)
-    daily = queries.daily_by_unit(db, period.start.isoformat(), last.isoformat(), scope)
-    counts = [sum(daily.get(u, {}).get(d.isoformat(), 0) for u in scope) for d in days]
+    daily = queries.daily_counted(db, period.start.isoformat(), last.isoformat(),
+                                  (u["unit"]["id"] for u in with_target), filters.scope)
+    counts = [daily.get(d.isoformat(), 0) for d in days]
     rows, total = [], 0
     for d, n in zip(days, counts):
         total += n
@@ -450,7 +453,7 @@ def progress_chart(counts: list[int], even_pace: float, needed_now: float | None
 
     parts = [f'<line class="axis" x1="{left}" y1="{y(0):.1f}" x2="{left + plot_w}" y2="{y(0):.1f}"/>']
     for tick in (0, top / 2, top / 1.1):
-        parts.append(f'<text class="tick" x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.0f}</text>')
+        parts.append(f'<text class="tick" x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{number(round(tick))}</text>')
     for i, n in enumerate(counts):
         parts.append(f'<rect class="day" x="{left + i * step + (step - bar) / 2:.1f}" y="{y(n):.1f}" '
                      f'width="{bar:.1f}" height="{y(0) - y(n):.1f}"/>')

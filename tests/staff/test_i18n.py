@@ -527,3 +527,20 @@ def test_every_refusal_of_a_bad_input_on_a_staff_form_is_in_the_catalog(pseudo_a
             if _outside_catalog(text, data):
                 problems.setdefault(name, []).append(" ".join(text.split())[:160])
     assert not problems, "texts not in the catalog:\n" + json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+def test_counts_in_sentences_are_in_local_format(vi_app, db, fieldwork, clock):
+    """'1.200 góp ý trong kỳ …', not '1200': ngettext's %(num)s is a number like every other."""
+    from datetime import timedelta
+
+    from .conftest import local, make_response, unit_id
+
+    quan1 = unit_id(db, "quan-1")
+    responses.save_many(db, [make_response(quan1, local("2025-03-05 08:00") + timedelta(seconds=30 * i),
+                                           comment=f"Góp ý số {i}") for i in range(1200)])
+    client = vi_app.test_client()
+    Staff(client, db).as_role("staff")
+    page = _text(client.get("/staff/comments").get_data(as_text=True))
+    assert "1.200 góp ý trong kỳ 01/03/2025 – 31/03/2025." in page and "1200 góp ý" not in page
+    _switch(client, "en", "/staff/comments")
+    assert "1,200 comments in 1 Mar 2025 – 31 Mar 2025." in _text(client.get("/staff/comments").get_data(as_text=True))

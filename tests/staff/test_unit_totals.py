@@ -93,3 +93,36 @@ def test_the_kiosk_table_shows_fifty_kiosks_a_page(db, staff, clock):
     assert "Kiosks 51–62 of 62, by unit." in second and "More kiosks" not in second
     shown = set(re.findall(r'<tr data-kiosk="(\d+)">', first)) | set(re.findall(r'<tr data-kiosk="(\d+)">', second))
     assert len(shown) == 62
+
+
+def direct_days(db, start: str, end: str, units) -> dict[str, int]:
+    """{day: counted responses} of ``units`` counted from the responses themselves (local days, UTC+7)."""
+    marks = ", ".join("?" * len(units))
+    return {r[0]: r[1] for r in db.execute(
+        f"SELECT date(submitted_at, '+420 minutes') AS d, count(*) FROM responses WHERE excluded_at IS NULL "
+        f"AND unit_id IN ({marks}) AND d BETWEEN ? AND ? GROUP BY d", [*units, start, end])}
+
+
+@pytest.mark.parametrize("start,end", PERIODS)
+def test_responses_per_day_of_the_units_asked_for_equal_the_responses_counted_one_by_one(db, spread, start, end):
+    """The pace chart's days (migration 0006c): every unit, most units (the day totals less the others),
+    few units (their own days), and within a scope -- the same as counting the responses."""
+    for units, scope in [(spread, None), (spread[:3], None), (spread[:1], None),
+                         ([spread[0], spread[2]], [spread[0], spread[2], spread[3]])]:
+        assert queries.daily_counted(db, start, end, units, scope) == direct_days(db, start, end, units), units
+
+
+def test_the_day_totals_follow_exclusions_restores_and_a_rebuild(db, spread):
+    every = ("2025-01-01", "2025-02-28")
+    before = queries.daily_counted(db, *every, spread, None)
+    rid, day = db.execute("SELECT id, date(submitted_at, '+420 minutes') FROM responses WHERE excluded_at IS NULL "
+                          "ORDER BY id LIMIT 1").fetchone()
+    responses.exclude(db, rid, by="test", reason="late check")
+    after = queries.daily_counted(db, *every, spread, None)
+    assert after.get(day, 0) == before[day] - 1
+    assert after == direct_days(db, *every, spread)
+    responses.restore(db, rid, by="test")
+    summary.refresh(db, summary.rules_from_config(defaults()), force=True)
+    assert queries.daily_counted(db, *every, spread, None) == before
+    assert dict(db.execute("SELECT day, n FROM daily_totals WHERE n > 0").fetchall()) == {
+        r[0]: r[1] for r in db.execute("SELECT day, sum(n) FROM daily_counts GROUP BY day HAVING sum(n) > 0")}
