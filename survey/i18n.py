@@ -303,12 +303,7 @@ def local_wallclock(value: datetime, *, seconds: bool = False) -> str:
 
 def local_date(value: Any, short: bool = False) -> str:
     """A calendar date (date, or 'YYYY-MM-DD') in the page's language: vi '03/12/2026'."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    lang = language()
-    return _format_date(type(value), value, (SHORT_DATE_PATTERNS if short else DATE_PATTERNS)[lang], lang)
+    return date_formatter(short)(value)
 
 
 @lru_cache(maxsize=4096)
@@ -335,8 +330,12 @@ def number(value: Any, digits: int | None = None) -> str:
     """A number in the page's language: vi 20.006 and 52,2; en 20,006 and 52.2."""
     if value is None:
         return "—"
-    pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
-    return _decimal(value, pattern)
+    return _decimal(value, _fixed(digits))
+
+
+def _fixed(digits: int | None) -> str | None:
+    """The Babel pattern of a number with ``digits`` decimals (None: the language's own)."""
+    return None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
 
 
 def _decimal(value: Any, pattern: str | None = None, locale: str | None = None) -> str:
@@ -374,19 +373,21 @@ def decimal(value: Any, max_digits: int = 6) -> str:
 def plural(singular: str, plural_: str, num: int, /, **variables: Any) -> str:
     """Flask-Babel's ngettext with ``%(num)s`` in the page's number format (vi 1.234 phiếu), for the
     staff views (imported there as ``ngettext``) and, through :func:`_template_ngettext`, templates."""
+    text, variables = _plural_parts(singular, plural_, num, variables)
+    return text % variables
+
+
+def _plural_parts(singular: str, plural_: str, num: int, variables: dict) -> tuple[str, dict]:
+    """The catalog's singular or plural form for ``num``, and ``variables`` with ``num`` formatted."""
     from flask_babel import get_translations
 
-    variables.setdefault("num", number(num))
-    return get_translations().ungettext(singular, plural_, num) % variables
+    return get_translations().ungettext(singular, plural_, num), {"num": number(num), **variables}
 
 
 @pass_context
 def _template_ngettext(context, singular: str, plural_: str, num: int, /, **variables: Any) -> str:
     """Jinja's newstyle ngettext (as Flask-Babel installs it) with ``%(num)s`` in the page's format."""
-    from flask_babel import get_translations
-
-    variables.setdefault("num", number(num))
-    text = get_translations().ungettext(singular, plural_, num)
+    text, variables = _plural_parts(singular, plural_, num, variables)
     if context.eval_ctx.autoescape:
         text = Markup(text)
     return text % variables
@@ -400,7 +401,7 @@ def number_formatter():
     def formatted(value: Any, digits: int | None = None) -> str:
         if value is None:
             return "—"
-        return _decimal(value, None if digits is None else "#,##0" + ("." + "0" * digits if digits else ""), locale)
+        return _decimal(value, _fixed(digits), locale)
 
     return formatted
 
