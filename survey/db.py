@@ -43,9 +43,9 @@ class ThreadConnections:
         kept = getattr(self._local, "kept", None)
         if kept is not None:
             self._local.kept = None
-            db, key, uses = kept
+            db, key = kept
             if key == (os.getpid(), path, busy_timeout_ms):
-                db._uses = uses + 1
+                db._uses += 1
                 return db
             if key[0] != os.getpid():
                 self._forked.append(db)  # closing it here could drop locks the parent holds
@@ -65,7 +65,7 @@ class ThreadConnections:
         if db._uses >= self.RENEW_AFTER:
             db.close()
             return
-        self._local.kept = (db, (os.getpid(), path, busy_timeout_ms), db._uses)
+        self._local.kept = (db, (os.getpid(), path, busy_timeout_ms))
 
 
 def _connections(app: Flask) -> ThreadConnections | None:
