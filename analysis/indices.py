@@ -164,8 +164,6 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
              progress, missing_items, calibrated) -> IndexTable:
     run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress,
                   overall=overall, missing_items=missing_items, calibrated=calibrated)
-    levels = ([("overall", "ALL", run.overall)] if overall else []) + \
-        [("district", name, level_) for name, level_ in run.districts]
     parts: dict[str, list] = {}
     average = lonely_psu == "average"
 
@@ -178,27 +176,48 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         for k_, v_ in part.items():
             parts.setdefault(k_, []).append(v_)
 
-    batch: list = []       # units whose rows are computed together (thousands of communes: see _rows_many)
-
-    def flush():
-        if batch:
-            counts, part = _rows_many([level_ for _, level_ in batch], run.lay, data, run.iw)
-            add("district", [name for name, _ in batch], counts, part)
-            batch.clear()
-    for lv, name, level_ in levels:
-        if lv == "district" and not average and level_.cal is None and level_.T.shape[0] <= BATCH_GROUPS:
-            batch.append((name, level_))
-            continue
-        flush()
-        part = _rows(level_, run.lay, data, run.iw, average=average)
-        add(lv, [name], [len(part.get("measure", ()))], part)
-    flush()
+    if run.overall is not None:
+        part = _rows(run.overall, run.lay, data, run.iw, average=average)
+        add("overall", ["ALL"], [len(part.get("measure", ()))], part)
+    for names, counts, part in district_rows(run, data, average=average):
+        add("district", names, counts, part)
     if not parts:
         raise coded(ValueError, "table.nothing_to_estimate", "no respondent gave a valid answer (1..5) to any "
                     "criterion: nothing to estimate")
     cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
     return finish_table(cols, level=level, target=target, ci_method=ci_method,
                         notes=tuple(data.notes) + run.notes)
+
+
+def district_rows(run: "EngineRun", data: SurveyData, *, average: bool = False, batch: bool = True):
+    """The rows of every unit of ``run``, in unit order: ``(names, rows per unit, columns)`` pieces.
+
+    Units with at most :data:`BATCH_GROUPS` strata, no calibration variance and ``average`` False have
+    their rows computed many at a time (:func:`analysis.measures._rows_many`: the same numbers as
+    :func:`analysis.measures._rows` one unit at a time); the others one by one. ``batch=False`` computes
+    every unit alone (tests compare the two).
+    """
+    pending: list = []
+
+    def flush():
+        if pending:
+            counts, part = _rows_many([level_ for _, level_ in pending], run.lay, data, run.iw)
+            names = [name for name, _ in pending]
+            pending.clear()
+            return names, counts, part
+        return None
+    for name, level_ in run.districts:
+        if batch and not average and level_.cal is None and level_.T.shape[0] <= BATCH_GROUPS:
+            pending.append((name, level_))
+            continue
+        got = flush()
+        if got:
+            yield got
+        part = _rows(level_, run.lay, data, run.iw, average=average)
+        yield [name], [len(part.get("measure", ()))], part
+    got = flush()
+    if got:
+        yield got
 
 
 @dataclass
