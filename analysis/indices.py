@@ -241,7 +241,7 @@ BATCH_ROWS = 4096
 
 
 def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, overall: bool = True,
-            missing_items: str = "drop", calibrated: bool = False, batch_rows: int = BATCH_ROWS) -> EngineRun:
+            missing_items: str = "drop", calibrated: bool = False, batch_rows: int | None = None) -> EngineRun:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -335,7 +335,7 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
     # small units (all their rows in one block) many at a time: thousands of communes of a few hundred
     # rows each made the per-unit pass some 60 numpy calls per unit (see _Pass.block_many)
     sizes = np.diff(dom_bounds)
-    limit = min(chunk_rows, batch_rows)
+    limit = min(chunk_rows, BATCH_ROWS if batch_rows is None else batch_rows)
     small = (sizes > 0) & (sizes <= limit) if cal is None else np.zeros(D, bool)
     todo: list = [(d,) for d in np.flatnonzero((sizes > 0) & ~small).tolist()]
     run_: list = []
