@@ -1,6 +1,6 @@
 """CPU seconds per stage of ``python -m analysis report`` on the 3,321-unit benchmark database, in process.
 
-    .venv/bin/python bench/report_stages.py [--db bench/out/units-3321-1000000.sqlite3] [--out DIR]
+    .venv/bin/python bench/report_cpu_stages.py [--db bench/out/units-3321-1000000.sqlite3] [--out DIR]
 
 The report of 1 January - 30 June 2026, ``--weights none``, in Vietnamese (as bench_units_scale's
 ``--report-only``); each stage's CPU time (``time.process_time``: all threads) from the report's own
