@@ -319,12 +319,12 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     trend_end = min(today, period.end)
     trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
     trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
-    unit_targets = targets.all_targets(db)
+    unit_targets = targets.target_by_unit(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
-    for unit in queries.reporting_units(db, scope, period):
+    for unit in queries.reporting_units(db, scope, period, columns=("id", "code", "slug", "name_vi", "name_en")):
         collected, excluded = by_unit.get(unit["id"], (0, 0))
-        target = unit_targets.get(unit["id"], {}).get("target")
+        target = unit_targets.get(unit["id"])
         unit_pace = pace(target, collected, period, today)
         status_counts[unit_pace.status] += 1
         if target:
@@ -377,7 +377,6 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                "share": 100.0 * n / period_total if period_total else 0.0}
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
-    flags = queries.flag_counts(db, period, offset, scope, limits)
     kiosks_total = queries.count_kiosks(db, scope)
     kiosks_pages = max(1, -(-kiosks_total // KIOSKS_PER_PAGE))
     kiosks_page = min(max(kiosks_page, 1), kiosks_pages)
@@ -388,14 +387,13 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     except ValueError as exc:
         warnings.append(str(exc))
         hours = OpeningHours(frozenset(), ())
+    flags = queries.flag_counts(db, period, offset, scope, limits, [k["id"] for k in kiosk_rows])
     for k in kiosk_rows:
         k["status"], k["status_detail"] = kiosk_status(k, now_local, hours, int(config["KIOSK_SILENT_MINUTES"]), offset)
         k["last_local"] = periods.utc_to_local(k["last_submission"], offset)
         k["flags"] = flags.get(k["id"], {"straightline": 0, "burst": 0, "speeder": 0})
     quality = {
-        "straightline": sum(f["straightline"] for f in flags.values()),
-        "speeder": sum(f["speeder"] for f in flags.values()),
-        "burst": sum(f["burst"] for f in flags.values()),
+        **queries.flag_totals(db, period, offset, scope, limits),
         "excluded": totals["period"][1],
         "limits": limits,
     }
