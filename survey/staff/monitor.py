@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -116,8 +117,8 @@ def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], l
 
 # --- Pace ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(NamedTuple):
+    # a named tuple, not a frozen dataclass: the dashboard makes one per unit, 3,321 of them at national scale
     target: int | None
     collected: int
     expected: float | None
@@ -128,10 +129,13 @@ class Pace:
         return 100.0 * self.collected / self.target if self.target else None
 
 
-def pace(target: int | None, collected: int, period: periods.Period, today: date) -> Pace:
+def pace(target: int | None, collected: int, period: periods.Period, today: date,
+         days: tuple[int, int] | None = None) -> Pace:
+    """``days``: (``period.elapsed_days(today)``, ``period.days``) when the caller has them (once a page)."""
     if not target:
         return Pace(None, collected, None, "no target")
-    expected = target * period.elapsed_days(today) / period.days
+    elapsed, length = days or (period.elapsed_days(today), period.days)
+    expected = target * elapsed / length
     if collected >= target:
         status = "done"
     elif collected >= PACE_TOLERANCE * expected:
@@ -322,10 +326,11 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     unit_targets = targets.target_by_unit(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
+    pace_days = (period.elapsed_days(today), period.days)
     for unit in queries.reporting_units(db, scope, period, columns=("id", "code", "slug", "name_vi", "name_en")):
         collected, excluded = by_unit.get(unit["id"], (0, 0))
         target = unit_targets.get(unit["id"])
-        unit_pace = pace(target, collected, period, today)
+        unit_pace = pace(target, collected, period, today, pace_days)
         status_counts[unit_pace.status] += 1
         if target:
             target_sum += target
