@@ -112,6 +112,11 @@ def signed_in_client(path: Path):
                       "TESTING": True}, instance_path=str(OUT / "instance"))
     client = app.test_client()
     assert client.post("/staff/login", data={"username": "bench", "password": PASSWORD}).status_code in (302, 303)
+    # As gunicorn.conf.py's post_worker_init does in a worker once the app is loaded (FREEZE=0: not).
+    if os.environ.get("FREEZE", "1") != "0":
+        from survey.web import freeze_startup_objects
+
+        log(f"objects set aside from garbage collection (as a gunicorn worker does): {freeze_startup_objects():,}")
     return client
 
 
