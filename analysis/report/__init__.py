@@ -6,14 +6,16 @@ Entry points: ``python -m analysis report`` (:mod:`.cli`), :func:`.gather.gather
 """
 
 
-def make_report(request, lang: str, out, *, progress=None):
+def make_report(request, lang: str, out, *, progress=None, parallel: bool = False):
     """Gather the period's numbers and write the four files: what the CLI and the dashboard run.
 
     ``request`` is a :class:`.gather.ReportRequest`; ``progress(stage, fraction)`` goes from 0 to 1
     (0–0.7 computing, 0.7–1 writing). Returns :class:`.build.ReportFiles`. Raises
     :class:`.gather.ReportRequestError` (a ValueError) for a request that cannot give a report;
     nothing is written then. :func:`.gather.check` refuses such a request in a moment, before
-    starting the job.
+    starting the job. ``parallel=True`` renders the PDF in a forked child process while the other
+    files are written (see :func:`.build.write_report`): for the single-threaded CLI, not a server
+    (the dashboard's report job runs in a thread and leaves it off).
     """
     from .build import write_report
     from .gather import gather
@@ -28,4 +30,4 @@ def make_report(request, lang: str, out, *, progress=None):
         from analysis.sae import SAE_COLUMNS
         columns = COLUMNS + SAE_COLUMNS
     return write_report(inputs, lang, out, start=0.7, progress=progress,
-                        write_indices=partial(table.to_csv, columns=columns))
+                        write_indices=partial(table.to_csv, columns=columns), parallel=parallel)

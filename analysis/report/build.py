@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import pickle
+import signal
 import shutil
 import time
 import uuid
@@ -67,7 +69,8 @@ def _csv_cell(value: Any) -> str:
 
 
 def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: Progress | None = None,
-                 start: float = 0.0, write_indices: Callable[[Path], None] | None = None) -> ReportFiles:
+                 start: float = 0.0, write_indices: Callable[[Path], None] | None = None,
+                 parallel: bool = False) -> ReportFiles:
     """Render the report of ``inputs`` in ``lang`` into the folder ``out``.
 
     Parameters
@@ -86,6 +89,16 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
         Writes ``indices.csv`` to the given path (the engine's own CSV writer,
         so the file is byte for byte what ``python -m analysis indices``
         writes); default: :func:`write_csv` of ``inputs.table``.
+    parallel
+        Render the PDF in a forked child process while this process writes
+        the HTML, the workbook and the CSV (the files are the same; on a
+        machine with two cores the report takes about the PDF's time less).
+        Only where ``os.fork`` exists and ``SIPAS_REPORT_PARALLEL`` is not
+        ``0``; else everything runs in this process. A failure in the child
+        (an exception, a crash, a signal) fails the report with the child's
+        message and writes nothing. Meant for a single-threaded command
+        (``python -m analysis report``): the dashboard's report job, in a
+        thread of a server process, leaves it off.
     """
     t = Translator(lang)
     out = Path(out)
@@ -108,6 +121,7 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
 
     if progress:
         progress("charts", start)
+    child = _PdfChild.start(report, t, tmp / "report.pdf") if _use_fork(parallel) else None
     try:
         clock = time.perf_counter()
         with figures.style():
@@ -118,11 +132,14 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
             (tmp / "report.html").write_text(html.render(report, t, charts), encoding="utf-8")
             del charts
             seconds["html"] = time.perf_counter() - clock
-            step("html", "pdf")
-            clock = time.perf_counter()
-            pages = pdf.render(report, t, tmp / "report.pdf")
-            seconds["pdf"] = time.perf_counter() - clock
-            step("pdf", "xlsx")
+            if child is None:
+                step("html", "pdf")
+                clock = time.perf_counter()
+                pages = pdf.render(report, t, tmp / "report.pdf")
+                seconds["pdf"] = time.perf_counter() - clock
+                step("pdf", "xlsx")
+            else:
+                step("html", "xlsx")
         clock = time.perf_counter()
         sheets = xlsx.render(report, t, tmp / "indices.xlsx")
         seconds["xlsx"] = time.perf_counter() - clock
@@ -133,12 +150,113 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
         else:
             write_csv(inputs.table, tmp / "indices.csv")
         seconds["csv"] = time.perf_counter() - clock
-        step("csv", "done")
+        if child is None:
+            step("csv", "done")
+        else:
+            step("csv", "pdf")          # the PDF, begun in the child at "charts", is what is left
+            clock = time.perf_counter()
+            pages, seconds["pdf"] = child.wait()
+            child = None
+            seconds["pdf wait"] = time.perf_counter() - clock
+            step("pdf", "done")
         _move_into_place(tmp, out)
     except BaseException:
+        if child is not None:
+            child.kill()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ReportFiles(out, {name: out / name for name in FILES}, pages, sheets, report, seconds)
+
+
+PARALLEL_ENV = "SIPAS_REPORT_PARALLEL"
+"""Set to ``0`` to render the PDF in the same process even where ``parallel=True`` (e.g. to compare)."""
+
+
+def _use_fork(parallel: bool) -> bool:
+    return bool(parallel) and hasattr(os, "fork") and os.environ.get(PARALLEL_ENV, "1") != "0"
+
+
+class ReportChildError(RuntimeError):
+    """The PDF renderer's child process died without saying why (a crash or a signal)."""
+
+
+class _PdfChild:
+    """``pdf.render`` in a forked child process; its result (pages, seconds) or its error come back by a pipe."""
+
+    def __init__(self, pid: int, fd: int):
+        self.pid, self.fd, self.reaped = pid, fd, False
+
+    @classmethod
+    def start(cls, report: Report, t: Translator, path: Path) -> "_PdfChild":
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                    # the child: render, send the outcome, leave at once
+            code = 0
+            try:
+                os.close(read)
+                try:
+                    clock = time.perf_counter()
+                    with figures.style():
+                        pages = pdf.render(report, t, path)
+                    outcome = ("ok", (pages, time.perf_counter() - clock))
+                except BaseException as exc:            # noqa: BLE001 -- every failure goes to the parent
+                    code = 1
+                    try:
+                        pickle.loads(pickle.dumps(exc))
+                        outcome = ("error", exc)
+                    except Exception:
+                        outcome = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
+                with os.fdopen(write, "wb") as pipe:
+                    pickle.dump(outcome, pipe)
+            except BaseException:
+                code = 2
+            finally:
+                os._exit(code)                          # no atexit handlers, no flushing of the parent's buffers
+        os.close(write)
+        return cls(pid, read)
+
+    def wait(self) -> tuple[list[str], float]:
+        """The child's pages and seconds; raises the child's exception if it failed."""
+        try:
+            with os.fdopen(self.fd, "rb") as pipe:
+                data = pipe.read()
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+            self.reaped = True
+        if data:
+            try:
+                kind, value = pickle.loads(data)
+            except Exception:
+                kind, value = "error", ReportChildError("the PDF renderer sent an unreadable result")
+        elif os.WIFSIGNALED(status):
+            kind, value = "error", ReportChildError(
+                f"the PDF renderer (process {self.pid}) was killed by signal "
+                f"{signal.Signals(os.WTERMSIG(status)).name}")
+        else:
+            kind, value = "error", ReportChildError(
+                f"the PDF renderer (process {self.pid}) exited with status {os.waitstatus_to_exitcode(status)} "
+                "without a result")
+        if kind != "ok":
+            raise value
+        return value
+
+    def kill(self) -> None:
+        """Stop the child (the parent failed) and reap it."""
+        if self.reaped:
+            return
+        self.reaped = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:

@@ -191,7 +191,7 @@ def run_report(args) -> int:
                             include_simulated=args.include_simulated)
     bar = Bar(enabled=not args.quiet)
     try:
-        files = make_report(request, args.lang, out, progress=bar)
+        files = make_report(request, args.lang, out, progress=bar, parallel=True)
     except ReportRequestError as exc:
         raise ReportCliError(str(exc)) from None
     finally:

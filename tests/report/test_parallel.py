@@ -1,0 +1,137 @@
+"""The PDF rendered in a forked child process while the parent writes the other files (the CLI's way).
+
+The files must be exactly those of the one-process way, and a child that fails -- by an exception,
+or by dying -- must fail the whole report with its message and write nothing.
+"""
+import os
+import signal
+import subprocess
+
+import openpyxl
+import pytest
+
+from analysis.report import build, pdf
+from analysis.report.build import FILES, PARALLEL_ENV, ReportChildError, write_report
+
+from .conftest import require
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the parallel report needs os.fork")
+
+
+def _cells(path):
+    book = openpyxl.load_workbook(path)
+    return {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
+
+
+def _pdf_text(path):
+    return subprocess.run([require("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_the_parallel_report_is_the_same_four_files_as_the_one_process_report(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    one = write_report(inputs, "vi", tmp_path / "one")
+    seen = []
+    two = write_report(inputs, "vi", tmp_path / "two", parallel=True,
+                       progress=lambda stage, done: seen.append((stage, done)))
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(FILES)
+    assert (tmp_path / "two" / "indices.csv").read_bytes() == (tmp_path / "one" / "indices.csv").read_bytes()
+    assert (tmp_path / "two" / "report.html").read_text(encoding="utf-8") == \
+        (tmp_path / "one" / "report.html").read_text(encoding="utf-8")
+    assert _cells(tmp_path / "two" / "indices.xlsx") == _cells(tmp_path / "one" / "indices.xlsx")
+    text = _pdf_text(tmp_path / "two" / "report.pdf")
+    assert text == _pdf_text(tmp_path / "one" / "report.pdf")
+    assert "Huyện Cần Giờ" in text
+    assert two.pdf_pages == one.pdf_pages and len(two.pdf_pages) > 3
+    assert two.sheets == one.sheets
+    # The PDF is begun at once in the child; the parent writes the rest, then waits for it.
+    assert [s for s, _ in seen] == ["charts", "html", "xlsx", "csv", "pdf", "done"]
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert two.seconds["pdf"] > 0
+
+
+def _previous(out):
+    out.mkdir()
+    for name in FILES:
+        (out / name).write_text(f"previous {name}")
+    (out / "notes.txt").write_text("mine")
+
+
+def _untouched(tmp_path, out):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]        # no partial folder left behind
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        **{name: f"previous {name}" for name in FILES}, "notes.txt": "mine"}
+
+
+def test_a_pdf_renderer_failing_in_the_child_fails_the_report_with_its_message(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    parent = os.getpid()
+
+    def broken(report, t, path):
+        path.write_bytes(b"%PDF-1.4 half")
+        raise RuntimeError(f"font DejaVuSans not found (in process {os.getpid()})")
+
+    monkeypatch.setattr(pdf, "render", broken)
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(RuntimeError, match="font DejaVuSans not found") as failure:
+        write_report(inputs, "en", out, parallel=True)
+    assert f"(in process {parent})" not in str(failure.value)           # it did fail in the child
+    _untouched(tmp_path, out)
+
+
+def test_a_pdf_renderer_killed_in_the_child_fails_the_report_and_writes_nothing(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    parent = os.getpid()
+
+    def dies(report, t, path):
+        if os.getpid() == parent:               # never kill the test run itself
+            raise AssertionError("the PDF was rendered in the parent process")
+        path.write_bytes(b"%PDF-1.4 half")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(pdf, "render", dies)
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(ReportChildError, match="killed by signal SIGKILL"):
+        write_report(inputs, "vi", out, parallel=True)
+    _untouched(tmp_path, out)
+
+
+def test_a_failure_in_the_parent_stops_the_child_and_writes_nothing(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    monkeypatch.setattr(build.xlsx, "render", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
+    children = []
+    real_start = build._PdfChild.start
+
+    def start(*args):
+        child = real_start(*args)
+        children.append(child.pid)
+        return child
+
+    monkeypatch.setattr(build._PdfChild, "start", start)
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(OSError, match="no space"):
+        write_report(inputs, "en", out, parallel=True)
+    _untouched(tmp_path, out)
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):      # reaped: no zombie left
+        os.waitpid(children[0], os.WNOHANG)
+
+
+def test_the_environment_variable_keeps_the_pdf_in_the_same_process(inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv(PARALLEL_ENV, "0")
+    rendered_in = []
+    real = pdf.render
+
+    def render(report, t, path):
+        rendered_in.append(os.getpid())
+        return real(report, t, path)
+
+    monkeypatch.setattr(pdf, "render", render)
+    seen = []
+    write_report(inputs, "en", tmp_path / "out", parallel=True, progress=lambda stage, done: seen.append(stage))
+    assert rendered_in == [os.getpid()]
+    assert seen == ["charts", "html", "pdf", "xlsx", "csv", "done"]
