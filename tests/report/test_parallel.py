@@ -1,4 +1,4 @@
-"""The PDF rendered in a forked child process while the parent writes the other files (the CLI's way).
+"""The PDF and indices.csv written by forked child processes while the parent writes the others (the CLI's way).
 
 The files must be exactly those of the one-process way, and a child that fails -- by an exception,
 or by dying -- must fail the whole report with its message and write nothing.
@@ -94,8 +94,24 @@ def test_a_pdf_renderer_killed_in_the_child_fails_the_report_and_writes_nothing(
     monkeypatch.setattr(pdf, "render", dies)
     out = tmp_path / "out"
     _previous(out)
-    with pytest.raises(ReportChildError, match="killed by signal SIGKILL"):
+    with pytest.raises(ReportChildError, match="the PDF renderer .* was killed by signal SIGKILL"):
         write_report(inputs, "vi", out, parallel=True)
+    _untouched(tmp_path, out)
+
+
+def test_the_csv_writer_failing_in_its_child_fails_the_report(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    parent = os.getpid()
+
+    def full(path):
+        path.write_text("district,")
+        raise OSError(f"No space left on device (process {os.getpid()})")
+
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(OSError, match="No space left on device") as failure:
+        write_report(inputs, "vi", out, parallel=True, write_indices=full)
+    assert f"(process {parent})" not in str(failure.value)
     _untouched(tmp_path, out)
 
 
@@ -103,22 +119,23 @@ def test_a_failure_in_the_parent_stops_the_child_and_writes_nothing(inputs, tmp_
     monkeypatch.delenv(PARALLEL_ENV, raising=False)
     monkeypatch.setattr(build.xlsx, "render", lambda *a, **k: (_ for _ in ()).throw(OSError("no space")))
     children = []
-    real_start = build._PdfChild.start
+    real_start = build._Child.start
 
     def start(*args):
         child = real_start(*args)
         children.append(child.pid)
         return child
 
-    monkeypatch.setattr(build._PdfChild, "start", start)
+    monkeypatch.setattr(build._Child, "start", start)
     out = tmp_path / "out"
     _previous(out)
     with pytest.raises(OSError, match="no space"):
         write_report(inputs, "en", out, parallel=True)
     _untouched(tmp_path, out)
-    assert len(children) == 1
-    with pytest.raises(ChildProcessError):      # reaped: no zombie left
-        os.waitpid(children[0], os.WNOHANG)
+    assert len(children) == 2                   # the PDF renderer and the CSV writer
+    for pid in children:
+        with pytest.raises(ChildProcessError):  # stopped and reaped: no zombie left
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_the_environment_variable_keeps_the_pdf_in_the_same_process(inputs, tmp_path, monkeypatch):
