@@ -28,7 +28,11 @@ from analysis.report.model import build_model
 from analysis.table import COLUMNS
 
 # the questionnaire's scale labels are read-only mappings
-copyreg.pickle(MappingProxyType, lambda m: (MappingProxyType, (dict(m),)))
+def _mapping_proxy(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
+
+
+copyreg.pickle(MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
 
 
 def main(argv=None) -> int:

@@ -52,3 +52,24 @@ def test_an_output_path_that_is_a_file_is_refused_before_anything_is_written(inp
     with pytest.raises(NotADirectoryError, match="is a file"):
         write_report(inputs, "vi", target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_fonts_read_from_memory_draw_the_same_report_as_fonts_read_from_disk(inputs, tmp_path, monkeypatch):
+    """figures.style() lets matplotlib read the report's font from memory (it is much faster than
+    from disk); the HTML's charts and the PDF must be the very same bytes, Vietnamese diacritics
+    included, and matplotlib's own font loader must be back in place afterwards."""
+    from matplotlib import font_manager
+
+    from analysis.report import figures
+
+    original = font_manager._get_font
+    assert figures._can_read_fonts_from_memory()
+    fast = write_report(inputs, "vi", tmp_path / "memory")
+    assert font_manager._get_font is original
+    with figures.style():
+        assert font_manager._get_font is not original          # the stand-in is really used
+    monkeypatch.setattr(figures, "_can_read_fonts_from_memory", lambda: False)
+    slow = write_report(inputs, "vi", tmp_path / "disk")
+    for name in ("report.html", "report.pdf", "indices.csv"):
+        assert fast.files[name].read_bytes() == slow.files[name].read_bytes(), name
+    assert "Chỉ số" in fast.files["report.html"].read_text(encoding="utf-8")
