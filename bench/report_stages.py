@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--reuse", action="store_true", help="reuse the gathered numbers pickled by an earlier run")
     parser.add_argument("--profile", help="write a cProfile of the rendering stages to this file")
+    parser.add_argument("--stages", default="charts,html,pdf,xlsx,csv",
+                        help="the stages to run, of charts,html,pdf,xlsx,csv (html needs charts)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,13 +81,19 @@ def main(argv=None) -> int:
             seconds[name] = time.process_time() - clock
             print(f"{name}: {seconds[name]:.2f} s CPU", flush=True)
 
+    wanted = set(args.stages.split(","))
     report = stage("model", lambda: build_model(inputs))
     with figures.style():
-        charts = stage("charts", lambda: figures.all_charts(report, t))
-        stage("html", lambda: (out / "report.html").write_text(html.render(report, t, charts), encoding="utf-8"))
-        stage("pdf", lambda: pdf.render(report, t, out / "report.pdf"))
-    stage("xlsx", lambda: xlsx.render(report, t, out / "indices.xlsx"))
-    stage("csv", lambda: partial(table.to_csv, columns=COLUMNS)(out / "indices.csv"))
+        if "charts" in wanted or "html" in wanted:
+            charts = stage("charts", lambda: figures.all_charts(report, t))
+        if "html" in wanted:
+            stage("html", lambda: (out / "report.html").write_text(html.render(report, t, charts), encoding="utf-8"))
+        if "pdf" in wanted:
+            stage("pdf", lambda: pdf.render(report, t, out / "report.pdf"))
+    if "xlsx" in wanted:
+        stage("xlsx", lambda: xlsx.render(report, t, out / "indices.xlsx"))
+    if "csv" in wanted:
+        stage("csv", lambda: partial(table.to_csv, columns=COLUMNS)(out / "indices.csv"))
     print(f"rendering total: {sum(seconds.values()):.1f} s CPU; load average at end: {os.getloadavg()}")
     if profile:
         profile.dump_stats(args.profile)
