@@ -73,3 +73,44 @@ def test_fonts_read_from_memory_draw_the_same_report_as_fonts_read_from_disk(inp
     for name in ("report.html", "report.pdf", "indices.csv"):
         assert fast.files[name].read_bytes() == slow.files[name].read_bytes(), name
     assert "Chỉ số" in fast.files["report.html"].read_text(encoding="utf-8")
+
+
+def test_the_workbook_s_cells_are_the_same_xml_as_openpyxl_writes_them(inputs, tmp_path, monkeypatch):
+    """xlsx.render writes plain cells' XML itself (openpyxl's pure-Python writer is slow): every sheet
+    must be the very bytes openpyxl writes -- escapes, spaces kept, booleans, empty styled cells,
+    formulas and dates left to openpyxl -- for the report's workbook and for awkward cells."""
+    import contextlib
+    import zipfile
+    from datetime import datetime
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from analysis.report import xlsx
+    from analysis.report.i18n import Translator
+    from analysis.report.model import build_model
+
+    def awkward(path):
+        wb = Workbook()
+        ws = wb.active
+        ws.append([" leading", "trailing ", "  ", "", "a & b < c > d \"e\" 'f'", "Thủ Đức\ttab\nnewline",
+                   True, False, 0, -0.0, 1e-300, 123456789012345678, 0.1 + 0.2, float("nan"), None,
+                   "=1+2", datetime(2026, 1, 2, 3, 4, 5)])
+        ws.cell(row=2, column=3).font = Font(bold=True)        # an empty cell with a style
+        with xlsx._plain_cells_written_directly():
+            wb.save(path)
+
+    def sheets(path):
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")}
+
+    report = build_model(inputs)
+    xlsx.render(report, Translator("vi"), tmp_path / "fast.xlsx")
+    awkward(tmp_path / "fast-awkward.xlsx")
+    monkeypatch.setattr(xlsx, "_plain_cells_written_directly", contextlib.nullcontext)
+    xlsx.render(report, Translator("vi"), tmp_path / "openpyxl.xlsx")
+    awkward(tmp_path / "openpyxl-awkward.xlsx")
+    for fast, slow in (("fast.xlsx", "openpyxl.xlsx"), ("fast-awkward.xlsx", "openpyxl-awkward.xlsx")):
+        a, b = sheets(tmp_path / fast), sheets(tmp_path / slow)
+        assert len(a) > 1 if fast == "fast.xlsx" else len(a) == 1
+        assert a == b, fast
