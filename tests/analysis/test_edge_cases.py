@@ -177,3 +177,34 @@ def test_indices_csv_writes_every_float_as_python_repr_whatever_its_magnitude(tm
                 for v in values.tolist()]
     assert [r["p"] for r in rows] == expected
     assert [r["se"] for r in rows] == expected[::-1]
+
+
+def test_the_row_view_reads_the_same_rows_as_rows_and_finds_them_by_unit_and_measure():
+    """The report reads the engine's table through IndexTable.row_view() (dicts made when read):
+    every row must equal rows()' (NaN -> None, numpy scalars -> Python), in the same order."""
+    from analysis.table import COLUMNS, IndexTable
+
+    rng = np.random.default_rng(14)
+    m = 500
+    cols = {}
+    for c in COLUMNS:
+        v = rng.random(m)
+        v[rng.random(m) < 0.2] = np.nan
+        cols[c] = v
+    cols.update({c: np.array([f"{c}-{i % 37}" for i in range(m)], dtype=object)
+                 for c in ("level", "measure_type", "factor")})
+    cols["district"] = np.array([f"xã {i // 5}" for i in range(m)], dtype=object)
+    cols["measure"] = np.array([f"M{i % 5}" for i in range(m)], dtype=object)
+    cols["vs_target"] = np.array([None, "above", np.str_("below")] * (m // 3) + [None] * (m % 3), dtype=object)
+    cols["flag_n_lt_30"] = rng.random(m) < 0.5
+    cols["n"] = rng.integers(0, 1000, m)
+    table = IndexTable(cols, level=0.95)
+    expected = list(table.rows())
+    view = table.row_view()
+    assert len(view) == m and list(view) == expected and view[-1] == expected[-1] and view[3:7] == expected[3:7]
+    assert all(type(a) is type(b) for r, e in zip(view, expected) for a, b in zip(r.values(), e.values()))
+    by_key = view.by_key()
+    assert len(by_key) == m and by_key[("xã 7", "M2")] == table.row("xã 7", "M2") == expected[37]
+    assert ("xã 7", "M9") not in by_key and by_key.get(("xã 7", "M9")) is None
+    with pytest.raises(IndexError):
+        view[m]
