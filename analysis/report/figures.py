@@ -132,12 +132,16 @@ def _fonts_in_memory() -> Iterator[None]:
             found[key] = find(prop, *args, **kwargs)
         return list(found[key])
 
+    before = vars(manager).get("_find_fonts_by_props")      # a style() inside a style(): the outer one's
     manager._find_fonts_by_props = find_remembered
     try:
         yield
     finally:
         font_manager._get_font = original
-        del manager._find_fonts_by_props
+        if before is None:
+            del manager._find_fonts_by_props
+        else:
+            manager._find_fonts_by_props = before
 
 
 def new_figure(width: float, height: float) -> Figure:

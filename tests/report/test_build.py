@@ -66,8 +66,15 @@ def test_fonts_read_from_memory_draw_the_same_report_as_fonts_read_from_disk(inp
     assert figures._can_read_fonts_from_memory()
     fast = write_report(inputs, "vi", tmp_path / "memory")
     assert font_manager._get_font is original
+    find = font_manager.fontManager._find_fonts_by_props
     with figures.style():
         assert font_manager._get_font is not original          # the stand-in is really used
+        with figures.style():                                  # nested (the lock is re-entrant)
+            pass
+        assert font_manager._get_font is not original
+        assert "_find_fonts_by_props" in vars(font_manager.fontManager)
+    assert font_manager._get_font is original and "_find_fonts_by_props" not in vars(font_manager.fontManager)
+    assert font_manager.fontManager._find_fonts_by_props == find
     monkeypatch.setattr(figures, "_can_read_fonts_from_memory", lambda: False)
     slow = write_report(inputs, "vi", tmp_path / "disk")
     for name in ("report.html", "report.pdf", "indices.csv"):
