@@ -14,8 +14,10 @@ and ISO dates never start so.
 """
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from flask import Response, current_app, render_template, request, url_for
@@ -288,54 +290,120 @@ class ExportSpec:
                  *[pa.string()] * n_profile, pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(),
                  pa.float64(), pa.string()]
         convert = None
+        # The rows are read on a second thread, a batch or two ahead of the one written here: SQLite's
+        # step and pyarrow's kernels release the GIL, so reading and writing overlap on two cores. The
+        # reader and the rows written by the row code share one connection, and so one read
+        # transaction (one snapshot); the lock lets one thread at a time use it.
+        lock = threading.Lock()
+        reader = _BatchReader(cursor, CSV_BATCH, lock,
+                              lambda rows: [pa.array(c, t) for c, t in zip(zip(*rows), types)])
+        try:
+            for columns in reader:
+                rid, version, unit_id, kiosk_index, channel_lang, uuid, started, submitted = columns[:8]
+                profile = columns[8:8 + n_profile]
+                comment, excluded, straightline, speeder, burst, duration, answers = columns[8 + n_profile:]
+                known = pc.and_kleene(pc.less(unit_id, len(unit_cells)), pc.less(kiosk_index, len(kiosk_cells)))
+                key = pc.if_else(pc.and_kleene(known, pc.greater_equal(unit_id, 0)), channel_lang, None)
+                checked = pc.binary_join_element_wise(uuid, started, submitted, *profile, excluded, ",",
+                                                      null_handling="replace", null_replacement="")
+                rest = pc.binary_join_element_wise(*profile, _csv_text_column(comment), excluded,
+                                                   straightline.cast(pa.string()), speeder.cast(pa.string()),
+                                                   burst.cast(pa.string()), ",", null_handling="replace",
+                                                   null_replacement="")
+                slow = pc.or_kleene(pc.or_kleene(pc.is_null(key), pc.is_null(answers)),
+                                    pc.or_kleene(pc.not_equal(pc.count_substring(checked, ","), commas),
+                                                 pc.match_substring_regex(checked, unsafe)))
+                slow = pc.or_kleene(slow, pc.invert(pc.and_kleene(pc.match_substring_regex(started, plain_stamp),
+                                                                  pc.match_substring_regex(submitted, plain_stamp))))
+                slow = pc.fill_null(slow, True)
+                started, submitted = pc.if_else(slow, dummy_stamp, started), pc.if_else(slow, dummy_stamp, submitted)
+                started_hour, bad_start = mapped(pc.utf8_slice_codeunits(started, 0, cut), hour)
+                submitted_hour, bad_submit = mapped(pc.utf8_slice_codeunits(submitted, 0, cut), hour)
+                slow = pc.or_(slow, pc.or_(bad_start, bad_submit))
+                unit_id = pc.if_else(slow, 0, unit_id)
+                kiosk_index = pc.if_else(slow, 0, kiosk_index)
+                channel_lang = pc.if_else(slow, 0, channel_lang)
+                cells = pc.binary_join_element_wise(unit_cells.take(unit_id), channel_cells.take(channel_lang),
+                                                    kiosk_cells.take(kiosk_index), lang_cells.take(channel_lang), ",")
+                duration_cells, _bad = mapped(duration, seconds)
+                scores = pc.replace_substring(pc.replace_substring(_comma_separated(
+                    pc.if_else(slow, pa.scalar("-" * width), answers), width), "n", "NA"), "-", "")
+                lines = pc.binary_join_element_wise(
+                    uuid, rid.cast(pa.string()), qid, version.cast(pa.string()), cells, started,
+                    pc.binary_join_element_wise(started_hour, pc.utf8_slice_codeunits(started, cut, 19), ""),
+                    submitted, pc.binary_join_element_wise(submitted_hour, pc.utf8_slice_codeunits(submitted, cut, 19), ""),
+                    duration_cells, scores, pc.binary_join_element_wise(rest, crlf, ""), ",")
+                if pc.any(slow).as_py():
+                    if convert is None:
+                        with lock:
+                            convert = self._converter(db, "csv")
+                    flags, ids = slow.to_pylist(), rid.to_pylist()
+                    with lock:
+                        found = queries.export_rows_by_id(db, [r for r, s in zip(ids, flags) if s])
+                    written = {row[1]: convert(row) for row in found}
+                    lines = pc.if_else(slow, pa.array([written[r] if s else None for r, s in zip(ids, flags)],
+                                                      pa.string()), lines)
+                whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "")
+                yield whole.cast(pa.binary())[0].as_py()
+        finally:
+            reader.close()
+
+
+class _BatchReader:
+    """A cursor's rows, ``size`` at a time and turned into ``convert(rows)``, read on a thread of its
+    own at most ``ahead`` batches ahead of the consumer (memory stays flat), holding ``lock`` while
+    it uses the cursor's connection.
+
+    Iterating gives the converted batches in order; an exception on the reader thread is raised
+    to the consumer where the next batch would have come (never a silently shorter export).
+    :meth:`close` -- also when the consumer stops early, e.g. a client that went away -- stops the
+    thread and waits for it, so that the connection can be closed behind it.
+    """
+
+    def __init__(self, cursor, size: int, lock: threading.Lock, convert: Callable, ahead: int = 2):
+        self._cursor, self._size, self._lock, self._convert = cursor, size, lock, convert
+        self._batches: queue.Queue = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="csv-export-reader", daemon=True)
+        self._thread.start()
+
+    _END = object()
+
+    def _read(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    rows = self._cursor.fetchmany(self._size)
+                if not rows:
+                    self._put(self._END)
+                    return
+                if not self._put(self._convert(rows)):
+                    return
+        except BaseException as exc:   # noqa: BLE001  (handed to the consumer, which raises it)
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        """Queue ``item``, waiting for room; False if the consumer has stopped meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._batches.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def __iter__(self) -> Iterator:
         while True:
-            rows = cursor.fetchmany(CSV_BATCH)
-            if not rows:
+            item = self._batches.get()
+            if item is self._END:
                 return
-            columns = [pa.array(c, t) for c, t in zip(zip(*rows), types)]
-            rid, version, unit_id, kiosk_index, channel_lang, uuid, started, submitted = columns[:8]
-            profile = columns[8:8 + n_profile]
-            comment, excluded, straightline, speeder, burst, duration, answers = columns[8 + n_profile:]
-            known = pc.and_kleene(pc.less(unit_id, len(unit_cells)), pc.less(kiosk_index, len(kiosk_cells)))
-            key = pc.if_else(pc.and_kleene(known, pc.greater_equal(unit_id, 0)), channel_lang, None)
-            checked = pc.binary_join_element_wise(uuid, started, submitted, *profile, excluded, ",",
-                                                  null_handling="replace", null_replacement="")
-            rest = pc.binary_join_element_wise(*profile, _csv_text_column(comment), excluded,
-                                               straightline.cast(pa.string()), speeder.cast(pa.string()),
-                                               burst.cast(pa.string()), ",", null_handling="replace",
-                                               null_replacement="")
-            slow = pc.or_kleene(pc.or_kleene(pc.is_null(key), pc.is_null(answers)),
-                                pc.or_kleene(pc.not_equal(pc.count_substring(checked, ","), commas),
-                                             pc.match_substring_regex(checked, unsafe)))
-            slow = pc.or_kleene(slow, pc.invert(pc.and_kleene(pc.match_substring_regex(started, plain_stamp),
-                                                              pc.match_substring_regex(submitted, plain_stamp))))
-            slow = pc.fill_null(slow, True)
-            started, submitted = pc.if_else(slow, dummy_stamp, started), pc.if_else(slow, dummy_stamp, submitted)
-            started_hour, bad_start = mapped(pc.utf8_slice_codeunits(started, 0, cut), hour)
-            submitted_hour, bad_submit = mapped(pc.utf8_slice_codeunits(submitted, 0, cut), hour)
-            slow = pc.or_(slow, pc.or_(bad_start, bad_submit))
-            unit_id = pc.if_else(slow, 0, unit_id)
-            kiosk_index = pc.if_else(slow, 0, kiosk_index)
-            channel_lang = pc.if_else(slow, 0, channel_lang)
-            cells = pc.binary_join_element_wise(unit_cells.take(unit_id), channel_cells.take(channel_lang),
-                                                kiosk_cells.take(kiosk_index), lang_cells.take(channel_lang), ",")
-            duration_cells, _bad = mapped(duration, seconds)
-            scores = pc.replace_substring(pc.replace_substring(_comma_separated(
-                pc.if_else(slow, pa.scalar("-" * width), answers), width), "n", "NA"), "-", "")
-            lines = pc.binary_join_element_wise(
-                uuid, rid.cast(pa.string()), qid, version.cast(pa.string()), cells, started,
-                pc.binary_join_element_wise(started_hour, pc.utf8_slice_codeunits(started, cut, 19), ""),
-                submitted, pc.binary_join_element_wise(submitted_hour, pc.utf8_slice_codeunits(submitted, cut, 19), ""),
-                duration_cells, scores, pc.binary_join_element_wise(rest, crlf, ""), ",")
-            if pc.any(slow).as_py():
-                convert = convert or self._converter(db, "csv")
-                flags = slow.to_pylist()
-                ids = [r[0] for r, s in zip(rows, flags) if s]
-                written = {row[1]: convert(row) for row in queries.export_rows_by_id(db, ids)}
-                lines = pc.if_else(slow, pa.array([written[r[0]] if s else None for r, s in zip(rows, flags)],
-                                                  pa.string()), lines)
-            whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "")
-            yield whole.cast(pa.binary())[0].as_py()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _csv_text_column(values):

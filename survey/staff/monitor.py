@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -116,8 +117,8 @@ def parse_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], l
 
 # --- Pace ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(NamedTuple):
+    # a named tuple, not a frozen dataclass: the dashboard makes one per unit, 3,321 of them at national scale
     target: int | None
     collected: int
     expected: float | None
@@ -128,10 +129,13 @@ class Pace:
         return 100.0 * self.collected / self.target if self.target else None
 
 
-def pace(target: int | None, collected: int, period: periods.Period, today: date) -> Pace:
+def pace(target: int | None, collected: int, period: periods.Period, today: date,
+         days: tuple[int, int] | None = None) -> Pace:
+    """``days``: (``period.elapsed_days(today)``, ``period.days``) when the caller has them (once a page)."""
     if not target:
         return Pace(None, collected, None, "no target")
-    expected = target * period.elapsed_days(today) / period.days
+    elapsed, length = days or (period.elapsed_days(today), period.days)
+    expected = target * elapsed / length
     if collected >= target:
         status = "done"
     elif collected >= PACE_TOLERANCE * expected:
@@ -319,13 +323,14 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     trend_end = min(today, period.end)
     trend_start = max(period.start, trend_end - timedelta(days=TREND_DAYS - 1))
     trend_days = [(trend_start + timedelta(days=i)).isoformat() for i in range((trend_end - trend_start).days + 1)]
-    unit_targets = targets.all_targets(db)
+    unit_targets = targets.target_by_unit(db)
     units, status_counts = [], {"behind": 0, "on track": 0, "done": 0, "no target": 0}
     target_sum = collected_sum = 0
-    for unit in queries.reporting_units(db, scope, period):
+    pace_days = (period.elapsed_days(today), period.days)
+    for unit in queries.reporting_units(db, scope, period, columns=("id", "code", "slug", "name_vi", "name_en")):
         collected, excluded = by_unit.get(unit["id"], (0, 0))
-        target = unit_targets.get(unit["id"], {}).get("target")
-        unit_pace = pace(target, collected, period, today)
+        target = unit_targets.get(unit["id"])
+        unit_pace = pace(target, collected, period, today, pace_days)
         status_counts[unit_pace.status] += 1
         if target:
             target_sum += target
@@ -377,7 +382,6 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
                "share": 100.0 * n / period_total if period_total else 0.0}
               for code, n in queries.counts_by_field(db, period, scope).items() if n]
     limits = queries.speeder_limits(db, float(config["QUALITY_SPEEDER_RATIO"]))
-    flags = queries.flag_counts(db, period, offset, scope, limits)
     kiosks_total = queries.count_kiosks(db, scope)
     kiosks_pages = max(1, -(-kiosks_total // KIOSKS_PER_PAGE))
     kiosks_page = min(max(kiosks_page, 1), kiosks_pages)
@@ -388,14 +392,13 @@ def build(db, filters: Filters, config: Mapping, rules: summary.SummaryRules, wa
     except ValueError as exc:
         warnings.append(str(exc))
         hours = OpeningHours(frozenset(), ())
+    flags = queries.flag_counts(db, period, offset, scope, limits, [k["id"] for k in kiosk_rows])
     for k in kiosk_rows:
         k["status"], k["status_detail"] = kiosk_status(k, now_local, hours, int(config["KIOSK_SILENT_MINUTES"]), offset)
         k["last_local"] = periods.utc_to_local(k["last_submission"], offset)
         k["flags"] = flags.get(k["id"], {"straightline": 0, "burst": 0, "speeder": 0})
     quality = {
-        "straightline": sum(f["straightline"] for f in flags.values()),
-        "speeder": sum(f["speeder"] for f in flags.values()),
-        "burst": sum(f["burst"] for f in flags.values()),
+        **queries.flag_totals(db, period, offset, scope, limits),
         "excluded": totals["period"][1],
         "limits": limits,
     }

@@ -101,6 +101,11 @@ def all_targets(db: sqlite_utils.Database) -> dict[int, dict]:
     return {r["unit_id"]: r for r in db.query("SELECT * FROM unit_targets")}
 
 
+def target_by_unit(db: sqlite_utils.Database) -> dict[int, int]:
+    """{unit id: target} (the dashboard's per-unit pass needs no more of :func:`all_targets`)."""
+    return dict(db.execute("SELECT unit_id, target FROM unit_targets").fetchall())
+
+
 def set_target(db: sqlite_utils.Database, unit_id: int, target: int, *, method: str, by: str) -> None:
     if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 10_000_000:
         raise ValueError(f"target must be a whole number from 1 to 10,000,000, not {target!r}")

@@ -126,3 +126,92 @@ def test_the_day_totals_follow_exclusions_restores_and_a_rebuild(db, spread):
     assert queries.daily_counted(db, *every, spread, None) == before
     assert dict(db.execute("SELECT day, n FROM daily_totals WHERE n > 0").fetchall()) == {
         r[0]: r[1] for r in db.execute("SELECT day, sum(n) FROM daily_counts GROUP BY day HAVING sum(n) > 0")}
+
+
+@pytest.fixture
+def timed(db):
+    """Responses of two questionnaire versions over four channels and five kiosks with durations spread
+    so that each (version, channel) has its own speeder limit -- version 2's paper answers too few to
+    have one -- some straight-lined, some excluded."""
+    from .conftest import register_questionnaire
+
+    register_questionnaire(db, version=2)
+    ids = [unit_id(db, s) for s in SLUGS]
+    kiosks = [add_kiosk(db, SLUGS[i % 4], f"Kiosk {i}") for i in range(5)]
+    median = {("kiosk", 1): 100, ("web", 1): 240, ("qr", 1): 60, ("paper", 1): 400,
+              ("kiosk", 2): 150, ("web", 2): 90, ("qr", 2): 300, ("paper", 2): 50}
+    rows = []
+    for i in range(700):
+        channel, version = ("kiosk", "web", "qr", "paper")[i % 4], 1 + (i // 4) % 2
+        if (channel, version) == ("paper", 2) and i > 200:
+            version = 1
+        duration = median[(channel, version)] * (0.1 + (i * 37 % 100) / 50)       # 0.1 .. 2.08 x the median
+        rows.append(make_response(ids[i % 3 + (i % 7 == 0)], local("2025-01-01 08:00") + timedelta(hours=2 * i + i % 5),
+                                  channel=channel, version=version, duration=round(duration, 1),
+                                  kiosk_id=kiosks[i % 5] if channel == "kiosk" else None,
+                                  answers="555555555555" if i % 9 == 0 else "453453453453"))
+    responses.save_many(db, rows)
+    for rid in [r[0] for r in db.execute("SELECT id FROM responses WHERE id % 6 = 0")]:
+        responses.exclude(db, rid, by="test", reason="test")
+    return ids, kiosks
+
+
+def speeders_one_by_one(db, period, limits, scope=None) -> tuple[int, dict[int, int]]:
+    """(speeders, {kiosk: speeders}) of the period counted a response at a time in Python."""
+    limit = {(lim.questionnaire_id, lim.questionnaire_version, lim.channel): lim.limit_seconds for lim in limits}
+    first, last = period.utc_bounds(420)
+    total, by_kiosk = 0, {}
+    for qid, version, channel, duration, kiosk, unit, submitted in db.execute(
+            "SELECT questionnaire_id, questionnaire_version, channel, duration_s, kiosk_id, unit_id, submitted_at "
+            "FROM responses"):
+        if not first <= submitted < last or (scope is not None and unit not in scope):
+            continue
+        cut = limit.get((qid, version, channel))
+        if cut is not None and duration is not None and duration < cut:
+            total += 1
+            by_kiosk[kiosk] = by_kiosk.get(kiosk, 0) + 1
+    return total, by_kiosk
+
+
+@pytest.mark.parametrize("start,end", [("2025-01-01", "2025-03-31"), ("2025-01-20", "2025-02-10"),
+                                       ("2025-06-01", "2025-06-30")])
+def test_speeders_and_flags_equal_the_responses_counted_one_by_one(db, timed, start, end):
+    """The quality figures: the totals over every kiosk and none, and each kiosk's asked for, with limits
+    that differ by questionnaire version and channel (and a group without one), in a scope or not."""
+    ids, kiosks = timed
+    period = periods.Period(date.fromisoformat(start), date.fromisoformat(end))
+    limits = queries.speeder_limits(db, 0.5)
+    assert len({lim.limit_seconds for lim in limits}) == 7 and len(limits) == 7      # paper v2: too few
+    for scope in (None, ids[:2]):
+        total, by_kiosk = speeders_one_by_one(db, period, limits, scope)
+        where = "" if scope is None else f" AND r.unit_id IN ({', '.join(map(str, scope))})"
+        flags = {r[0]: (r[1], r[2]) for r in db.execute(
+            "SELECT f.kiosk_id, sum(f.straightline), sum(f.burst) FROM response_flags f JOIN responses r "
+            f"ON r.id = f.response_id WHERE f.day BETWEEN ? AND ?{where} GROUP BY f.kiosk_id", [start, end])}
+        assert queries.flag_totals(db, period, 420, scope, limits) == {
+            "straightline": sum(s for s, _b in flags.values()), "burst": sum(b for _s, b in flags.values()),
+            "speeder": total}
+        assert queries.flag_counts(db, period, 420, scope, limits, kiosks[1:4]) == {
+            k: {"straightline": flags.get(k, (0, 0))[0], "burst": flags.get(k, (0, 0))[1],
+                "speeder": by_kiosk.get(k, 0)} for k in kiosks[1:4]}
+        if start == "2025-01-01":
+            assert total > 50 and sum(by_kiosk.get(k, 0) for k in kiosks) > 10
+            assert sum(s for s, _b in flags.values()) > 10
+
+
+def test_the_dashboard_shows_the_speeders_of_every_kiosk_page(db, timed, staff, clock, monkeypatch):
+    from survey.staff import monitor
+
+    monkeypatch.setattr(monitor, "KIOSKS_PER_PAGE", 2)
+    clock.set(clock.now.replace(year=2025, month=3, day=31))
+    staff.as_role("staff")
+    query = "from=2025-01-01&to=2025-03-31"
+    period = periods.Period(date(2025, 1, 1), date(2025, 3, 31))
+    total, by_kiosk = speeders_one_by_one(db, period, queries.speeder_limits(db, float(defaults()["QUALITY_SPEEDER_RATIO"])))
+    seen = {}
+    for page in (1, 2, 3):
+        html = staff.client.get(f"/staff/?{query}&kiosks_page={page}").get_data(as_text=True)
+        assert int(re.search(r'data-count="speeder">([\d,]+)<', html).group(1).replace(",", "")) == total
+        for kiosk, row in re.findall(r'<tr data-kiosk="(\d+)">(.*?)</tr>', html, re.S):
+            seen[int(kiosk)] = int(re.findall(r'<td class="n">(\d+)</td>', row)[-2])
+    assert seen == {k: by_kiosk.get(k, 0) for k in timed[1]} and sum(seen.values()) > 0
