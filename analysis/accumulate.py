@@ -92,6 +92,48 @@ class _Centres:
                    pooled_share, lut.reshape(6 * J, QP))
 
 
+def _centres_many(P: np.ndarray, top: int, membership: np.ndarray) -> tuple[list[_Centres], np.ndarray]:
+    """:meth:`_Centres.from_totals` of every unit at once, ``P`` (D, J, 6); also every unit's ``lut`` stacked
+    (D * 6 J, QP).
+
+    The same numbers: every step is the one ``from_totals`` takes, on a stack of units (the matrix
+    products are stacked ``matmul`` calls, i.e. the same BLAS call per unit, with the same strides).
+    """
+    D, J = P.shape[:2]
+    scores = np.arange(1, K + 1, dtype=float)
+    P1 = P[:, :, 1:]
+    W = P1.sum(axis=2)
+    A = P[:, :, top:].sum(axis=2)
+    S = np.matmul(P1, scores)
+    ND = P[:, :, NOT_DISSATISFIED_FROM:].sum(axis=2)
+    present = W > 0
+    Wd = np.where(present, W, 1.0)
+    theta = np.where(present[:, :, None], np.stack([A, S, ND], axis=2) / Wd[:, :, None], np.nan)
+    lut_theta = np.nan_to_num(theta)
+    share = np.where(present[:, :, None], P1 / Wd[:, :, None], np.nan)
+
+    def by_set(x):                                    # (D, J) -> (D, NS): x_d @ membership for each unit
+        return np.matmul(x[:, None, :], membership)[:, 0, :]
+    xhat = by_set(W)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.stack([by_set(A), by_set(S), by_set(ND)], axis=2) / xhat[:, :, None]
+        pooled_share = np.matmul(membership.T, P1) / xhat[:, :, None]
+    pooled = np.where(xhat[:, :, None] > 0, pooled, np.nan)
+    lut_pooled = np.nan_to_num(pooled)
+    sws2 = np.matmul(P1, scores ** 2)
+    codes = np.arange(6, dtype=float)
+    r = (codes > 0).astype(float)
+    v = np.stack([(codes >= top) & (codes > 0), codes, (codes >= NOT_DISSATISFIED_FROM)]).astype(float)  # (3, 6)
+    lut = np.empty((D, J, 6, QP))
+    lut[:, :, :, 0] = r
+    for q in range(3):
+        lut[:, :, :, 1 + q] = v[q][None, None, :] - lut_theta[:, :, q:q + 1] * r[None, None, :]
+    lut = lut.reshape(D, 6 * J, QP)
+    cens = [_Centres(W[d], theta[d], lut_theta[d], share[d], sws2[d], xhat[d], pooled[d], lut_pooled[d],
+                     pooled_share[d], lut[d]) for d in range(D)]
+    return cens, lut.reshape(D * 6 * J, QP)
+
+
 def _shift(M: np.ndarray, delta: np.ndarray, axis: int = -1) -> np.ndarray:
     """Change of basis from centres c to centres c': plane q of criterion j gains delta[j, q-1] * answered_j.
 
@@ -315,3 +357,114 @@ class _Pass:
         if acc.cells is not None:
             acc.cells.setdefault(d, []).append((d, self.p_code[cb[:-1] + a], Xc, XRc, cell_answered, cell_has))
 
+
+    def block_many(self, codes, w, a, ds, starts, lut_all: np.ndarray, lut_pooled_all: np.ndarray, coefficients):
+        """Several small units at once: rows ``a + starts[u] .. a + starts[u + 1]`` are unit ``ds[u]``'s, all of them.
+
+        The same numbers as :meth:`block` of each unit in turn (one block per unit): the row-wise steps
+        (looking up the centred planes, the set totals, the respondent features) run on all the rows
+        at once, with each row's own unit's centres; every sum over rows is the very numpy or BLAS call
+        :meth:`block` makes, on the unit's rows with the same memory layout, so its summation order is
+        unchanged. ``lut_all`` is every unit's ``_Centres.lut`` stacked, ``lut_pooled_all`` (D, NS, 3).
+        """
+        acc = self.acc
+        m, J = codes.shape
+        NS = self.M.shape[1]
+        ds = np.asarray(ds)
+        counts = np.diff(starts)
+        d_row = np.repeat(ds, counts)
+        idx = codes + self.offs
+        Z3 = np.take(lut_all, idx + (d_row * (6 * J))[:, None], axis=0, out=self.Zbuf[:m])
+        Z = Z3.reshape(m, QP * J)
+        S = self.set_totals(idx)
+        k = S[0]
+        has = k > 0
+        inv = np.where(has, 1.0 / np.where(has, k, 1.0), 0.0)
+        lp = lut_pooled_all[d_row]                           # (m, NS, 3): each row's unit's pooled centres
+        R = np.empty((m, NS, 4))
+        R[:, :, 0] = has
+        for v, f in enumerate((1, 5, 2)):                  # satisfied, score, nd
+            R[:, :, 1 + v] = S[f] * inv - lp[:, :, v] * has
+        a_ = S[1] - lp[:, :, 0] * k
+        s_ = S[5] - lp[:, :, 1] * k
+        del lp
+        R4 = R.reshape(m, 4 * NS)
+        w2 = w * w
+        answered = codes > 0
+        base, sets = self.lay.base, self.lay.sets
+        blocks_all, share_all = coefficients
+        # groups (unit x stratum) of these rows: their counts of answers in whole-array steps (exact integers)
+        g0 = int(np.searchsorted(self.g_start, a, side="right")) - 1
+        g1 = int(np.searchsorted(self.g_start, a + m, side="left"))
+        gb = self.g_start[g0:g1 + 1] - a
+        acc.nit[g0:g1] += np.add.reduceat(answered, gb[:-1], axis=0, dtype=np.intp)
+        acc.nset[g0:g1] += np.add.reduceat(has, gb[:-1], axis=0, dtype=np.intp)
+        ug = np.searchsorted(gb, starts, side="left")      # unit u's groups: ug[u] .. ug[u + 1]
+        for u, d in enumerate(ds.tolist()):
+            lo, hi = int(starts[u]), int(starts[u + 1])
+            wu = w[lo:hi]
+            Ru = R[lo:hi]
+            Ed = acc.E[d]
+            Ed[:, 0] += np.einsum("m,ms,ms->s", wu, Ru[:, :, 1], Ru[:, :, 1])
+            Ed[:, 1] += np.einsum("m,ms,ms->s", wu, Ru[:, :, 2], Ru[:, :, 2])
+            F = np.einsum("m,ms,fms->fs", wu, inv[lo:hi], S[:, lo:hi])
+            Ed[:, 2:7] += _categories(F[0], F[4], F[5], F[2], F[3])
+            au, su, ku = a_[lo:hi], s_[lo:hi], k[lo:hi]
+            Ed[:, 7] += np.einsum("m,ms,ms->s", wu, au, au)
+            Ed[:, 8] += np.einsum("m,ms,ms->s", wu, au, ku)
+            Ed[:, 9] += np.einsum("m,ms,ms->s", wu, ku, ku)
+            Ed[:, 10] += np.einsum("m,ms,ms->s", wu, su, su)
+            Ed[:, 11] += np.einsum("m,ms,ms->s", wu, su, ku)
+            Zu = Z[lo:hi]
+            zb = np.empty((hi - lo, len(base), 4))
+            for b_, (blo, bhi) in enumerate(base):
+                np.matmul(Zu[:, blo * QP:bhi * QP], blocks_all[b_][d], out=zb[:, b_, :])
+            z = np.empty((hi - lo, NS, 4))
+            for s_i, (f_, members) in enumerate(sets):
+                if f_ is not None:
+                    z[:, s_i, :] = zb[:, members[0], :]
+                else:
+                    np.einsum("mbk,bk->mk", zb[:, members, :], share_all[d][members], out=z[:, s_i, :])
+            z = z.reshape(hi - lo, NS * 4)
+            acc.Z[d, 0] += np.einsum("m,mc,mc->c", wu, z, z)
+            acc.Z[d, 1] += wu @ z
+            w2u = w2[lo:hi]
+            acc.Q[d] += np.einsum("m,mj->j", w2u, Z3[lo:hi, :, 0])
+            acc.R2[d] += np.einsum("m,ms->s", w2u, has[lo:hi])
+            for g in range(int(ug[u]), int(ug[u + 1])):
+                glo, ghi = int(gb[g]), int(gb[g + 1])
+                acc.T[g0 + g] += w[glo:ghi] @ Z[glo:ghi]
+                acc.TR[g0 + g] += w[glo:ghi] @ R4[glo:ghi]
+        if self.c_start is None:   # each respondent its own PSU: X_c = w_i x_i
+            scale = w * np.repeat(self.sqrt_a_group[g0:g1], np.diff(gb))
+            np.multiply(Z, scale[:, None], out=Z)
+            Ra = R4 * scale[:, None]
+            for u, d in enumerate(ds.tolist()):
+                lo, hi = int(starts[u]), int(starts[u + 1])
+                Zu, Rau = Z[lo:hi], Ra[lo:hi]
+                acc.V[d] += Zu.T @ Zu
+                acc.VR[d] += Rau.T @ Rau
+            return
+        np.multiply(Z, w[:, None], out=Z)
+        Rw = R4 * w[:, None]
+        ans_f, has_f = answered.astype(np.float64), has.astype(np.float64)
+        for u, d in enumerate(ds.tolist()):
+            lo, hi = int(starts[u]), int(starts[u + 1])
+            c0 = int(np.searchsorted(self.c_start, a + lo, side="left"))
+            c1 = int(np.searchsorted(self.c_start, a + hi, side="left"))
+            cb = self.c_start[c0:c1 + 1] - (a + lo)
+            Xc = _segment_sums(Z[lo:hi], cb)
+            XRc = _segment_sums(Rw[lo:hi], cb)
+            cell_answered = _segment_sums(ans_f[lo:hi], cb) > 0
+            cell_has = _segment_sums(has_f[lo:hi], cb) > 0
+            cell_group = np.searchsorted(self.g_start, cb[:-1] + a + lo, side="right") - 1
+            sa = self.sqrt_a_group[cell_group]
+            Xa = Xc * sa[:, None]
+            acc.V[d] += Xa.T @ Xa
+            XRa = XRc * sa[:, None]
+            acc.VR[d] += XRa.T @ XRa
+            np.add.at(acc.pit, cell_group, cell_answered)
+            np.add.at(acc.pset, cell_group, cell_has)
+            if acc.cells is not None:
+                acc.cells.setdefault(d, []).append((d, self.p_code[cb[:-1] + a + lo], Xc, XRc, cell_answered,
+                                                    cell_has))

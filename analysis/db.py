@@ -403,8 +403,10 @@ def _scan(conn, path, spec: LoadSpec, where: _Where, catalogue: dict, candidates
         sql_, extra = _category_case(dim, cats)
         cols.append(f"group_concat(char({sql_}), '')")
         cat_args.extend(extra)
-    row = conn.execute(f"SELECT {', '.join(cols)} FROM responses WHERE {where.sql}",
-                       cat_args + where.args).fetchone()
+    sql, args = f"SELECT {', '.join(cols)} FROM responses WHERE {where.sql}", cat_args + where.args
+    in_time_order = _time_order_ids(conn, sql, args, spec)
+    row = conn.execute(sql.replace("FROM responses WHERE", "FROM responses NOT INDEXED WHERE", 1)
+                       if in_time_order is not None else sql, args).fetchone()
     n = row[0]
     if not n:
         units, questionnaire = spec.filters.units, spec.filters.questionnaire
@@ -433,7 +435,80 @@ def _scan(conn, path, spec: LoadSpec, where: _Where, catalogue: dict, candidates
         nxt += 1
     if rid.size != n or unit_id.size != n or any(c.size != n for c in coded.values()):
         raise coded_error(DbError, "db.undecodable", f"{path}: could not decode the responses table", path=str(path))
+    text = row[5].encode("ascii")
+    if in_time_order is not None:      # the rows in the order the time index gives them, as before
+        perm = _permutation_to(rid, in_time_order)
+        width = text.find(b",") if n > 1 else len(text)
+        records = (np.frombuffer(text + b",", dtype=np.uint8).reshape(n, width + 1)
+                   if len(text) == n * (width + 1) - 1 else None)
+        if perm is None or records is None or not np.all(records[:, width] == 44):
+            # answer strings of several lengths (or a damaged one): let SQLite read them through the index
+            return _scan_of(conn.execute(sql, args).fetchone(), n, questionnaire, several_versions, catalogue,
+                            categories)
+        rid, unit_id, version = rid[perm], unit_id[perm], version[perm]
+        coded = {dim: c[perm] for dim, c in coded.items()}
+        text = records[perm].tobytes()[:-1]
+    return _Scan(n, questionnaire, rid, unit_id, version, text, categories, coded)
+
+
+def _scan_of(row, n, questionnaire, several_versions, catalogue, categories) -> _Scan:
+    """The columns of the scan's one row (as :func:`_scan` decodes them)."""
+    rid = np.fromstring(row[3], dtype=np.int64, sep=",")
+    unit_id = np.fromstring(row[4], dtype=np.int64, sep=",")
+    nxt = 6
+    if several_versions:
+        version = np.fromstring(row[nxt], dtype=np.int64, sep=",")
+        nxt += 1
+    else:
+        version = np.full(n, next(iter(catalogue[questionnaire])), dtype=np.int64)
+    coded = {}
+    for dim in categories:
+        coded[dim] = np.frombuffer(row[nxt].encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+        nxt += 1
     return _Scan(n, questionnaire, rid, unit_id, version, row[5].encode("ascii"), categories, coded)
+
+
+SCAN_SHARE = 0.25
+"""A period holding more than this share of the table's rows is read by a table scan, not the time index."""
+
+
+def _time_order_ids(conn, sql: str, args: list, spec: LoadSpec) -> np.ndarray | None:
+    """When SQLite would read the scan through the time index and the period holds most of the table,
+    the ids of the period's responses in the index's order (the scan then reads the table straight
+    through, 3 to 5 times faster than fetching each row by the index, and puts its rows back in this
+    order, so every sum downstream runs in the same order as before); otherwise None."""
+    period, zone = spec.period, spec.period.zone
+    clauses, date_args = [], []
+    if period.date_from:
+        clauses.append("submitted_at >= ?")
+        date_args.append(_utc(period.date_from, zone))
+    if period.date_to:
+        clauses.append("submitted_at < ?")
+        date_args.append(_utc(period.date_to + timedelta(days=1), zone))
+    if not clauses:
+        return None
+    plan = [str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()]
+    if not any(p.startswith("SEARCH responses USING INDEX responses_submitted_at (") for p in plan):
+        return None
+    date_sql = " AND ".join(clauses)
+    in_period = conn.execute(f"SELECT count(*) FROM responses WHERE {date_sql}", date_args).fetchone()[0]
+    everything = conn.execute("SELECT max(rowid) FROM responses").fetchone()[0] or 1
+    if in_period <= SCAN_SHARE * everything:
+        return None
+    ids = conn.execute(f"SELECT group_concat(id, ',') FROM responses INDEXED BY responses_submitted_at "
+                       f"WHERE {date_sql}", date_args).fetchone()[0]
+    return np.fromstring(ids or "", dtype=np.int64, sep=",")
+
+
+def _permutation_to(rid: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+    """The order that puts ``rid`` (unique) in the relative order of ``ids`` (None if one is missing)."""
+    if rid.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    sorter = np.argsort(ids, kind="stable")
+    at = np.searchsorted(ids, rid, sorter=sorter)
+    if np.any(at >= ids.size) or not np.array_equal(ids[sorter[np.minimum(at, ids.size - 1)]], rid):
+        return None
+    return np.argsort(sorter[at], kind="stable")
 
 
 def _answer_bytes(conn, scan: _Scan, defs: dict) -> np.ndarray:

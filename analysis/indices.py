@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from ._blas import single_threaded_blas
-from .accumulate import QP, _Acc, _category_totals, _Centres, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
+from .accumulate import QP, _Acc, _category_totals, _Centres, _centres_many, _chunks, _layout, _Pass, _segment_sums, _shift, _shift_resp
 from .calibration import CalibrationSums
 from .design import LONELY_PSU, stratum_factors
 from .inputs import SurveyData
@@ -164,8 +164,6 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
              progress, missing_items, calibrated) -> IndexTable:
     run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress,
                   overall=overall, missing_items=missing_items, calibrated=calibrated)
-    levels = ([("overall", "ALL", run.overall)] if overall else []) + \
-        [("district", name, level_) for name, level_ in run.districts]
     parts: dict[str, list] = {}
     average = lonely_psu == "average"
 
@@ -178,27 +176,48 @@ def _compute(data: SurveyData, *, level, overall, lonely_psu, target, ci_method,
         for k_, v_ in part.items():
             parts.setdefault(k_, []).append(v_)
 
-    batch: list = []       # units whose rows are computed together (thousands of communes: see _rows_many)
-
-    def flush():
-        if batch:
-            counts, part = _rows_many([level_ for _, level_ in batch], run.lay, data, run.iw)
-            add("district", [name for name, _ in batch], counts, part)
-            batch.clear()
-    for lv, name, level_ in levels:
-        if lv == "district" and not average and level_.cal is None and level_.T.shape[0] <= BATCH_GROUPS:
-            batch.append((name, level_))
-            continue
-        flush()
-        part = _rows(level_, run.lay, data, run.iw, average=average)
-        add(lv, [name], [len(part.get("measure", ()))], part)
-    flush()
+    if run.overall is not None:
+        part = _rows(run.overall, run.lay, data, run.iw, average=average)
+        add("overall", ["ALL"], [len(part.get("measure", ()))], part)
+    for names, counts, part in district_rows(run, data, average=average):
+        add("district", names, counts, part)
     if not parts:
         raise coded(ValueError, "table.nothing_to_estimate", "no respondent gave a valid answer (1..5) to any "
                     "criterion: nothing to estimate")
     cols = {k_: np.concatenate(v_) for k_, v_ in parts.items()}
     return finish_table(cols, level=level, target=target, ci_method=ci_method,
                         notes=tuple(data.notes) + run.notes)
+
+
+def district_rows(run: "EngineRun", data: SurveyData, *, average: bool = False, batch: bool = True):
+    """The rows of every unit of ``run``, in unit order: ``(names, rows per unit, columns)`` pieces.
+
+    Units with at most :data:`BATCH_GROUPS` strata, no calibration variance and ``average`` False have
+    their rows computed many at a time (:func:`analysis.measures._rows_many`: the same numbers as
+    :func:`analysis.measures._rows` one unit at a time); the others one by one. ``batch=False`` computes
+    every unit alone (tests compare the two).
+    """
+    pending: list = []
+
+    def flush():
+        if pending:
+            counts, part = _rows_many([level_ for _, level_ in pending], run.lay, data, run.iw)
+            names = [name for name, _ in pending]
+            pending.clear()
+            return names, counts, part
+        return None
+    for name, level_ in run.districts:
+        if batch and not average and level_.cal is None and level_.T.shape[0] <= BATCH_GROUPS:
+            pending.append((name, level_))
+            continue
+        got = flush()
+        if got:
+            yield got
+        part = _rows(level_, run.lay, data, run.iw, average=average)
+        yield [name], [len(part.get("measure", ()))], part
+    got = flush()
+    if got:
+        yield got
 
 
 @dataclass
@@ -217,8 +236,12 @@ class EngineRun:
     notes: tuple = ()          # what the run did that the reader must know (missing criteria, calibration, lonely PSUs)
 
 
+BATCH_ROWS = 4096
+"""Units with at most this many rows go through the pass many at a time, up to this many rows a batch."""
+
+
 def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, overall: bool = True,
-            missing_items: str = "drop", calibrated: bool = False) -> EngineRun:
+            missing_items: str = "drop", calibrated: bool = False, batch_rows: int | None = None) -> EngineRun:
     chunk_rows = max(int(chunk_rows), 1)
     lay = _layout(data)
     n, J = data.n, len(data.items)
@@ -279,7 +302,7 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
     P = _category_totals(codes, w, dom_bounds, chunk_rows)
     item_notes = _missing_items(data, lay, P, missing_items)
     overall_cen = _Centres.from_totals(P.sum(axis=0), data.satisfied_from, membership)
-    cens = [_Centres.from_totals(P[d], data.satisfied_from, membership) for d in range(D)]
+    cens, lut_all = _centres_many(P, data.satisfied_from, membership)     # every unit's _Centres.from_totals
 
     # ---- calibration variance (post-stratified or raked weights)
     cal = None
@@ -309,18 +332,45 @@ def _levels(data: SurveyData, *, lonely_psu, chunk_rows, threads, progress, over
             local.ps.block(codes[a:b], w[a:b], a, b, d, cens[d], cz)
         return hi - lo
 
-    todo = sorted((d for d in range(D) if dom_bounds[d + 1] > dom_bounds[d]),
-                  key=lambda d: dom_bounds[d] - dom_bounds[d + 1])          # largest first
+    # small units (all their rows in one block) many at a time: thousands of communes of a few hundred
+    # rows each made the per-unit pass some 60 numpy calls per unit (see _Pass.block_many)
+    sizes = np.diff(dom_bounds)
+    limit = min(chunk_rows, BATCH_ROWS if batch_rows is None else batch_rows)
+    small = (sizes > 0) & (sizes <= limit) if cal is None else np.zeros(D, bool)
+    todo: list = [(d,) for d in np.flatnonzero((sizes > 0) & ~small).tolist()]
+    run_: list = []
+    for d in np.flatnonzero(small).tolist():     # runs of adjacent rows (a larger unit between ends a run)
+        if run_ and (dom_bounds[d] != dom_bounds[run_[-1] + 1] or dom_bounds[d + 1] - dom_bounds[run_[0]] > limit):
+            todo.append(tuple(run_))
+            run_ = []
+        run_.append(d)
+    if run_:
+        todo.append(tuple(run_))
+    rows_of = {t: int(sum(sizes[d] for d in t)) for t in todo}
+    todo.sort(key=lambda t: -rows_of[t])                                  # largest first
+    lut_pooled_all = np.stack([c.lut_pooled for c in cens]) if any(len(t) > 1 for t in todo) else None
+
+    def work(t: tuple) -> int:
+        if len(t) == 1:
+            return district(t[0])
+        if not hasattr(local, "ps"):
+            local.ps = _Pass(acc, lay, membership, data.satisfied_from, g_start, c_start, np.sqrt(a_h[g_h]),
+                             p_code if crossing else None, block_rows, cal)
+        lo, hi = int(dom_bounds[t[0]]), int(dom_bounds[t[-1] + 1])
+        starts = dom_bounds[list(t) + [t[-1] + 1]] - lo
+        local.ps.block_many(codes[lo:hi], w[lo:hi], lo, t, starts, lut_all, lut_pooled_all, coefficients)
+        return hi - lo
+
     workers = max(1, min(threads or os.cpu_count() or 1, len(todo)))
     done = 0
     if workers == 1:
-        for d in todo:
-            done += district(d)
+        for t in todo:
+            done += work(t)
             if progress:
                 progress(done, n)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut in as_completed([pool.submit(district, d) for d in todo]):
+            for fut in as_completed([pool.submit(work, t) for t in todo]):
                 done += fut.result()
                 if progress:
                     progress(done, n)
@@ -445,10 +495,8 @@ def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_
         VR = np.zeros(acc.VR.shape[1:])
         for lo in range(0, D, 256):     # V + V_d + V_d+1 + ..., left to right (a sum over axis 0 keeps that order)
             hi = min(lo + 256, D)
-            V = np.concatenate([V[None], _shift(_shift(acc.V[lo:hi], delta[lo:hi, None], 1),
-                                                delta[lo:hi, None], 2)]).sum(axis=0)
-            VR = np.concatenate([VR[None], _shift_resp(_shift_resp(acc.VR[lo:hi], rho[lo:hi, None], 1),
-                                                       rho[lo:hi, None], 2)]).sum(axis=0)
+            V = _shifted_sum(V, acc.V[lo:hi], delta[lo:hi])
+            VR = _shifted_sum(VR, acc.VR[lo:hi], rho[lo:hi])
         pit, pset = by_stratum(acc.pit), by_stratum(acc.pset)
     # row-level moments re-centred: x_all = x_d + shift * has (or * k)
     Ed = acc.E[:D]                                               # (D, NS, 12)
@@ -469,6 +517,26 @@ def _overall_level(acc: _Acc, cens, oc: _Centres, P, g_d, g_h, H, b_h, a_h, psu_
     Z = acc.Z[:, :, zc].sum(axis=0).reshape(2, NS, 2)
     return _Level(oc, V, T, b_h, VR, TR, acc.Q.sum(axis=0), nit, pit, nset, pset, acc.R2.sum(axis=0), E, Z,
                   P.sum(axis=0))
+
+
+def _shifted_sum(total: np.ndarray, Ms: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """``total + sum_l shift(shift(Ms[l], delta[l], rows), delta[l], columns)``, left to right.
+
+    The same numbers as :func:`analysis.accumulate._shift` on axis 1 then axis 2 of ``Ms`` and a sum over
+    axis 0 of ``total`` and the result, without moving axes (no copies but one): each element gains
+    ``answered x delta`` exactly as there.
+    """
+    L, NF = Ms.shape[:2]
+    m = delta.shape[1]
+    buf = np.empty((L + 1, NF, NF))
+    buf[0] = total
+    X = buf[1:]
+    X[...] = Ms
+    rows = X.reshape(L, m, QP, NF)
+    rows[:, :, 1:, :] += rows[:, :, :1, :] * delta[:, :, :, None]
+    cols = X.reshape(L, NF, m, QP)
+    cols[..., 1:] += cols[..., :1] * delta[:, None, :, :]
+    return buf.sum(axis=0)
 
 
 def _overall_from_psus(acc: _Acc, delta, rho, psu_h, a_h, H):

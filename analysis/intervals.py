@@ -45,8 +45,13 @@ def t_quantile(level: float, df) -> np.ndarray:
     """
     alpha = 1.0 - _check_level(level)
     df = np.asarray(df, dtype=float)
+    inverse = None
+    if df.size > 64:   # a table's degrees of freedom take few values: each quantile once (the same numbers)
+        shape = df.shape
+        df, inverse = np.unique(df, return_inverse=True)
     with np.errstate(invalid="ignore"):
-        return np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 1.0 - alpha / 2.0), np.nan)
+        q = np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 1.0 - alpha / 2.0), np.nan)
+    return q if inverse is None else q[inverse].reshape(shape)
 
 
 def t_ci(estimate, se, df, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ from ._blas import single_threaded_blas
 from .design import LONELY_PSU
 from .inputs import InputError, SurveyData
 from . import accumulate as _acc, measures as _meas
-from .indices import _levels
+from .indices import _levels, district_rows
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SummaryError", "Summary", "Whole", "summarize", "read_summary", "to_bytes", "from_bytes",
            "ROW_FIELDS", "WHOLE_ARRAYS"]
@@ -417,12 +417,12 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
     with single_threaded_blas():
         run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress)
         parts: dict[str, list] = {}
-        for name, level in run.districts:
-            part = _meas._rows(level, run.lay, data, run.iw)
+        # many units at a time (as compute_table: the same numbers as one unit at a time)
+        for names, counts, part in district_rows(run, data, batch=lonely_psu != "average"):
             m = len(part.get("measure", ()))
             if m == 0:
                 continue
-            parts.setdefault("district", []).append(np.full(m, name, dtype=object))
+            parts.setdefault("district", []).append(np.repeat(np.array(names, dtype=object), counts))
             for k, v in part.items():
                 parts.setdefault(k, []).append(v)
         if not parts:

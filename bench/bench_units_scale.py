@@ -14,6 +14,9 @@ fieldwork period; then measures, with 'now' fixed at 2026-06-20 10:00 in Ho Chi 
   the new units), timed as a whole process, once.
 
 Run:  .venv/bin/python -m bench.bench_units_scale [--responses 1000000] [--runs 7] [--skip-report | --report-only | --export-only]
+
+The test client's app has its startup objects frozen out of the garbage collector, as a gunicorn
+worker does in gunicorn.conf.py's post_worker_init (FREEZE=0 in the environment: not).
 """
 from __future__ import annotations
 
@@ -112,6 +115,11 @@ def signed_in_client(path: Path):
                       "TESTING": True}, instance_path=str(OUT / "instance"))
     client = app.test_client()
     assert client.post("/staff/login", data={"username": "bench", "password": PASSWORD}).status_code in (302, 303)
+    # As gunicorn.conf.py's post_worker_init does in a worker once the app is loaded (FREEZE=0: not).
+    if os.environ.get("FREEZE", "1") != "0":
+        from survey.web import freeze_startup_objects
+
+        log(f"objects set aside from garbage collection (as a gunicorn worker does): {freeze_startup_objects():,}")
     return client
 
 

@@ -125,3 +125,20 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
     app.after_request(_no_store_errors)
+
+
+def freeze_startup_objects() -> int:
+    """Set the objects a worker holds once started (modules, the app, its routes and catalogs) aside
+    from Python's garbage collector; returns how many. Call it once the app is loaded (gunicorn's
+    ``post_worker_init`` in gunicorn.conf.py does).
+
+    A page that builds thousands of rows (the dashboard at 3,321 units) allocates enough to trigger a
+    full collection every three or four requests, and a full collection walks every object of the
+    process: 33 ms of the dashboard's ~230 ms on the benchmark machine, the tail of its p95. Frozen
+    objects are never collected (they live as long as the worker anyway) and no longer walked: the
+    full collections then took 0.5 ms."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -53,11 +53,15 @@ def reporting_units(db: sqlite_utils.Database, scope: Scope, period: periods.Per
         where += " AND (u.valid_from IS NULL OR u.valid_from <= ?) AND (u.valid_to IS NULL OR u.valid_to >= ?)"
         params += [period.end.isoformat(), period.start.isoformat()]
     cursor = db.execute(
-        f"SELECT {', '.join(f'u.{c}' for c in columns) if columns else 'u.*'} FROM units u WHERE u.active = 1 "
-        "AND NOT EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where +
-        " ORDER BY u.code, u.name_vi", params)
+        f"SELECT {', '.join(f'u.{c}' for c in dict.fromkeys([*columns, 'code', 'name_vi'])) if columns else 'u.*'} "
+        "FROM units u WHERE u.active = 1 "
+        "AND NOT EXISTS (SELECT 1 FROM units c WHERE c.parent_id = u.id AND c.active = 1)" + where, params)
     keys = [d[0] for d in cursor.description]
-    return [dict(zip(keys, row)) for row in cursor]
+    rows = [dict(zip(keys, row)) for row in cursor]
+    # By code and Vietnamese name, as ORDER BY would (BINARY: UTF-8 bytes, the order of code points, which
+    # is Python's), sorted here: SQLite walked the code index and looked up every row (5 ms at 3,321 units).
+    rows.sort(key=lambda r: (r["code"], r["name_vi"]))
+    return rows
 
 
 def unit_choices(db: sqlite_utils.Database, *, most: int | None = None, keep: str | None = None) -> list[dict]:
@@ -296,20 +300,18 @@ def speeder_limits(db: sqlite_utils.Database, ratio: float) -> list[SpeederLimit
     """Per questionnaire version and channel: the median duration and the speeder limit (ratio x median).
 
     The median is read from the duration histogram in whole seconds (the lower
-    median); groups with fewer than 30 responses have no limit yet.
-    """
-    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
-    for qid, version, channel, seconds, n in db.execute(
-            "SELECT questionnaire_id, questionnaire_version, channel, seconds, n FROM duration_histogram "
-            "WHERE n > 0 ORDER BY 1, 2, 3, 4"):
-        groups[(qid, version, channel)].append((seconds, n))
+    median); groups with fewer than 30 responses have no limit yet. Each group's bins are read
+    up to its median only (a group has a bin per second of duration seen: hundreds)."""
     limits = []
-    for (qid, version, channel), bins in groups.items():
-        total = sum(n for _, n in bins)
+    for qid, version, channel, total in db.execute(
+            "SELECT questionnaire_id, questionnaire_version, channel, sum(n) FROM duration_histogram "
+            "WHERE n > 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall():
         if total < MIN_RESPONSES_FOR_MEDIAN:
             continue
         half, seen = (total + 1) // 2, 0
-        for seconds, n in bins:
+        for seconds, n in db.execute(
+                "SELECT seconds, n FROM duration_histogram WHERE questionnaire_id = ? AND questionnaire_version = ? "
+                "AND channel = ? AND n > 0 ORDER BY seconds", [qid, version, channel]):
             seen += n
             if seen >= half:
                 break

@@ -215,3 +215,20 @@ def test_the_dashboard_shows_the_speeders_of_every_kiosk_page(db, timed, staff, 
         for kiosk, row in re.findall(r'<tr data-kiosk="(\d+)">(.*?)</tr>', html, re.S):
             seen[int(kiosk)] = int(re.findall(r'<td class="n">(\d+)</td>', row)[-2])
     assert seen == {k: by_kiosk.get(k, 0) for k in timed[1]} and sum(seen.values()) > 0
+
+
+def test_speeder_limits_are_the_lower_medians_of_the_durations(db, timed):
+    """Each group's bins are read only up to its median: the limits are still those of every duration."""
+    groups: dict[tuple, list[int]] = {}
+    for qid, version, channel, duration in db.execute(
+            "SELECT questionnaire_id, questionnaire_version, channel, duration_s FROM responses "
+            "WHERE duration_s IS NOT NULL AND simulated = 0"):
+        groups.setdefault((qid, version, channel), []).append(int(min(duration, 86400)))
+    expected = {}
+    for key, seconds in groups.items():
+        if len(seconds) >= queries.MIN_RESPONSES_FOR_MEDIAN:
+            median = sorted(seconds)[(len(seconds) + 1) // 2 - 1]
+            expected[key] = (median, len(seconds), 0.4 * median)
+    assert len(expected) == 7 and len(groups) == 8
+    assert {(lim.questionnaire_id, lim.questionnaire_version, lim.channel):
+            (lim.median_seconds, lim.responses, lim.limit_seconds) for lim in queries.speeder_limits(db, 0.4)} == expected
