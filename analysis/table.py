@@ -13,7 +13,8 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Iterator
 
 import numpy as np
 
@@ -46,6 +47,8 @@ behind the estimate: ``items_used`` (with at least one valid answer) of ``items_
 questionnaire's, in the set); ``flag_items_missing`` when fewer (such rows are not ranked)."""
 
 COLUMNS = REFERENCE_COLUMNS + EXTRA_COLUMNS
+CSV_BLOCK_ROWS = 50_000   # rows formatted at a time by IndexTable.write_csv
+
 _BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review",
                  "flag_items_missing")
 _INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "items_used", "items_expected", "sae_rank", "sae_rank_best", "sae_rank_worst")
@@ -101,6 +104,11 @@ class IndexTable:
                 cols.append([_py(v) for v in col])
         for values in zip(*cols):
             yield dict(zip(names, values))
+
+    def row_view(self) -> "RowView":
+        """The rows as a sequence of dicts made when read (the same dicts as :meth:`rows`); the
+        report reads a few thousand of the 160,000 rows of 3,321 units, by (district, measure)."""
+        return RowView(self)
 
     def row(self, district: str, measure: str) -> dict:
         """The row of ``measure`` for ``district`` (``"ALL"`` = overall)."""
@@ -161,15 +169,85 @@ class IndexTable:
         cols = [self.columns[c] for c in columns]
         kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
                   else "s" if c in _STR_COLUMNS else "f") for c in columns]
-        # Each column is formatted whole (the country's 3,321 units make some 160,000 rows); the
-        # strings are those of _fmt, value by value.
-        formatted = [_fmt_column(col, kind) for col, kind in zip(cols, kinds)]
-        if any(_NEEDS_QUOTING.search(v) for f, kind in zip(formatted, kinds) if kind == "s" for v in set(f)):
-            writer.writerows(zip(*formatted))
-            return
-        # no cell the csv module would quote: its lines are the cells joined by commas
-        for start in range(0, len(self), 20_000):
-            handle.write("".join(",".join(row) + "\r\n" for row in zip(*(f[start:start + 20_000] for f in formatted))))
+        # The columns are formatted a block of rows at a time (the strings are those of _fmt, value
+        # by value): whole columns of the national table (5,000,000 rows x 50 columns at 100,000,000
+        # responses) held some 15 GB of strings at once.
+        for start in range(0, len(self), CSV_BLOCK_ROWS):
+            block = slice(start, start + CSV_BLOCK_ROWS)
+            formatted = [_fmt_column(col[block], kind) for col, kind in zip(cols, kinds)]
+            if any(_NEEDS_QUOTING.search(v) for f, kind in zip(formatted, kinds) if kind == "s" for v in set(f)):
+                writer.writerows(zip(*formatted))
+                continue
+            # no cell the csv module would quote: its lines are the cells joined by commas
+            handle.write("".join(",".join(row) + "\r\n" for row in zip(*formatted)))
+
+
+class RowView(Sequence):
+    """The rows of an :class:`IndexTable` as a ``Sequence`` of dicts, each made when it is read.
+
+    ``view[i]`` equals ``list(table.rows())[i]`` (NaN -> None, numpy scalars -> Python);
+    :meth:`by_key` maps ``(district, measure)`` to its row without making the others.
+    """
+
+    def __init__(self, table: IndexTable):
+        self._names = list(table.columns)
+        # whole columns to Python lists in C; per row read, a dict of them and None where NaN
+        self._lists = []
+        floats = []
+        for name in self._names:
+            col = table.columns[name]
+            if col.dtype.kind == "f":
+                floats.append(name)
+                self._lists.append(col.tolist())
+            elif col.dtype.kind in "biu":
+                self._lists.append(col.tolist())
+            else:
+                self._lists.append([v if type(v) is str else _py(v) for v in col])
+        self._float_names = np.array(floats, dtype=object)
+        self._nan = np.column_stack([np.isnan(table.columns[name]) for name in floats]) if floats else None
+        self._len = len(table)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        row = dict(zip(self._names, [values[i] for values in self._lists]))
+        if self._nan is not None:
+            for name in self._float_names[self._nan[i]].tolist():
+                row[name] = None
+        return row
+
+    def __iter__(self):
+        return (self[i] for i in range(self._len))
+
+    def by_key(self) -> "Mapping[tuple[str, str], dict]":
+        """``{(district, measure): row}``, rows made when read (the last row of a repeated key wins)."""
+        district = self._lists[self._names.index("district")]
+        measure = self._lists[self._names.index("measure")]
+        return _RowsByKey(self, {(str(d), str(m)): i for i, (d, m) in enumerate(zip(district, measure))})
+
+
+class _RowsByKey(Mapping):
+    def __init__(self, view: RowView, positions: dict):
+        self._view, self._positions = view, positions
+
+    def __getitem__(self, key):
+        return self._view[self._positions[key]]
+
+    def __contains__(self, key) -> bool:
+        return key in self._positions
+
+    def __iter__(self):
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
 
 
 def _fmt_column(col, kind: str) -> list[str]:
@@ -193,9 +271,26 @@ def _fmt_column(col, kind: str) -> list[str]:
         return distinct[inverse.reshape(-1)].tolist()
     if kind == "i":
         return ["" if v != v else str(int(v)) for v in col.tolist()]
-    out = list(map(repr, col.tolist()))
-    for i in np.flatnonzero(~np.isfinite(col)).tolist():        # NaN -> "", inf -> "Inf"
-        out[i] = _fmt(col[i], kind)
+    return _float_reprs(col)
+
+
+def _float_reprs(col: np.ndarray) -> list[str]:
+    """``_fmt(v, "f")`` of every value of the float64 array ``col``: ``repr`` of each finite value.
+
+    pyarrow writes the same shortest round-trip digits in C, several times faster than ``repr``; its
+    notation differs from Python's for integral values ("1" for "1.0"), exponents and |v| < 1e-4
+    ("0.00005" for "5e-05"), so only its positional texts with a decimal point of values of at least
+    1e-4 are kept, and every other value is ``repr``'d (NaN and infinities as ``_fmt`` writes them).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(col), pa.string())
+    keep = pc.and_(pc.and_(pc.match_substring(text, "."), pc.invert(pc.match_substring(text, "e"))),
+                   pa.array(np.abs(col) >= 1e-4)).to_numpy(zero_copy_only=False)
+    out = text.to_pylist()
+    for i in np.flatnonzero(~keep).tolist():
+        out[i] = _fmt(col[i], "f")
     return out
 
 

@@ -7,6 +7,8 @@ and the dashboard may build a report in a background thread.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import re
 import threading
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from . import charts
 from .i18n import STRINGS, Translator
@@ -46,8 +50,98 @@ WIDTH = 7.3          # inches: an A4 page's text width
 @contextmanager
 def style() -> Iterator[None]:
     """Build and save figures with the report's fonts and settings (thread-safe)."""
-    with _LOCK, matplotlib.rc_context(RC):
+    with _LOCK, matplotlib.rc_context(RC), _fonts_in_memory():
         yield
+
+
+class _FontBytes:
+    """A font file's bytes for FreeType to read from memory; ``str()`` is the file's path.
+
+    matplotlib's ``FT2Font`` reads a font through Python ``seek``/``read`` calls, some for every glyph
+    it loads; on a file opened from disk each is a system call through a buffered reader, and they
+    made most of the time of laying out a string (about 1.5 ms each; thousands per report). From an
+    in-memory copy the same bytes come several times faster. The font's ``fname`` is this object;
+    the PDF backend keys and embeds the font by ``FontPath(font.fname)``, i.e. ``str()``: the path.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, "rb") as handle:
+            buffer = io.BytesIO(handle.read())
+        self.seek, self.read = buffer.seek, buffer.read
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@functools.lru_cache(64)
+def _get_font_in_memory(font_filepaths, *, _kerning_factor, thread_id, enable_last_resort):
+    """``matplotlib.font_manager._get_font`` with the first font read from memory (see :class:`_FontBytes`).
+
+    The fallback fonts (the Last Resort font: glyphs DejaVu Sans lacks) stay on disk."""
+    from matplotlib import ft2font
+
+    (first_path, first_index), *rest = font_filepaths
+    fallbacks = [ft2font.FT2Font(path, face_index=index, _kerning_factor=_kerning_factor) for path, index in rest]
+    last_resort = font_manager._cached_realpath(
+        matplotlib.cbook._get_data_path("fonts", "ttf", "LastResortHE-Regular.ttf"))
+    if (last_resort, 0) in font_filepaths:
+        return font_manager._get_font.__wrapped__(font_filepaths, _kerning_factor=_kerning_factor,
+                                                  thread_id=thread_id, enable_last_resort=enable_last_resort)
+    if enable_last_resort:
+        fallbacks.append(ft2font.FT2Font(last_resort, _kerning_factor=_kerning_factor, _warn_if_used=True))
+    return ft2font.FT2Font(_FontBytes(first_path), face_index=first_index, _fallback_list=fallbacks,
+                           _kerning_factor=_kerning_factor)
+
+
+def _can_read_fonts_from_memory() -> bool:
+    """Whether this matplotlib's private ``_get_font`` is the one :func:`_get_font_in_memory` stands in for."""
+    original = getattr(font_manager, "_get_font", None)
+    try:
+        parameters = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        return False
+    return (parameters == ["font_filepaths", "_kerning_factor", "thread_id", "enable_last_resort"]
+            and hasattr(original, "__wrapped__") and hasattr(font_manager, "_cached_realpath"))
+
+
+@contextmanager
+def _fonts_in_memory() -> Iterator[None]:
+    """While drawing the report, matplotlib reads the report's font from memory (same bytes, same glyphs)
+    and looks up which file a style of text uses once."""
+    if not _can_read_fonts_from_memory():
+        yield
+        return
+    original = font_manager._get_font
+    font_manager._get_font = _get_font_in_memory
+    manager = font_manager.fontManager
+    find = manager._find_fonts_by_props
+    found: dict[tuple, list] = {}
+
+    def find_remembered(prop, *args, **kwargs):
+        """The font files of ``prop``, looked up once per style of text while the report is drawn.
+
+        matplotlib looks them up for every string it measures or draws, reading eleven rcParams each
+        time (which the report's ``rc_context`` holds fixed); a report does it some 20,000 times."""
+        if not isinstance(prop, FontProperties):
+            return find(prop, *args, **kwargs)
+        key = (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+               prop.get_stretch(), prop.get_size(), prop.get_file(), prop.get_math_fontfamily(),
+               args, tuple(sorted(kwargs.items())))
+        if key not in found:
+            found[key] = find(prop, *args, **kwargs)
+        return list(found[key])
+
+    before = vars(manager).get("_find_fonts_by_props")      # a style() inside a style(): the outer one's
+    manager._find_fonts_by_props = find_remembered
+    try:
+        yield
+    finally:
+        font_manager._get_font = original
+        if before is None:
+            del manager._find_fonts_by_props
+        else:
+            manager._find_fonts_by_props = before
 
 
 def new_figure(width: float, height: float) -> Figure:

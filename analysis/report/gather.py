@@ -554,7 +554,7 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
     seconds.pop("rendering", None)
     inputs = ReportInputs(
         questionnaire=q, period=Period(request.date_from, request.date_to), units=units,
-        table=list(table.rows()), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
+        table=table.row_view(), breakdowns=breakdowns, counts=counts, weighting=weighting, exclusions=exclusions,
         target=request.target, compare_period=compare_period, compare_table=compare_table,
         generated_at=datetime.now(ZoneInfo(request.tz)).replace(microsecond=0),  # the city's local time
         source=Path(request.db).name,

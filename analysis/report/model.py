@@ -314,7 +314,9 @@ class ReportError(ValueError):
     """The report cannot be made from these inputs; the message says why, for the analyst."""
 
 
-def _index(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+def _index(rows: Sequence[Mapping[str, Any]]) -> Mapping[tuple[str, str], Mapping[str, Any]]:
+    if hasattr(rows, "by_key"):          # analysis.table.RowView: rows made only when read
+        return rows.by_key()
     return {(str(r["district"]), str(r["measure"])): r for r in rows}
 
 

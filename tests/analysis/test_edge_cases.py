@@ -147,3 +147,93 @@ def test_a_unit_without_answers_to_a_criterion_is_flagged_and_not_ranked(tmp_pat
     rows = {(r["district"], r["measure"]): r for r in csv.DictReader(open(out, encoding="utf-8"))}
     assert rows[("U2", "INDEX:POOLED")]["flag_items_missing"] == "TRUE"
     assert rows[("U2", "INDEX:POOLED")]["items_used"] == "4" and rows[("U2", "INDEX:POOLED")]["rank"] == ""
+
+
+def test_indices_csv_writes_every_float_as_python_repr_whatever_its_magnitude(tmp_path):
+    """indices.csv formats floats through pyarrow when it can: the text must be repr's, byte for byte
+    (integral values keep their ".0", tiny and huge values their exponent, -0.0 its sign)."""
+    from analysis.table import COLUMNS, IndexTable
+
+    rng = np.random.default_rng(20261203)
+    n = 40_000
+    values = np.concatenate([
+        10 ** rng.uniform(-8, 20, n) * rng.choice([-1.0, 1.0], n),          # every magnitude
+        rng.random(n),                                                       # shares, the usual case
+        rng.integers(0, 2 ** 63 - 1, n, dtype=np.int64).view(np.float64),    # arbitrary bit patterns
+        np.round(rng.uniform(-1000, 1000, n), 2), np.round(rng.uniform(0, 1000, n)),
+        [1e-4, -1e-4, 9.999999999999999e-05, 1e16, 9.999999999999998e15, 0.0, -0.0, 1.0, 0.1, 5e-324,
+         1.7976931348623157e308, np.nan, np.inf, -np.inf]])
+    m = len(values)
+    cols = {c: np.full(m, np.nan) for c in COLUMNS}
+    cols.update({c: np.full(m, "x", dtype=object) for c in ("level", "district", "measure", "measure_type", "factor")})
+    cols["p"] = values
+    cols["se"] = values[::-1].copy()
+    table = IndexTable(cols, level=0.95)
+    out = tmp_path / "indices.csv"
+    table.to_csv(out)
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = ["" if v != v else "Inf" if v == np.inf else "-Inf" if v == -np.inf else repr(v)
+                for v in values.tolist()]
+    assert [r["p"] for r in rows] == expected
+    assert [r["se"] for r in rows] == expected[::-1]
+
+
+def test_the_row_view_reads_the_same_rows_as_rows_and_finds_them_by_unit_and_measure():
+    """The report reads the engine's table through IndexTable.row_view() (dicts made when read):
+    every row must equal rows()' (NaN -> None, numpy scalars -> Python), in the same order."""
+    from analysis.table import COLUMNS, IndexTable
+
+    rng = np.random.default_rng(14)
+    m = 500
+    cols = {}
+    for c in COLUMNS:
+        v = rng.random(m)
+        v[rng.random(m) < 0.2] = np.nan
+        cols[c] = v
+    cols.update({c: np.array([f"{c}-{i % 37}" for i in range(m)], dtype=object)
+                 for c in ("level", "measure_type", "factor")})
+    cols["district"] = np.array([f"xã {i // 5}" for i in range(m)], dtype=object)
+    cols["measure"] = np.array([f"M{i % 5}" for i in range(m)], dtype=object)
+    cols["vs_target"] = np.array([None, "above", np.str_("below")] * (m // 3) + [None] * (m % 3), dtype=object)
+    cols["flag_n_lt_30"] = rng.random(m) < 0.5
+    cols["n"] = rng.integers(0, 1000, m)
+    table = IndexTable(cols, level=0.95)
+    expected = list(table.rows())
+    view = table.row_view()
+    assert len(view) == m and list(view) == expected and view[-1] == expected[-1] and view[3:7] == expected[3:7]
+    assert all(type(a) is type(b) for r, e in zip(view, expected) for a, b in zip(r.values(), e.values()))
+    by_key = view.by_key()
+    assert len(by_key) == m and by_key[("xã 7", "M2")] == table.row("xã 7", "M2") == expected[37]
+    assert ("xã 7", "M9") not in by_key and by_key.get(("xã 7", "M9")) is None
+    with pytest.raises(IndexError):
+        view[m]
+
+
+def test_indices_csv_is_the_same_bytes_whatever_block_of_rows_is_formatted_at_a_time(tmp_path, monkeypatch):
+    """write_csv formats a block of rows at a time (the national table has millions of rows): the
+    file must not depend on the block size, even when one block holds a cell that needs quotes and
+    the others do not."""
+    import analysis.table as table_module
+    from analysis.table import COLUMNS, IndexTable
+
+    rng = np.random.default_rng(3)
+    m = 1_003
+    cols = {c: rng.random(m) for c in COLUMNS}
+    cols.update({c: np.array([f"{c}-{i % 7}" for i in range(m)], dtype=object)
+                 for c in ("level", "measure", "measure_type", "factor")})
+    cols["district"] = np.array([f"xã {i // 3}" for i in range(m)], dtype=object)
+    cols["district"][500] = 'Phường "Bến Thành", cũ'          # quoted by the csv module
+    cols["flag_n_lt_30"] = rng.random(m) < 0.5
+    cols["n"] = rng.integers(0, 1000, m)
+    table = IndexTable(cols, level=0.95)
+    whole = tmp_path / "whole.csv"
+    table.to_csv(whole)
+    for block in (1, 7, 500, 501):
+        monkeypatch.setattr(table_module, "CSV_BLOCK_ROWS", block)
+        part = tmp_path / f"block-{block}.csv"
+        table.to_csv(part)
+        assert part.read_bytes() == whole.read_bytes(), block
+    with open(whole, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == m and rows[500]["district"] == 'Phường "Bến Thành", cũ' and rows[501]["district"] == "xã 167"
