@@ -97,6 +97,8 @@ class _Level:
     Z: np.ndarray       # (2, NS, 2): sum w z^2, sum w z per (set, variant)
     P: np.ndarray       # (J, 6) category totals
     cal: tuple | None = None   # calibration variance: (T, TR, b) of the residuals over every stratum
+    strata: tuple | None = None  # lonely_psu="average" without groups (merged sums): per criterion and per set,
+                                 # (strata with rows, those of them with more than one PSU), see summary.Whole
 
 
 def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average: bool = False) -> dict | None:
@@ -164,12 +166,17 @@ def _rows(level: _Level, lay: _Layout, data: SurveyData, iw: np.ndarray, average
     if average:
         # lonely_psu="average" (survey:::onestage): each estimate's variance (lonely strata left out) times
         # (strata with rows behind the estimate) / (those strata with more than one PSU, b_h > 0)
-        def scale(rows_per_group):                 # (groups, k) -> (k,)
-            present_ = rows_per_group > 0
-            ok = (present_ & (level.b[:, None] > 0)).sum(axis=0)
+        def scale(rows_per_group, counts=None):     # (groups, k) -> (k,)
+            if counts is None:
+                present_ = rows_per_group > 0
+                n_ = present_.sum(axis=0)
+                ok = (present_ & (level.b[:, None] > 0)).sum(axis=0)
+            else:                                   # counted per province, summed over provinces (exact)
+                n_, ok = counts
             with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(ok > 0, present_.sum(axis=0) / np.where(ok > 0, ok, 1), np.nan)
-        s_item, s_set = scale(level.nit), scale(level.nset)
+                return np.where(ok > 0, n_ / np.where(ok > 0, ok, 1), np.nan)
+        got = level.strata or (None, None)
+        s_item, s_set = scale(level.nit, got[0]), scale(level.nset, got[1])
         all_set = next(i for i, (f, _) in enumerate(lay.sets) if f is None)
         var = var * np.concatenate([np.repeat(s_item, 3), np.repeat(s_set, 3), np.repeat(s_set, 3),
                                     np.repeat(s_set[all_set], 3)])

@@ -137,6 +137,7 @@ def _merge(summaries, *, level, target, ci_method, provinces, rake_national) -> 
     h0 = summaries[0].header
     data, lay, iw, membership = _engine_shape(h0)
     top = data.satisfied_from
+    average = h0.get("lonely_psu") == "average"     # the strata counts are summed over provinces (exact)
     by_province: dict[str, list[Summary]] = {}
     for s in summaries:
         by_province.setdefault(s.province, []).append(s)
@@ -152,10 +153,10 @@ def _merge(summaries, *, level, target, ci_method, provinces, rake_national) -> 
         for k, v in part.items():
             parts.setdefault(k, []).append(np.asarray(v, dtype=object if k in ROW_LABELS else float))
 
-    add("overall", "ALL", _rows(nation.level(lay, iw, top, membership), lay, data, iw))
+    add("overall", "ALL", _rows(nation.level(lay, iw, top, membership), lay, data, iw, average=average))
     if provinces:
         for p, whole in province_wholes.items():
-            add("province", p, _rows(whole.level(lay, iw, top, membership), lay, data, iw))
+            add("province", p, _rows(whole.level(lay, iw, top, membership), lay, data, iw, average=average))
     # the units: every summary's rows, units in label order (each unit's measures stay in engine order)
     unit_cols = {c: np.concatenate([s.rows[c] for s in summaries]) for c in ("district",) + ROW_LABELS + ROW_FIELDS}
     order = np.argsort(unit_cols["district"].astype(str), kind="stable")

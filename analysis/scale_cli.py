@@ -125,8 +125,10 @@ Example:
                    help="also count responses written by `flask --app survey simulate` (database; left out by default)")
     p.add_argument("--province", metavar="LABEL", help="the province's label in the national table (default: the "
                    "database's top unit, the Parquet province= folder, or the CSV file name)")
-    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "fail"), default="adjust",
-                   help="strata with one PSU (default adjust); summaries merge only with the same choice")
+    p.add_argument("--lonely-psu", choices=("adjust", "remove", "certainty", "average", "fail"), default="adjust",
+                   help="strata with one PSU (default adjust; as for indices); summaries merge only with the same "
+                   "choice, and every choice merges exactly (average: each summary counts its strata, the merge "
+                   "adds the counts of every province)")
     p.add_argument("--out", required=True, metavar="OUT.sipas", help="the summary file to write")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="always show the progress bar")

@@ -88,9 +88,14 @@ WHOLE_ARRAYS = {
     "H": "(3J, 3J) row-level weighted Gram matrix of the planes [answered, satisfied', score'] (design effects)",
     "n_item": "(J,) respondents answering each criterion", "df_item": "(J,) degrees of freedom per criterion",
     "n_set": "(S,) respondents answering a criterion of each set", "df_set": "(S,) degrees of freedom per set",
+    "strata_item": "(2, J) per criterion: the strata with respondents answering it, and those of them with more "
+                   "than one PSU (lonely_psu='average' scales a variance by their ratio, summed over provinces)",
+    "strata_set": "(2, S) the same per criterion set",
 }
 """The whole-province sums, all centred at the province's own estimates (computed again from ``P``). Criteria
 are in engine order (factor by factor, see the header's ``engine_order``); sets are the factors then the index."""
+OPTIONAL_ARRAYS = ("strata_item", "strata_set")
+"""Absent from summaries written before they were added; only ``lonely_psu="average"`` needs them."""
 
 
 class SummaryError(InputError):
@@ -115,6 +120,8 @@ class Whole:
     df_item: np.ndarray
     n_set: np.ndarray
     df_set: np.ndarray
+    strata_item: np.ndarray
+    strata_set: np.ndarray
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in WHOLE_ARRAYS}
@@ -139,7 +146,8 @@ class Whole:
                 TR=_acc._shift_resp(part.TR, rho),
                 Q=part.Q, R2=part.R2, E=_shift_E(part.E, part.TR, rho),
                 H=_shift3(_shift3(part.H, delta, 0), delta, 1),
-                n_item=part.n_item, df_item=part.df_item, n_set=part.n_set, df_set=part.df_set)
+                n_item=part.n_item, df_item=part.df_item, n_set=part.n_set, df_set=part.df_set,
+                strata_item=part.strata_item, strata_set=part.strata_set)
             out = moved if out is None else cls(**{k: getattr(out, k) + getattr(moved, k) for k in WHOLE_ARRAYS})
         return out
 
@@ -165,7 +173,8 @@ class Whole:
         has_s = (self.n_set > 0).astype(float)
         return _meas._Level(cen, self.V, np.zeros((1, self.T.size)), np.zeros(1), self.VR, self.TR[None, :],
                           self.Q, self.n_item[None, :], (self.df_item + has_i)[None, :], self.n_set[None, :],
-                          (self.df_set + has_s)[None, :], self.R2, self.E, Z, self.P)
+                          (self.df_set + has_s)[None, :], self.R2, self.E, Z, self.P,
+                          strata=((self.strata_item[0], self.strata_item[1]), (self.strata_set[0], self.strata_set[1])))
 
 
 def _shift3(M: np.ndarray, delta: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -212,10 +221,16 @@ def _whole_of(level, H: np.ndarray) -> Whole:
     bT = level.b[:, None] * T
     TR = level.TR
     n_item, n_set = level.nit.sum(axis=0), level.nset.sum(axis=0)
+    many = level.b[:, None] > 0                 # strata with more than one PSU (lonely_psu="average": b_h = 0)
+
+    def strata(rows_per_stratum):
+        present = rows_per_stratum > 0
+        return np.stack([present.sum(axis=0), (present & many).sum(axis=0)]).astype(float)
     return Whole(P=level.P.copy(), V=level.V - T.T @ bT, T=T.sum(axis=0), VR=level.VR - TR.T @ (level.b[:, None] * TR),
                  TR=TR.sum(axis=0), Q=level.Q.copy(), R2=level.R2.copy(), E=level.E.copy(), H=H,
                  n_item=n_item, df_item=level.pit.sum(axis=0) - (level.nit > 0).sum(axis=0),
-                 n_set=n_set, df_set=level.pset.sum(axis=0) - (level.nset > 0).sum(axis=0))
+                 n_set=n_set, df_set=level.pset.sum(axis=0) - (level.nset > 0).sum(axis=0),
+                 strata_item=strata(level.nit), strata_set=strata(level.nset))
 
 
 # ----------------------------------------------------------------------------- the summary
@@ -362,7 +377,7 @@ def _from_source(source, name: str) -> Summary:
     names, shapes, values = table.column("name"), table.column("shape"), table.column("values")
     for i in np.flatnonzero(is_arr).tolist():
         arrays[names[i].as_py()] = values[i].values.to_numpy().reshape(shapes[i].as_py())
-    missing = [a for a in WHOLE_ARRAYS if a not in arrays]
+    missing = [a for a in WHOLE_ARRAYS if a not in arrays and a not in OPTIONAL_ARRAYS]
     if missing:
         raise SummaryError(f"{name}: damaged summary (missing {', '.join(missing)})")
     J, NS = len(header["items"]), len(header["sets"])
@@ -370,6 +385,13 @@ def _from_source(source, name: str) -> Summary:
     for a, shape in expect.items():
         if arrays[a].shape != shape:
             raise SummaryError(f"{name}: damaged summary ({a} has shape {arrays[a].shape}, expected {shape})")
+    for a in OPTIONAL_ARRAYS:
+        if a not in arrays:
+            if header.get("lonely_psu") == "average":
+                raise SummaryError(f"{name}: made with lonely_psu='average' by an older version, whose unit rows "
+                                   f"lack the 'average' scaling and which has no strata counts to merge: "
+                                   f"re-summarize it with this version")
+            arrays[a] = np.full((2, J if a == "strata_item" else NS), np.nan)
     strata = tuple(col("name", is_str).tolist())
     n_psu = col("n", is_str, float)
     return Summary(header, rows, Whole(**{a: arrays[a] for a in WHOLE_ARRAYS}), strata, n_psu, path=name)
@@ -418,7 +440,7 @@ def summarize(data: SurveyData, *, province: str, period: str | None = None, lon
         run = _levels(data, lonely_psu=lonely_psu, chunk_rows=chunk_rows, threads=threads, progress=progress)
         parts: dict[str, list] = {}
         # many units at a time (as compute_table: the same numbers as one unit at a time)
-        for names, counts, part in district_rows(run, data, batch=lonely_psu != "average"):
+        for names, counts, part in district_rows(run, data, average=lonely_psu == "average"):
             m = len(part.get("measure", ()))
             if m == 0:
                 continue

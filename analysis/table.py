@@ -47,6 +47,8 @@ behind the estimate: ``items_used`` (with at least one valid answer) of ``items_
 questionnaire's, in the set); ``flag_items_missing`` when fewer (such rows are not ranked)."""
 
 COLUMNS = REFERENCE_COLUMNS + EXTRA_COLUMNS
+CSV_BLOCK_ROWS = 50_000   # rows formatted at a time by IndexTable.write_csv
+
 _BOOL_COLUMNS = ("flag_n_lt_30", "flag_neff_lt_30", "flag_cv_gt_30", "nchs_suppress", "nchs_review",
                  "flag_items_missing")
 _INT_COLUMNS = ("n", "df", "rank", "rank_best", "rank_worst", "items_used", "items_expected", "sae_rank", "sae_rank_best", "sae_rank_worst")
@@ -167,15 +169,17 @@ class IndexTable:
         cols = [self.columns[c] for c in columns]
         kinds = [("b" if c in _BOOL_COLUMNS or self.columns[c].dtype == bool else "i" if c in _INT_COLUMNS
                   else "s" if c in _STR_COLUMNS else "f") for c in columns]
-        # Each column is formatted whole (the country's 3,321 units make some 160,000 rows); the
-        # strings are those of _fmt, value by value.
-        formatted = [_fmt_column(col, kind) for col, kind in zip(cols, kinds)]
-        if any(_NEEDS_QUOTING.search(v) for f, kind in zip(formatted, kinds) if kind == "s" for v in set(f)):
-            writer.writerows(zip(*formatted))
-            return
-        # no cell the csv module would quote: its lines are the cells joined by commas
-        for start in range(0, len(self), 20_000):
-            handle.write("".join(",".join(row) + "\r\n" for row in zip(*(f[start:start + 20_000] for f in formatted))))
+        # The columns are formatted a block of rows at a time (the strings are those of _fmt, value
+        # by value): whole columns of the national table (5,000,000 rows x 50 columns at 100,000,000
+        # responses) held some 15 GB of strings at once.
+        for start in range(0, len(self), CSV_BLOCK_ROWS):
+            block = slice(start, start + CSV_BLOCK_ROWS)
+            formatted = [_fmt_column(col[block], kind) for col, kind in zip(cols, kinds)]
+            if any(_NEEDS_QUOTING.search(v) for f, kind in zip(formatted, kinds) if kind == "s" for v in set(f)):
+                writer.writerows(zip(*formatted))
+                continue
+            # no cell the csv module would quote: its lines are the cells joined by commas
+            handle.write("".join(",".join(row) + "\r\n" for row in zip(*formatted)))
 
 
 class RowView(Sequence):

@@ -174,13 +174,17 @@ def dask_run(args) -> None:
         t2 = time.perf_counter()
         cpu = sum(client.run(_worker_cpu).values()) - cpu0 + time.process_time() - c1
         peaks = client.run(_worker_peak)
+    client_peak = _peak_rss_gib()
     if args.out:
+        t3 = time.perf_counter()
         table.to_csv(args.out)
+        print(f"  national CSV: {len(table):,} rows written in {time.perf_counter() - t3:.1f} s", file=sys.stderr)
     print(f"dask ({args.workers} workers): {n:,} rows, {len(table.districts)} units: cluster start {t1 - t0:.1f} s, "
           f"summaries + merge {t2 - t1:.1f} s ({(t2 - t1) / n * 1e6:.2f} s per million rows; "
           f"{(t2 - t0) / n * 1e6:.2f} with the start; CPU of workers + client {cpu / n * 1e6:.2f} s per million); "
           f"peak memory per worker "
-          + ", ".join(f"{v:.2f}" for v in peaks.values()) + f" GiB; client {_peak_rss_gib():.2f} GiB")
+          + ", ".join(f"{v:.2f}" for v in peaks.values()) + f" GiB; client {client_peak:.2f} GiB "
+          f"({_peak_rss_gib():.2f} GiB with the CSV written)")
 
 
 def merge_bench(args) -> None:

@@ -208,3 +208,32 @@ def test_the_row_view_reads_the_same_rows_as_rows_and_finds_them_by_unit_and_mea
     assert ("xã 7", "M9") not in by_key and by_key.get(("xã 7", "M9")) is None
     with pytest.raises(IndexError):
         view[m]
+
+
+def test_indices_csv_is_the_same_bytes_whatever_block_of_rows_is_formatted_at_a_time(tmp_path, monkeypatch):
+    """write_csv formats a block of rows at a time (the national table has millions of rows): the
+    file must not depend on the block size, even when one block holds a cell that needs quotes and
+    the others do not."""
+    import analysis.table as table_module
+    from analysis.table import COLUMNS, IndexTable
+
+    rng = np.random.default_rng(3)
+    m = 1_003
+    cols = {c: rng.random(m) for c in COLUMNS}
+    cols.update({c: np.array([f"{c}-{i % 7}" for i in range(m)], dtype=object)
+                 for c in ("level", "measure", "measure_type", "factor")})
+    cols["district"] = np.array([f"xã {i // 3}" for i in range(m)], dtype=object)
+    cols["district"][500] = 'Phường "Bến Thành", cũ'          # quoted by the csv module
+    cols["flag_n_lt_30"] = rng.random(m) < 0.5
+    cols["n"] = rng.integers(0, 1000, m)
+    table = IndexTable(cols, level=0.95)
+    whole = tmp_path / "whole.csv"
+    table.to_csv(whole)
+    for block in (1, 7, 500, 501):
+        monkeypatch.setattr(table_module, "CSV_BLOCK_ROWS", block)
+        part = tmp_path / f"block-{block}.csv"
+        table.to_csv(part)
+        assert part.read_bytes() == whole.read_bytes(), block
+    with open(whole, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == m and rows[500]["district"] == 'Phường "Bến Thành", cũ' and rows[501]["district"] == "xã 167"

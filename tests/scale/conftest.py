@@ -15,6 +15,7 @@ CASES = {
     "clustered": ("clustered/survey.csv", "clustered/factors.csv"),
     "edge": ("extra/edge/survey.csv", "extra/edge/factors.csv"),
     "crossing": ("extra/crossing/survey.csv", "extra/crossing/factors.csv"),
+    "edge_average": ("extra/edge_average/survey.csv", "extra/edge_average/factors.csv"),
 }
 TOL = 1e-12
 

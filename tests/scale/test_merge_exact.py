@@ -65,11 +65,58 @@ def test_psus_crossing_units_one_summary_equals_the_engine_and_r():
     compare_with_r(merged, FIXTURES / ORACLES["crossing"])
 
 
-@pytest.mark.parametrize("lonely", ["remove", "certainty"])
+@pytest.mark.parametrize("lonely", ["remove", "certainty", "average"])
 def test_other_lonely_psu_treatments_merge_exactly(lonely):
     data = load_case("edge")        # has a one-PSU stratum
     comp = components(data)
     check_against_pooled(data, comp, {k: f"P{k}" for k in range(comp.max() + 1)}, lonely_psu=lonely)
+
+
+def test_lonely_psu_average_merges_exactly_and_equals_r():
+    # R's survey.lonely.psu = "average" gives a domain's variance (lonely strata left out) times (strata behind the
+    # estimate) / (those with more than one PSU). Over the nation those are the strata of every province: each
+    # summary carries its own two counts per criterion and set, the merge sums them (exact: integer counts)
+    data = load_case("edge_average")
+    comp = components(data)
+    lonely = [data.strata[h] for h in range(len(data.strata))
+              if np.unique(data.psu[data.stratum == h]).size == 1] if data.psu is not None else \
+        [data.strata[h] for h in range(len(data.strata)) if np.count_nonzero(data.stratum == h) == 1]
+    assert lonely == ["D1_solo"] and comp.max() >= 2
+    provinces = {k: f"P{k % 2}" for k in range(comp.max() + 1)}
+    merged, worst = check_against_pooled(data, comp, provinces, lonely_psu="average")
+    assert worst < 1e-13
+    compare_with_r(merged, FIXTURES / "extra/edge_average/oracle_output.csv")
+    # the scaling matters at every level (before the fix the unit rows lacked it: se off by up to 0.011)
+    adjust = split_and_merge(data, comp, provinces, lonely_psu="adjust")
+    for lv, name in (("district", "D1"), ("overall", "ALL"), ("province", provinces[comp[data.district ==
+                                                                           data.districts.index("D1")][0]])):
+        a = merged.columns["se"][(merged.columns["level"] == lv) & (merged.columns["district"] == name)
+                                 & (merged.columns["measure"] == "INDEX:ITEM_AVG")]
+        b = adjust.columns["se"][(adjust.columns["level"] == lv) & (adjust.columns["district"] == name)
+                                 & (adjust.columns["measure"] == "INDEX:ITEM_AVG")]
+        assert a.size == 1 and abs(a[0] - b[0]) > 1e-6, (lv, name)
+
+
+def test_average_summaries_of_an_older_version_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.ipc as ipc
+
+    from analysis.summary import SummaryError, read_summary
+
+    s = summarize(load_case("edge_average"), province="A", lonely_psu="average")
+    table = s.to_arrow()
+    old = table.filter(pc.invert(pc.is_in(table.column("name"), pa.array(["strata_item", "strata_set"]))))
+    with ipc.new_file(tmp_path / "old.sipas", old.schema) as writer:
+        writer.write_table(old)
+    with pytest.raises(SummaryError, match="older version.*re-summarize"):
+        read_summary(tmp_path / "old.sipas")
+    s = summarize(load_case("edge"), province="A", lonely_psu="adjust")    # other treatments do not need them
+    table = s.to_arrow()
+    old = table.filter(pc.invert(pc.is_in(table.column("name"), pa.array(["strata_item", "strata_set"]))))
+    with ipc.new_file(tmp_path / "old2.sipas", old.schema) as writer:
+        writer.write_table(old)
+    assert_tables_equal(merge_summaries([read_summary(tmp_path / "old2.sipas")]), merge_summaries([s]))
 
 
 def test_level_and_target_are_chosen_at_merge_time():
@@ -109,7 +156,7 @@ def surveys(draw):
     comp = components(data)
     parts = rng.integers(0, draw(st.integers(1, 5)), comp.max() + 1)[comp]
     provinces = {k: draw(st.sampled_from(["A", "B", "C"])) for k in np.unique(parts)}
-    lonely = draw(st.sampled_from(["adjust", "remove", "certainty"]))
+    lonely = draw(st.sampled_from(["adjust", "remove", "certainty", "average"]))
     return data, parts, provinces, lonely
 
 

@@ -60,6 +60,19 @@ def test_dask_equals_the_single_process_engine(national, cluster):
     assert_tables_equal(with_prov, single)
 
 
+def test_dask_with_lonely_psu_average_equals_the_single_process_engine(national, cluster):
+    # the clustered case has strata with a single PSU: "average" scales each variance by strata counted over
+    # every province, which the merge adds up from the summaries
+    root, data = national
+    _, client = cluster
+    single = analysis.compute_table(read_parquet(root), lonely_psu="average")
+    assert "lonely PSUs" in " ".join(single.notes)
+    on_dask = compute_dask(root, client=client, lonely_psu="average", provinces=True)
+    assert_tables_equal(on_dask, single)
+    adjust = analysis.compute_table(read_parquet(root), lonely_psu="adjust")
+    assert not np.allclose(single.columns["se"], adjust.columns["se"], equal_nan=True)
+
+
 def test_indices_command_with_dask_writes_what_the_single_process_writes(national, tmp_path, capsys):
     root, _ = national
     one, many = tmp_path / "one.csv", tmp_path / "dask.csv"

@@ -14,7 +14,7 @@ from analysis.__main__ import main
 from analysis.indices import IndexTable
 from analysis.summary import FORMAT, FORMAT_VERSION, read_summary, summarize
 
-from .conftest import FIXTURES, components, load_case, subset
+from .conftest import FIXTURES, assert_tables_equal, components, load_case, subset
 
 
 def synthetic(n: int, seed: int = 0, *, J: int = 8, units: int = 10) -> analysis.SurveyData:
@@ -190,6 +190,20 @@ def test_summarize_command_from_csv_with_help_and_errors(tmp_path, capsys):
     assert "line 2" in err and "q01" in err and not (tmp_path / "bad.sipas").exists()
     assert main(["summarize", str(bad), "--period", "2026-01-01:2026-03-31", "--out", str(tmp_path / "x.sipas")]) == 2
     assert "only apply to --db" in capsys.readouterr().err
+
+
+def test_summarize_and_merge_commands_with_lonely_psu_average_write_what_indices_writes(tmp_path, capsys):
+    case = FIXTURES / "extra/edge_average"
+    args = [str(case / "survey.csv"), "--factors", str(case / "factors.csv"), "--lonely-psu", "average", "--quiet"]
+    assert main(["summarize", *args, "--province", "P", "--out", str(tmp_path / "p.sipas")]) == 0
+    assert read_summary(tmp_path / "p.sipas").header["lonely_psu"] == "average"
+    assert main(["merge", str(tmp_path / "p.sipas"), "--out", str(tmp_path / "merged.csv"), "--quiet"]) == 0
+    assert main(["indices", *args, "--out", str(tmp_path / "one.csv")]) == 0
+    one = IndexTable.read_csv(tmp_path / "one.csv")
+    assert_tables_equal(IndexTable.read_csv(tmp_path / "merged.csv"), one)
+    assert main(["summarize", *args[:-3], "--province", "Q", "--out", str(tmp_path / "q.sipas"), "--quiet"]) == 0
+    assert main(["merge", str(tmp_path / "p.sipas"), str(tmp_path / "q.sipas"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "treats lonely PSUs as 'average'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["summarize", "merge"])
