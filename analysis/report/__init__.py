@@ -13,8 +13,10 @@ def make_report(request, lang: str, out, *, progress=None, parallel: bool = Fals
     (0–0.7 computing, 0.7–1 writing). Returns :class:`.build.ReportFiles`. Raises
     :class:`.gather.ReportRequestError` (a ValueError) for a request that cannot give a report;
     nothing is written then. :func:`.gather.check` refuses such a request in a moment, before
-    starting the job. ``parallel=True`` renders the PDF in a forked child process while the other
-    files are written (see :func:`.build.write_report`): for the single-threaded CLI, not a server
+    starting the job. ``parallel=True`` scans the responses in a child process beside loading and
+    estimating (see :func:`.gather.gather`) and renders the PDF and the CSV in forked child processes
+    while the other files are written (see :func:`.build.write_report`): for the single-threaded CLI,
+    not a server
     (the dashboard's report job runs in a thread and leaves it off).
     """
     from .build import write_report
@@ -24,7 +26,12 @@ def make_report(request, lang: str, out, *, progress=None, parallel: bool = Fals
 
     from analysis.table import COLUMNS
 
-    inputs, table = gather(request, progress=progress)
+    import os
+
+    from .build import PARALLEL_ENV
+
+    inputs, table = gather(request, progress=progress,
+                           parallel=parallel and os.environ.get(PARALLEL_ENV, "1") != "0")
     columns = COLUMNS
     if request.sae:       # indices.csv as `python -m analysis indices --sae` writes it: the sae_* columns too
         from analysis.sae import SAE_COLUMNS

@@ -207,6 +207,11 @@ class _Db:
             raise ReportRequestError(f"the {label} {start.isoformat()} to {end.isoformat()} has no responses"
                                      f"{also}{which}: nothing to report (check the dates and units)")
 
+    def only_questionnaire(self) -> str | None:
+        """The questionnaire of every response in the database, if there is only one (an index read)."""
+        ids = [r[0] for r in self.conn.execute("SELECT DISTINCT questionnaire_id FROM responses LIMIT 2")]
+        return ids[0] if len(ids) == 1 else None
+
     def questionnaire(self, qid: str) -> Questionnaire:
         row = self.conn.execute("SELECT definition FROM questionnaires WHERE id = ? ORDER BY version DESC LIMIT 1",
                                 [qid]).fetchone()
@@ -342,6 +347,11 @@ class _Scan:
         return lookup[self.combo[rows]], labels
 
 
+def _scan_in_child(request: ReportRequest, scope: _Scope) -> _Scan:
+    """The scan, run in a spawned child process by :func:`gather` (it comes back pickled)."""
+    return _Scan(request, scope)
+
+
 def _main_questionnaire(scan: _Scan, asked: str | None) -> tuple[str, list[dict]]:
     """The questionnaire the report is about, and the period's others (id, responses, excluded), most first.
 
@@ -468,10 +478,13 @@ def _load(request: ReportRequest, start: date, end: date, units: Sequence[str] |
 
 
 def gather(request: ReportRequest, *, progress: Progress | None = None, span: float = 0.7,
-           ) -> tuple[ReportInputs, IndexTable]:
+           parallel: bool = False) -> tuple[ReportInputs, IndexTable]:
     """Compute everything the report shows; return the inputs and the engine's full table.
 
-    ``progress(stage, fraction)`` goes from 0 to ``span`` of the whole job.
+    ``progress(stage, fraction)`` goes from 0 to ``span`` of the whole job. ``parallel``: scan the
+    period's responses in a spawned child process while this one loads them and computes the engine
+    table, when the questionnaire is known beforehand (asked for, or the database's only one); the
+    result is the same. For the CLI; a server thread leaves it off.
     """
     seconds: dict[str, float] = {}
     clock = [perf_counter(), None]
@@ -487,22 +500,43 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
     _validate(request)
     report("checking", 0.0)
     db = _Db(request)
+    scanner = None
     try:
         leaves = db.leaves(request.units)
         db.require_responses(request.date_from, request.date_to, leaves, "period")
         if request.compare:
             db.require_responses(request.compare_from, request.compare_to, leaves, "comparison period")
         report("scanning", 0.0)
-        scan = _Scan(request, db.scope(request.date_from, request.date_to, leaves, None, excluded=None))
-        qid, others = _main_questionnaire(scan, request.questionnaire)
+        scope = db.scope(request.date_from, request.date_to, leaves, None, excluded=None)
+        # With two processors and the questionnaire known before the scan (asked for, or the only one in
+        # the database), the scan runs in a child process beside loading and the engine table.
+        known = (request.questionnaire or db.only_questionnaire()) if parallel else None
+        if known is None:
+            scan = _Scan(request, scope)
+            qid, others = _main_questionnaire(scan, request.questionnaire)
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            qid, others = known, None
+            scanner = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+            pending = scanner.submit(_scan_in_child, request, scope)
         q = db.questionnaire(qid)
-        others = [dict(o, title=db.questionnaire(o["id"]).title) for o in others]
         report("loading", 0.1)
         data = _load(request, request.date_from, request.date_to, request.units, qid,
                      progress=lambda done, total: report("loading", 0.1 + 0.2 * done / max(total, 1)))
         report("estimating", 0.3)
         table = compute_table(data, level=request.level, target=request.target,
                               progress=lambda done, total: report("estimating", 0.3 + 0.4 * done / max(total, 1)))
+        if others is None:
+            report("scanning", 0.7)
+            scan = pending.result()
+            scanner.shutdown()
+            scanner = None
+            qid_scanned, others = _main_questionnaire(scan, request.questionnaire)
+            if qid_scanned != qid:      # cannot happen (the scan sees the same rows); never report the wrong one
+                raise RuntimeError(f"the scan found questionnaire {qid_scanned}, the report loaded {qid}")
+        others = [dict(o, title=db.questionnaire(o["id"]).title) for o in others]
         if request.sae:
             from analysis.sae import read_covariates, small_area_table
 
@@ -549,6 +583,8 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
                       valid_from=db.by_slug[s]["valid_from"], valid_to=db.by_slug[s]["valid_to"])
                  for s in data.districts]
     finally:
+        if scanner is not None:     # a failure while the scan ran: let it finish, leave no process behind
+            scanner.shutdown(cancel_futures=True)
         db.close()
     report("rendering", 1.0)
     seconds.pop("rendering", None)

@@ -152,3 +152,39 @@ def test_the_environment_variable_keeps_the_pdf_in_the_same_process(inputs, tmp_
     write_report(inputs, "en", tmp_path / "out", parallel=True, progress=lambda stage, done: seen.append(stage))
     assert rendered_in == [os.getpid()]
     assert seen == ["charts", "html", "pdf", "xlsx", "csv", "done"]
+
+
+def _without_clock(inputs):
+    import re
+    from dataclasses import replace
+
+    engine = {k: v for k, v in inputs.engine.items() if k != "seconds"}
+    text = repr(replace(inputs, generated_at=None, engine=engine))
+    assert len(text) > 10_000
+    return re.sub(r" at 0x[0-9a-f]+>", ">", text)      # objects printed by address
+
+
+def test_the_scan_in_a_child_process_gathers_the_same_numbers(survey_db, monkeypatch):
+    from datetime import date
+
+    from analysis.report import gather as gathering
+
+    scans = []
+    real = gathering._Scan
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            scans.append(os.getpid())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gathering, "_Scan", Counted)
+    request = gathering.ReportRequest(db=survey_db, date_from=date(2024, 1, 1), date_to=date(2024, 6, 30),
+                                      compare_from=date(2024, 1, 1), compare_to=date(2024, 3, 31))
+    one, table_one = gathering.gather(request)
+    assert scans == [os.getpid()]
+    seen = []
+    two, table_two = gathering.gather(request, parallel=True, progress=lambda stage, done: seen.append(stage))
+    assert scans == [os.getpid()]           # the second scan ran in the child (which does not see this patch)
+    assert _without_clock(two) == _without_clock(one)
+    assert repr(list(table_two.rows())) == repr(list(table_one.rows()))
+    assert "scanning" in seen and seen.index("estimating") < len(seen) - 1 - seen[::-1].index("scanning")
