@@ -35,7 +35,7 @@ from analysis.weights import kish_deff
 from questionnaires.loader import Questionnaire, QuestionnaireError, Text
 
 from . import domains
-from .model import BREAKDOWNS, MarginFit, Period, ReportInputs, UnitCounts, Weighting
+from .model import BREAKDOWNS, CHANNELS, MarginFit, Period, ReportInputs, UnitCounts, Weighting
 
 WEIGHT_DIMENSIONS = {"none": (), "design": ("unit",), "poststratify": ("unit", "age_band"),
                      "rake": ("unit", "age_band", "gender")}
@@ -642,7 +642,5 @@ def _former(db: _Db, data: SurveyData, previous: SurveyData | None, level: float
 
 def domains_order(dimension: str, q: Questionnaire) -> tuple[str, ...]:
     if dimension == "channel":
-        from survey.labels import CHANNELS
-
         return CHANNELS
     return tuple(_options(q, dimension))

@@ -435,14 +435,18 @@ def _nan_low(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
-def _channel_labels() -> dict[str, Text]:
-    """The one label table of survey/labels.py (the dashboard and the exports use it too)."""
-    from survey.labels import CHANNELS, channel_label
-
-    return {code: Text(channel_label(code, "vi"), channel_label(code, "en")) for code in CHANNELS}
-
-
-CHANNEL_LABELS = _channel_labels()
+# How the citizen reached the form (responses.channel), in the report's two languages. The same
+# names as the staff pages' survey/labels.py (tests/report/test_channel_labels.py holds them equal);
+# a copy, because analysis/ imports nothing from survey/.
+CHANNEL_LABELS: dict[str, Text] = {
+    "qr": Text("Quét mã QR tại cơ quan", "QR code at the office"),
+    "web": Text("Trang web (danh sách cơ quan)", "Website (list of offices)"),
+    "kiosk": Text("Máy khảo sát tại quầy", "Kiosk at the counter"),
+    "paper": Text("Phiếu giấy", "Paper form"),
+    "phone": Text("Phỏng vấn qua điện thoại", "Phone interview"),
+    "invitation": Text("Thư mời cá nhân (mẫu xác suất)", "Personal invitation (probability sample)"),
+}
+CHANNELS: tuple[str, ...] = tuple(CHANNEL_LABELS)
 
 
 def _options(q: Questionnaire, dimension: str) -> dict[str, Text]:
