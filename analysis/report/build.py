@@ -70,7 +70,7 @@ def _csv_cell(value: Any) -> str:
 
 def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: Progress | None = None,
                  start: float = 0.0, write_indices: Callable[[Path], None] | None = None,
-                 parallel: bool = False) -> ReportFiles:
+                 parallel: bool = False, indices: EarlyFile | None = None) -> ReportFiles:
     """Render the report of ``inputs`` in ``lang`` into the folder ``out``.
 
     Parameters
@@ -100,6 +100,11 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
         message and writes nothing. Meant for a single-threaded command
         (``python -m analysis report``): the dashboard's report job, in a
         thread of a server process, leaves it off.
+    indices
+        ``indices.csv`` already being written by :meth:`EarlyFile.start` (begun
+        as soon as the engine table was ready, while the rest of the report was
+        computed): waited for and moved into place instead of writing it here.
+        If the report fails, it is discarded with the rest.
     """
     t = Translator(lang)
     out = Path(out)
@@ -123,11 +128,12 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
     if progress:
         progress("charts", start)
     children: dict[str, _Child] = {}
-    if _use_fork(parallel):     # the PDF and indices.csv in two children, begun now; the parent does the rest
-        children["pdf"] = _Child.start("the PDF renderer", _render_pdf, report, t, tmp / "report.pdf")
-        children["csv"] = _Child.start("the indices.csv writer", _write_indices, inputs, write_indices,
-                                       tmp / "indices.csv")
     try:
+        if _use_fork(parallel):  # the PDF and indices.csv in children, begun now; the parent does the rest
+            children["pdf"] = _Child.start("the PDF renderer", _render_pdf, report, t, tmp / "report.pdf")
+            if indices is None:
+                children["csv"] = _Child.start("the indices.csv writer", _write_indices, inputs, write_indices,
+                                               tmp / "indices.csv")
         clock = time.perf_counter()
         with figures.style():
             charts = figures.all_charts(report, t)
@@ -147,12 +153,18 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
         sheets = xlsx.render(report, t, tmp / "indices.xlsx")
         seconds["xlsx"] = time.perf_counter() - clock
         step("xlsx", "csv")
+        if indices is not None:         # begun before the report's model: usually finished by now
+            clock = time.perf_counter()
+            seconds["csv"] = indices.move_to(tmp / "indices.csv")
+            seconds["waiting for indices.csv"] = time.perf_counter() - clock
         if not children:
-            _, seconds["csv"] = _write_indices(inputs, write_indices, tmp / "indices.csv")
+            if indices is None:
+                _, seconds["csv"] = _write_indices(inputs, write_indices, tmp / "indices.csv")
             step("csv", "done")
         else:               # what is left: the children's files (begun at "charts"), the CSV first
             clock = time.perf_counter()
-            _, seconds["csv"] = children.pop("csv").wait()
+            if "csv" in children:
+                _, seconds["csv"] = children.pop("csv").wait()
             step("csv", "pdf")
             pages, seconds["pdf"] = children.pop("pdf").wait()
             seconds["waiting for the children"] = time.perf_counter() - clock
@@ -161,6 +173,8 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
     except BaseException:
         for child in children.values():
             child.kill()
+        if indices is not None:
+            indices.discard()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ReportFiles(out, {name: out / name for name in FILES}, pages, sheets, report, seconds)
@@ -191,6 +205,40 @@ def _write_indices(inputs: ReportInputs, write_indices: Callable[[Path], None] |
     else:
         write_csv(inputs.table, path)
     return None, time.perf_counter() - clock
+
+
+class EarlyFile:
+    """``indices.csv`` written by a forked child as soon as the engine table is ready.
+
+    The table is final before the breakdowns, the comparison and the report's model are computed
+    (some seconds with thousands of units), so :func:`analysis.report.make_report` starts the
+    CSV then, on the second processor, and :func:`write_report` moves the finished file into the
+    report's folder with the others. The file is written next to the output folder under a
+    hidden name, never into it; :meth:`discard` removes it if the report fails.
+    """
+
+    def __init__(self, path: Path, child: _Child):
+        self.path, self.child = path, child
+
+    @classmethod
+    def start(cls, out: str | Path, write: Callable[[Path], None]) -> EarlyFile | None:
+        """Begin writing ``write(path)`` in a child; None where that cannot be done (no fork, no folder yet)."""
+        out = Path(out)
+        if not _use_fork(True) or not out.parent.is_dir() or (out.exists() and not out.is_dir()):
+            return None
+        path = out.parent / f".{out.name}.indices-{uuid.uuid4().hex[:12]}.csv.partial"
+        return cls(path, _Child.start("the indices.csv writer", _write_indices, None, write, path))
+
+    def move_to(self, dest: Path) -> float:
+        """Wait for the child and move its file to ``dest``; the seconds the writing took."""
+        _, seconds = self.child.wait()
+        os.replace(self.path, dest)
+        return seconds
+
+    def discard(self) -> None:
+        """Stop the child if it still runs and remove what it wrote."""
+        self.child.kill()
+        self.path.unlink(missing_ok=True)
 
 
 class ReportChildError(RuntimeError):

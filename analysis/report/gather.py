@@ -478,13 +478,16 @@ def _load(request: ReportRequest, start: date, end: date, units: Sequence[str] |
 
 
 def gather(request: ReportRequest, *, progress: Progress | None = None, span: float = 0.7,
-           parallel: bool = False) -> tuple[ReportInputs, IndexTable]:
+           parallel: bool = False, on_table: Callable[[IndexTable], None] | None = None,
+           ) -> tuple[ReportInputs, IndexTable]:
     """Compute everything the report shows; return the inputs and the engine's full table.
 
     ``progress(stage, fraction)`` goes from 0 to ``span`` of the whole job. ``parallel``: scan the
     period's responses in a spawned child process while this one loads them and computes the engine
     table, when the questionnaire is known beforehand (asked for, or the database's only one); the
-    result is the same. For the CLI; a server thread leaves it off.
+    result is the same. For the CLI; a server thread leaves it off. ``on_table(table)`` is called
+    with the engine's full table (small-area columns included) as soon as it is final, before the
+    breakdowns and the comparison: the CLI starts writing ``indices.csv`` then.
     """
     seconds: dict[str, float] = {}
     clock = [perf_counter(), None]
@@ -550,6 +553,8 @@ def gather(request: ReportRequest, *, progress: Progress | None = None, span: fl
                 table, _ = small_area_table(table, covariates=covariates, columns=columns)
             except ValueError as exc:
                 raise ReportRequestError(f"small-area estimates: {exc}") from None
+        if on_table is not None:
+            on_table(table)
         report("breakdowns", 0.7)
         rows = scan.rows_of(data.respondent_id)
         breakdowns = {}

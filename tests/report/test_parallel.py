@@ -188,3 +188,82 @@ def test_the_scan_in_a_child_process_gathers_the_same_numbers(survey_db, monkeyp
     assert _without_clock(two) == _without_clock(one)
     assert repr(list(table_two.rows())) == repr(list(table_one.rows()))
     assert "scanning" in seen and seen.index("estimating") < len(seen) - 1 - seen[::-1].index("scanning")
+
+
+def _request(survey_db):
+    from datetime import date
+
+    from analysis.report import gather as gathering
+
+    return gathering.ReportRequest(db=survey_db, date_from=date(2024, 1, 1), date_to=date(2024, 6, 30),
+                                   compare_from=date(2024, 1, 1), compare_to=date(2024, 3, 31))
+
+
+def test_make_report_writes_indices_csv_while_the_breakdowns_are_computed(survey_db, tmp_path, monkeypatch):
+    from analysis.report import domains, make_report
+
+    monkeypatch.setenv(PARALLEL_ENV, "0")
+    one = make_report(_request(survey_db), "vi", tmp_path / "one", parallel=True)
+    monkeypatch.delenv(PARALLEL_ENV)
+    order = []
+    real_start, real_index_by = build.EarlyFile.start, domains.index_by
+
+    def start(out, write):
+        order.append("indices.csv")
+        early = real_start(out, write)
+        order.append(early.child.pid)
+        return early
+
+    monkeypatch.setattr(build.EarlyFile, "start", staticmethod(start))
+    monkeypatch.setattr(domains, "index_by", lambda *a, **k: order.append("breakdown") or real_index_by(*a, **k))
+    two = make_report(_request(survey_db), "vi", tmp_path / "two", parallel=True)
+    assert order[0] == "indices.csv" and "breakdown" in order     # begun before the first breakdown
+    assert order[1] != os.getpid()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]   # no hidden file left beside them
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(FILES)
+    assert (tmp_path / "two" / "indices.csv").read_bytes() == (tmp_path / "one" / "indices.csv").read_bytes()
+    assert len((tmp_path / "two" / "indices.csv").read_bytes().splitlines()) > 100
+    assert two.sheets == one.sheets and two.pdf_pages == one.pdf_pages
+    assert "csv" in two.seconds and "waiting for indices.csv" in two.seconds
+
+
+def test_a_report_failing_after_indices_csv_was_begun_leaves_nothing(survey_db, tmp_path, monkeypatch):
+    from analysis.report import make_report
+
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+    children = []
+    real_start = build.EarlyFile.start
+
+    def start(out, write):
+        early = real_start(out, write)
+        children.append(early.child.pid)
+        return early
+
+    monkeypatch.setattr(build.EarlyFile, "start", staticmethod(start))
+    monkeypatch.setattr(build, "build_model", lambda inputs: (_ for _ in ()).throw(MemoryError("model")))
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(MemoryError, match="model"):
+        make_report(_request(survey_db), "en", out, parallel=True)
+    _untouched(tmp_path, out)               # neither the early indices.csv nor a partial folder beside it
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):  # stopped and reaped
+        os.waitpid(children[0], os.WNOHANG)
+
+
+def test_the_early_indices_csv_failing_in_its_child_fails_the_report(survey_db, tmp_path, monkeypatch):
+    from analysis.report import make_report
+    from analysis.table import IndexTable
+
+    monkeypatch.delenv(PARALLEL_ENV, raising=False)
+
+    def full(self, path, **kwargs):
+        open(path, "w").write("district,")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(IndexTable, "to_csv", full)
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(OSError, match="No space left on device"):
+        make_report(_request(survey_db), "en", out, parallel=True)
+    _untouched(tmp_path, out)
