@@ -127,13 +127,12 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
 
     if progress:
         progress("charts", start)
-    children: dict[str, _Child] = {}
+    pdf_child: _Child | None = None
     try:
         if _use_fork(parallel):  # the PDF and indices.csv in children, begun now; the parent does the rest
-            children["pdf"] = _Child.start("the PDF renderer", _render_pdf, report, t, tmp / "report.pdf")
+            pdf_child = _Child.start("the PDF renderer", _render_pdf, report, t, tmp / "report.pdf")
             if indices is None:
-                children["csv"] = _Child.start("the indices.csv writer", _write_indices, inputs, write_indices,
-                                               tmp / "indices.csv")
+                indices = EarlyFile.begin(tmp / "indices.csv", write_indices, inputs)
         clock = time.perf_counter()
         with figures.style():
             charts = figures.all_charts(report, t)
@@ -143,7 +142,7 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
             (tmp / "report.html").write_text(html.render(report, t, charts), encoding="utf-8")
             del charts
             seconds["html"] = time.perf_counter() - clock
-            if not children:
+            if pdf_child is None:
                 step("html", "pdf")
                 pages, seconds["pdf"] = _render_pdf(report, t, tmp / "report.pdf")
                 step("pdf", "xlsx")
@@ -153,26 +152,23 @@ def write_report(inputs: ReportInputs, lang: str, out: str | Path, *, progress: 
         sheets = xlsx.render(report, t, tmp / "indices.xlsx")
         seconds["xlsx"] = time.perf_counter() - clock
         step("xlsx", "csv")
-        if indices is not None:         # begun before the report's model: usually finished by now
-            clock = time.perf_counter()
+        clock = time.perf_counter()
+        if indices is None:
+            _, seconds["csv"] = _write_indices(inputs, write_indices, tmp / "indices.csv")
+        else:               # a child's, begun with the PDF's or earlier: usually finished by now
             seconds["csv"] = indices.move_to(tmp / "indices.csv")
             seconds["waiting for indices.csv"] = time.perf_counter() - clock
-        if not children:
-            if indices is None:
-                _, seconds["csv"] = _write_indices(inputs, write_indices, tmp / "indices.csv")
+        if pdf_child is None:
             step("csv", "done")
-        else:               # what is left: the children's files (begun at "charts"), the CSV first
-            clock = time.perf_counter()
-            if "csv" in children:
-                _, seconds["csv"] = children.pop("csv").wait()
+        else:
             step("csv", "pdf")
-            pages, seconds["pdf"] = children.pop("pdf").wait()
+            pages, seconds["pdf"] = pdf_child.wait()
             seconds["waiting for the children"] = time.perf_counter() - clock
             step("pdf", "done")
         _move_into_place(tmp, out)
     except BaseException:
-        for child in children.values():
-            child.kill()
+        if pdf_child is not None:
+            pdf_child.kill()
         if indices is not None:
             indices.discard()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,18 +217,24 @@ class EarlyFile:
         self.path, self.child = path, child
 
     @classmethod
+    def begin(cls, path: Path, write: Callable[[Path], None] | None, inputs: ReportInputs | None = None
+              ) -> EarlyFile:
+        """Begin ``write(path)`` (default: :func:`write_csv` of ``inputs.table``) in a forked child."""
+        return cls(path, _Child.start("the indices.csv writer", _write_indices, inputs, write, path))
+
+    @classmethod
     def start(cls, out: str | Path, write: Callable[[Path], None]) -> EarlyFile | None:
-        """Begin writing ``write(path)`` in a child; None where that cannot be done (no fork, no folder yet)."""
+        """Begin writing ``write(path)`` beside the folder ``out``; None where that cannot be done (no fork, no folder yet)."""
         out = Path(out)
         if not _use_fork(True) or not out.parent.is_dir() or (out.exists() and not out.is_dir()):
             return None
-        path = out.parent / f".{out.name}.indices-{uuid.uuid4().hex[:12]}.csv.partial"
-        return cls(path, _Child.start("the indices.csv writer", _write_indices, None, write, path))
+        return cls.begin(out.parent / f".{out.name}.indices-{uuid.uuid4().hex[:12]}.csv.partial", write)
 
     def move_to(self, dest: Path) -> float:
         """Wait for the child and move its file to ``dest``; the seconds the writing took."""
         _, seconds = self.child.wait()
-        os.replace(self.path, dest)
+        if self.path != dest:
+            os.replace(self.path, dest)
         return seconds
 
     def discard(self) -> None:
